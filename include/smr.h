@@ -1,0 +1,10 @@
+/* libsmr umbrella header: every public module. */
+#ifndef SMR_H
+#define SMR_H
+
+#include "smr/common.h"
+#include "smr/epoch.h"
+#include "smr/swap.h"
+#include "smr/version.h"
+
+#endif /* SMR_H */

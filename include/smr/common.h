@@ -1,0 +1,84 @@
+/* libsmr: shared definitions for every public header.
+ *
+ * Conventions used by all modules:
+ *  - Functions that can fail return 0 on success or a negative errno code
+ *    (-EINVAL, -ENOMEM, -EBUSY, -EDEADLK, -EAGAIN, -EPERM ...); smr_strerror()
+ *    turns one into text.  Counters and lookups return their value directly.
+ *  - Only the read fast paths are inline; everything else is exported.
+ *  - Define SMR_DEBUG (the CMake Debug build does) to turn on the assertions
+ *    that catch misuse too costly to check on a fast path.
+ */
+#ifndef SMR_COMMON_H
+#define SMR_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32) && defined(SMR_SHARED_BUILD)
+#define SMR_API __declspec(dllexport)
+#elif defined(_WIN32) && defined(SMR_SHARED_IMPORT)
+#define SMR_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#define SMR_API __attribute__((visibility("default")))
+#else
+#define SMR_API
+#endif
+
+#if defined(__GNUC__)
+#define SMR_LIKELY(x) __builtin_expect(!!(x), 1)
+#define SMR_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define SMR_INLINE static inline __attribute__((always_inline))
+#else
+#define SMR_LIKELY(x) (x)
+#define SMR_UNLIKELY(x) (x)
+#define SMR_INLINE static inline
+#endif
+
+/* Atomics that compile both as C11 (<stdatomic.h>) and as C++11 (<atomic>),
+ * so the inline fast paths in the public headers work in either language.
+ * std::atomic<T> and _Atomic(T) have the same size and layout on the
+ * supported compilers (gcc, clang). */
+#ifdef __cplusplus
+#include <atomic>
+#define SMR_ATOMIC(T) std::atomic<T>
+#define SMR__RELAXED std::memory_order_relaxed
+#define SMR__ACQUIRE std::memory_order_acquire
+#define SMR__RELEASE std::memory_order_release
+#define SMR__SEQ_CST std::memory_order_seq_cst
+#define SMR__LOAD(p, mo) std::atomic_load_explicit((p), (mo))
+#define SMR__STORE(p, v, mo) std::atomic_store_explicit((p), (v), (mo))
+#define SMR__THREAD_FENCE(mo) std::atomic_thread_fence(mo)
+#define SMR__SIGNAL_FENCE(mo) std::atomic_signal_fence(mo)
+#else
+#include <stdatomic.h>
+#define SMR_ATOMIC(T) _Atomic(T)
+#define SMR__RELAXED memory_order_relaxed
+#define SMR__ACQUIRE memory_order_acquire
+#define SMR__RELEASE memory_order_release
+#define SMR__SEQ_CST memory_order_seq_cst
+#define SMR__LOAD(p, mo) atomic_load_explicit((p), (mo))
+#define SMR__STORE(p, v, mo) atomic_store_explicit((p), (v), (mo))
+#define SMR__THREAD_FENCE(mo) atomic_thread_fence(mo)
+#define SMR__SIGNAL_FENCE(mo) atomic_signal_fence(mo)
+#endif
+
+#ifdef SMR_DEBUG
+#include <assert.h>
+#define SMR_ASSERT(x) assert(x)
+#else
+#define SMR_ASSERT(x) ((void)0)
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Text for a negative errno code returned by libsmr (or for 0).  Never NULL.
+ * Thread-safe; the string is static. */
+SMR_API const char *smr_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMR_COMMON_H */

@@ -1,0 +1,229 @@
+/* smr/epoch.h - epoch-based reclamation domain.
+ *
+ * A domain tracks read sections of registered readers and defers the
+ * reclamation of retired objects until every section that could still see
+ * them has ended (a grace period).  It plays the role of liburcu, ck_epoch and
+ * crossbeam-epoch:
+ *
+ *   smr_reader *r;  smr_reader_register(d, &r);          // once per thread
+ *   smr_enter(r);  p = atomic_load_explicit(&head, memory_order_acquire);
+ *   use(p);        smr_leave(r);                          // readers
+ *
+ *   old = head; atomic_store_explicit(&head, new, memory_order_release);
+ *   smr_retire(d, &old->retired, free_old);              // any thread
+ *
+ * Read sections are wait-free, nestable and, when asymmetric fences are in
+ * force (Linux membarrier), consist of plain loads and stores only: the
+ * writer side pays for the StoreLoad ordering.  See docs/DESIGN.md for the
+ * protocol and its correctness argument.
+ */
+#ifndef SMR_EPOCH_H
+#define SMR_EPOCH_H
+
+#include <stdbool.h>
+#include "smr/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Fence mode (process-wide) ------------------------------------------ */
+
+/* How read sections get their StoreLoad ordering. */
+typedef enum smr_fence_mode {
+  /* Readers issue only compiler barriers; writers issue
+   * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED). */
+  SMR_FENCE_ASYMMETRIC = 1,
+  /* Readers issue a full fence on entry; writers issue a full fence. */
+  SMR_FENCE_SYMMETRIC = 2
+} smr_fence_mode;
+
+struct smr_fence_info {
+  smr_fence_mode mode;     /* process default for new domains and cells */
+  int64_t registration_ns; /* time the one-time membarrier registration took */
+  int membarrier_error;    /* 0, or the negative errno that forced SYMMETRIC */
+  int forced;              /* 1 if SMR_FENCE=symmetric in the environment */
+  uint64_t heavy_barriers; /* writer-side barriers issued so far */
+  uint64_t heavy_retries;  /* barriers that needed a fallback command */
+};
+
+/* Decide the process fence mode once: register for private expedited
+ * membarrier unless the environment variable SMR_FENCE=symmetric forces the
+ * fence fallback.  Idempotent and thread-safe; the first call does the work
+ * (typically a few microseconds; more on kernels with many CPUs), so call it
+ * early from main() to keep that cost out of latency-sensitive paths.
+ * smr_domain_create() and smr_swap_create() call it if nobody did.
+ * Fills *info when info is not NULL.  Returns 0 (the fallback mode is not an
+ * error; see info->membarrier_error). */
+SMR_API int smr_fence_init(struct smr_fence_info *info);
+
+/* ---- Domain --------------------------------------------------------------- */
+
+typedef struct smr_domain smr_domain;
+
+/* Force this domain to use fences on both sides whatever the process mode. */
+#define SMR_DOMAIN_SYMMETRIC 0x1u
+
+struct smr_domain_attr {
+  unsigned flags;   /* SMR_DOMAIN_* */
+  size_t threshold; /* garbage count that triggers an automatic, non-blocking
+                       collection in smr_retire(); 0 = default (64);
+                       SIZE_MAX = never collect automatically */
+};
+
+/* Create a domain.  attr may be NULL for defaults.  Errors: -EINVAL (out is
+ * NULL or unknown flags), -ENOMEM.  Any thread; may block briefly (first call
+ * registers membarrier for the process). */
+SMR_API int smr_domain_create(smr_domain **out,
+                              const struct smr_domain_attr *attr);
+
+/* Destroy a domain: reclaims every object still retired (no reader can hold
+ * one, since none is registered) and frees the domain.  Records of threads
+ * that exited without unregistering are cleaned up here.  Errors: -EINVAL
+ * (NULL), -EBUSY (a live thread still has a reader registered; nothing is
+ * changed).  Must not race with any other call on the domain. */
+SMR_API int smr_domain_destroy(smr_domain *d);
+
+/* The fence mode this domain uses (fixed at creation), or -EINVAL. */
+SMR_API int smr_domain_fence_mode(const smr_domain *d);
+
+/* Set the automatic-collection threshold (see smr_domain_attr).  Any thread.
+ * Errors: -EINVAL. */
+SMR_API int smr_domain_set_threshold(smr_domain *d, size_t threshold);
+
+/* ---- Readers ---------------------------------------------------------------
+ * A reader record belongs to the thread that registered it; only that thread
+ * may enter, leave or unregister it.  A thread may register several records
+ * (in the same or different domains).  If the thread exits without
+ * unregistering, the record is marked dead at thread exit (even inside a read
+ * section: the thread can no longer touch anything) and freed by the domain. */
+
+/* Public head of a reader record; the library allocates the full record.
+ * `ctr` packs: bits 0..15 nesting depth, bit 16 SMR__READER_SYMMETRIC,
+ * bits 17..63 a section sequence number (incremented by every outermost
+ * enter).  Only the owning thread writes it; writers read it. */
+typedef struct smr_reader {
+  SMR_ATOMIC(uint64_t) ctr;
+} smr_reader;
+
+#define SMR__READER_NEST_MASK 0xffffull
+#define SMR__READER_SYMMETRIC 0x10000ull
+#define SMR__READER_SEQ_ONE 0x20000ull
+
+/* Register a reader record for the calling thread.  Errors: -EINVAL, -ENOMEM.
+ * Takes the domain's registry lock (may block briefly). */
+SMR_API int smr_reader_register(smr_domain *d, smr_reader **out);
+
+/* Unregister and free a record.  Errors: -EINVAL (NULL), -EPERM (not the
+ * owning thread), -EBUSY (the record is inside a read section).  Blocks
+ * briefly on the registry lock. */
+SMR_API int smr_reader_unregister(smr_reader *r);
+
+/* Out-of-line part of smr_enter: nested entry or symmetric-mode entry. */
+SMR_API void smr__enter_slow(smr_reader *r, uint64_t c);
+
+/* Begin a read section.  Nestable (depth < 65535); wait-free.  Objects
+ * reachable through pointers loaded (acquire or consume) inside the section
+ * stay valid until the matching outermost smr_leave().
+ * Ordering: in asymmetric mode this is a relaxed load, a relaxed store and a
+ * compiler barrier; the writer's membarrier() provides the StoreLoad fence
+ * that orders the store before the section's loads.  In symmetric mode the
+ * outermost entry also issues a seq_cst fence.  Owning thread only. */
+SMR_INLINE void smr_enter(smr_reader *r) {
+  /* relaxed: only this thread writes ctr. */
+  uint64_t c = SMR__LOAD(&r->ctr, SMR__RELAXED);
+  if (SMR_LIKELY((c & (SMR__READER_NEST_MASK | SMR__READER_SYMMETRIC)) == 0)) {
+    /* Outermost entry, asymmetric mode: new sequence, depth 1.  Relaxed
+     * store: ordered before the section's loads by the writer's membarrier
+     * (pairs with smr__heavy_barrier() in the grace-period start). */
+    SMR__STORE(&r->ctr, c + SMR__READER_SEQ_ONE + 1, SMR__RELAXED);
+    /* Keep the compiler from hoisting section loads above the store. */
+    SMR__SIGNAL_FENCE(SMR__SEQ_CST);
+  } else {
+    smr__enter_slow(r, c);
+  }
+}
+
+/* End a read section.  Wait-free.  Ordering: release store, so every access
+ * inside the section happens before a writer that observes the section ended
+ * (pairs with the acquire load of ctr in the grace-period scan).  Unbalanced
+ * leave is caught by an assertion in debug builds.  Owning thread only. */
+SMR_INLINE void smr_leave(smr_reader *r) {
+  uint64_t c = SMR__LOAD(&r->ctr, SMR__RELAXED); /* own word */
+  SMR_ASSERT((c & SMR__READER_NEST_MASK) != 0 && "smr_leave without enter");
+  SMR__STORE(&r->ctr, c - 1, SMR__RELEASE);
+}
+
+/* Whether the record is inside a read section.  Owning thread only. */
+SMR_INLINE bool smr_in_section(const smr_reader *r) {
+  return (SMR__LOAD(&r->ctr, SMR__RELAXED) & SMR__READER_NEST_MASK) != 0;
+}
+
+/* ---- Retire and reclaim --------------------------------------------------- */
+
+/* Intrusive retire header: embed it in the object (like rcu_head) so retiring
+ * never allocates.  The library owns it from smr_retire() until fn runs. */
+struct smr_retired {
+  struct smr_retired *next;
+  void (*fn)(struct smr_retired *);
+  uint64_t gp; /* grace period the object waits for */
+};
+
+/* Defer fn(node) until every read section that might hold the object has
+ * ended.  Call after the object has been unlinked (made unreachable for new
+ * readers).  Lock-free, never allocates, never blocks; any thread, also from
+ * inside a read section and from a reclaim callback.  When the domain's
+ * garbage exceeds its threshold, tries a non-blocking collection.
+ * Errors: -EINVAL (NULL argument). */
+SMR_API int smr_retire(smr_domain *d, struct smr_retired *node,
+                       void (*fn)(struct smr_retired *));
+
+/* Like smr_retire for an object without an embedded header: allocates a
+ * small header.  fn(ptr) runs after the grace period.  Errors: -EINVAL,
+ * -ENOMEM (nothing is retired; the caller still owns ptr). */
+SMR_API int smr_retire_ptr(smr_domain *d, void *ptr, void (*fn)(void *));
+
+/* Wait until every read section that began before the call has ended, then
+ * reclaim what has become safe.  Concurrent callers share grace periods.
+ * Blocks (spins, yields, then sleeps with exponential backoff up to 1 ms).
+ * Errors: -EINVAL, -EDEADLK (the calling thread is inside a read section of
+ * this domain: waiting would never end), or a negative errno if the kernel
+ * refused every writer-side barrier (nothing is reclaimed then). */
+SMR_API int smr_synchronize(smr_domain *d);
+
+/* Grace-period cookie for the polling interface. */
+typedef struct smr_cookie {
+  uint64_t gp;
+} smr_cookie;
+
+/* Start a grace period poll: *out completes once every read section that
+ * began before this call has ended.  Wait-free (one fence, one load); any
+ * thread, also inside a read section.  Errors: -EINVAL. */
+SMR_API int smr_poll_start(smr_domain *d, smr_cookie *out);
+
+/* Non-blocking check of a cookie; advances the grace-period machine if it can
+ * without waiting and reclaims what is safe.  Returns 0 if the grace period
+ * has elapsed, -EAGAIN if not yet, -EINVAL for bad arguments. */
+SMR_API int smr_poll(smr_domain *d, smr_cookie cookie);
+
+/* Wait until every object retired (by any thread) before the call has been
+ * reclaimed (its callback has run).  Blocking, like smr_synchronize; also
+ * -EDEADLK inside the caller's own read section.  Callbacks that retire
+ * further objects need one barrier per level of such chains. */
+SMR_API int smr_barrier(smr_domain *d);
+
+/* Reclaim what is safe now without waiting for readers: completes the grace
+ * period in flight if its readers are done, starts the next one if there is
+ * garbage, runs the callbacks that became safe.  Returns how many objects
+ * were reclaimed (>= 0) or -EINVAL.  Never waits for readers; may wait
+ * briefly for another thread's collection step. */
+SMR_API long smr_collect(smr_domain *d);
+
+/* Objects retired and not yet reclaimed (approximate while others retire). */
+SMR_API size_t smr_garbage_count(const smr_domain *d);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMR_EPOCH_H */

@@ -1,0 +1,297 @@
+/* smr/swap.h - the swap cell: one writer publishes a value, many readers
+ * read it through guards, with no lock, no fence and no atomic
+ * read-modify-write on the read path.
+ *
+ *   smr_swap *cell;  smr_swap_create(&cell, table, table_free, NULL);
+ *   smr_swap_reader *r;  smr_swap_reader_create(cell, &r);   // per thread
+ *   smr_guard g;  const table *t = smr_swap_read(r, &g);     // readers
+ *   lookup(t, key);  smr_guard_release(&g);
+ *   smr_swap_store(cell, new_table);                         // the writer
+ *
+ * Protection is per reader and exact (hazard-pointer style): a guard pins
+ * only the value it returned, so a reader that never releases its guard
+ * holds back that one value and nothing else.  The cell keeps at most
+ * (registered readers + threshold + 1) retired values whatever readers do,
+ * and the writer never waits for a reader in store/update/collect.
+ * docs/DESIGN.md gives the protocol and its correctness argument.
+ *
+ * Threads: writer functions (store, get, update, exchange, load*,
+ * fetch/update_and_*, previous, collect, destroy) are called by one thread
+ * at a time, unless the cell was created with SMR_SWAP_MULTI_WRITER, in which
+ * case any thread may call them concurrently (they then serialise on an
+ * internal mutex; readers never take it).  A smr_swap_reader is used by one
+ * thread at a time; any number of readers read concurrently with the writer.
+ */
+#ifndef SMR_SWAP_H
+#define SMR_SWAP_H
+
+#include <stdbool.h>
+#include "smr/common.h"
+#include "smr/epoch.h" /* smr_fence_mode, smr_fence_init */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct smr_swap smr_swap;
+
+/* Destructor of published values: called exactly once per value once no
+ * reader can see it (on the writer's thread, or on the thread that destroys
+ * the last reader handle after smr_swap_destroy). */
+typedef void (*smr_swap_destroy_fn)(void *value, void *ctx);
+
+#define SMR_SWAP_MULTI_WRITER 0x1u /* writer functions from any thread */
+#define SMR_SWAP_SYMMETRIC 0x2u    /* fences on both sides (no membarrier) */
+
+struct smr_swap_attr {
+  unsigned flags;   /* SMR_SWAP_* */
+  size_t threshold; /* retired values that trigger a collection; 0 = default
+                       (64); the cell never holds more than threshold +
+                       readers + 1 retired values */
+  void *ctx;        /* passed to the destructor */
+};
+
+/* Published node: the library's wrapper around one value.  Readers see it
+ * through the inline read path; its fields never change while published. */
+struct smr_swap_node {
+  void *value;
+  uint64_t version;
+  struct smr_swap_node *next; /* writer's lists; not for readers */
+};
+
+/* Public head of a reader handle (the library allocates the full record).
+ * `hp` is the reader's protection slot: the node it pins, or its idle value
+ * (NULL in asymmetric mode, SMR__SWAP_IDLE_SYM in symmetric mode, which
+ * sends every read to the out-of-line path that issues the fence). */
+typedef struct smr_swap_reader {
+  SMR_ATOMIC(struct smr_swap_node *) hp;
+  SMR_ATOMIC(struct smr_swap_node *) * cur; /* the cell's published node */
+} smr_swap_reader;
+
+#define SMR__SWAP_IDLE_SYM ((struct smr_swap_node *)1)
+
+/* A read guard: a small struct the caller keeps (normally on its stack).
+ * Valid from smr_swap_read() until smr_guard_release(). */
+typedef struct smr_guard {
+  void *value;                /* the pinned value */
+  uint64_t version;           /* version of the pinned value */
+  smr_swap_reader *reader;    /* reader that pins it */
+  struct smr_swap_node *prev; /* slot content to restore on release */
+} smr_guard;
+
+/* ---- Writer side ----------------------------------------------------------- */
+
+/* Create a cell publishing `initial` (version 0; may be NULL).  destroy may be
+ * NULL (values are then not owned by the cell).  attr may be NULL.
+ * Errors: -EINVAL (out NULL, unknown flags), -ENOMEM.  Any thread. */
+SMR_API int smr_swap_create(smr_swap **out, void *initial,
+                            smr_swap_destroy_fn destroy,
+                            const struct smr_swap_attr *attr);
+
+/* Destroy the writer's side.  Every value no guard pins is destroyed now;
+ * values pinned by guards stay valid until released and are destroyed when
+ * the last reader handle is destroyed (the cell's memory lives until then).
+ * Reader handles must not start new reads afterwards, only release guards and
+ * be destroyed.  Returns 0, or -EINVAL for NULL. */
+SMR_API int smr_swap_destroy(smr_swap *cell);
+
+/* Publish value (new version) and retire the old one; when the garbage
+ * exceeds the threshold, reclaims every retired value no guard pins.  Never
+ * waits for readers.  Ordering: release; a reader that sees the new value
+ * sees everything the writer did before the store.  Errors: -EINVAL, -ENOMEM
+ * (nothing published). */
+SMR_API int smr_swap_store(smr_swap *cell, void *value);
+
+/* The current value, for the writer (no guard needed: only the writer
+ * retires).  NULL for a NULL cell.  In multi-writer mode the value may be
+ * retired by a concurrent writer at any time: use smr_swap_load there. */
+SMR_API void *smr_swap_get(const smr_swap *cell);
+
+/* Callback that builds the next value from the current one. */
+typedef void *(*smr_swap_update_fn)(const void *current, void *arg);
+
+/* store(fn(get(), arg)).  Errors as smr_swap_store; -EINVAL for NULL fn. */
+SMR_API int smr_swap_update(smr_swap *cell, smr_swap_update_fn fn, void *arg);
+
+/* Read through the cell's own reader (the writer's load): fills *g and
+ * returns the value.  Nested loads return the same pinned value until the
+ * outermost guard is released.  NULL cell or guard: returns NULL. */
+SMR_API void *smr_swap_load(smr_swap *cell, smr_guard *g);
+
+/* Copy function for the *_copy calls; NULL means memcpy(dst, src, size). */
+typedef void (*smr_swap_copy_fn)(void *dst, const void *src, size_t size,
+                                 void *arg);
+
+/* Copy the current value out under a guard (load_cloned).  Errors: -EINVAL
+ * (NULL arguments), -ENOENT (the current value is NULL; dst untouched). */
+SMR_API int smr_swap_load_copy(smr_swap *cell, void *dst, size_t size,
+                               smr_swap_copy_fn copy, void *arg);
+
+/* Publish value and give the old value back to the caller (*old) once no
+ * reader can see it: the cell will not destroy it.  Blocks until every guard
+ * on the old value is released (spin, yield, then sleep with backoff).
+ * Errors: -EINVAL, -ENOMEM, -EDEADLK (the cell's own reader pins the old
+ * value: the caller would wait for itself). */
+SMR_API int smr_swap_exchange(smr_swap *cell, void *value, void **old);
+
+/* Publish value only if the published value is still the one `expected`
+ * pins (pointer identity of the publication, immune to ABA since the guard
+ * keeps it alive).  The rcu loop of arc-swap:
+ *   do { v = smr_swap_read(r, &g); nv = make(v);
+ *        rc = smr_swap_compare_exchange(cell, &g, nv);
+ *        smr_guard_release(&g); if (rc) drop(nv); } while (rc == -EAGAIN);
+ * Returns 0 (published, old value retired), -EAGAIN (another value is
+ * published; value is not consumed), -EINVAL, -ENOMEM. */
+SMR_API int smr_swap_compare_exchange(smr_swap *cell, const smr_guard *expected,
+                                      void *value);
+
+/* Store fn(current) and return, in *g, a guard on the new value (cell's own
+ * reader).  Errors as smr_swap_update; -EBUSY if a guard of the cell's own
+ * reader is still held (it would pin the old value instead). */
+SMR_API int smr_swap_update_and_fetch(smr_swap *cell, smr_swap_update_fn fn,
+                                      void *arg, smr_guard *g);
+
+/* Pin the current value in *g (cell's own reader), then store fn(current).
+ * The guard keeps the old value alive until released.  Errors as
+ * smr_swap_update_and_fetch. */
+SMR_API int smr_swap_fetch_and_update(smr_swap *cell, smr_swap_update_fn fn,
+                                      void *arg, smr_guard *g);
+
+/* Version of the published value: 0 for the initial value, +1 per publish.
+ * Any thread (acquire load); 0 for NULL. */
+SMR_API uint64_t smr_swap_version(const smr_swap *cell);
+
+/* Retired values not yet destroyed.  Any thread (approximate then). */
+SMR_API size_t smr_swap_garbage_count(const smr_swap *cell);
+
+/* The most recently replaced value (kept alive until the next publish), or
+ * NULL if there has been none.  Writer only. */
+SMR_API void *smr_swap_previous(const smr_swap *cell);
+
+/* Destroy every retired value no guard pins (except the previous value).
+ * Returns how many were destroyed, or -EINVAL.  Never waits for readers. */
+SMR_API long smr_swap_collect(smr_swap *cell);
+
+/* The fence mode the cell uses (fixed at creation), or -EINVAL. */
+SMR_API int smr_swap_fence_mode(const smr_swap *cell);
+
+/* ---- Reader side ----------------------------------------------------------- */
+
+/* Create a reader handle.  Thread-safe and lock-free (claims a free record or
+ * appends a new one).  Errors: -EINVAL (NULL, or the cell was destroyed),
+ * -ENOMEM. */
+SMR_API int smr_swap_reader_create(smr_swap *cell, smr_swap_reader **out);
+
+/* Destroy a reader handle.  After smr_swap_destroy, also destroys the values
+ * no guard pins any more, and frees the cell with the last handle.
+ * Errors: -EINVAL, -EBUSY (a guard of this reader is still held). */
+SMR_API int smr_swap_reader_destroy(smr_swap_reader *r);
+
+/* Out-of-line read: nested reads and symmetric mode. */
+SMR_API void *smr__swap_read_slow(smr_swap_reader *r, smr_guard *g);
+
+/* Read the published value and pin it in *g.  No fence and no atomic RMW in
+ * asymmetric mode: load the node, publish it in the reader's slot, load
+ * again to validate (retry if a store slipped in between: lock-free, and a
+ * retry needs a publish inside a window of two loads).  A nested read on the
+ * same reader (a guard is already held) returns the value already pinned;
+ * release guards in reverse order.  One thread per reader. */
+SMR_INLINE void *smr_swap_read(smr_swap_reader *r, smr_guard *g) {
+  /* relaxed: only this thread writes hp. */
+  struct smr_swap_node *h = SMR__LOAD(&r->hp, SMR__RELAXED);
+  if (SMR_UNLIKELY(h != NULL))
+    return smr__swap_read_slow(r, g);
+  struct smr_swap_node *n = SMR__LOAD(r->cur, SMR__RELAXED);
+  for (;;) {
+    /* Announce the node.  Release store (a plain mov on x86: it lets a scan
+     * that reads any later slot value synchronise with our earlier guard
+     * release).  The StoreLoad ordering against the
+     * validating load below is supplied by the writer's membarrier before it
+     * scans the slots (pairs with smr__heavy_barrier() in collection). */
+    SMR__STORE(&r->hp, n, SMR__RELEASE);
+    SMR__SIGNAL_FENCE(SMR__SEQ_CST);
+    /* acquire: pairs with the writer's release publish, so the node's fields
+     * and the value it points to are visible. */
+    struct smr_swap_node *m = SMR__LOAD(r->cur, SMR__ACQUIRE);
+    if (SMR_LIKELY(m == n))
+      break;
+    n = m;
+  }
+  g->reader = r;
+  g->prev = NULL;
+  g->version = n->version;
+  return g->value = n->value;
+}
+
+/* Release a guard.  Ordering: release store, so the reads made through the
+ * guard happen before the writer destroys the value.  Guards of one reader
+ * are released in reverse order of their reads. */
+SMR_INLINE void smr_guard_release(smr_guard *g) {
+  SMR__STORE(&g->reader->hp, g->prev, SMR__RELEASE);
+}
+
+/* The pinned value's version. */
+SMR_INLINE uint64_t smr_guard_version(const smr_guard *g) { return g->version; }
+
+/* Callback for smr_swap_reader_map/filter. */
+typedef void *(*smr_swap_map_fn)(const void *value, void *arg);
+typedef bool (*smr_swap_pred_fn)(const void *value, void *arg);
+
+/* Read, apply fn(value, arg), release; returns fn's result.  NULL for NULL
+ * reader or fn. */
+SMR_API void *smr_swap_reader_map(smr_swap_reader *r, smr_swap_map_fn fn,
+                                  void *arg);
+
+/* Read and keep the guard only if pred(value, arg) holds: returns true with
+ * *g held, or false with nothing held (also for NULL arguments). */
+SMR_API bool smr_swap_reader_filter(smr_swap_reader *r, smr_swap_pred_fn pred,
+                                    void *arg, smr_guard *g);
+
+/* Copy the current value out under a guard; as smr_swap_load_copy. */
+SMR_API int smr_swap_reader_copy(smr_swap_reader *r, void *dst, size_t size,
+                                 smr_swap_copy_fn copy, void *arg);
+
+/* Whether the reader holds a guard.  Owning thread. */
+SMR_API bool smr_swap_reader_is_pinned(const smr_swap_reader *r);
+
+/* The cell's current version (not the pinned one: see smr_guard_version). */
+SMR_API uint64_t smr_swap_reader_version(const smr_swap_reader *r);
+
+/* ---- Typed wrappers ---------------------------------------------------------
+ * SMR_SWAP_TYPED(name, T) declares static inline name_store, name_get,
+ * name_read, name_load over T * so that no cast is needed:
+ *   SMR_SWAP_TYPED(cfg_cell, struct config)
+ *   cfg_cell_store(cell, cfg);  const struct config *c = cfg_cell_read(r, &g);
+ */
+#define SMR_SWAP_TYPED(name, T)                                                \
+  static inline int name##_store(smr_swap *c, T *v) {                          \
+    return smr_swap_store(c, (void *)v);                                       \
+  }                                                                            \
+  static inline T *name##_get(const smr_swap *c) {                             \
+    return (T *)smr_swap_get(c);                                               \
+  }                                                                            \
+  static inline const T *name##_read(smr_swap_reader *r, smr_guard *g) {       \
+    return (const T *)smr_swap_read(r, g);                                     \
+  }                                                                            \
+  static inline const T *name##_load(smr_swap *c, smr_guard *g) {              \
+    return (const T *)smr_swap_load(c, g);                                     \
+  }
+
+/* Scoped read: the guard is released when `var` goes out of scope (gcc and
+ * clang; elsewhere release it by hand).
+ *   { SMR_SWAP_SCOPED_READ(const struct config *, c, r); use(c); }  */
+#if defined(__GNUC__) && !defined(__cplusplus)
+static inline void smr__guard_cleanup(smr_guard *g) { smr_guard_release(g); }
+#define SMR__CAT2(a, b) a##b
+#define SMR__CAT(a, b) SMR__CAT2(a, b)
+#define SMR_SWAP_SCOPED_READ(T, var, reader)                                   \
+  smr_guard SMR__CAT(smr__g_, __LINE__)                                        \
+      __attribute__((cleanup(smr__guard_cleanup)));                            \
+  T var = (T)smr_swap_read((reader), &SMR__CAT(smr__g_, __LINE__))
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMR_SWAP_H */

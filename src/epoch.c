@@ -1,0 +1,545 @@
+/* Epoch-based reclamation domain.
+ *
+ * Readers: each registered record has one word `ctr` (see smr/epoch.h):
+ * nesting depth, a symmetric-mode flag, and a section sequence number that
+ * every outermost smr_enter() increments.  Entering is a relaxed load and a
+ * relaxed store (plus a seq_cst fence in symmetric mode); leaving is a
+ * release store.  No reader ever writes shared state.
+ *
+ * Grace periods: two counters, gp_started and gp_completed (at most one grace
+ * period in flight).  Starting grace period g (under gp_lock):
+ *   1. splice the lock-free `pending` stack of retired objects into the FIFO
+ *      `waiting` list, tagging each with g;
+ *   2. gp_started = g;
+ *   3. heavy barrier (membarrier; a seq_cst fence in symmetric mode, or when
+ *      no other thread has a record: our own stores need no barrier);
+ *   4. snapshot every record whose ctr shows an active section.
+ * Grace period g completes when every snapshotted record has left that
+ * section: its depth is 0 or its sequence number changed.  Then the objects
+ * tagged <= g are reclaimed.
+ *
+ * Why it is safe (docs/DESIGN.md has the long form): an object retired before
+ * step 1 was unlinked before step 3.  The heavy barrier acts as a seq_cst
+ * fence in every thread at some point during the call.  A reader whose
+ * entering store to ctr was not visible at step 4 executed that store after
+ * the barrier point, so its later loads (after its compiler barrier) see the
+ * unlink and cannot reach the object; a reader seen active is waited for.
+ * Sequence numbers make the wait end when that section ends even if the
+ * reader enters again at once (no writer starvation), and nested entries do
+ * not change the sequence.
+ *
+ * Polling: a cookie is gp_started + 1 read after a seq_cst fence.  If the
+ * read returns s, the fence of the caller precedes (in the seq_cst order) the
+ * heavy barrier of grace period s + 1, so that grace period waits for every
+ * section that began before the call.  smr_barrier uses s + 2: grace period
+ * s + 1 may have spliced `pending` just before the caller's objects arrived.
+ *
+ * Callbacks run with gp_lock held, in the thread that completed the grace
+ * period; a thread-local flag turns synchronize/barrier/poll/collect calls
+ * from inside a callback into -EDEADLK instead of a self-deadlock.
+ *
+ * Records of threads that exit without unregistering are marked dead by a
+ * pthread key destructor (one key for the library) and freed by the domain.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "platform/platform.h"
+
+#define SEQ(c) ((c) >> 17)
+#define ACTIVE(c) (((c)&SMR__READER_NEST_MASK) != 0)
+
+struct rec {
+  smr_reader pub; /* owner-written word, alone on its cache line */
+  char pad[SMR__CACHELINE - sizeof(smr_reader)];
+  uint64_t snap; /* ctr at the start of the grace period in flight; gp_lock */
+  smr_domain *d;
+  struct rec *next;  /* domain registry; reg_lock */
+  struct rec *tnext; /* owner thread's list; owner only */
+  pthread_t owner;
+  int dead; /* owner exited without unregistering; reg_lock */
+};
+
+struct smr_domain {
+  /* Retirers (any thread). */
+  _Alignas(SMR__CACHELINE) _Atomic(struct smr_retired *) pending;
+  _Atomic size_t garbage;
+  _Atomic size_t threshold;
+  /* Grace-period state. */
+  _Alignas(SMR__CACHELINE) _Atomic uint64_t gp_started;
+  _Atomic uint64_t gp_completed;
+  pthread_mutex_t gp_lock;
+  struct smr_retired *wait_head, *wait_tail; /* gp_lock */
+  int need_barrier; /* grace period started, barrier failed; gp_lock */
+  int barrier_error;
+  smr_fence_mode mode;
+  pthread_mutex_t reg_lock;
+  struct rec *readers; /* reg_lock */
+};
+
+/* ---- Thread-exit clean-up ---------------------------------------------- */
+
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t thread_key;
+static _Thread_local int in_callback;
+
+static void thread_exit(void *head) {
+  for (struct rec *r = head, *n; r; r = n) {
+    n = r->tnext;
+    pthread_mutex_lock(&r->d->reg_lock);
+    uint64_t c = atomic_load_explicit(&r->pub.ctr, memory_order_relaxed);
+    /* release: the dead thread's accesses happen before a writer that reads
+     * the cleared depth (pairs with the acquire loads in the scans). */
+    atomic_store_explicit(&r->pub.ctr, c & ~SMR__READER_NEST_MASK,
+                          memory_order_release);
+    r->dead = 1;
+    pthread_mutex_unlock(&r->d->reg_lock);
+  }
+}
+
+static void key_create(void) {
+  if (pthread_key_create(&thread_key, thread_exit) != 0)
+    abort(); /* only fails when the process is out of keys at first use */
+}
+
+static struct rec *thread_records(void) {
+  pthread_once(&key_once, key_create);
+  return pthread_getspecific(thread_key);
+}
+
+/* Whether the calling thread is inside a read section of d. */
+static int self_in_section(smr_domain *d) {
+  for (struct rec *r = thread_records(); r; r = r->tnext)
+    if (r->d == d &&
+        ACTIVE(atomic_load_explicit(&r->pub.ctr, memory_order_relaxed)))
+      return 1;
+  return 0;
+}
+
+/* Unlink and free dead records.  reg_lock held. */
+static void reap_dead(smr_domain *d) {
+  for (struct rec **pp = &d->readers; *pp;) {
+    struct rec *r = *pp;
+    if (r->dead) {
+      *pp = r->next;
+      free(r);
+    } else {
+      pp = &r->next;
+    }
+  }
+}
+
+/* ---- Domain -------------------------------------------------------------- */
+
+int smr_domain_create(smr_domain **out, const struct smr_domain_attr *attr) {
+  if (!out || (attr && (attr->flags & ~SMR_DOMAIN_SYMMETRIC)))
+    return -EINVAL;
+  smr_domain *d = smr__alloc_aligned(sizeof *d);
+  if (!d)
+    return -ENOMEM;
+  if (pthread_mutex_init(&d->gp_lock, NULL) != 0) {
+    free(d);
+    return -ENOMEM;
+  }
+  if (pthread_mutex_init(&d->reg_lock, NULL) != 0) {
+    pthread_mutex_destroy(&d->gp_lock);
+    free(d);
+    return -ENOMEM;
+  }
+  d->mode = (attr && (attr->flags & SMR_DOMAIN_SYMMETRIC))
+                ? SMR_FENCE_SYMMETRIC
+                : smr__fence_mode();
+  size_t th = attr && attr->threshold ? attr->threshold : 64;
+  atomic_init(&d->threshold, th);
+  *out = d;
+  return 0;
+}
+
+static long run_list(struct smr_retired *n) {
+  long k = 0;
+  in_callback++;
+  while (n) {
+    struct smr_retired *next = n->next;
+    n->fn(n);
+    n = next;
+    k++;
+  }
+  in_callback--;
+  return k;
+}
+
+int smr_domain_destroy(smr_domain *d) {
+  if (!d)
+    return -EINVAL;
+  pthread_mutex_lock(&d->reg_lock);
+  reap_dead(d);
+  int busy = d->readers != NULL;
+  pthread_mutex_unlock(&d->reg_lock);
+  if (busy)
+    return -EBUSY;
+  /* No reader exists: everything retired is safe.  Callbacks may retire
+   * more; loop until both lists are empty. */
+  for (;;) {
+    struct smr_retired *w = d->wait_head;
+    d->wait_head = d->wait_tail = NULL;
+    /* acquire: pairs with the release push in smr_retire. */
+    struct smr_retired *p =
+        atomic_exchange_explicit(&d->pending, NULL, memory_order_acquire);
+    if (!w && !p)
+      break;
+    run_list(w);
+    run_list(p);
+  }
+  pthread_mutex_destroy(&d->gp_lock);
+  pthread_mutex_destroy(&d->reg_lock);
+  free(d);
+  return 0;
+}
+
+int smr_domain_fence_mode(const smr_domain *d) {
+  return d ? (int)d->mode : -EINVAL;
+}
+
+int smr_domain_set_threshold(smr_domain *d, size_t threshold) {
+  if (!d || threshold == 0)
+    return -EINVAL;
+  /* relaxed: a tuning knob, read opportunistically by smr_retire. */
+  atomic_store_explicit(&d->threshold, threshold, memory_order_relaxed);
+  return 0;
+}
+
+/* ---- Readers ------------------------------------------------------------- */
+
+int smr_reader_register(smr_domain *d, smr_reader **out) {
+  if (!d || !out)
+    return -EINVAL;
+  struct rec *r = smr__alloc_aligned(sizeof *r);
+  if (!r)
+    return -ENOMEM;
+  struct rec *head = thread_records();
+  r->d = d;
+  r->owner = pthread_self();
+  r->tnext = head;
+  if (pthread_setspecific(thread_key, r) != 0) {
+    free(r);
+    return -ENOMEM;
+  }
+  /* The mode flag lives in the record so the inline enter needs no other
+   * load; it never changes. */
+  atomic_init(&r->pub.ctr,
+              d->mode == SMR_FENCE_SYMMETRIC ? SMR__READER_SYMMETRIC : 0);
+  pthread_mutex_lock(&d->reg_lock);
+  reap_dead(d);
+  r->next = d->readers;
+  d->readers = r;
+  pthread_mutex_unlock(&d->reg_lock);
+  *out = &r->pub;
+  return 0;
+}
+
+int smr_reader_unregister(smr_reader *pub) {
+  if (!pub)
+    return -EINVAL;
+  struct rec *r = (struct rec *)pub;
+  if (!pthread_equal(r->owner, pthread_self()))
+    return -EPERM;
+  if (ACTIVE(atomic_load_explicit(&r->pub.ctr, memory_order_relaxed)))
+    return -EBUSY;
+  /* Remove from the thread's list. */
+  struct rec *head = pthread_getspecific(thread_key);
+  if (head == r) {
+    pthread_setspecific(thread_key, r->tnext);
+  } else {
+    for (struct rec *t = head; t; t = t->tnext)
+      if (t->tnext == r) {
+        t->tnext = r->tnext;
+        break;
+      }
+  }
+  smr_domain *d = r->d;
+  pthread_mutex_lock(&d->reg_lock);
+  for (struct rec **pp = &d->readers; *pp; pp = &(*pp)->next)
+    if (*pp == r) {
+      *pp = r->next;
+      break;
+    }
+  pthread_mutex_unlock(&d->reg_lock);
+  free(r);
+  return 0;
+}
+
+void smr__enter_slow(smr_reader *pub, uint64_t c) {
+  if (c & SMR__READER_NEST_MASK) {
+    /* Nested: the outermost entry already protects us; no fence. */
+    SMR_ASSERT((c & SMR__READER_NEST_MASK) != SMR__READER_NEST_MASK &&
+               "smr_enter nesting overflow");
+    atomic_store_explicit(&pub->ctr, c + 1, memory_order_relaxed);
+    return;
+  }
+  /* Outermost entry in symmetric mode: the seq_cst fence orders the store
+   * before the section's loads (pairs with the writer's fence in
+   * smr__heavy_barrier). */
+  atomic_store_explicit(&pub->ctr, c + SMR__READER_SEQ_ONE + 1,
+                        memory_order_relaxed);
+  atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* ---- Grace periods ------------------------------------------------------- */
+
+/* Barrier and snapshot for the grace period in flight.  gp_lock held.
+ * Returns 0, or the barrier's error (need_barrier stays set). */
+static int gp_snapshot(smr_domain *d) {
+  pthread_t self = pthread_self();
+  pthread_mutex_lock(&d->reg_lock);
+  reap_dead(d);
+  int foreign = 0;
+  for (struct rec *r = d->readers; r; r = r->next)
+    foreign |= !pthread_equal(r->owner, self);
+  int err = 0;
+  if (foreign) {
+    err = smr__heavy_barrier(d->mode);
+  } else {
+    /* Only our own records: program order suffices for them, and a thread
+     * that registers later does so under reg_lock, after this point. */
+    atomic_thread_fence(memory_order_seq_cst);
+  }
+  if (err == 0) {
+    for (struct rec *r = d->readers; r; r = r->next) {
+      /* acquire: pairs with the release store of smr_leave, so a section
+       * seen ended happened before the reclamation. */
+      uint64_t c = atomic_load_explicit(&r->pub.ctr, memory_order_acquire);
+      r->snap = ACTIVE(c) ? c : 0;
+    }
+  }
+  pthread_mutex_unlock(&d->reg_lock);
+  d->need_barrier = err != 0;
+  d->barrier_error = err;
+  return err;
+}
+
+static void gp_start(smr_domain *d) {
+  /* acquire: pairs with the release push in smr_retire, so the unlinks that
+   * preceded each retire happen before the barrier below. */
+  struct smr_retired *p =
+      atomic_exchange_explicit(&d->pending, NULL, memory_order_acquire);
+  uint64_t g =
+      atomic_load_explicit(&d->gp_started, memory_order_relaxed) + 1;
+  struct smr_retired *first = NULL, *last = NULL;
+  while (p) { /* reverse: keep FIFO order inside the waiting list */
+    struct smr_retired *next = p->next;
+    p->gp = g;
+    p->next = first;
+    first = p;
+    if (!last)
+      last = p;
+    p = next;
+  }
+  if (first) {
+    if (d->wait_tail)
+      d->wait_tail->next = first;
+    else
+      d->wait_head = first;
+    d->wait_tail = last;
+  }
+  /* Must precede the barrier: smr_poll_start relies on "a caller that reads
+   * the old value fenced before our barrier".  release: also publishes the
+   * tags (only read under gp_lock). */
+  atomic_store_explicit(&d->gp_started, g, memory_order_release);
+  gp_snapshot(d);
+}
+
+/* Whether every section snapshotted for the grace period in flight ended.
+ * gp_lock held. */
+static int gp_readers_done(smr_domain *d) {
+  int done = 1;
+  pthread_mutex_lock(&d->reg_lock);
+  for (struct rec *r = d->readers; r; r = r->next) {
+    if (!r->snap)
+      continue;
+    /* acquire: pairs with smr_leave's release store (and thread_exit's). */
+    uint64_t c = atomic_load_explicit(&r->pub.ctr, memory_order_acquire);
+    if (!r->dead && ACTIVE(c) && SEQ(c) == SEQ(r->snap)) {
+      done = 0;
+      break;
+    }
+    r->snap = 0;
+  }
+  pthread_mutex_unlock(&d->reg_lock);
+  return done;
+}
+
+/* Advance the grace-period machine as far as it goes without waiting and run
+ * the callbacks that became safe.  `target`: a grace period someone waits
+ * for (0 = none).  gp_lock held.  Returns objects reclaimed. */
+static long gp_step(smr_domain *d, uint64_t target) {
+  for (int i = 0; i < 3; i++) {
+    uint64_t s = atomic_load_explicit(&d->gp_started, memory_order_relaxed);
+    uint64_t c = atomic_load_explicit(&d->gp_completed, memory_order_relaxed);
+    if (s != c) {
+      if (d->need_barrier && gp_snapshot(d) != 0)
+        break;
+      if (!gp_readers_done(d))
+        break;
+      /* release: a poller that sees the new value also sees the callbacks
+       * below as run (they run before gp_lock is released). */
+      atomic_store_explicit(&d->gp_completed, s, memory_order_release);
+      continue;
+    }
+    /* relaxed peek: only decides whether to start; gp_start re-reads. */
+    int want = target > c ||
+               atomic_load_explicit(&d->pending, memory_order_relaxed) != NULL;
+    if (!want)
+      break;
+    gp_start(d);
+  }
+  uint64_t c = atomic_load_explicit(&d->gp_completed, memory_order_relaxed);
+  struct smr_retired *ready = NULL, **tail = &ready;
+  while (d->wait_head && d->wait_head->gp <= c) {
+    *tail = d->wait_head;
+    tail = &d->wait_head->next;
+    d->wait_head = d->wait_head->next;
+  }
+  *tail = NULL;
+  if (!d->wait_head)
+    d->wait_tail = NULL;
+  long k = run_list(ready);
+  if (k)
+    atomic_fetch_sub_explicit(&d->garbage, (size_t)k, memory_order_relaxed);
+  return k;
+}
+
+int smr_retire(smr_domain *d, struct smr_retired *node,
+               void (*fn)(struct smr_retired *)) {
+  if (!d || !node || !fn)
+    return -EINVAL;
+  node->fn = fn;
+  struct smr_retired *head =
+      atomic_load_explicit(&d->pending, memory_order_relaxed);
+  do {
+    node->next = head;
+    /* release: the caller's unlink (and node's fields) happen before the
+     * grace period that splices this node (pairs with gp_start's acquire
+     * exchange). */
+  } while (!atomic_compare_exchange_weak_explicit(
+      &d->pending, &head, node, memory_order_release, memory_order_relaxed));
+  /* Counter only; relaxed. */
+  size_t g = atomic_fetch_add_explicit(&d->garbage, 1, memory_order_relaxed);
+  if (g + 1 > atomic_load_explicit(&d->threshold, memory_order_relaxed) &&
+      !in_callback && pthread_mutex_trylock(&d->gp_lock) == 0) {
+    gp_step(d, 0);
+    pthread_mutex_unlock(&d->gp_lock);
+  }
+  return 0;
+}
+
+struct ptr_node {
+  struct smr_retired head;
+  void *ptr;
+  void (*fn)(void *);
+};
+
+static void ptr_reclaim(struct smr_retired *h) {
+  struct ptr_node *n = (struct ptr_node *)h;
+  n->fn(n->ptr);
+  free(n);
+}
+
+int smr_retire_ptr(smr_domain *d, void *ptr, void (*fn)(void *)) {
+  if (!d || !fn)
+    return -EINVAL;
+  struct ptr_node *n = malloc(sizeof *n);
+  if (!n)
+    return -ENOMEM;
+  n->ptr = ptr;
+  n->fn = fn;
+  return smr_retire(d, &n->head, ptr_reclaim);
+}
+
+int smr_poll_start(smr_domain *d, smr_cookie *out) {
+  if (!d || !out)
+    return -EINVAL;
+  /* seq_cst fence: orders the caller's earlier unlinks before the heavy
+   * barrier of the grace period we name (see the opening comment). */
+  atomic_thread_fence(memory_order_seq_cst);
+  out->gp = atomic_load_explicit(&d->gp_started, memory_order_relaxed) + 1;
+  return 0;
+}
+
+/* Drive grace periods until gp_completed >= target.  Blocking. */
+static int wait_for_gp(smr_domain *d, uint64_t target) {
+  unsigned round = 0;
+  for (;;) {
+    pthread_mutex_lock(&d->gp_lock);
+    gp_step(d, target);
+    uint64_t c = atomic_load_explicit(&d->gp_completed, memory_order_acquire);
+    int err = d->need_barrier ? d->barrier_error : 0;
+    pthread_mutex_unlock(&d->gp_lock);
+    if (c >= target)
+      return 0;
+    if (err && round > 256)
+      return err; /* the kernel keeps refusing barriers */
+    smr__backoff(&round);
+  }
+}
+
+int smr_synchronize(smr_domain *d) {
+  if (!d)
+    return -EINVAL;
+  if (in_callback || self_in_section(d))
+    return -EDEADLK;
+  smr_cookie ck;
+  smr_poll_start(d, &ck);
+  return wait_for_gp(d, ck.gp);
+}
+
+int smr_barrier(smr_domain *d) {
+  if (!d)
+    return -EINVAL;
+  if (in_callback || self_in_section(d))
+    return -EDEADLK;
+  smr_cookie ck;
+  smr_poll_start(d, &ck);
+  /* +1: grace period ck.gp may have spliced `pending` before our retires
+   * arrived; ck.gp + 1 cannot have (opening comment). */
+  return wait_for_gp(d, ck.gp + 1);
+}
+
+int smr_poll(smr_domain *d, smr_cookie cookie) {
+  if (!d)
+    return -EINVAL;
+  /* acquire: pairs with the release store in gp_step. */
+  if (atomic_load_explicit(&d->gp_completed, memory_order_acquire) >=
+      cookie.gp)
+    return 0;
+  if (in_callback)
+    return -EAGAIN;
+  if (pthread_mutex_trylock(&d->gp_lock) == 0) {
+    gp_step(d, cookie.gp);
+    pthread_mutex_unlock(&d->gp_lock);
+  }
+  return atomic_load_explicit(&d->gp_completed, memory_order_acquire) >=
+                 cookie.gp
+             ? 0
+             : -EAGAIN;
+}
+
+long smr_collect(smr_domain *d) {
+  if (!d)
+    return -EINVAL;
+  if (in_callback)
+    return 0;
+  pthread_mutex_lock(&d->gp_lock);
+  long k = gp_step(d, 0);
+  pthread_mutex_unlock(&d->gp_lock);
+  return k;
+}
+
+size_t smr_garbage_count(const smr_domain *d) {
+  if (!d)
+    return 0;
+  return atomic_load_explicit(&((smr_domain *)d)->garbage,
+                              memory_order_relaxed);
+}

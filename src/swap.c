@@ -1,0 +1,628 @@
+/* Swap cell: single-writer publication with exact, per-reader protection.
+ *
+ * Published values are wrapped in nodes {value, version}.  `cur` points to
+ * the published node.  Each reader record has one protection slot `hp`.
+ *
+ * Read (smr/swap.h, inline): n = cur; hp = n (release store); compiler
+ * barrier; m = cur (acquire); retry with m if m != n.  Release: hp = idle.
+ * Writer: publish with a release store of cur; the replaced node goes to the
+ * retired list.  Collection: heavy barrier, then read every slot (acquire);
+ * a retired node found in no slot is destroyed and its node recycled.
+ *
+ * Why it is safe: the heavy barrier acts as a seq_cst fence in every thread
+ * at some point P during the call.  Take a reader that validated node n
+ * (its second load of cur returned n) and a collection after n was replaced
+ * (replacement W before the barrier).  If the reader's announcing store of
+ * hp = n was before P in its program order, the barrier makes it visible and
+ * the scan sees hp = n (or a later value the reader stored after it had
+ * finished with n: it holds n only until its release store, which the
+ * acquire load of the scan synchronises with).  If the store was after P,
+ * the validating load is after P too (the compiler barrier keeps program
+ * order), so it sees W or a later publish and returns m != n: the reader
+ * retries and never uses n.  A recycled node that is published again and
+ * validated is simply the current node, protected like any other.
+ *
+ * Bounds: each reader pins at most one node, the writer keeps the most
+ * recently replaced one (smr_swap_previous), and collection runs when the
+ * garbage exceeds the threshold, so at most max(threshold, readers + 1) + 1
+ * retired values exist at any time, whatever readers do; a reader that
+ * never releases its guard pins exactly one value.  The writer never waits:
+ * a pinned node simply stays in the list for the next collection.
+ *
+ * Symmetric mode: the idle slot value is SMR__SWAP_IDLE_SYM, which sends
+ * every read to smr__swap_read_slow (it fences after announcing), and the
+ * writer's barrier is a seq_cst fence.
+ *
+ * When no reader handle exists (only the cell's own reader, used by the
+ * writer thread itself), the barrier is a plain seq_cst fence: a reader
+ * created later increments `foreign` with a seq_cst RMW and fences before
+ * its first read, so the fences order our publish before its loads.
+ *
+ * Lifetime: the writer and every reader handle hold a reference.
+ * smr_swap_destroy retires the current value too and destroys what no guard
+ * pins; each later reader destroy collects again; the last reference frees
+ * everything.  So destroying the cell never frees a value under a guard
+ * (the smr-swap bug of research seeds.md §1.4 #1).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "platform/platform.h"
+#include "smr/swap.h"
+
+struct swap_rec {
+  smr_swap_reader pub; /* hp, cur: owner-written slot, own cache line */
+  char pad[SMR__CACHELINE - sizeof(smr_swap_reader)];
+  _Atomic(struct swap_rec *) next; /* registry, append-only */
+  _Atomic int in_use;
+  smr_swap *cell;
+};
+
+struct smr_swap {
+  /* Read by every reader on every read: alone on its line. */
+  _Alignas(SMR__CACHELINE) _Atomic(struct smr_swap_node *) cur;
+  /* Writer state. */
+  _Alignas(SMR__CACHELINE) _Atomic uint64_t version;
+  _Atomic size_t garbage;            /* retired + previous */
+  struct smr_swap_node *retired;     /* collectable; writer */
+  struct smr_swap_node *prev;        /* most recently replaced; writer */
+  struct smr_swap_node *free_nodes;  /* recycled nodes; writer */
+  struct smr_swap_node **hazards;    /* scan buffer; writer */
+  size_t hazards_cap;
+  size_t threshold;
+  smr_swap_destroy_fn destroy;
+  void *ctx;
+  unsigned flags;
+  smr_fence_mode mode;
+  struct smr_swap_node *idle; /* slot value of an idle reader */
+  struct swap_rec *own;       /* the cell's own reader */
+  pthread_mutex_t wlock;      /* multi-writer mode and after destroy */
+  _Atomic(struct swap_rec *) readers;
+  _Atomic size_t foreign; /* reader handles (+1 in multi-writer mode) */
+  _Atomic int refs;       /* writer + reader handles */
+  _Atomic int destroyed;
+};
+
+/* ---- Nodes --------------------------------------------------------------- */
+
+static struct smr_swap_node *node_get(smr_swap *c) {
+  struct smr_swap_node *n = c->free_nodes;
+  if (n) {
+    c->free_nodes = n->next;
+    return n;
+  }
+  return malloc(sizeof *n);
+}
+
+static void node_put(smr_swap *c, struct smr_swap_node *n) {
+  n->next = c->free_nodes;
+  c->free_nodes = n;
+}
+
+static void destroy_value(smr_swap *c, struct smr_swap_node *n) {
+  if (c->destroy)
+    c->destroy(n->value, c->ctx);
+}
+
+static void lock_w(smr_swap *c) {
+  if (c->flags & SMR_SWAP_MULTI_WRITER)
+    pthread_mutex_lock(&c->wlock);
+}
+
+static void unlock_w(smr_swap *c) {
+  if (c->flags & SMR_SWAP_MULTI_WRITER)
+    pthread_mutex_unlock(&c->wlock);
+}
+
+/* ---- Records ------------------------------------------------------------- */
+
+static struct swap_rec *rec_new(smr_swap *c) {
+  struct swap_rec *r = smr__alloc_aligned(sizeof *r);
+  if (!r)
+    return NULL;
+  atomic_init(&r->pub.hp, c->idle);
+  r->pub.cur = &c->cur;
+  r->cell = c;
+  atomic_init(&r->in_use, 1);
+  struct swap_rec *head = atomic_load_explicit(&c->readers, memory_order_relaxed);
+  do {
+    atomic_store_explicit(&r->next, head, memory_order_relaxed);
+    /* release: the record's initialised fields are visible to scanners that
+     * acquire-load the registry head. */
+  } while (!atomic_compare_exchange_weak_explicit(
+      &c->readers, &head, r, memory_order_release, memory_order_relaxed));
+  return r;
+}
+
+/* ---- Collection ---------------------------------------------------------- */
+
+static int ptr_cmp(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int pinned(struct smr_swap_node **h, size_t n, struct smr_swap_node *x) {
+  if (n <= 8) {
+    for (size_t i = 0; i < n; i++)
+      if (h[i] == x)
+        return 1;
+    return 0;
+  }
+  return bsearch(&x, h, n, sizeof *h, ptr_cmp) != NULL;
+}
+
+/* Barrier, then gather every slot's node into c->hazards.  Returns the count
+ * or a negative errno (then nothing may be reclaimed). */
+static long scan_hazards(smr_swap *c) {
+  /* seq_cst fence before reading `foreign`: pairs with the seq_cst RMW and
+   * fence of smr_swap_reader_create (see the opening comment). */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&c->foreign, memory_order_acquire) != 0) {
+    int err = smr__heavy_barrier(c->mode);
+    if (err)
+      return err;
+  }
+  size_t n = 0;
+  /* acquire: pairs with the release CAS that appended each record. */
+  for (struct swap_rec *r = atomic_load_explicit(&c->readers, memory_order_acquire);
+       r; r = atomic_load_explicit(&r->next, memory_order_acquire)) {
+    /* acquire: pairs with the reader's release stores to hp (announce and
+     * guard release), so its reads through a guard happen before we destroy
+     * the value. */
+    struct smr_swap_node *h = atomic_load_explicit(&r->pub.hp, memory_order_acquire);
+    if (h == NULL || h == SMR__SWAP_IDLE_SYM)
+      continue;
+    if (n == c->hazards_cap) {
+      size_t cap = c->hazards_cap ? 2 * c->hazards_cap : 16;
+      void *p = realloc(c->hazards, cap * sizeof *c->hazards);
+      if (!p)
+        return -ENOMEM;
+      c->hazards = p;
+      c->hazards_cap = cap;
+    }
+    c->hazards[n++] = h;
+  }
+  if (n > 8)
+    qsort(c->hazards, n, sizeof *c->hazards, ptr_cmp);
+  return (long)n;
+}
+
+/* Destroy every retired node no slot pins.  Writer (or wlock) held. */
+static long collect(smr_swap *c) {
+  if (!c->retired)
+    return 0;
+  long nh = scan_hazards(c);
+  if (nh < 0)
+    return 0;
+  long k = 0;
+  for (struct smr_swap_node **pp = &c->retired; *pp;) {
+    struct smr_swap_node *n = *pp;
+    if (pinned(c->hazards, (size_t)nh, n)) {
+      pp = &n->next;
+      continue;
+    }
+    *pp = n->next;
+    destroy_value(c, n);
+    node_put(c, n);
+    k++;
+  }
+  if (k)
+    atomic_fetch_sub_explicit(&c->garbage, (size_t)k, memory_order_relaxed);
+  return k;
+}
+
+/* The replaced node becomes `prev`; the former prev becomes collectable. */
+static void retire_node(smr_swap *c, struct smr_swap_node *old) {
+  if (c->prev) {
+    c->prev->next = c->retired;
+    c->retired = c->prev;
+  }
+  c->prev = old;
+  /* Counter for observers; relaxed. */
+  size_t g = atomic_fetch_add_explicit(&c->garbage, 1, memory_order_relaxed) + 1;
+  if (g > c->threshold)
+    collect(c);
+}
+
+/* Publish a new node for value; returns the replaced node, NULL on ENOMEM.
+ * Writer (or wlock) held. */
+static struct smr_swap_node *publish(smr_swap *c, void *value) {
+  struct smr_swap_node *n = node_get(c);
+  if (!n)
+    return NULL;
+  struct smr_swap_node *old = atomic_load_explicit(&c->cur, memory_order_relaxed);
+  n->value = value;
+  n->version = old->version + 1;
+  n->next = NULL;
+  /* release: the value's contents and the node's fields happen before any
+   * reader's acquire load of cur that returns n. */
+  atomic_store_explicit(&c->cur, n, memory_order_release);
+  /* release: smr_swap_version readers see a version no older than the
+   * value they may then read. */
+  atomic_store_explicit(&c->version, n->version, memory_order_release);
+  return old;
+}
+
+/* ---- Writer API ---------------------------------------------------------- */
+
+int smr_swap_create(smr_swap **out, void *initial, smr_swap_destroy_fn destroy,
+                    const struct smr_swap_attr *attr) {
+  if (!out || (attr && (attr->flags & ~(SMR_SWAP_MULTI_WRITER | SMR_SWAP_SYMMETRIC))))
+    return -EINVAL;
+  smr_swap *c = smr__alloc_aligned(sizeof *c);
+  if (!c)
+    return -ENOMEM;
+  struct smr_swap_node *n = malloc(sizeof *n);
+  if (!n || pthread_mutex_init(&c->wlock, NULL) != 0) {
+    free(n);
+    free(c);
+    return -ENOMEM;
+  }
+  c->flags = attr ? attr->flags : 0;
+  c->threshold = attr && attr->threshold ? attr->threshold : 64;
+  c->ctx = attr ? attr->ctx : NULL;
+  c->destroy = destroy;
+  c->mode = (c->flags & SMR_SWAP_SYMMETRIC) ? SMR_FENCE_SYMMETRIC
+                                             : smr__fence_mode();
+  c->idle = c->mode == SMR_FENCE_SYMMETRIC ? SMR__SWAP_IDLE_SYM : NULL;
+  n->value = initial;
+  n->version = 0;
+  n->next = NULL;
+  atomic_init(&c->cur, n);
+  atomic_init(&c->refs, 1);
+  atomic_init(&c->foreign, (c->flags & SMR_SWAP_MULTI_WRITER) ? 1 : 0);
+  c->own = rec_new(c);
+  if (!c->own) {
+    pthread_mutex_destroy(&c->wlock);
+    free(n);
+    free(c);
+    return -ENOMEM;
+  }
+  *out = c;
+  return 0;
+}
+
+static void free_cell(smr_swap *c) {
+  /* No reader handle and no writer remain: nothing can be pinned. */
+  struct smr_swap_node *lists[] = {c->retired, c->free_nodes};
+  for (struct smr_swap_node *n = lists[0], *next; n; n = next) {
+    next = n->next;
+    destroy_value(c, n);
+    free(n);
+  }
+  for (struct smr_swap_node *n = lists[1], *next; n; n = next) {
+    next = n->next;
+    free(n);
+  }
+  for (struct swap_rec *r = atomic_load_explicit(&c->readers, memory_order_acquire), *next;
+       r; r = next) {
+    next = atomic_load_explicit(&r->next, memory_order_relaxed);
+    free(r);
+  }
+  free(c->hazards);
+  pthread_mutex_destroy(&c->wlock);
+  free(c);
+}
+
+static void cell_unref(smr_swap *c) {
+  /* acq_rel: every holder's accesses happen before the final free. */
+  if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+    free_cell(c);
+}
+
+int smr_swap_destroy(smr_swap *c) {
+  if (!c)
+    return -EINVAL;
+  pthread_mutex_lock(&c->wlock);
+  /* relaxed load/store of our own flag; the release below publishes it. */
+  if (atomic_load_explicit(&c->destroyed, memory_order_relaxed)) {
+    pthread_mutex_unlock(&c->wlock);
+    return -EINVAL; /* double destroy while readers keep the memory alive */
+  }
+  atomic_store_explicit(&c->destroyed, 1, memory_order_release);
+  /* The own reader must not pin anything: its guards end with the writer. */
+  atomic_store_explicit(&c->own->pub.hp, c->idle, memory_order_release);
+  struct smr_swap_node *cur = atomic_load_explicit(&c->cur, memory_order_relaxed);
+  cur->next = c->retired;
+  c->retired = cur;
+  if (c->prev) {
+    c->prev->next = c->retired;
+    c->retired = c->prev;
+    c->prev = NULL;
+  }
+  atomic_fetch_add_explicit(&c->garbage, 1, memory_order_relaxed);
+  collect(c);
+  pthread_mutex_unlock(&c->wlock);
+  cell_unref(c);
+  return 0;
+}
+
+int smr_swap_store(smr_swap *c, void *value) {
+  if (!c)
+    return -EINVAL;
+  lock_w(c);
+  struct smr_swap_node *old = publish(c, value);
+  if (old)
+    retire_node(c, old);
+  unlock_w(c);
+  return old ? 0 : -ENOMEM;
+}
+
+void *smr_swap_get(const smr_swap *c) {
+  if (!c)
+    return NULL;
+  /* relaxed: the writer reads its own publication. */
+  return atomic_load_explicit(&((smr_swap *)c)->cur, memory_order_relaxed)->value;
+}
+
+int smr_swap_update(smr_swap *c, smr_swap_update_fn fn, void *arg) {
+  if (!c || !fn)
+    return -EINVAL;
+  lock_w(c);
+  struct smr_swap_node *old = publish(
+      c, fn(atomic_load_explicit(&c->cur, memory_order_relaxed)->value, arg));
+  if (old)
+    retire_node(c, old);
+  unlock_w(c);
+  return old ? 0 : -ENOMEM;
+}
+
+void *smr_swap_load(smr_swap *c, smr_guard *g) {
+  if (!c || !g)
+    return NULL;
+  return smr_swap_read(&c->own->pub, g);
+}
+
+static int copy_out(smr_swap_reader *r, void *dst, size_t size,
+                    smr_swap_copy_fn copy, void *arg) {
+  smr_guard g;
+  const void *v = smr_swap_read(r, &g);
+  int rc = 0;
+  if (!v)
+    rc = -ENOENT;
+  else if (copy)
+    copy(dst, v, size, arg);
+  else
+    memcpy(dst, v, size);
+  smr_guard_release(&g);
+  return rc;
+}
+
+int smr_swap_load_copy(smr_swap *c, void *dst, size_t size,
+                       smr_swap_copy_fn copy, void *arg) {
+  if (!c || !dst)
+    return -EINVAL;
+  return copy_out(&c->own->pub, dst, size, copy, arg);
+}
+
+int smr_swap_exchange(smr_swap *c, void *value, void **old) {
+  if (!c || !old)
+    return -EINVAL;
+  lock_w(c);
+  struct smr_swap_node *cur = atomic_load_explicit(&c->cur, memory_order_relaxed);
+  if (atomic_load_explicit(&c->own->pub.hp, memory_order_relaxed) == cur) {
+    unlock_w(c);
+    return -EDEADLK;
+  }
+  struct smr_swap_node *o = publish(c, value);
+  unlock_w(c);
+  if (!o)
+    return -ENOMEM;
+  /* Wait until no slot pins o.  The scan buffer is writer state: lock. */
+  unsigned round = 0;
+  for (;;) {
+    lock_w(c);
+    long nh = scan_hazards(c);
+    int busy = nh < 0 || pinned(c->hazards, (size_t)nh, o);
+    if (!busy) {
+      *old = o->value;
+      node_put(c, o);
+    }
+    unlock_w(c);
+    if (!busy)
+      return 0;
+    smr__backoff(&round);
+  }
+}
+
+int smr_swap_compare_exchange(smr_swap *c, const smr_guard *expected,
+                              void *value) {
+  if (!c || !expected)
+    return -EINVAL;
+  lock_w(c);
+  struct smr_swap_node *cur = atomic_load_explicit(&c->cur, memory_order_relaxed);
+  int rc = -EAGAIN;
+  if (cur->version == expected->version) {
+    struct smr_swap_node *old = publish(c, value);
+    rc = old ? 0 : -ENOMEM;
+    if (old)
+      retire_node(c, old);
+  }
+  unlock_w(c);
+  return rc;
+}
+
+static int own_busy(smr_swap *c) {
+  return atomic_load_explicit(&c->own->pub.hp, memory_order_relaxed) != c->idle;
+}
+
+int smr_swap_update_and_fetch(smr_swap *c, smr_swap_update_fn fn, void *arg,
+                              smr_guard *g) {
+  if (!c || !fn || !g)
+    return -EINVAL;
+  if (own_busy(c))
+    return -EBUSY;
+  int rc = smr_swap_update(c, fn, arg);
+  if (rc == 0)
+    smr_swap_load(c, g);
+  return rc;
+}
+
+int smr_swap_fetch_and_update(smr_swap *c, smr_swap_update_fn fn, void *arg,
+                              smr_guard *g) {
+  if (!c || !fn || !g)
+    return -EINVAL;
+  if (own_busy(c))
+    return -EBUSY;
+  const void *v = smr_swap_load(c, g);
+  lock_w(c);
+  struct smr_swap_node *old = publish(c, fn(v, arg));
+  if (old)
+    retire_node(c, old);
+  unlock_w(c);
+  if (!old) {
+    smr_guard_release(g);
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+uint64_t smr_swap_version(const smr_swap *c) {
+  if (!c)
+    return 0;
+  /* acquire: pairs with the release store in publish. */
+  return atomic_load_explicit(&((smr_swap *)c)->version, memory_order_acquire);
+}
+
+size_t smr_swap_garbage_count(const smr_swap *c) {
+  if (!c)
+    return 0;
+  return atomic_load_explicit(&((smr_swap *)c)->garbage, memory_order_relaxed);
+}
+
+void *smr_swap_previous(const smr_swap *c) {
+  return c && c->prev ? c->prev->value : NULL;
+}
+
+long smr_swap_collect(smr_swap *c) {
+  if (!c)
+    return -EINVAL;
+  lock_w(c);
+  long k = collect(c);
+  unlock_w(c);
+  return k;
+}
+
+int smr_swap_fence_mode(const smr_swap *c) { return c ? (int)c->mode : -EINVAL; }
+
+/* ---- Reader API ---------------------------------------------------------- */
+
+int smr_swap_reader_create(smr_swap *c, smr_swap_reader **out) {
+  if (!c || !out ||
+      atomic_load_explicit(&c->destroyed, memory_order_acquire))
+    return -EINVAL;
+  /* Count first: a writer that misses this increment fences before us (see
+   * the opening comment).  seq_cst RMW + fence. */
+  atomic_fetch_add_explicit(&c->foreign, 1, memory_order_seq_cst);
+  atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+  atomic_thread_fence(memory_order_seq_cst);
+  struct swap_rec *r = NULL;
+  for (struct swap_rec *x = atomic_load_explicit(&c->readers, memory_order_acquire);
+       x; x = atomic_load_explicit(&x->next, memory_order_acquire)) {
+    int expect = 0;
+    /* acquire: the previous owner's release (in destroy) happens before. */
+    if (x != c->own && atomic_load_explicit(&x->in_use, memory_order_relaxed) == 0 &&
+        atomic_compare_exchange_strong_explicit(&x->in_use, &expect, 1,
+                                                memory_order_acquire,
+                                                memory_order_relaxed)) {
+      r = x;
+      break;
+    }
+  }
+  if (!r)
+    r = rec_new(c);
+  if (!r) {
+    atomic_fetch_sub_explicit(&c->foreign, 1, memory_order_relaxed);
+    cell_unref(c);
+    return -ENOMEM;
+  }
+  *out = &r->pub;
+  return 0;
+}
+
+int smr_swap_reader_destroy(smr_swap_reader *pub) {
+  if (!pub)
+    return -EINVAL;
+  struct swap_rec *r = (struct swap_rec *)pub;
+  smr_swap *c = r->cell;
+  if (atomic_load_explicit(&pub->hp, memory_order_relaxed) != c->idle)
+    return -EBUSY;
+  /* release: our last guard release happens before the record's reuse. */
+  atomic_store_explicit(&r->in_use, 0, memory_order_release);
+  atomic_fetch_sub_explicit(&c->foreign, 1, memory_order_release);
+  if (atomic_load_explicit(&c->destroyed, memory_order_acquire)) {
+    pthread_mutex_lock(&c->wlock);
+    collect(c);
+    pthread_mutex_unlock(&c->wlock);
+  }
+  cell_unref(c);
+  return 0;
+}
+
+void *smr__swap_read_slow(smr_swap_reader *r, smr_guard *g) {
+  struct smr_swap_node *h = atomic_load_explicit(&r->hp, memory_order_relaxed);
+  g->reader = r;
+  if (h != SMR__SWAP_IDLE_SYM) {
+    /* Nested: return the value the outer guard pins. */
+    g->prev = h;
+    g->version = h->version;
+    return g->value = h->value;
+  }
+  struct smr_swap_node *n = atomic_load_explicit(r->cur, memory_order_relaxed);
+  for (;;) {
+    atomic_store_explicit(&r->hp, n, memory_order_release);
+    /* Symmetric mode: pairs with the writer's seq_cst fence before its scan. */
+    atomic_thread_fence(memory_order_seq_cst);
+    struct smr_swap_node *m = atomic_load_explicit(r->cur, memory_order_acquire);
+    if (m == n)
+      break;
+    n = m;
+  }
+  g->prev = SMR__SWAP_IDLE_SYM;
+  g->version = n->version;
+  return g->value = n->value;
+}
+
+void *smr_swap_reader_map(smr_swap_reader *r, smr_swap_map_fn fn, void *arg) {
+  if (!r || !fn)
+    return NULL;
+  smr_guard g;
+  void *res = fn(smr_swap_read(r, &g), arg);
+  smr_guard_release(&g);
+  return res;
+}
+
+bool smr_swap_reader_filter(smr_swap_reader *r, smr_swap_pred_fn pred,
+                            void *arg, smr_guard *g) {
+  if (!r || !pred || !g)
+    return false;
+  if (pred(smr_swap_read(r, g), arg))
+    return true;
+  smr_guard_release(g);
+  return false;
+}
+
+int smr_swap_reader_copy(smr_swap_reader *r, void *dst, size_t size,
+                         smr_swap_copy_fn copy, void *arg) {
+  if (!r || !dst)
+    return -EINVAL;
+  return copy_out(r, dst, size, copy, arg);
+}
+
+bool smr_swap_reader_is_pinned(const smr_swap_reader *r) {
+  if (!r)
+    return false;
+  struct smr_swap_node *h =
+      atomic_load_explicit(&((smr_swap_reader *)r)->hp, memory_order_relaxed);
+  return h != NULL && h != SMR__SWAP_IDLE_SYM;
+}
+
+uint64_t smr_swap_reader_version(const smr_swap_reader *r) {
+  if (!r)
+    return 0;
+  return smr_swap_version(((const struct swap_rec *)r)->cell);
+}

@@ -1,0 +1,32 @@
+/* Minimal test helpers: CHECK aborts the test with file:line on failure. */
+#ifndef SMR_TEST_CHECK_H
+#define SMR_TEST_CHECK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      abort();                                                                 \
+    }                                                                          \
+  } while (0)
+
+#define CHECK_EQ(a, b)                                                         \
+  do {                                                                         \
+    long long check_a_ = (long long)(a), check_b_ = (long long)(b);            \
+    if (check_a_ != check_b_) {                                                \
+      fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %lld, %s == %lld\n",      \
+              __FILE__, __LINE__, #a, check_a_, #b, check_b_);                 \
+      abort();                                                                 \
+    }                                                                          \
+  } while (0)
+
+/* Seconds a stress/torture test runs: SMR_TEST_SECONDS or the default. */
+static inline double test_seconds(double dflt) {
+  const char *s = getenv("SMR_TEST_SECONDS");
+  return s ? atof(s) : dflt;
+}
+
+#endif
