@@ -1,0 +1,262 @@
+/* bench_read: cost of one read section, one thread, no writer.
+ *
+ * Each iteration: enter a read section, load the shared pointer (acquire, or
+ * rcu_dereference for liburcu), read one field of the object, leave the
+ * section.  The fields are summed in a register and the sum is stored to a
+ * volatile sink after the loop (a volatile read-modify-write per iteration
+ * would add a store-forwarding dependency chain of several cycles to every
+ * implementation and bury the differences we want to see).
+ *
+ * Compiled once per implementation; exactly one BENCH_IMPL_* is defined:
+ *   PLAIN          the atomic acquire load alone: the floor
+ *   SMR_EPOCH      smr_enter / smr_leave (process fence mode, normally
+ *                  asymmetric: membarrier on the writer side)
+ *   SMR_EPOCH_SYM  the same in a domain created with SMR_DOMAIN_SYMMETRIC
+ *   SMR_SWAP       smr_swap_read / smr_guard_release
+ *   SMR_SWAP_SYM   the same on a cell created with SMR_SWAP_SYMMETRIC
+ *   URCU_MEMB      urcu_memb_read_lock / unlock + rcu_dereference (inline
+ *                  fast paths, _LGPL_SOURCE)
+ *   CK_EPOCH       ck_epoch_begin / ck_epoch_end with a registered record
+ *
+ * Output: one JSON object per timed run, a JSON summary, then a table.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#if defined(BENCH_IMPL_URCU_MEMB)
+#define _LGPL_SOURCE /* inline read-side fast paths, as liburcu advises */
+#include <urcu/urcu-memb.h>
+#define IMPL_NAME "urcu_memb"
+#elif defined(BENCH_IMPL_CK_EPOCH)
+#include <ck_epoch.h>
+#define IMPL_NAME "ck_epoch"
+#elif defined(BENCH_IMPL_SMR_EPOCH) || defined(BENCH_IMPL_SMR_EPOCH_SYM)
+#include "smr/epoch.h"
+#ifdef BENCH_IMPL_SMR_EPOCH
+#define IMPL_NAME "smr_epoch"
+#define DOMAIN_FLAGS 0u
+#else
+#define IMPL_NAME "smr_epoch_sym"
+#define DOMAIN_FLAGS SMR_DOMAIN_SYMMETRIC
+#endif
+#elif defined(BENCH_IMPL_SMR_SWAP) || defined(BENCH_IMPL_SMR_SWAP_SYM)
+#include "smr/swap.h"
+#ifdef BENCH_IMPL_SMR_SWAP
+#define IMPL_NAME "smr_swap"
+#define CELL_FLAGS 0u
+#else
+#define IMPL_NAME "smr_swap_sym"
+#define CELL_FLAGS SMR_SWAP_SYMMETRIC
+#endif
+#elif defined(BENCH_IMPL_PLAIN)
+#define IMPL_NAME "plain"
+#else
+#error "define one BENCH_IMPL_* (see bench/CMakeLists.txt)"
+#endif
+
+#if defined(BENCH_IMPL_SMR_EPOCH) || defined(BENCH_IMPL_SMR_EPOCH_SYM) ||      \
+    defined(BENCH_IMPL_SMR_SWAP) || defined(BENCH_IMPL_SMR_SWAP_SYM)
+#define HAVE_SMR 1
+#include "smr/epoch.h" /* smr_fence_init */
+#endif
+
+#include "bench_common.h"
+
+#define DEFAULT_ITERS 100000000ull /* 1e8: a few hundred ms per run */
+#define SMOKE_ITERS 100000ull
+
+/* The object readers reach through the shared pointer.  One cache line. */
+struct obj {
+  uint64_t field;
+  uint64_t pad[7];
+};
+
+static struct obj the_obj = {.field = 1};
+
+/* Handles of the implementation under test. */
+struct ctx {
+#if defined(BENCH_IMPL_SMR_EPOCH) || defined(BENCH_IMPL_SMR_EPOCH_SYM)
+  smr_domain *d;
+  smr_reader *r;
+#elif defined(BENCH_IMPL_SMR_SWAP) || defined(BENCH_IMPL_SMR_SWAP_SYM)
+  smr_swap *cell;
+  smr_swap_reader *r;
+#elif defined(BENCH_IMPL_CK_EPOCH)
+  ck_epoch_record_t *rec;
+#endif
+  int unused; /* keeps the struct non-empty for PLAIN and URCU_MEMB */
+};
+
+#if defined(BENCH_IMPL_URCU_MEMB)
+/* liburcu publishes plain pointers (rcu_assign_pointer / rcu_dereference). */
+static struct obj *shared;
+#elif !defined(BENCH_IMPL_SMR_SWAP) && !defined(BENCH_IMPL_SMR_SWAP_SYM)
+/* The published pointer (the swap cell holds its own). */
+static _Atomic(struct obj *) shared;
+#endif
+
+#if defined(BENCH_IMPL_CK_EPOCH)
+static ck_epoch_t ck_ep;
+static ck_epoch_record_t ck_rec;
+#endif
+
+/* The timed loop: iters read sections; returns the sum of the fields read. */
+BENCH_LOOP_ATTR uint64_t bench_loop(struct ctx *c, uint64_t iters);
+
+uint64_t bench_loop(struct ctx *c, uint64_t iters) {
+  uint64_t sum = 0;
+#if defined(BENCH_IMPL_PLAIN)
+  (void)c;
+  for (uint64_t i = 0; i < iters; i++) {
+    /* acquire: pairs with the release store in setup() (the floor every
+     * implementation pays to read a published pointer). */
+    const struct obj *p = atomic_load_explicit(&shared, memory_order_acquire);
+    sum += p->field;
+  }
+#elif defined(BENCH_IMPL_SMR_EPOCH) || defined(BENCH_IMPL_SMR_EPOCH_SYM)
+  smr_reader *r = c->r;
+  for (uint64_t i = 0; i < iters; i++) {
+    smr_enter(r);
+    /* acquire: pairs with the release store in setup(). */
+    const struct obj *p = atomic_load_explicit(&shared, memory_order_acquire);
+    sum += p->field;
+    smr_leave(r);
+  }
+#elif defined(BENCH_IMPL_SMR_SWAP) || defined(BENCH_IMPL_SMR_SWAP_SYM)
+  smr_swap_reader *r = c->r;
+  for (uint64_t i = 0; i < iters; i++) {
+    smr_guard g;
+    /* smr_swap_read does the acquire load of the cell's published node. */
+    const struct obj *p = (const struct obj *)smr_swap_read(r, &g);
+    sum += p->field;
+    smr_guard_release(&g);
+  }
+#elif defined(BENCH_IMPL_URCU_MEMB)
+  (void)c;
+  for (uint64_t i = 0; i < iters; i++) {
+    urcu_memb_read_lock();
+    /* rcu_dereference: pairs with rcu_assign_pointer in setup(). */
+    const struct obj *p = rcu_dereference(shared);
+    sum += p->field;
+    urcu_memb_read_unlock();
+  }
+#elif defined(BENCH_IMPL_CK_EPOCH)
+  ck_epoch_record_t *rec = c->rec;
+  for (uint64_t i = 0; i < iters; i++) {
+    ck_epoch_begin(rec, NULL);
+    /* acquire: pairs with the release store in setup(). */
+    const struct obj *p = atomic_load_explicit(&shared, memory_order_acquire);
+    sum += p->field;
+    ck_epoch_end(rec, NULL);
+  }
+#endif
+  return sum;
+}
+
+/* Fence mode in force for this program, for the output. */
+static const char *mode_name(struct ctx *c) {
+  (void)c;
+#if defined(BENCH_IMPL_SMR_EPOCH) || defined(BENCH_IMPL_SMR_EPOCH_SYM)
+  return smr_domain_fence_mode(c->d) == SMR_FENCE_ASYMMETRIC ? "asymmetric"
+                                                              : "symmetric";
+#elif defined(BENCH_IMPL_SMR_SWAP) || defined(BENCH_IMPL_SMR_SWAP_SYM)
+  return smr_swap_fence_mode(c->cell) == SMR_FENCE_ASYMMETRIC ? "asymmetric"
+                                                               : "symmetric";
+#elif defined(BENCH_IMPL_URCU_MEMB)
+  /* liburcu decides at init whether sys_membarrier replaces reader fences. */
+  return urcu_memb_has_sys_membarrier ? "asymmetric" : "symmetric";
+#elif defined(BENCH_IMPL_CK_EPOCH)
+  return "symmetric"; /* ck_epoch_begin always fences */
+#else
+  return "none";
+#endif
+}
+
+static void setup(struct ctx *c) {
+  memset(c, 0, sizeof *c);
+#if defined(BENCH_IMPL_SMR_SWAP) || defined(BENCH_IMPL_SMR_SWAP_SYM)
+  struct smr_swap_attr attr = {.flags = CELL_FLAGS};
+  BENCH_CHECK(smr_swap_create(&c->cell, &the_obj, NULL, &attr));
+  BENCH_CHECK(smr_swap_reader_create(c->cell, &c->r));
+#elif defined(BENCH_IMPL_URCU_MEMB)
+  urcu_memb_register_thread();
+  rcu_assign_pointer(shared, &the_obj);
+#else
+  /* release: pairs with the readers' acquire loads in bench_loop. */
+  atomic_store_explicit(&shared, &the_obj, memory_order_release);
+#if defined(BENCH_IMPL_SMR_EPOCH) || defined(BENCH_IMPL_SMR_EPOCH_SYM)
+  struct smr_domain_attr attr = {.flags = DOMAIN_FLAGS};
+  BENCH_CHECK(smr_domain_create(&c->d, &attr));
+  BENCH_CHECK(smr_reader_register(c->d, &c->r));
+#elif defined(BENCH_IMPL_CK_EPOCH)
+  ck_epoch_init(&ck_ep);
+  ck_epoch_register(&ck_ep, &ck_rec, NULL);
+  c->rec = &ck_rec;
+#endif
+#endif
+}
+
+static void teardown(struct ctx *c) {
+#if defined(BENCH_IMPL_SMR_SWAP) || defined(BENCH_IMPL_SMR_SWAP_SYM)
+  BENCH_CHECK(smr_swap_reader_destroy(c->r));
+  BENCH_CHECK(smr_swap_destroy(c->cell));
+#elif defined(BENCH_IMPL_SMR_EPOCH) || defined(BENCH_IMPL_SMR_EPOCH_SYM)
+  BENCH_CHECK(smr_reader_unregister(c->r));
+  BENCH_CHECK(smr_domain_destroy(c->d));
+#elif defined(BENCH_IMPL_URCU_MEMB)
+  urcu_memb_unregister_thread();
+#elif defined(BENCH_IMPL_CK_EPOCH)
+  ck_epoch_unregister(c->rec);
+#else
+  (void)c;
+#endif
+}
+
+int main(int argc, char **argv) {
+  struct bench_opts o = bench_parse(argc, argv, DEFAULT_ITERS, SMOKE_ITERS);
+#ifdef HAVE_SMR
+  BENCH_CHECK(smr_fence_init(NULL)); /* keep the one-time cost out */
+#endif
+  struct ctx c;
+  setup(&c);
+  const char *mode = mode_name(&c);
+
+  if (o.warmup > 0)
+    bench_sink = bench_loop(&c, (uint64_t)o.warmup);
+
+  double *ns = malloc(sizeof(double) * (size_t)o.runs);
+  if (!ns)
+    abort();
+  for (int k = 0; k < o.runs; k++) {
+    int64_t t0 = bench_now_ns();
+    uint64_t sum = bench_loop(&c, o.iters);
+    int64_t t1 = bench_now_ns();
+    /* Every read returns field == 1: a wrong sum means a broken read path. */
+    if (sum != o.iters) {
+      fprintf(stderr, "%s: read %llu, expected %llu\n", IMPL_NAME,
+              (unsigned long long)sum, (unsigned long long)o.iters);
+      return 1;
+    }
+    bench_sink = sum;
+    ns[k] = (double)(t1 - t0) / (double)o.iters;
+    printf("{\"bench\":\"read\",\"impl\":\"%s\",\"mode\":\"%s\",\"run\":%d,"
+           "\"iters\":%llu,\"ns_per_op\":%.3f}\n",
+           IMPL_NAME, mode, k, (unsigned long long)o.iters, ns[k]);
+  }
+  teardown(&c);
+
+  struct bench_stats s = bench_stats_of(ns, o.runs);
+  printf("{\"bench\":\"read\",\"impl\":\"%s\",\"mode\":\"%s\",\"summary\":true,"
+         "\"iters\":%llu,\"runs\":%d,\"median_ns_per_op\":%.3f,"
+         "\"min_ns_per_op\":%.3f,\"max_ns_per_op\":%.3f}\n",
+         IMPL_NAME, mode, (unsigned long long)o.iters, o.runs, s.median, s.min,
+         s.max);
+  printf("%-14s %-10s %12s %5s %10s %10s %10s\n", "impl", "mode", "iters",
+         "runs", "median ns", "min ns", "max ns");
+  printf("%-14s %-10s %12llu %5d %10.3f %10.3f %10.3f\n", IMPL_NAME, mode,
+         (unsigned long long)o.iters, o.runs, s.median, s.min, s.max);
+  free(ns);
+  return 0;
+}
