@@ -101,7 +101,8 @@ static char (*keys)[24]; /* lookup keys, generated once */
 static atomic_int stop;
 static atomic_ullong lookups, publishes, misses;
 
-/* ---- the libsmr version --------------------------------------------------- */
+/* ---- the libsmr version ---------------------------------------------------
+ */
 
 static smr_swap *cell;
 
@@ -153,7 +154,8 @@ static void *smr_writer_main(void *arg) {
   return NULL;
 }
 
-/* ---- the pthread_rwlock version ------------------------------------------- */
+/* ---- the pthread_rwlock version -------------------------------------------
+ */
 
 static pthread_rwlock_t rwlock = PTHREAD_RWLOCK_INITIALIZER;
 static struct table *rw_table;
@@ -205,7 +207,8 @@ static void *rw_writer_main(void *arg) {
   return NULL;
 }
 
-/* ---- driver --------------------------------------------------------------- */
+/* ---- driver ---------------------------------------------------------------
+ */
 
 static double now_s(void) {
   struct timespec ts;
@@ -247,8 +250,7 @@ static struct result run(const char *name, void *(*reader)(void *),
     nanosleep(&ts, NULL); /* progress display interval */
     printf("\r  %-14s %6.1fs  publishes %7llu  version %7llu  garbage %3zu  "
            "rss %4ld MB",
-           name, now_s() - t0,
-           (unsigned long long)atomic_load(&publishes),
+           name, now_s() - t0, (unsigned long long)atomic_load(&publishes),
            is_smr ? (unsigned long long)smr_swap_version(cell)
                   : (unsigned long long)atomic_load(&publishes),
            is_smr ? smr_swap_garbage_count(cell) : (size_t)0, rss_mb());

@@ -29,9 +29,11 @@ const char *smr_strerror(int err) {
 }
 
 #define SMR__STR2(x) #x
-#define SMR__STR(x) SMR__STR2(x)
+#define SMR__STR(x)  SMR__STR2(x)
 
-unsigned smr_version(void) { return SMR_VERSION_HEX; }
+unsigned smr_version(void) {
+  return SMR_VERSION_HEX;
+}
 
 const char *smr_version_string(void) {
   return SMR__STR(SMR_VERSION_MAJOR) "." SMR__STR(

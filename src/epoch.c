@@ -49,7 +49,7 @@
 #include "internal.h"
 #include "platform/platform.h"
 
-#define SEQ(c) ((c) >> 17)
+#define SEQ(c)    ((c) >> 17)
 #define ACTIVE(c) (((c)&SMR__READER_NEST_MASK) != 0)
 
 struct rec {
@@ -149,9 +149,8 @@ int smr_domain_create(smr_domain **out, const struct smr_domain_attr *attr) {
     free(d);
     return -ENOMEM;
   }
-  d->mode = (attr && (attr->flags & SMR_DOMAIN_SYMMETRIC))
-                ? SMR_FENCE_SYMMETRIC
-                : smr__fence_mode();
+  d->mode = (attr && (attr->flags & SMR_DOMAIN_SYMMETRIC)) ? SMR_FENCE_SYMMETRIC
+                                                           : smr__fence_mode();
   size_t th = attr && attr->threshold ? attr->threshold : 64;
   atomic_init(&d->threshold, th);
   *out = d;
@@ -325,8 +324,7 @@ static void gp_start(smr_domain *d) {
    * preceded each retire happen before the barrier below. */
   struct smr_retired *p =
       atomic_exchange_explicit(&d->pending, NULL, memory_order_acquire);
-  uint64_t g =
-      atomic_load_explicit(&d->gp_started, memory_order_relaxed) + 1;
+  uint64_t g = atomic_load_explicit(&d->gp_started, memory_order_relaxed) + 1;
   struct smr_retired *first = NULL, *last = NULL;
   while (p) { /* reverse: keep FIFO order inside the waiting list */
     struct smr_retired *next = p->next;
@@ -511,8 +509,7 @@ int smr_poll(smr_domain *d, smr_cookie cookie) {
   if (!d)
     return -EINVAL;
   /* acquire: pairs with the release store in gp_step. */
-  if (atomic_load_explicit(&d->gp_completed, memory_order_acquire) >=
-      cookie.gp)
+  if (atomic_load_explicit(&d->gp_completed, memory_order_acquire) >= cookie.gp)
     return 0;
   if (in_callback)
     return -EAGAIN;

@@ -24,10 +24,11 @@
  *
  * Bounds: each reader pins at most one node, the writer keeps the most
  * recently replaced one (smr_swap_previous), and collection runs when the
- * garbage exceeds the threshold (or earlier, see collect_early), so at most max(threshold, readers + 1) + 1
- * retired values exist at any time, whatever readers do; a reader that
- * never releases its guard pins exactly one value.  The writer never waits:
- * a pinned node simply stays in the list for the next collection.
+ * garbage exceeds the threshold (or earlier, see collect_early), so at most
+ * max(threshold, readers + 1) + 1 retired values exist at any time, whatever
+ * readers do; a reader that never releases its guard pins exactly one value.
+ * The writer never waits: a pinned node simply stays in the list for the next
+ * collection.
  *
  * Symmetric mode: the idle slot value is SMR__SWAP_IDLE_SYM, which sends
  * every read to smr__swap_read_slow (it fences after announcing), and the
@@ -67,11 +68,11 @@ struct smr_swap {
   _Alignas(SMR__CACHELINE) _Atomic(struct smr_swap_node *) cur;
   /* Writer state. */
   _Alignas(SMR__CACHELINE) _Atomic uint64_t version;
-  _Atomic size_t garbage;            /* retired + previous */
-  struct smr_swap_node *retired;     /* collectable; writer */
-  struct smr_swap_node *prev;        /* most recently replaced; writer */
-  struct smr_swap_node *free_nodes;  /* recycled nodes; writer */
-  struct smr_swap_node **hazards;    /* scan buffer; writer */
+  _Atomic size_t garbage;           /* retired + previous */
+  struct smr_swap_node *retired;    /* collectable; writer */
+  struct smr_swap_node *prev;       /* most recently replaced; writer */
+  struct smr_swap_node *free_nodes; /* recycled nodes; writer */
+  struct smr_swap_node **hazards;   /* scan buffer; writer */
   size_t hazards_cap;
   size_t threshold;
   int64_t last_collect_ns; /* clock at the end of the last collection */
@@ -130,7 +131,8 @@ static struct swap_rec *rec_new(smr_swap *c) {
   r->pub.cur = &c->cur;
   r->cell = c;
   atomic_init(&r->in_use, 1);
-  struct swap_rec *head = atomic_load_explicit(&c->readers, memory_order_relaxed);
+  struct swap_rec *head =
+      atomic_load_explicit(&c->readers, memory_order_relaxed);
   do {
     atomic_store_explicit(&r->next, head, memory_order_relaxed);
     /* release: the record's initialised fields are visible to scanners that
@@ -143,7 +145,8 @@ static struct swap_rec *rec_new(smr_swap *c) {
 /* ---- Collection ---------------------------------------------------------- */
 
 static int ptr_cmp(const void *a, const void *b) {
-  uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+  uintptr_t x = (uintptr_t) * (void *const *)a,
+            y = (uintptr_t) * (void *const *)b;
   return x < y ? -1 : x > y;
 }
 
@@ -170,12 +173,14 @@ static long scan_hazards(smr_swap *c) {
   }
   size_t n = 0;
   /* acquire: pairs with the release CAS that appended each record. */
-  for (struct swap_rec *r = atomic_load_explicit(&c->readers, memory_order_acquire);
+  for (struct swap_rec *r =
+           atomic_load_explicit(&c->readers, memory_order_acquire);
        r; r = atomic_load_explicit(&r->next, memory_order_acquire)) {
     /* acquire: pairs with the reader's release stores to hp (announce and
      * guard release), so its reads through a guard happen before we destroy
      * the value. */
-    struct smr_swap_node *h = atomic_load_explicit(&r->pub.hp, memory_order_acquire);
+    struct smr_swap_node *h =
+        atomic_load_explicit(&r->pub.hp, memory_order_acquire);
     if (h == NULL || h == SMR__SWAP_IDLE_SYM)
       continue;
     if (n == c->hazards_cap) {
@@ -243,7 +248,8 @@ static void retire_node(smr_swap *c, struct smr_swap_node *old) {
   }
   c->prev = old;
   /* Counter for observers; relaxed. */
-  size_t g = atomic_fetch_add_explicit(&c->garbage, 1, memory_order_relaxed) + 1;
+  size_t g =
+      atomic_fetch_add_explicit(&c->garbage, 1, memory_order_relaxed) + 1;
   if (g > c->threshold || collect_early(c, g))
     collect(c);
 }
@@ -254,7 +260,8 @@ static struct smr_swap_node *publish(smr_swap *c, void *value) {
   struct smr_swap_node *n = node_get(c);
   if (!n)
     return NULL;
-  struct smr_swap_node *old = atomic_load_explicit(&c->cur, memory_order_relaxed);
+  struct smr_swap_node *old =
+      atomic_load_explicit(&c->cur, memory_order_relaxed);
   n->value = value;
   n->version = old->version + 1;
   n->next = NULL;
@@ -271,7 +278,8 @@ static struct smr_swap_node *publish(smr_swap *c, void *value) {
 
 int smr_swap_create(smr_swap **out, void *initial, smr_swap_destroy_fn destroy,
                     const struct smr_swap_attr *attr) {
-  if (!out || (attr && (attr->flags & ~(SMR_SWAP_MULTI_WRITER | SMR_SWAP_SYMMETRIC))))
+  if (!out ||
+      (attr && (attr->flags & ~(SMR_SWAP_MULTI_WRITER | SMR_SWAP_SYMMETRIC))))
     return -EINVAL;
   smr_swap *c = smr__alloc_aligned(sizeof *c);
   if (!c)
@@ -286,8 +294,8 @@ int smr_swap_create(smr_swap **out, void *initial, smr_swap_destroy_fn destroy,
   c->threshold = attr && attr->threshold ? attr->threshold : 64;
   c->ctx = attr ? attr->ctx : NULL;
   c->destroy = destroy;
-  c->mode = (c->flags & SMR_SWAP_SYMMETRIC) ? SMR_FENCE_SYMMETRIC
-                                             : smr__fence_mode();
+  c->mode =
+      (c->flags & SMR_SWAP_SYMMETRIC) ? SMR_FENCE_SYMMETRIC : smr__fence_mode();
   c->idle = c->mode == SMR_FENCE_SYMMETRIC ? SMR__SWAP_IDLE_SYM : NULL;
   c->collect_cost_ns = 20000; /* until measured */
   c->last_collect_ns = smr__now_ns();
@@ -320,7 +328,9 @@ static void free_cell(smr_swap *c) {
     next = n->next;
     free(n);
   }
-  for (struct swap_rec *r = atomic_load_explicit(&c->readers, memory_order_acquire), *next;
+  for (struct swap_rec *
+           r = atomic_load_explicit(&c->readers, memory_order_acquire),
+          *next;
        r; r = next) {
     next = atomic_load_explicit(&r->next, memory_order_relaxed);
     free(r);
@@ -348,7 +358,8 @@ int smr_swap_destroy(smr_swap *c) {
   atomic_store_explicit(&c->destroyed, 1, memory_order_release);
   /* The own reader must not pin anything: its guards end with the writer. */
   atomic_store_explicit(&c->own->pub.hp, c->idle, memory_order_release);
-  struct smr_swap_node *cur = atomic_load_explicit(&c->cur, memory_order_relaxed);
+  struct smr_swap_node *cur =
+      atomic_load_explicit(&c->cur, memory_order_relaxed);
   cur->next = c->retired;
   c->retired = cur;
   if (c->prev) {
@@ -378,7 +389,8 @@ void *smr_swap_get(const smr_swap *c) {
   if (!c)
     return NULL;
   /* relaxed: the writer reads its own publication. */
-  return atomic_load_explicit(&((smr_swap *)c)->cur, memory_order_relaxed)->value;
+  return atomic_load_explicit(&((smr_swap *)c)->cur, memory_order_relaxed)
+      ->value;
 }
 
 int smr_swap_update(smr_swap *c, smr_swap_update_fn fn, void *arg) {
@@ -425,7 +437,8 @@ int smr_swap_exchange(smr_swap *c, void *value, void **old) {
   if (!c || !old)
     return -EINVAL;
   lock_w(c);
-  struct smr_swap_node *cur = atomic_load_explicit(&c->cur, memory_order_relaxed);
+  struct smr_swap_node *cur =
+      atomic_load_explicit(&c->cur, memory_order_relaxed);
   if (atomic_load_explicit(&c->own->pub.hp, memory_order_relaxed) == cur) {
     unlock_w(c);
     return -EDEADLK;
@@ -456,7 +469,8 @@ int smr_swap_compare_exchange(smr_swap *c, const smr_guard *expected,
   if (!c || !expected)
     return -EINVAL;
   lock_w(c);
-  struct smr_swap_node *cur = atomic_load_explicit(&c->cur, memory_order_relaxed);
+  struct smr_swap_node *cur =
+      atomic_load_explicit(&c->cur, memory_order_relaxed);
   int rc = -EAGAIN;
   if (cur->version == expected->version) {
     struct smr_swap_node *old = publish(c, value);
@@ -529,13 +543,14 @@ long smr_swap_collect(smr_swap *c) {
   return k;
 }
 
-int smr_swap_fence_mode(const smr_swap *c) { return c ? (int)c->mode : -EINVAL; }
+int smr_swap_fence_mode(const smr_swap *c) {
+  return c ? (int)c->mode : -EINVAL;
+}
 
 /* ---- Reader API ---------------------------------------------------------- */
 
 int smr_swap_reader_create(smr_swap *c, smr_swap_reader **out) {
-  if (!c || !out ||
-      atomic_load_explicit(&c->destroyed, memory_order_acquire))
+  if (!c || !out || atomic_load_explicit(&c->destroyed, memory_order_acquire))
     return -EINVAL;
   /* Count first: a writer that misses this increment fences before us (see
    * the opening comment).  seq_cst RMW + fence. */
@@ -543,11 +558,13 @@ int smr_swap_reader_create(smr_swap *c, smr_swap_reader **out) {
   atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
   atomic_thread_fence(memory_order_seq_cst);
   struct swap_rec *r = NULL;
-  for (struct swap_rec *x = atomic_load_explicit(&c->readers, memory_order_acquire);
+  for (struct swap_rec *x =
+           atomic_load_explicit(&c->readers, memory_order_acquire);
        x; x = atomic_load_explicit(&x->next, memory_order_acquire)) {
     int expect = 0;
     /* acquire: the previous owner's release (in destroy) happens before. */
-    if (x != c->own && atomic_load_explicit(&x->in_use, memory_order_relaxed) == 0 &&
+    if (x != c->own &&
+        atomic_load_explicit(&x->in_use, memory_order_relaxed) == 0 &&
         atomic_compare_exchange_strong_explicit(&x->in_use, &expect, 1,
                                                 memory_order_acquire,
                                                 memory_order_relaxed)) {
@@ -599,7 +616,8 @@ void *smr__swap_read_slow(smr_swap_reader *r, smr_guard *g) {
     atomic_store_explicit(&r->hp, n, memory_order_release);
     /* Symmetric mode: pairs with the writer's seq_cst fence before its scan. */
     atomic_thread_fence(memory_order_seq_cst);
-    struct smr_swap_node *m = atomic_load_explicit(r->cur, memory_order_acquire);
+    struct smr_swap_node *m =
+        atomic_load_explicit(r->cur, memory_order_acquire);
     if (m == n)
       break;
     n = m;

@@ -25,13 +25,13 @@
 #endif
 
 #if defined(__GNUC__)
-#define SMR_LIKELY(x) __builtin_expect(!!(x), 1)
+#define SMR_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define SMR_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define SMR_INLINE static inline __attribute__((always_inline))
+#define SMR_INLINE      static inline __attribute__((always_inline))
 #else
-#define SMR_LIKELY(x) (x)
+#define SMR_LIKELY(x)   (x)
 #define SMR_UNLIKELY(x) (x)
-#define SMR_INLINE static inline
+#define SMR_INLINE      static inline
 #endif
 
 /* Atomics that compile both as C11 (<stdatomic.h>) and as C++11 (<atomic>),
@@ -40,24 +40,24 @@
  * supported compilers (gcc, clang). */
 #ifdef __cplusplus
 #include <atomic>
-#define SMR_ATOMIC(T) std::atomic<T>
-#define SMR__RELAXED std::memory_order_relaxed
-#define SMR__ACQUIRE std::memory_order_acquire
-#define SMR__RELEASE std::memory_order_release
-#define SMR__SEQ_CST std::memory_order_seq_cst
-#define SMR__LOAD(p, mo) std::atomic_load_explicit((p), (mo))
-#define SMR__STORE(p, v, mo) std::atomic_store_explicit((p), (v), (mo))
+#define SMR_ATOMIC(T)         std::atomic<T>
+#define SMR__RELAXED          std::memory_order_relaxed
+#define SMR__ACQUIRE          std::memory_order_acquire
+#define SMR__RELEASE          std::memory_order_release
+#define SMR__SEQ_CST          std::memory_order_seq_cst
+#define SMR__LOAD(p, mo)      std::atomic_load_explicit((p), (mo))
+#define SMR__STORE(p, v, mo)  std::atomic_store_explicit((p), (v), (mo))
 #define SMR__THREAD_FENCE(mo) std::atomic_thread_fence(mo)
 #define SMR__SIGNAL_FENCE(mo) std::atomic_signal_fence(mo)
 #else
 #include <stdatomic.h>
-#define SMR_ATOMIC(T) _Atomic(T)
-#define SMR__RELAXED memory_order_relaxed
-#define SMR__ACQUIRE memory_order_acquire
-#define SMR__RELEASE memory_order_release
-#define SMR__SEQ_CST memory_order_seq_cst
-#define SMR__LOAD(p, mo) atomic_load_explicit((p), (mo))
-#define SMR__STORE(p, v, mo) atomic_store_explicit((p), (v), (mo))
+#define SMR_ATOMIC(T)         _Atomic(T)
+#define SMR__RELAXED          memory_order_relaxed
+#define SMR__ACQUIRE          memory_order_acquire
+#define SMR__RELEASE          memory_order_release
+#define SMR__SEQ_CST          memory_order_seq_cst
+#define SMR__LOAD(p, mo)      atomic_load_explicit((p), (mo))
+#define SMR__STORE(p, v, mo)  atomic_store_explicit((p), (v), (mo))
 #define SMR__THREAD_FENCE(mo) atomic_thread_fence(mo)
 #define SMR__SIGNAL_FENCE(mo) atomic_signal_fence(mo)
 #endif

@@ -20,8 +20,8 @@
 #ifndef SMR_EPOCH_H
 #define SMR_EPOCH_H
 
-#include <stdbool.h>
 #include "smr/common.h"
+#include <stdbool.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,7 +57,8 @@ struct smr_fence_info {
  * error; see info->membarrier_error). */
 SMR_API int smr_fence_init(struct smr_fence_info *info);
 
-/* ---- Domain --------------------------------------------------------------- */
+/* ---- Domain ---------------------------------------------------------------
+ */
 
 typedef struct smr_domain smr_domain;
 
@@ -108,7 +109,7 @@ typedef struct smr_reader {
 
 #define SMR__READER_NEST_MASK 0xffffull
 #define SMR__READER_SYMMETRIC 0x10000ull
-#define SMR__READER_SEQ_ONE 0x20000ull
+#define SMR__READER_SEQ_ONE   0x20000ull
 
 /* Register a reader record for the calling thread.  Errors: -EINVAL, -ENOMEM.
  * Takes the domain's registry lock (may block briefly). */
@@ -159,7 +160,8 @@ SMR_INLINE bool smr_in_section(const smr_reader *r) {
   return (SMR__LOAD(&r->ctr, SMR__RELAXED) & SMR__READER_NEST_MASK) != 0;
 }
 
-/* ---- Retire and reclaim --------------------------------------------------- */
+/* ---- Retire and reclaim ---------------------------------------------------
+ */
 
 /* Intrusive retire header: embed it in the object (like rcu_head) so retiring
  * never allocates.  The library owns it from smr_retire() until fn runs. */

@@ -25,9 +25,9 @@
 #ifndef SMR_SWAP_H
 #define SMR_SWAP_H
 
-#include <stdbool.h>
 #include "smr/common.h"
 #include "smr/epoch.h" /* smr_fence_mode, smr_fence_init */
+#include <stdbool.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,7 +41,7 @@ typedef struct smr_swap smr_swap;
 typedef void (*smr_swap_destroy_fn)(void *value, void *ctx);
 
 #define SMR_SWAP_MULTI_WRITER 0x1u /* writer functions from any thread */
-#define SMR_SWAP_SYMMETRIC 0x2u    /* fences on both sides (no membarrier) */
+#define SMR_SWAP_SYMMETRIC    0x2u /* fences on both sides (no membarrier) */
 
 struct smr_swap_attr {
   unsigned flags;   /* SMR_SWAP_* */
@@ -79,7 +79,8 @@ typedef struct smr_guard {
   struct smr_swap_node *prev; /* slot content to restore on release */
 } smr_guard;
 
-/* ---- Writer side ----------------------------------------------------------- */
+/* ---- Writer side -----------------------------------------------------------
+ */
 
 /* Create a cell publishing `initial` (version 0; may be NULL).  destroy may be
  * NULL (values are then not owned by the cell).  attr may be NULL.
@@ -175,7 +176,8 @@ SMR_API long smr_swap_collect(smr_swap *cell);
 /* The fence mode the cell uses (fixed at creation), or -EINVAL. */
 SMR_API int smr_swap_fence_mode(const smr_swap *cell);
 
-/* ---- Reader side ----------------------------------------------------------- */
+/* ---- Reader side -----------------------------------------------------------
+ */
 
 /* Create a reader handle.  Thread-safe and lock-free (claims a free record or
  * appends a new one).  Errors: -EINVAL (NULL, or the cell was destroyed),
@@ -231,7 +233,9 @@ SMR_INLINE void smr_guard_release(smr_guard *g) {
 }
 
 /* The pinned value's version. */
-SMR_INLINE uint64_t smr_guard_version(const smr_guard *g) { return g->version; }
+SMR_INLINE uint64_t smr_guard_version(const smr_guard *g) {
+  return g->version;
+}
 
 /* Callback for smr_swap_reader_map/filter. */
 typedef void *(*smr_swap_map_fn)(const void *value, void *arg);
@@ -281,9 +285,11 @@ SMR_API uint64_t smr_swap_reader_version(const smr_swap_reader *r);
  * clang; elsewhere release it by hand).
  *   { SMR_SWAP_SCOPED_READ(const struct config *, c, r); use(c); }  */
 #if defined(__GNUC__) && !defined(__cplusplus)
-static inline void smr__guard_cleanup(smr_guard *g) { smr_guard_release(g); }
+static inline void smr__guard_cleanup(smr_guard *g) {
+  smr_guard_release(g);
+}
 #define SMR__CAT2(a, b) a##b
-#define SMR__CAT(a, b) SMR__CAT2(a, b)
+#define SMR__CAT(a, b)  SMR__CAT2(a, b)
 #define SMR_SWAP_SCOPED_READ(T, var, reader)                                   \
   smr_guard SMR__CAT(smr__g_, __LINE__)                                        \
       __attribute__((cleanup(smr__guard_cleanup)));                            \

@@ -48,7 +48,9 @@ int smr__membarrier(int *retried) {
   return r < 0 ? r : 0;
 }
 #else
-int smr__membarrier_register(void) { return -ENOSYS; }
+int smr__membarrier_register(void) {
+  return -ENOSYS;
+}
 int smr__membarrier(int *retried) {
   *retried = 1;
   return -ENOSYS;
@@ -85,4 +87,6 @@ void smr__backoff(unsigned *round) {
   }
 }
 
-const char *smr__getenv(const char *name) { return getenv(name); }
+const char *smr__getenv(const char *name) {
+  return getenv(name);
+}
