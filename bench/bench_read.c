@@ -206,6 +206,7 @@ static void teardown(struct ctx *c) {
   BENCH_CHECK(smr_reader_unregister(c->r));
   BENCH_CHECK(smr_domain_destroy(c->d));
 #elif defined(BENCH_IMPL_URCU_MEMB)
+  (void)c;
   urcu_memb_unregister_thread();
 #elif defined(BENCH_IMPL_CK_EPOCH)
   ck_epoch_unregister(c->rec);

@@ -101,6 +101,22 @@ static char (*keys)[24]; /* lookup keys, generated once */
 static atomic_int stop;
 static atomic_ullong lookups, publishes, misses;
 
+/* The next version: a copy of t with 16 entries changed. */
+static struct table *table_next(const struct table *t, unsigned *seed) {
+  struct table *n = table_copy(t);
+  if (!n)
+    abort();
+  n->generation++;
+  char k[64], v[64];
+  for (int i = 0; i < 16; i++) {
+    unsigned x = rand_r(seed) % (unsigned)cfg.entries;
+    snprintf(k, sizeof k, "key%u", x);
+    snprintf(v, sizeof v, "value%u.%llu", x, (unsigned long long)n->generation);
+    table_put(n, k, v);
+  }
+  return n;
+}
+
 /* ---- the libsmr version ---------------------------------------------------
  */
 
@@ -134,19 +150,8 @@ static void *smr_writer_main(void *arg) {
   unsigned seed = 42;
   struct timespec ts = {0, cfg.interval_ms * 1000000L};
   while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-    struct table *t = table_copy(smr_swap_get(cell));
-    if (!t)
-      abort();
-    t->generation++;
-    char k[64], v[64];
-    for (int i = 0; i < 16; i++) {
-      unsigned x = rand_r(&seed) % (unsigned)cfg.entries;
-      snprintf(k, sizeof k, "key%u", x);
-      snprintf(v, sizeof v, "value%u.%llu", x,
-               (unsigned long long)t->generation);
-      table_put(t, k, v);
-    }
-    if (smr_swap_store(cell, t) != 0)
+    /* The writer needs no guard: only it replaces the table. */
+    if (smr_swap_store(cell, table_next(smr_swap_get(cell), &seed)) != 0)
       abort();
     atomic_fetch_add_explicit(&publishes, 1, memory_order_relaxed);
     nanosleep(&ts, NULL); /* pacing of the demo's writer, not synchronization */
@@ -183,19 +188,8 @@ static void *rw_writer_main(void *arg) {
   struct timespec ts = {0, cfg.interval_ms * 1000000L};
   while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
     pthread_rwlock_rdlock(&rwlock);
-    struct table *t = table_copy(rw_table);
+    struct table *t = table_next(rw_table, &seed);
     pthread_rwlock_unlock(&rwlock);
-    if (!t)
-      abort();
-    t->generation++;
-    char k[64], v[64];
-    for (int i = 0; i < 16; i++) {
-      unsigned x = rand_r(&seed) % (unsigned)cfg.entries;
-      snprintf(k, sizeof k, "key%u", x);
-      snprintf(v, sizeof v, "value%u.%llu", x,
-               (unsigned long long)t->generation);
-      table_put(t, k, v);
-    }
     pthread_rwlock_wrlock(&rwlock);
     struct table *old = rw_table;
     rw_table = t;
