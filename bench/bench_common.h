@@ -8,8 +8,8 @@
  * (bench_loop) so that tools/bench_callgrind.sh can count its instructions
  * with valgrind --toggle-collect=bench_loop.
  *
- * Include this header after <stdatomic.h>/<pthread.h> users have defined
- * _POSIX_C_SOURCE (the .c files define it before any include).
+ * clock_gettime needs _POSIX_C_SOURCE under -std=c11: the .c files define it
+ * before their first include.
  */
 #ifndef SMR_BENCH_COMMON_H
 #define SMR_BENCH_COMMON_H
@@ -29,6 +29,18 @@
 #define BENCH_LOOP_ATTR __attribute__((noinline, noclone, used))
 #else
 #define BENCH_LOOP_ATTR
+#endif
+
+/* Put before the timed read loops: one read section per loop iteration, so
+ * the loop's own bookkeeping is the same for every implementation and the
+ * "plain" floor can be subtracted (clang would otherwise unroll only the
+ * smallest loops). */
+#if defined(__clang__)
+#define BENCH_NO_UNROLL _Pragma("clang loop unroll(disable)")
+#elif defined(__GNUC__) && __GNUC__ >= 8
+#define BENCH_NO_UNROLL _Pragma("GCC unroll 1")
+#else
+#define BENCH_NO_UNROLL
 #endif
 
 /* Results of the timed loops end up here so the compiler cannot drop them. */
@@ -74,9 +86,8 @@ static inline uint64_t bench_parse_count(const char *s, const char *cmd,
 }
 
 /* Parse the common options; exits on errors and for --help. */
-static inline struct bench_opts bench_parse(int argc, char **argv,
-                                            uint64_t def_iters,
-                                            uint64_t smoke_iters) {
+static inline struct bench_opts
+bench_parse(int argc, char **argv, uint64_t def_iters, uint64_t smoke_iters) {
   struct bench_opts o = {def_iters, 7, -1, 0, argv[0]};
   int have_iters = 0, have_runs = 0;
   for (int i = 1; i < argc; i++) {
@@ -107,8 +118,7 @@ static inline struct bench_opts bench_parse(int argc, char **argv,
       o.runs = 3;
   }
   if (o.iters == 0 || o.runs < 1 || o.runs > 1000) {
-    fprintf(stderr, "%s: need --iters >= 1 and 1 <= --runs <= 1000\n",
-            argv[0]);
+    fprintf(stderr, "%s: need --iters >= 1 and 1 <= --runs <= 1000\n", argv[0]);
     exit(2);
   }
   if (o.warmup < 0)

@@ -35,19 +35,19 @@
 #elif defined(BENCH_IMPL_SMR_EPOCH) || defined(BENCH_IMPL_SMR_EPOCH_SYM)
 #include "smr/epoch.h"
 #ifdef BENCH_IMPL_SMR_EPOCH
-#define IMPL_NAME "smr_epoch"
+#define IMPL_NAME    "smr_epoch"
 #define DOMAIN_FLAGS 0u
 #else
-#define IMPL_NAME "smr_epoch_sym"
+#define IMPL_NAME    "smr_epoch_sym"
 #define DOMAIN_FLAGS SMR_DOMAIN_SYMMETRIC
 #endif
 #elif defined(BENCH_IMPL_SMR_SWAP) || defined(BENCH_IMPL_SMR_SWAP_SYM)
 #include "smr/swap.h"
 #ifdef BENCH_IMPL_SMR_SWAP
-#define IMPL_NAME "smr_swap"
+#define IMPL_NAME  "smr_swap"
 #define CELL_FLAGS 0u
 #else
-#define IMPL_NAME "smr_swap_sym"
+#define IMPL_NAME  "smr_swap_sym"
 #define CELL_FLAGS SMR_SWAP_SYMMETRIC
 #endif
 #elif defined(BENCH_IMPL_PLAIN)
@@ -58,14 +58,13 @@
 
 #if defined(BENCH_IMPL_SMR_EPOCH) || defined(BENCH_IMPL_SMR_EPOCH_SYM) ||      \
     defined(BENCH_IMPL_SMR_SWAP) || defined(BENCH_IMPL_SMR_SWAP_SYM)
-#define HAVE_SMR 1
-#include "smr/epoch.h" /* smr_fence_init */
+#define HAVE_SMR 1 /* smr_fence_init (smr/epoch.h, included above) */
 #endif
 
 #include "bench_common.h"
 
 #define DEFAULT_ITERS 100000000ull /* 1e8: a few hundred ms per run */
-#define SMOKE_ITERS 100000ull
+#define SMOKE_ITERS   100000ull
 
 /* The object readers reach through the shared pointer.  One cache line. */
 struct obj {
@@ -109,6 +108,7 @@ uint64_t bench_loop(struct ctx *c, uint64_t iters) {
   uint64_t sum = 0;
 #if defined(BENCH_IMPL_PLAIN)
   (void)c;
+  BENCH_NO_UNROLL
   for (uint64_t i = 0; i < iters; i++) {
     /* acquire: pairs with the release store in setup() (the floor every
      * implementation pays to read a published pointer). */
@@ -117,6 +117,7 @@ uint64_t bench_loop(struct ctx *c, uint64_t iters) {
   }
 #elif defined(BENCH_IMPL_SMR_EPOCH) || defined(BENCH_IMPL_SMR_EPOCH_SYM)
   smr_reader *r = c->r;
+  BENCH_NO_UNROLL
   for (uint64_t i = 0; i < iters; i++) {
     smr_enter(r);
     /* acquire: pairs with the release store in setup(). */
@@ -126,6 +127,7 @@ uint64_t bench_loop(struct ctx *c, uint64_t iters) {
   }
 #elif defined(BENCH_IMPL_SMR_SWAP) || defined(BENCH_IMPL_SMR_SWAP_SYM)
   smr_swap_reader *r = c->r;
+  BENCH_NO_UNROLL
   for (uint64_t i = 0; i < iters; i++) {
     smr_guard g;
     /* smr_swap_read does the acquire load of the cell's published node. */
@@ -135,6 +137,7 @@ uint64_t bench_loop(struct ctx *c, uint64_t iters) {
   }
 #elif defined(BENCH_IMPL_URCU_MEMB)
   (void)c;
+  BENCH_NO_UNROLL
   for (uint64_t i = 0; i < iters; i++) {
     urcu_memb_read_lock();
     /* rcu_dereference: pairs with rcu_assign_pointer in setup(). */
@@ -144,6 +147,7 @@ uint64_t bench_loop(struct ctx *c, uint64_t iters) {
   }
 #elif defined(BENCH_IMPL_CK_EPOCH)
   ck_epoch_record_t *rec = c->rec;
+  BENCH_NO_UNROLL
   for (uint64_t i = 0; i < iters; i++) {
     ck_epoch_begin(rec, NULL);
     /* acquire: pairs with the release store in setup(). */
@@ -160,10 +164,10 @@ static const char *mode_name(struct ctx *c) {
   (void)c;
 #if defined(BENCH_IMPL_SMR_EPOCH) || defined(BENCH_IMPL_SMR_EPOCH_SYM)
   return smr_domain_fence_mode(c->d) == SMR_FENCE_ASYMMETRIC ? "asymmetric"
-                                                              : "symmetric";
+                                                             : "symmetric";
 #elif defined(BENCH_IMPL_SMR_SWAP) || defined(BENCH_IMPL_SMR_SWAP_SYM)
   return smr_swap_fence_mode(c->cell) == SMR_FENCE_ASYMMETRIC ? "asymmetric"
-                                                               : "symmetric";
+                                                              : "symmetric";
 #elif defined(BENCH_IMPL_URCU_MEMB)
   /* liburcu decides at init whether sys_membarrier replaces reader fences. */
   return urcu_memb_has_sys_membarrier ? "asymmetric" : "symmetric";

@@ -283,7 +283,7 @@ void smr__enter_slow(smr_reader *pub, uint64_t c) {
    * smr__heavy_barrier). */
   atomic_store_explicit(&pub->ctr, c + SMR__READER_SEQ_ONE + 1,
                         memory_order_relaxed);
-  atomic_thread_fence(memory_order_seq_cst);
+  smr__fence_seq_cst();
 }
 
 /* ---- Grace periods ------------------------------------------------------- */
@@ -303,7 +303,7 @@ static int gp_snapshot(smr_domain *d) {
   } else {
     /* Only our own records: program order suffices for them, and a thread
      * that registers later does so under reg_lock, after this point. */
-    atomic_thread_fence(memory_order_seq_cst);
+    smr__fence_seq_cst();
   }
   if (err == 0) {
     for (struct rec *r = d->readers; r; r = r->next) {
@@ -461,7 +461,7 @@ int smr_poll_start(smr_domain *d, smr_cookie *out) {
     return -EINVAL;
   /* seq_cst fence: orders the caller's earlier unlinks before the heavy
    * barrier of the grace period we name (see the opening comment). */
-  atomic_thread_fence(memory_order_seq_cst);
+  smr__fence_seq_cst();
   out->gp = atomic_load_explicit(&d->gp_started, memory_order_relaxed) + 1;
   return 0;
 }

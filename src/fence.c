@@ -74,17 +74,17 @@ int smr__heavy_barrier(smr_fence_mode mode) {
   if (mode == SMR_FENCE_SYMMETRIC) {
     /* Pairs with the seq_cst fence every symmetric-mode reader issues after
      * announcing itself. */
-    atomic_thread_fence(memory_order_seq_cst);
+    smr__fence_seq_cst();
     return 0;
   }
   /* The syscall is a full barrier on this thread too; the fence keeps the
    * compiler honest about ordering around it. */
-  atomic_thread_fence(memory_order_seq_cst);
+  smr__fence_seq_cst();
   int retried = 0;
   int r = smr__membarrier(&retried);
   if (retried)
     atomic_fetch_add_explicit(&fence_heavy_retries, 1, memory_order_relaxed);
-  atomic_thread_fence(memory_order_seq_cst);
+  smr__fence_seq_cst();
   return r;
 }
 

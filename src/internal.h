@@ -2,6 +2,8 @@
 #ifndef SMR_INTERNAL_H
 #define SMR_INTERNAL_H
 
+#include <stdatomic.h>
+
 #include "smr/epoch.h"
 
 #define SMR__CACHELINE 64
@@ -16,6 +18,28 @@ smr_fence_mode smr__fence_mode(void);
  * 0, or the negative errno when the kernel refused every barrier command: the
  * caller must then not rely on any ordering and reclaims nothing. */
 int smr__heavy_barrier(smr_fence_mode mode);
+
+/* A seq_cst fence.  On x86-64 a locked RMW on the stack is a full barrier
+ * and is several times cheaper than `mfence` on some CPUs (clang emits
+ * mfence for atomic_thread_fence; gcc already emits the locked form).
+ * Under TSAN the C11 fence is kept so the tool sees it. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SMR__TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define SMR__TSAN 1
+#endif
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(SMR__TSAN)
+static inline void smr__fence_seq_cst(void) {
+  __asm__ __volatile__("lock; orq $0, (%%rsp)" ::: "memory", "cc");
+}
+#else
+static inline void smr__fence_seq_cst(void) {
+  atomic_thread_fence(memory_order_seq_cst);
+}
+#endif
 
 /* Allocate zeroed memory aligned to a cache line (NULL on failure). */
 void *smr__alloc_aligned(size_t size);

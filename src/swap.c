@@ -165,7 +165,7 @@ static int pinned(struct smr_swap_node **h, size_t n, struct smr_swap_node *x) {
 static long scan_hazards(smr_swap *c) {
   /* seq_cst fence before reading `foreign`: pairs with the seq_cst RMW and
    * fence of smr_swap_reader_create (see the opening comment). */
-  atomic_thread_fence(memory_order_seq_cst);
+  smr__fence_seq_cst();
   if (atomic_load_explicit(&c->foreign, memory_order_acquire) != 0) {
     int err = smr__heavy_barrier(c->mode);
     if (err)
@@ -556,7 +556,7 @@ int smr_swap_reader_create(smr_swap *c, smr_swap_reader **out) {
    * the opening comment).  seq_cst RMW + fence. */
   atomic_fetch_add_explicit(&c->foreign, 1, memory_order_seq_cst);
   atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
-  atomic_thread_fence(memory_order_seq_cst);
+  smr__fence_seq_cst();
   struct swap_rec *r = NULL;
   for (struct swap_rec *x =
            atomic_load_explicit(&c->readers, memory_order_acquire);
@@ -602,29 +602,21 @@ int smr_swap_reader_destroy(smr_swap_reader *pub) {
   return 0;
 }
 
-void *smr__swap_read_slow(smr_swap_reader *r, smr_guard *g) {
+struct smr__swap_pin smr__swap_read_slow(smr_swap_reader *r) {
   struct smr_swap_node *h = atomic_load_explicit(&r->hp, memory_order_relaxed);
-  g->reader = r;
-  if (h != SMR__SWAP_IDLE_SYM) {
-    /* Nested: return the value the outer guard pins. */
-    g->prev = h;
-    g->version = h->version;
-    return g->value = h->value;
-  }
+  if (h != SMR__SWAP_IDLE_SYM) /* nested: the outer guard's node */
+    return (struct smr__swap_pin){h, h};
   struct smr_swap_node *n = atomic_load_explicit(r->cur, memory_order_relaxed);
   for (;;) {
     atomic_store_explicit(&r->hp, n, memory_order_release);
     /* Symmetric mode: pairs with the writer's seq_cst fence before its scan. */
-    atomic_thread_fence(memory_order_seq_cst);
+    smr__fence_seq_cst();
     struct smr_swap_node *m =
         atomic_load_explicit(r->cur, memory_order_acquire);
     if (m == n)
-      break;
+      return (struct smr__swap_pin){n, SMR__SWAP_IDLE_SYM};
     n = m;
   }
-  g->prev = SMR__SWAP_IDLE_SYM;
-  g->version = n->version;
-  return g->value = n->value;
 }
 
 void *smr_swap_reader_map(smr_swap_reader *r, smr_swap_map_fn fn, void *arg) {

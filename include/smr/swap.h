@@ -189,8 +189,36 @@ SMR_API int smr_swap_reader_create(smr_swap *cell, smr_swap_reader **out);
  * Errors: -EINVAL, -EBUSY (a guard of this reader is still held). */
 SMR_API int smr_swap_reader_destroy(smr_swap_reader *r);
 
-/* Out-of-line read: nested reads and symmetric mode. */
-SMR_API void *smr__swap_read_slow(smr_swap_reader *r, smr_guard *g);
+/* Out-of-line read: nested reads and symmetric mode.  Returns the pinned
+ * node and the slot value to restore on release, by value, so that the
+ * caller's guard need not live in memory. */
+struct smr__swap_pin {
+  struct smr_swap_node *node, *prev;
+};
+SMR_API struct smr__swap_pin smr__swap_read_slow(smr_swap_reader *r);
+
+/* Fast-path announcement (asymmetric mode, no guard held): returns the
+ * validated node, which the reader's slot now pins. */
+SMR_INLINE struct smr_swap_node *smr__swap_announce(smr_swap_reader *r) {
+  /* Local copy: the compiler barrier below would force a reload of r->cur. */
+  SMR_ATOMIC(struct smr_swap_node *) *cur = r->cur;
+  struct smr_swap_node *n = SMR__LOAD(cur, SMR__RELAXED);
+  for (;;) {
+    /* Announce the node.  Release store (a plain mov on x86): a scan that
+     * reads any later slot value then synchronises with our earlier guard
+     * release.  The StoreLoad ordering against the validating load below is
+     * supplied by the writer's membarrier before it scans the slots (pairs
+     * with smr__heavy_barrier() in collection). */
+    SMR__STORE(&r->hp, n, SMR__RELEASE);
+    SMR__SIGNAL_FENCE(SMR__SEQ_CST);
+    /* acquire: pairs with the writer's release publish, so the node's fields
+     * and the value it points to are visible. */
+    struct smr_swap_node *m = SMR__LOAD(cur, SMR__ACQUIRE);
+    if (SMR_LIKELY(m == n))
+      return n;
+    n = m;
+  }
+}
 
 /* Read the published value and pin it in *g.  No fence and no atomic RMW in
  * asymmetric mode: load the node, publish it in the reader's slot, load
@@ -201,26 +229,16 @@ SMR_API void *smr__swap_read_slow(smr_swap_reader *r, smr_guard *g);
 SMR_INLINE void *smr_swap_read(smr_swap_reader *r, smr_guard *g) {
   /* relaxed: only this thread writes hp. */
   struct smr_swap_node *h = SMR__LOAD(&r->hp, SMR__RELAXED);
-  if (SMR_UNLIKELY(h != NULL))
-    return smr__swap_read_slow(r, g);
-  struct smr_swap_node *n = SMR__LOAD(r->cur, SMR__RELAXED);
-  for (;;) {
-    /* Announce the node.  Release store (a plain mov on x86: it lets a scan
-     * that reads any later slot value synchronise with our earlier guard
-     * release).  The StoreLoad ordering against the
-     * validating load below is supplied by the writer's membarrier before it
-     * scans the slots (pairs with smr__heavy_barrier() in collection). */
-    SMR__STORE(&r->hp, n, SMR__RELEASE);
-    SMR__SIGNAL_FENCE(SMR__SEQ_CST);
-    /* acquire: pairs with the writer's release publish, so the node's fields
-     * and the value it points to are visible. */
-    struct smr_swap_node *m = SMR__LOAD(r->cur, SMR__ACQUIRE);
-    if (SMR_LIKELY(m == n))
-      break;
-    n = m;
+  struct smr_swap_node *n, *prev = NULL;
+  if (SMR_UNLIKELY(h != NULL)) {
+    struct smr__swap_pin p = smr__swap_read_slow(r);
+    n = p.node;
+    prev = p.prev;
+  } else {
+    n = smr__swap_announce(r);
   }
   g->reader = r;
-  g->prev = NULL;
+  g->prev = prev;
   g->version = n->version;
   return g->value = n->value;
 }
