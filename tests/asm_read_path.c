@@ -36,7 +36,8 @@ int smr_asm_epoch_read(smr_reader *r) {
   smr_enter(r);
   SMR_ASM_CONTROL();
   /* acquire: pairs with the writer's release publication of the object. */
-  struct asm_obj *p = atomic_load_explicit(&smr_asm_global, memory_order_acquire);
+  struct asm_obj *p =
+      atomic_load_explicit(&smr_asm_global, memory_order_acquire);
   int x = p->field;
   smr_leave(r);
   SMR_ASM_MARK("SMR_ASM_END smr_asm_epoch_read");

@@ -185,8 +185,11 @@ SMR_API int smr_retire(smr_domain *d, struct smr_retired *node,
  * -ENOMEM (nothing is retired; the caller still owns ptr). */
 SMR_API int smr_retire_ptr(smr_domain *d, void *ptr, void (*fn)(void *));
 
-/* Wait until every read section that began before the call has ended, then
- * reclaim what has become safe.  Concurrent callers share grace periods.
+/* Wait until every read section that began before the call has ended (a
+ * grace period), reclaiming on the way what has become safe.  Objects retired
+ * before the call are not necessarily reclaimed when it returns (a grace
+ * period may have taken the retired list just before they arrived): use
+ * smr_barrier for that.  Concurrent callers share grace periods.
  * Blocks (spins, yields, then sleeps with exponential backoff up to 1 ms).
  * Errors: -EINVAL, -EDEADLK (the calling thread is inside a read section of
  * this domain: waiting would never end), or a negative errno if the kernel

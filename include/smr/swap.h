@@ -11,7 +11,8 @@
  * Protection is per reader and exact (hazard-pointer style): a guard pins
  * only the value it returned, so a reader that never releases its guard
  * holds back that one value and nothing else.  The cell keeps at most
- * (registered readers + threshold + 1) retired values whatever readers do,
+ * (threshold + readers + 1) retired values whatever readers do (readers:
+ * reader handles plus the cell's own reader),
  * and the writer never waits for a reader in store/update/collect.
  * docs/DESIGN.md gives the protocol and its correctness argument.
  *
@@ -286,16 +287,17 @@ SMR_API uint64_t smr_swap_reader_version(const smr_swap_reader *r);
  *   cfg_cell_store(cell, cfg);  const struct config *c = cfg_cell_read(r, &g);
  */
 #define SMR_SWAP_TYPED(name, T)                                                \
-  static inline int name##_store(smr_swap *c, T *v) {                          \
+  SMR__UNUSED static inline int name##_store(smr_swap *c, T *v) {              \
     return smr_swap_store(c, (void *)v);                                       \
   }                                                                            \
-  static inline T *name##_get(const smr_swap *c) {                             \
+  SMR__UNUSED static inline T *name##_get(const smr_swap *c) {                 \
     return (T *)smr_swap_get(c);                                               \
   }                                                                            \
-  static inline const T *name##_read(smr_swap_reader *r, smr_guard *g) {       \
+  SMR__UNUSED static inline const T *name##_read(smr_swap_reader *r,           \
+                                                 smr_guard *g) {               \
     return (const T *)smr_swap_read(r, g);                                     \
   }                                                                            \
-  static inline const T *name##_load(smr_swap *c, smr_guard *g) {              \
+  SMR__UNUSED static inline const T *name##_load(smr_swap *c, smr_guard *g) {  \
     return (const T *)smr_swap_load(c, g);                                     \
   }
 
