@@ -279,7 +279,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage(stdout);
@@ -301,7 +301,6 @@ int main(int argc, char **argv) {
       usage(stderr);
       return 2;
     }
-    i++;
   }
   if (cfg.readers < 1 || cfg.readers > 1024 || cfg.seconds <= 0 ||
       cfg.entries < 1 || cfg.entries > 100000000 || cfg.interval_ms < 0 ||

@@ -35,8 +35,9 @@
  * s + 1 may have spliced `pending` just before the caller's objects arrived.
  *
  * Callbacks run with gp_lock held, in the thread that completed the grace
- * period; a thread-local flag turns synchronize/barrier/poll/collect calls
- * from inside a callback into -EDEADLK instead of a self-deadlock.
+ * period; a thread-local flag turns synchronize/barrier calls from inside a
+ * callback into -EDEADLK instead of a self-deadlock (poll only checks, collect
+ * returns 0, retire skips its automatic collection).
  *
  * Records of threads that exit without unregistering are marked dead by a
  * pthread key destructor (one key for the library) and freed by the domain.

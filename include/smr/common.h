@@ -28,10 +28,12 @@
 #define SMR_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define SMR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define SMR_INLINE      static inline __attribute__((always_inline))
+#define SMR__UNUSED     __attribute__((unused))
 #else
 #define SMR_LIKELY(x)   (x)
 #define SMR_UNLIKELY(x) (x)
 #define SMR_INLINE      static inline
+#define SMR__UNUSED
 #endif
 
 /* Atomics that compile both as C11 (<stdatomic.h>) and as C++11 (<atomic>),
@@ -63,8 +65,14 @@
 #endif
 
 #ifdef SMR_DEBUG
-#include <assert.h>
-#define SMR_ASSERT(x) assert(x)
+/* Independent of NDEBUG: SMR_DEBUG alone decides. */
+#include <stdio.h>
+#include <stdlib.h>
+#define SMR_ASSERT(x)                                                          \
+  ((x) ? (void)0                                                               \
+       : (fprintf(stderr, "%s:%d: libsmr assertion failed: %s\n", __FILE__,    \
+                  __LINE__, #x),                                               \
+          abort()))
 #else
 #define SMR_ASSERT(x) ((void)0)
 #endif

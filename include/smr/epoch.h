@@ -123,7 +123,8 @@ SMR_API int smr_reader_unregister(smr_reader *r);
 /* Out-of-line part of smr_enter: nested entry or symmetric-mode entry. */
 SMR_API void smr__enter_slow(smr_reader *r, uint64_t c);
 
-/* Begin a read section.  Nestable (depth < 65535); wait-free.  Objects
+/* Begin a read section.  Nestable up to depth 65535 (a precondition:
+ * deeper nesting trips an assertion in SMR_DEBUG builds); wait-free.  Objects
  * reachable through pointers loaded (acquire or consume) inside the section
  * stay valid until the matching outermost smr_leave().
  * Ordering: in asymmetric mode this is a relaxed load, a relaxed store and a
@@ -181,8 +182,8 @@ SMR_API int smr_retire(smr_domain *d, struct smr_retired *node,
                        void (*fn)(struct smr_retired *));
 
 /* Like smr_retire for an object without an embedded header: allocates a
- * small header.  fn(ptr) runs after the grace period.  Errors: -EINVAL,
- * -ENOMEM (nothing is retired; the caller still owns ptr). */
+ * small header.  fn(ptr) runs after the grace period (also for ptr NULL).
+ * Errors: -EINVAL, -ENOMEM (nothing is retired; the caller still owns ptr). */
 SMR_API int smr_retire_ptr(smr_domain *d, void *ptr, void (*fn)(void *));
 
 /* Wait until every read section that began before the call has ended (a
@@ -192,8 +193,9 @@ SMR_API int smr_retire_ptr(smr_domain *d, void *ptr, void (*fn)(void *));
  * smr_barrier for that.  Concurrent callers share grace periods.
  * Blocks (spins, yields, then sleeps with exponential backoff up to 1 ms).
  * Errors: -EINVAL, -EDEADLK (the calling thread is inside a read section of
- * this domain: waiting would never end), or a negative errno if the kernel
- * refused every writer-side barrier (nothing is reclaimed then). */
+ * this domain, or inside a reclaim callback: waiting would never end), or a
+ * negative errno if the kernel refused every writer-side barrier (nothing is
+ * reclaimed then). */
 SMR_API int smr_synchronize(smr_domain *d);
 
 /* Grace-period cookie for the polling interface. */
@@ -201,27 +203,31 @@ typedef struct smr_cookie {
   uint64_t gp;
 } smr_cookie;
 
-/* Start a grace period poll: *out completes once every read section that
- * began before this call has ended.  Wait-free (one fence, one load); any
- * thread, also inside a read section.  Errors: -EINVAL. */
+/* Start a grace period poll: smr_poll(*out) does not return 0 before every
+ * read section that began before this call has ended (it may wait for some
+ * that began later, until a grace period starts).  Wait-free (one fence, one
+ * load); any thread, also inside a read section.  Errors: -EINVAL. */
 SMR_API int smr_poll_start(smr_domain *d, smr_cookie *out);
 
 /* Non-blocking check of a cookie; advances the grace-period machine if it can
  * without waiting and reclaims what is safe.  Returns 0 if the grace period
- * has elapsed, -EAGAIN if not yet, -EINVAL for bad arguments. */
+ * has elapsed, -EAGAIN if not yet, -EINVAL for bad arguments.  From inside a
+ * reclaim callback it only checks (it cannot advance). */
 SMR_API int smr_poll(smr_domain *d, smr_cookie cookie);
 
 /* Wait until every object retired (by any thread) before the call has been
  * reclaimed (its callback has run).  Blocking, like smr_synchronize; also
- * -EDEADLK inside the caller's own read section.  Callbacks that retire
- * further objects need one barrier per level of such chains. */
+ * -EDEADLK inside the caller's own read section or a reclaim callback.
+ * Callbacks that retire further objects need one barrier per level of such
+ * chains. */
 SMR_API int smr_barrier(smr_domain *d);
 
 /* Reclaim what is safe now without waiting for readers: completes the grace
  * period in flight if its readers are done, starts the next one if there is
  * garbage, runs the callbacks that became safe.  Returns how many objects
  * were reclaimed (>= 0) or -EINVAL.  Never waits for readers; may wait
- * briefly for another thread's collection step. */
+ * briefly for another thread's collection step.  Returns 0 from inside a
+ * reclaim callback. */
 SMR_API long smr_collect(smr_domain *d);
 
 /* Objects retired and not yet reclaimed (approximate while others retire). */

@@ -1,0 +1,36 @@
+# Epoch domain tests (include/smr/epoch.h).
+#  test_epoch          every public function, argument checks, hand-stepped
+#                      grace periods with readers of this thread and parked
+#                      helper threads (deterministic, single writer thread)
+#  test_epoch_fence_symmetric
+#                      the same binary with SMR_FENCE=symmetric (the process
+#                      fence fallback)
+#  test_epoch_threads  concurrent readers against two writers using every
+#                      reclamation path, threads exiting without
+#                      unregistering, concurrent synchronize, register churn
+#                      (SMR_TEST_SECONDS seconds in all, default 3)
+#  test_epoch_fork     fork with live readers: the child uses new domains,
+#                      the parent's domain keeps working
+#  test_epoch_misuse   death tests of the SMR_DEBUG assertions (unbalanced
+#                      smr_leave aborts; nesting overflow in Debug builds)
+#  test_epoch_misuse_ndebug
+#                      the same with NDEBUG defined too (see below)
+smr_test(test_epoch LABELS unit TIMEOUT 60)
+add_test(NAME test_epoch_fence_symmetric COMMAND test_epoch)
+set_tests_properties(test_epoch_fence_symmetric PROPERTIES TIMEOUT 60
+                     LABELS unit ENVIRONMENT "SMR_FENCE=symmetric")
+smr_test(test_epoch_threads LABELS stress TIMEOUT 300)
+smr_test(test_epoch_fork LABELS unit TIMEOUT 60)
+smr_test(test_epoch_misuse LABELS unit TIMEOUT 60)
+# The inline smr_leave() asserts only when the caller is compiled with
+# SMR_DEBUG, whatever the build type; the library-side assertions (nesting
+# overflow) exist only when the library itself is a Debug build.
+target_compile_definitions(test_epoch_misuse PRIVATE SMR_DEBUG
+  SMR_TEST_LIB_DEBUG=$<IF:$<CONFIG:Debug>,1,0>)
+# Same death tests with NDEBUG also defined (a Release-style build of a
+# program that defines SMR_DEBUG).  Fails while SMR_ASSERT (smr/common.h) is
+# the standard assert(), which NDEBUG silences.
+smr_test(test_epoch_misuse_ndebug LABELS unit TIMEOUT 60
+         SOURCES test_epoch_misuse.c)
+target_compile_definitions(test_epoch_misuse_ndebug PRIVATE SMR_DEBUG NDEBUG
+  SMR_TEST_KEEP_NDEBUG SMR_TEST_LIB_DEBUG=0)
