@@ -60,6 +60,8 @@ struct swap_rec {
   char pad[SMR__CACHELINE - sizeof(smr_swap_reader)];
   _Atomic(struct swap_rec *) next; /* registry, append-only */
   _Atomic int in_use;
+  int owned;       /* an own reader (never handed to reader_create) */
+  pthread_t owner; /* its thread, in multi-writer mode */
   smr_swap *cell;
 };
 
@@ -107,7 +109,7 @@ static void node_put(smr_swap *c, struct smr_swap_node *n) {
 }
 
 static void destroy_value(smr_swap *c, struct smr_swap_node *n) {
-  if (c->destroy)
+  if (c->destroy && n->value)
     c->destroy(n->value, c->ctx);
 }
 
@@ -123,10 +125,12 @@ static void unlock_w(smr_swap *c) {
 
 /* ---- Records ------------------------------------------------------------- */
 
-static struct swap_rec *rec_new(smr_swap *c) {
+static struct swap_rec *rec_new(smr_swap *c, int owned) {
   struct swap_rec *r = smr__alloc_aligned(sizeof *r);
   if (!r)
     return NULL;
+  r->owned = owned;
+  r->owner = pthread_self();
   atomic_init(&r->pub.hp, c->idle);
   r->pub.cur = &c->cur;
   r->cell = c;
@@ -240,12 +244,18 @@ static int collect_early(smr_swap *c, size_t g) {
   return smr__now_ns() - c->last_collect_ns >= 20 * c->collect_cost_ns;
 }
 
-/* The replaced node becomes `prev`; the former prev becomes collectable. */
-static void retire_node(smr_swap *c, struct smr_swap_node *old) {
+/* Make the kept previous node collectable. */
+static void prev_to_retired(smr_swap *c) {
   if (c->prev) {
     c->prev->next = c->retired;
     c->retired = c->prev;
+    c->prev = NULL;
   }
+}
+
+/* The replaced node becomes `prev`; the former prev becomes collectable. */
+static void retire_node(smr_swap *c, struct smr_swap_node *old) {
+  prev_to_retired(c);
   c->prev = old;
   /* Counter for observers; relaxed. */
   size_t g =
@@ -272,6 +282,42 @@ static struct smr_swap_node *publish(smr_swap *c, void *value) {
    * value they may then read. */
   atomic_store_explicit(&c->version, n->version, memory_order_release);
   return old;
+}
+
+/* The calling writer's own reader.  Single-writer mode: the cell's one own
+ * reader.  Multi-writer mode: one record per writer thread, found in (or
+ * appended to) the registry; only the thread itself creates its record, so
+ * the walk needs no lock.  NULL on ENOMEM. */
+static struct swap_rec *own_reader(smr_swap *c) {
+  if (!(c->flags & SMR_SWAP_MULTI_WRITER))
+    return c->own;
+  pthread_t self = pthread_self();
+  /* acquire: pairs with the release CAS in rec_new. */
+  for (struct swap_rec *r =
+           atomic_load_explicit(&c->readers, memory_order_acquire);
+       r; r = atomic_load_explicit(&r->next, memory_order_acquire))
+    if (r->owned && pthread_equal(r->owner, self))
+      return r;
+  return rec_new(c, 1);
+}
+
+/* Whether an own reader holds a guard: the caller's (single-writer mode) or
+ * any thread's (multi-writer mode, all = 1). */
+static int own_pinned(smr_swap *c, int all) {
+  if (!(c->flags & SMR_SWAP_MULTI_WRITER) || !all) {
+    struct swap_rec *r = own_reader(c);
+    /* relaxed: the caller's own slot. */
+    return r &&
+           atomic_load_explicit(&r->pub.hp, memory_order_relaxed) != c->idle;
+  }
+  for (struct swap_rec *r =
+           atomic_load_explicit(&c->readers, memory_order_acquire);
+       r; r = atomic_load_explicit(&r->next, memory_order_acquire))
+    /* acquire: pairs with the owner's release stores to hp. */
+    if (r->owned &&
+        atomic_load_explicit(&r->pub.hp, memory_order_acquire) != c->idle)
+      return 1;
+  return 0;
 }
 
 /* ---- Writer API ---------------------------------------------------------- */
@@ -305,7 +351,7 @@ int smr_swap_create(smr_swap **out, void *initial, smr_swap_destroy_fn destroy,
   atomic_init(&c->cur, n);
   atomic_init(&c->refs, 1);
   atomic_init(&c->foreign, (c->flags & SMR_SWAP_MULTI_WRITER) ? 1 : 0);
-  c->own = rec_new(c);
+  c->own = rec_new(c, 1);
   if (!c->own) {
     pthread_mutex_destroy(&c->wlock);
     free(n);
@@ -355,18 +401,17 @@ int smr_swap_destroy(smr_swap *c) {
     pthread_mutex_unlock(&c->wlock);
     return -EINVAL; /* double destroy while readers keep the memory alive */
   }
+  if (own_pinned(c, 1)) {
+    /* A writer's own guard would outlive the writer side. */
+    pthread_mutex_unlock(&c->wlock);
+    return -EBUSY;
+  }
   atomic_store_explicit(&c->destroyed, 1, memory_order_release);
-  /* The own reader must not pin anything: its guards end with the writer. */
-  atomic_store_explicit(&c->own->pub.hp, c->idle, memory_order_release);
   struct smr_swap_node *cur =
       atomic_load_explicit(&c->cur, memory_order_relaxed);
   cur->next = c->retired;
   c->retired = cur;
-  if (c->prev) {
-    c->prev->next = c->retired;
-    c->retired = c->prev;
-    c->prev = NULL;
-  }
+  prev_to_retired(c);
   atomic_fetch_add_explicit(&c->garbage, 1, memory_order_relaxed);
   collect(c);
   pthread_mutex_unlock(&c->wlock);
@@ -408,7 +453,8 @@ int smr_swap_update(smr_swap *c, smr_swap_update_fn fn, void *arg) {
 void *smr_swap_load(smr_swap *c, smr_guard *g) {
   if (!c || !g)
     return NULL;
-  return smr_swap_read(&c->own->pub, g);
+  struct swap_rec *r = own_reader(c);
+  return r ? smr_swap_read(&r->pub, g) : NULL;
 }
 
 static int copy_out(smr_swap_reader *r, void *dst, size_t size,
@@ -430,20 +476,27 @@ int smr_swap_load_copy(smr_swap *c, void *dst, size_t size,
                        smr_swap_copy_fn copy, void *arg) {
   if (!c || !dst)
     return -EINVAL;
-  return copy_out(&c->own->pub, dst, size, copy, arg);
+  struct swap_rec *r = own_reader(c);
+  return r ? copy_out(&r->pub, dst, size, copy, arg) : -ENOMEM;
 }
 
 int smr_swap_exchange(smr_swap *c, void *value, void **old) {
   if (!c || !old)
     return -EINVAL;
+  struct swap_rec *own = own_reader(c);
+  if (!own)
+    return -ENOMEM;
   lock_w(c);
   struct smr_swap_node *cur =
       atomic_load_explicit(&c->cur, memory_order_relaxed);
-  if (atomic_load_explicit(&c->own->pub.hp, memory_order_relaxed) == cur) {
+  /* relaxed: the caller's own slot. */
+  if (atomic_load_explicit(&own->pub.hp, memory_order_relaxed) == cur) {
     unlock_w(c);
     return -EDEADLK;
   }
   struct smr_swap_node *o = publish(c, value);
+  if (o) /* previous() must not name the value we hand out */
+    prev_to_retired(c);
   unlock_w(c);
   if (!o)
     return -ENOMEM;
@@ -482,39 +535,42 @@ int smr_swap_compare_exchange(smr_swap *c, const smr_guard *expected,
   return rc;
 }
 
-static int own_busy(smr_swap *c) {
-  return atomic_load_explicit(&c->own->pub.hp, memory_order_relaxed) != c->idle;
+/* update_and_fetch (fetch_first = 0) and fetch_and_update (1): the pin and
+ * the publish happen under the writer lock, so in multi-writer mode the
+ * guard is on exactly the value this call replaced or published. */
+static int update_pinned(smr_swap *c, smr_swap_update_fn fn, void *arg,
+                         smr_guard *g, int fetch_first) {
+  if (!c || !fn || !g)
+    return -EINVAL;
+  if (own_pinned(c, 0))
+    return -EBUSY;
+  struct swap_rec *own = own_reader(c);
+  if (!own)
+    return -ENOMEM;
+  lock_w(c);
+  if (fetch_first)
+    smr_swap_read(&own->pub, g);
+  struct smr_swap_node *old = publish(
+      c, fn(atomic_load_explicit(&c->cur, memory_order_relaxed)->value, arg));
+  if (old) {
+    if (!fetch_first)
+      smr_swap_read(&own->pub, g);
+    retire_node(c, old);
+  } else if (fetch_first) {
+    smr_guard_release(g);
+  }
+  unlock_w(c);
+  return old ? 0 : -ENOMEM;
 }
 
 int smr_swap_update_and_fetch(smr_swap *c, smr_swap_update_fn fn, void *arg,
                               smr_guard *g) {
-  if (!c || !fn || !g)
-    return -EINVAL;
-  if (own_busy(c))
-    return -EBUSY;
-  int rc = smr_swap_update(c, fn, arg);
-  if (rc == 0)
-    smr_swap_load(c, g);
-  return rc;
+  return update_pinned(c, fn, arg, g, 0);
 }
 
 int smr_swap_fetch_and_update(smr_swap *c, smr_swap_update_fn fn, void *arg,
                               smr_guard *g) {
-  if (!c || !fn || !g)
-    return -EINVAL;
-  if (own_busy(c))
-    return -EBUSY;
-  const void *v = smr_swap_load(c, g);
-  lock_w(c);
-  struct smr_swap_node *old = publish(c, fn(v, arg));
-  if (old)
-    retire_node(c, old);
-  unlock_w(c);
-  if (!old) {
-    smr_guard_release(g);
-    return -ENOMEM;
-  }
-  return 0;
+  return update_pinned(c, fn, arg, g, 1);
 }
 
 uint64_t smr_swap_version(const smr_swap *c) {
@@ -563,7 +619,7 @@ int smr_swap_reader_create(smr_swap *c, smr_swap_reader **out) {
        x; x = atomic_load_explicit(&x->next, memory_order_acquire)) {
     int expect = 0;
     /* acquire: the previous owner's release (in destroy) happens before. */
-    if (x != c->own &&
+    if (!x->owned &&
         atomic_load_explicit(&x->in_use, memory_order_relaxed) == 0 &&
         atomic_compare_exchange_strong_explicit(&x->in_use, &expect, 1,
                                                 memory_order_acquire,
@@ -573,7 +629,7 @@ int smr_swap_reader_create(smr_swap *c, smr_swap_reader **out) {
     }
   }
   if (!r)
-    r = rec_new(c);
+    r = rec_new(c, 0);
   if (!r) {
     atomic_fetch_sub_explicit(&c->foreign, 1, memory_order_relaxed);
     cell_unref(c);

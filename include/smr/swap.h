@@ -22,6 +22,11 @@
  * case any thread may call them concurrently (they then serialise on an
  * internal mutex; readers never take it).  A smr_swap_reader is used by one
  * thread at a time; any number of readers read concurrently with the writer.
+ *
+ * The writer's own reader: smr_swap_load, smr_swap_load_copy,
+ * smr_swap_update_and_fetch and smr_swap_fetch_and_update read through a
+ * reader that belongs to the writer (in multi-writer mode, one per writer
+ * thread, created on first use and kept until the cell is freed).
  */
 #ifndef SMR_SWAP_H
 #define SMR_SWAP_H
@@ -36,8 +41,9 @@ extern "C" {
 
 typedef struct smr_swap smr_swap;
 
-/* Destructor of published values: called exactly once per value once no
- * reader can see it (on the writer's thread, or on the thread that destroys
+/* Destructor of published values: called exactly once per non-NULL value
+ * once no reader can see it (never for NULL, never for a value handed back
+ * by smr_swap_exchange) (on the writer's thread, or on the thread that destroys
  * the last reader handle after smr_swap_destroy). */
 typedef void (*smr_swap_destroy_fn)(void *value, void *ctx);
 
@@ -47,8 +53,11 @@ typedef void (*smr_swap_destroy_fn)(void *value, void *ctx);
 struct smr_swap_attr {
   unsigned flags;   /* SMR_SWAP_* */
   size_t threshold; /* retired values that trigger a collection; 0 = default
-                       (64); the cell never holds more than threshold +
-                       readers + 1 retired values */
+                       (64).  The cell never holds more than threshold +
+                       readers + 1 retired values; it collects earlier when
+                       publishes are slow compared with a collection's cost
+                       (so big values published every few ms do not pile
+                       up) */
   void *ctx;        /* passed to the destructor */
 };
 
@@ -94,7 +103,8 @@ SMR_API int smr_swap_create(smr_swap **out, void *initial,
  * values pinned by guards stay valid until released and are destroyed when
  * the last reader handle is destroyed (the cell's memory lives until then).
  * Reader handles must not start new reads afterwards, only release guards and
- * be destroyed.  Returns 0, or -EINVAL for NULL. */
+ * be destroyed.  Errors: -EINVAL (NULL), -EBUSY (a guard of the writer's own
+ * reader is still held: release it first; nothing is changed). */
 SMR_API int smr_swap_destroy(smr_swap *cell);
 
 /* Publish value (new version) and retire the old one; when the garbage
@@ -163,11 +173,13 @@ SMR_API int smr_swap_fetch_and_update(smr_swap *cell, smr_swap_update_fn fn,
  * Any thread (acquire load); 0 for NULL. */
 SMR_API uint64_t smr_swap_version(const smr_swap *cell);
 
-/* Retired values not yet destroyed.  Any thread (approximate then). */
+/* Retired values not yet destroyed (including the previous value).  Any
+ * thread (approximate then).  0 for NULL. */
 SMR_API size_t smr_swap_garbage_count(const smr_swap *cell);
 
 /* The most recently replaced value (kept alive until the next publish), or
- * NULL if there has been none.  Writer only. */
+ * NULL if there has been none, after smr_swap_exchange (the caller owns
+ * that value), or for a NULL cell.  Writer only. */
 SMR_API void *smr_swap_previous(const smr_swap *cell);
 
 /* Destroy every retired value no guard pins (except the previous value).
@@ -274,10 +286,11 @@ SMR_API bool smr_swap_reader_filter(smr_swap_reader *r, smr_swap_pred_fn pred,
 SMR_API int smr_swap_reader_copy(smr_swap_reader *r, void *dst, size_t size,
                                  smr_swap_copy_fn copy, void *arg);
 
-/* Whether the reader holds a guard.  Owning thread. */
+/* Whether the reader holds a guard (false for NULL).  Owning thread. */
 SMR_API bool smr_swap_reader_is_pinned(const smr_swap_reader *r);
 
-/* The cell's current version (not the pinned one: see smr_guard_version). */
+/* The cell's current version (not the pinned one: see smr_guard_version);
+ * 0 for NULL. */
 SMR_API uint64_t smr_swap_reader_version(const smr_swap_reader *r);
 
 /* ---- Typed wrappers ---------------------------------------------------------
