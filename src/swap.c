@@ -146,6 +146,15 @@ static struct swap_rec *rec_new(smr_swap *c, int owned) {
   return r;
 }
 
+/* Adjust the garbage count; returns the new value.  Only the writer (or the
+ * wlock holder) changes it, so a relaxed load and store suffice (no atomic
+ * RMW); other threads only read it, relaxed, as a statistic. */
+static size_t garbage_add(smr_swap *c, size_t delta) {
+  size_t g = atomic_load_explicit(&c->garbage, memory_order_relaxed) + delta;
+  atomic_store_explicit(&c->garbage, g, memory_order_relaxed);
+  return g;
+}
+
 /* ---- Collection ---------------------------------------------------------- */
 
 static int ptr_cmp(const void *a, const void *b) {
@@ -227,7 +236,7 @@ static long collect(smr_swap *c) {
     k++;
   }
   if (k)
-    atomic_fetch_sub_explicit(&c->garbage, (size_t)k, memory_order_relaxed);
+    garbage_add(c, -(size_t)k);
   c->last_collect_ns = smr__now_ns();
   return k;
 }
@@ -258,8 +267,7 @@ static void retire_node(smr_swap *c, struct smr_swap_node *old) {
   prev_to_retired(c);
   c->prev = old;
   /* Counter for observers; relaxed. */
-  size_t g =
-      atomic_fetch_add_explicit(&c->garbage, 1, memory_order_relaxed) + 1;
+  size_t g = garbage_add(c, 1);
   if (g > c->threshold || collect_early(c, g))
     collect(c);
 }
@@ -337,7 +345,7 @@ int smr_swap_create(smr_swap **out, void *initial, smr_swap_destroy_fn destroy,
     return -ENOMEM;
   }
   c->flags = attr ? attr->flags : 0;
-  c->threshold = attr && attr->threshold ? attr->threshold : 64;
+  c->threshold = attr && attr->threshold ? attr->threshold : 256;
   c->ctx = attr ? attr->ctx : NULL;
   c->destroy = destroy;
   c->mode =
@@ -412,7 +420,7 @@ int smr_swap_destroy(smr_swap *c) {
   cur->next = c->retired;
   c->retired = cur;
   prev_to_retired(c);
-  atomic_fetch_add_explicit(&c->garbage, 1, memory_order_relaxed);
+  garbage_add(c, 1);
   collect(c);
   pthread_mutex_unlock(&c->wlock);
   cell_unref(c);

@@ -47,7 +47,7 @@ int main(void) {
   for (int i = 0; i < 1000; i++)
     CHECK_EQ(smr_swap_store(c, malloc(8)), 0);
   CHECK(g.value == v0);
-  CHECK(smr_swap_garbage_count(c) <= 64 + 1);
+  CHECK(smr_swap_garbage_count(c) <= 256 + 1);
   smr_guard_release(&g);
   CHECK_EQ(smr_swap_version(c), 1000);
   CHECK_EQ(smr_swap_reader_destroy(sr), 0);

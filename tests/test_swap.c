@@ -91,7 +91,7 @@ static void check_all_accounted(void) {
 }
 
 /* The values a cell published, in order (the last one is current). */
-#define HMAX 4096
+#define HMAX 16384
 static struct hist {
   int ids[HMAX];
   int n;
@@ -663,11 +663,11 @@ static void test_threshold(void) {
   CHECK_EQ(smr_swap_destroy(c), 0);
   check_all_accounted();
 
-  /* attr.threshold 0 means the default, 64. */
+  /* attr.threshold 0 means the default, 256. */
   v0 = mk();
   c = mkcell(v0, 0);
   hist_reset(v0);
-  threshold_run(c, 64, 64 * 30);
+  threshold_run(c, 256, 256 * 30);
   CHECK_EQ(smr_swap_destroy(c), 0);
   check_all_accounted();
 
@@ -720,18 +720,18 @@ static void test_attr_null(void) {
   plain_destroys = 0;
   CHECK_EQ(smr_swap_create(&c, malloc(16), plain_dtor, NULL), 0);
   size_t gc = 0;
-  for (int i = 1; i <= 64 * 10; i++) {
+  for (int i = 1; i <= 256 * 10; i++) {
     CHECK_EQ(smr_swap_store(c, malloc(16)), 0);
     size_t ngc = smr_swap_garbage_count(c);
-    CHECK(ngc >= 1 && ngc <= 64 + 1);
+    CHECK(ngc >= 1 && ngc <= 256 + 1);
     CHECK(ngc == gc + 1 || ngc == 1);
-    if (gc == 64)
+    if (gc == 256)
       CHECK_EQ(ngc, 1);
     gc = ngc;
     CHECK_EQ(plain_destroys, i - (int)gc);
   }
   CHECK_EQ(smr_swap_destroy(c), 0);
-  CHECK_EQ(plain_destroys, 64 * 10 + 1);
+  CHECK_EQ(plain_destroys, 256 * 10 + 1);
 
   /* destroy NULL: values are not owned by the cell. */
   static int a, b, d;

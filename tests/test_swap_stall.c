@@ -28,7 +28,7 @@
 #define MAGIC_DEAD 0xdeaddeaddeaddeadull
 #define NSTORES    1000000
 #define PIN_AT     1000 /* the reader pins the value of this store */
-#define THRESHOLD  64   /* the default */
+#define THRESHOLD  256  /* the default */
 
 struct sval {
   uint64_t magic;

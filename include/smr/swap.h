@@ -53,7 +53,7 @@ typedef void (*smr_swap_destroy_fn)(void *value, void *ctx);
 struct smr_swap_attr {
   unsigned flags;   /* SMR_SWAP_* */
   size_t threshold; /* retired values that trigger a collection; 0 = default
-                       (64).  The cell never holds more than threshold +
+                       (256).  The cell never holds more than threshold +
                        readers + 1 retired values; it collects earlier when
                        publishes are slow compared with a collection's cost
                        (so big values published every few ms do not pile
