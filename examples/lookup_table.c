@@ -10,6 +10,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,7 +24,7 @@
 #include "smr.h"
 
 struct entry {
-  char key[64];
+  char key[24];
   char val[24];
 };
 
@@ -30,6 +33,16 @@ struct table {
   uint64_t generation;
   struct entry slots[];
 };
+
+/* ---- configuration and shared counters ---------------------------------- */
+
+static struct {
+  int readers;
+  double seconds;
+  size_t entries;
+  int interval_ms;
+  const char *file;
+} cfg = {4, 8.0, 100000, 2, NULL};
 
 static uint64_t hash(const char *s) {
   uint64_t h = 1469598103934665603ull; /* FNV-1a */
@@ -59,20 +72,25 @@ static size_t table_bytes(size_t cap) {
   return sizeof(struct table) + cap * sizeof(struct entry);
 }
 
-static struct table *table_new(size_t entries) {
+/* Capacity of a table of cfg.entries entries (load factor <= 1/2). */
+static size_t cfg_cap(void) {
   size_t cap = 1;
-  while (cap < entries * 2)
+  while (cap < cfg.entries * 2)
     cap <<= 1;
+  return cap;
+}
+
+static char (*keys)[24]; /* lookup keys, generated or loaded once */
+static char (*vals)[24]; /* their initial values */
+
+static struct table *table_new(size_t entries) {
+  size_t cap = cfg_cap();
   struct table *t = calloc(1, table_bytes(cap));
   if (!t)
     return NULL;
   t->mask = cap - 1;
-  char k[64], v[64];
-  for (size_t i = 0; i < entries; i++) {
-    snprintf(k, sizeof k, "key%zu", i);
-    snprintf(v, sizeof v, "value%zu.0", i);
-    table_put(t, k, v);
-  }
+  for (size_t i = 0; i < entries; i++)
+    table_put(t, keys[i], vals[i]);
   return t;
 }
 
@@ -88,18 +106,22 @@ static void table_destroy(void *t, void *ctx) {
   free(t);
 }
 
-/* ---- configuration and shared counters ---------------------------------- */
-
-static struct {
-  int readers;
-  double seconds;
-  size_t entries;
-  int interval_ms;
-} cfg = {4, 8.0, 100000, 2};
-
-static char (*keys)[24]; /* lookup keys, generated once */
 static atomic_int stop;
-static atomic_ullong lookups, publishes, misses;
+static atomic_ullong lookups, publishes, misses, newest_seen;
+
+/* Per-batch accounting shared by both variants: counters for the progress
+ * line (relaxed: statistics only) and the newest version a reader saw. */
+static void account(unsigned long long n, unsigned long long miss,
+                    uint64_t version) {
+  atomic_fetch_add_explicit(&lookups, n, memory_order_relaxed);
+  atomic_fetch_add_explicit(&misses, miss, memory_order_relaxed);
+  unsigned long long cur =
+      atomic_load_explicit(&newest_seen, memory_order_relaxed);
+  while (version > cur && !atomic_compare_exchange_weak_explicit(
+                              &newest_seen, &cur, version, memory_order_relaxed,
+                              memory_order_relaxed))
+    ;
+}
 
 /* The next version: a copy of t with 16 entries changed. */
 static struct table *table_next(const struct table *t, unsigned *seed) {
@@ -107,12 +129,11 @@ static struct table *table_next(const struct table *t, unsigned *seed) {
   if (!n)
     abort();
   n->generation++;
-  char k[64], v[64];
+  char v[64];
   for (int i = 0; i < 16; i++) {
     unsigned x = rand_r(seed) % (unsigned)cfg.entries;
-    snprintf(k, sizeof k, "key%u", x);
-    snprintf(v, sizeof v, "value%u.%llu", x, (unsigned long long)n->generation);
-    table_put(n, k, v);
+    snprintf(v, sizeof v, "v%llu", (unsigned long long)n->generation);
+    table_put(n, keys[x], v);
   }
   return n;
 }
@@ -127,20 +148,20 @@ static void *smr_reader_main(void *arg) {
   smr_swap_reader *r;
   if (smr_swap_reader_create(cell, &r) != 0)
     abort();
-  unsigned long long n = 0, miss = 0;
   /* relaxed: a stop flag; nothing else is published through it. */
   while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+    unsigned long long miss = 0;
+    uint64_t version = 0;
     for (int i = 0; i < 256; i++) {
       const char *key = keys[rand_r(&seed) % (unsigned)cfg.entries];
       smr_guard g;
       const struct table *t = smr_swap_read(r, &g);
       miss += table_get(t, key) == NULL;
+      version = smr_guard_version(&g);
       smr_guard_release(&g);
     }
-    n += 256;
+    account(256, miss, version);
   }
-  atomic_fetch_add_explicit(&lookups, n, memory_order_relaxed); /* counter */
-  atomic_fetch_add_explicit(&misses, miss, memory_order_relaxed);
   smr_swap_reader_destroy(r);
   return NULL;
 }
@@ -167,18 +188,18 @@ static struct table *rw_table;
 
 static void *rw_reader_main(void *arg) {
   unsigned seed = (unsigned)(uintptr_t)arg;
-  unsigned long long n = 0, miss = 0;
   while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+    unsigned long long miss = 0;
+    uint64_t version = 0;
     for (int i = 0; i < 256; i++) {
       const char *key = keys[rand_r(&seed) % (unsigned)cfg.entries];
       pthread_rwlock_rdlock(&rwlock);
       miss += table_get(rw_table, key) == NULL;
+      version = rw_table->generation;
       pthread_rwlock_unlock(&rwlock);
     }
-    n += 256;
+    account(256, miss, version);
   }
-  atomic_fetch_add_explicit(&lookups, n, memory_order_relaxed);
-  atomic_fetch_add_explicit(&misses, miss, memory_order_relaxed);
   return NULL;
 }
 
@@ -231,6 +252,7 @@ static struct result run(const char *name, void *(*reader)(void *),
   atomic_store(&lookups, 0);
   atomic_store(&publishes, 0);
   atomic_store(&misses, 0);
+  atomic_store(&newest_seen, 0);
   pthread_t w, *rs = calloc((size_t)cfg.readers, sizeof *rs);
   struct rusage ru0, ru1;
   getrusage(RUSAGE_SELF, &ru0);
@@ -238,17 +260,22 @@ static struct result run(const char *name, void *(*reader)(void *),
   for (int i = 0; i < cfg.readers; i++)
     pthread_create(&rs[i], NULL, reader, (void *)(uintptr_t)(i + 1));
   pthread_create(&w, NULL, writer, NULL);
-  double end = t0 + cfg.seconds / 2;
+  double end = t0 + cfg.seconds / 2, tp = t0;
+  unsigned long long lp = 0, pp = 0;
+  double table_mb = table_bytes(cfg_cap()) / 1048576.0;
   while (now_s() < end) {
     struct timespec ts = {0, 250000000L};
     nanosleep(&ts, NULL); /* progress display interval */
-    printf("\r  %-14s %6.1fs  publishes %7llu  version %7llu  garbage %3zu  "
-           "rss %4ld MB",
-           name, now_s() - t0, (unsigned long long)atomic_load(&publishes),
-           is_smr ? (unsigned long long)smr_swap_version(cell)
-                  : (unsigned long long)atomic_load(&publishes),
-           is_smr ? smr_swap_garbage_count(cell) : (size_t)0, rss_mb());
+    double tn = now_s();
+    unsigned long long l = atomic_load(&lookups), p = atomic_load(&publishes);
+    size_t old = is_smr ? smr_swap_garbage_count(cell) : 0;
+    printf("\r  %-14s %4.1fs %6.1f M lookups/s %5.0f publishes/s  "
+           "version read %5llu/%-5llu  old tables %2zu (%4.0f MB)  rss %4ld MB",
+           name, tn - t0, (l - lp) / (tn - tp) / 1e6, (p - pp) / (tn - tp),
+           (unsigned long long)atomic_load(&newest_seen), p, old,
+           old * table_mb, rss_mb());
     fflush(stdout);
+    lp = l, pp = p, tp = tn;
   }
   atomic_store(&stop, 1);
   for (int i = 0; i < cfg.readers; i++)
@@ -270,12 +297,70 @@ static struct result run(const char *name, void *(*reader)(void *),
   return r;
 }
 
+/* Keys and initial values: from --file (TSV: key<TAB>value per line, both
+ * truncated to 23 bytes, duplicates keep the last value) or generated. */
+static int load_entries(void) {
+  size_t cap = cfg.file ? 1024 : cfg.entries, n = 0;
+  keys = malloc(cap * sizeof *keys);
+  vals = malloc(cap * sizeof *vals);
+  if (!keys || !vals)
+    goto oom;
+  if (!cfg.file) {
+    for (n = 0; n < cfg.entries; n++) {
+      snprintf(keys[n], sizeof keys[n], "key%u", (unsigned)n);
+      snprintf(vals[n], sizeof vals[n], "value%u", (unsigned)n);
+    }
+    return 0;
+  }
+  FILE *f = fopen(cfg.file, "r");
+  if (!f) {
+    fprintf(stderr, "lookup_table: %s: %s\n", cfg.file, strerror(errno));
+    return -1;
+  }
+  char line[4096];
+  while (fgets(line, sizeof line, f)) {
+    char *tab = strchr(line, '\t');
+    if (!tab || tab == line)
+      continue; /* not a key<TAB>value line */
+    *tab = '\0';
+    tab[strcspn(tab + 1, "\r\n") + 1] = '\0';
+    if (n == cap) {
+      cap *= 2;
+      void *k = realloc(keys, cap * sizeof *keys);
+      if (k)
+        keys = k;
+      void *v = realloc(vals, cap * sizeof *vals);
+      if (v)
+        vals = v;
+      if (!k || !v) {
+        fclose(f);
+        goto oom;
+      }
+    }
+    snprintf(keys[n], sizeof keys[n], "%.23s", line);
+    snprintf(vals[n], sizeof vals[n], "%.23s", tab + 1);
+    n++;
+  }
+  fclose(f);
+  if (n == 0) {
+    fprintf(stderr, "lookup_table: %s: no key<TAB>value lines\n", cfg.file);
+    return -1;
+  }
+  cfg.entries = n;
+  return 0;
+oom:
+  fprintf(stderr, "lookup_table: out of memory\n");
+  return -1;
+}
+
 static void usage(FILE *f) {
   fprintf(f, "usage: lookup_table [--readers N] [--seconds S] [--entries N] "
-             "[--interval-ms M]\n"
+             "[--interval-ms M] [--file TSV]\n"
              "  Runs the lookup workload on a libsmr swap cell, then on\n"
              "  pthread_rwlock, S/2 seconds each (default: 4 readers, 8 s,\n"
-             "  100000 entries, a publish every 2 ms).\n");
+             "  100000 entries, a publish every 2 ms).\n"
+             "  --file TSV  load key<TAB>value lines instead of generating\n"
+             "              --entries keys (keys and values: 23 bytes max)\n");
 }
 
 int main(int argc, char **argv) {
@@ -297,6 +382,8 @@ int main(int argc, char **argv) {
       cfg.entries = (size_t)atol(v);
     else if (!strcmp(a, "--interval-ms"))
       cfg.interval_ms = atoi(v);
+    else if (!strcmp(a, "--file"))
+      cfg.file = v;
     else {
       usage(stderr);
       return 2;
@@ -308,8 +395,18 @@ int main(int argc, char **argv) {
     fprintf(stderr, "lookup_table: argument out of range\n");
     return 2;
   }
+#ifdef __GLIBC__
+  /* glibc gives a freed 12 MB table back to the kernel (mmap threshold, heap
+   * trimming), so every new copy would page-fault its way in: the writer
+   * would spend its time in the kernel.  Programs that replace big tables
+   * often should keep such memory: */
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
   struct smr_fence_info fi;
   smr_fence_init(&fi);
+  if (cfg.file && load_entries() != 0) /* sets cfg.entries for the banner */
+    return 1;
   printf("libsmr %s lookup-table demo: %d readers, %zu entries, publish every "
          "%d ms\n  fence mode: %s (membarrier registration %.1f us)\n",
          smr_version_string(), cfg.readers, cfg.entries, cfg.interval_ms,
@@ -317,13 +414,8 @@ int main(int argc, char **argv) {
                                          : "symmetric (fences)",
          fi.registration_ns / 1e3);
 
-  keys = calloc(cfg.entries, sizeof *keys);
-  if (!keys) {
-    fprintf(stderr, "lookup_table: out of memory\n");
+  if (!keys && load_entries() != 0)
     return 1;
-  }
-  for (size_t i = 0; i < cfg.entries; i++)
-    snprintf(keys[i], sizeof keys[i], "key%zu", i);
   struct table *t = table_new(cfg.entries);
   if (!t || smr_swap_create(&cell, t, table_destroy, NULL) != 0) {
     fprintf(stderr, "lookup_table: out of memory\n");
@@ -340,6 +432,7 @@ int main(int argc, char **argv) {
   struct result w = run("pthread_rwlock", rw_reader_main, rw_writer_main, 0);
   free(rw_table);
   free(keys);
+  free(vals);
 
   printf("\nlibsmr vs pthread_rwlock: %.1fx lookups/s, %.2fx CPU per lookup "
          "(%.0f vs %.0f ns), %.2fx publishes/s\n",

@@ -219,8 +219,12 @@ static long collect(smr_swap *c) {
   long nh = scan_hazards(c);
   /* The estimate covers the barrier and scan only: destructors cost the
    * same whenever they run. */
-  int64_t t1 = smr__now_ns();
-  c->collect_cost_ns += (t1 - t0 - c->collect_cost_ns) / 4;
+  /* Clamp outliers (a writer preempted during the scan would otherwise
+   * inflate the estimate and postpone early collections for a long time). */
+  int64_t sample = smr__now_ns() - t0;
+  if (sample > 2 * c->collect_cost_ns + 1000)
+    sample = 2 * c->collect_cost_ns + 1000;
+  c->collect_cost_ns += (sample - c->collect_cost_ns) / 4;
   if (nh < 0)
     return 0;
   long k = 0;
