@@ -45,6 +45,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -273,17 +274,22 @@ int smr_reader_unregister(smr_reader *pub) {
 
 void smr__enter_slow(smr_reader *pub, uint64_t c) {
   if (c & SMR__READER_NEST_MASK) {
-    /* Nested: the outermost entry already protects us; no fence. */
-    SMR_ASSERT((c & SMR__READER_NEST_MASK) != SMR__READER_NEST_MASK &&
-               "smr_enter nesting overflow");
+    /* Nested: the outermost entry already protects us; no fence.  Overflow
+     * would carry into the mode bit: fail loudly (slow path, cheap). */
+    if ((c & SMR__READER_NEST_MASK) == SMR__READER_NEST_MASK) {
+      fprintf(stderr, "libsmr: smr_enter nesting deeper than 65535\n");
+      abort();
+    }
+    /* relaxed: depth only; the outermost entry published the section. */
     atomic_store_explicit(&pub->ctr, c + 1, memory_order_relaxed);
     return;
   }
   /* Outermost entry in symmetric mode: the seq_cst fence orders the store
    * before the section's loads (pairs with the writer's fence in
    * smr__heavy_barrier). */
+  /* release: as in smr_enter; the fence then orders it before our loads. */
   atomic_store_explicit(&pub->ctr, c + SMR__READER_SEQ_ONE + 1,
-                        memory_order_relaxed);
+                        memory_order_release);
   smr__fence_seq_cst();
 }
 
@@ -382,8 +388,9 @@ static long gp_step(smr_domain *d, uint64_t target) {
         break;
       if (!gp_readers_done(d))
         break;
-      /* release: a poller that sees the new value also sees the callbacks
-       * below as run (they run before gp_lock is released). */
+      /* release: a poller that sees the new value may free what it waited
+       * for.  (The callbacks of this grace period run below, before
+       * gp_lock is released: smr_barrier checks under the lock.) */
       atomic_store_explicit(&d->gp_completed, s, memory_order_release);
       continue;
     }

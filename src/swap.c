@@ -85,6 +85,7 @@ struct smr_swap {
   smr_fence_mode mode;
   struct smr_swap_node *idle; /* slot value of an idle reader */
   struct swap_rec *own;       /* the cell's own reader */
+  struct smr_swap_node gone;  /* published by destroy: value NULL */
   pthread_mutex_t wlock;      /* multi-writer mode and after destroy */
   _Atomic(struct swap_rec *) readers;
   _Atomic size_t foreign; /* reader handles (+1 in multi-writer mode) */
@@ -227,6 +228,9 @@ static long collect(smr_swap *c) {
   c->collect_cost_ns += (sample - c->collect_cost_ns) / 4;
   if (nh < 0)
     return 0;
+  /* Unlink first, destroy after the walk: a destructor may call back into
+   * the cell (store, collect) and change the list and the hazard buffer. */
+  struct smr_swap_node *dead = NULL;
   long k = 0;
   for (struct smr_swap_node **pp = &c->retired; *pp;) {
     struct smr_swap_node *n = *pp;
@@ -235,12 +239,18 @@ static long collect(smr_swap *c) {
       continue;
     }
     *pp = n->next;
-    destroy_value(c, n);
-    node_put(c, n);
+    n->next = dead;
+    dead = n;
     k++;
   }
   if (k)
     garbage_add(c, -(size_t)k);
+  while (dead) {
+    struct smr_swap_node *n = dead;
+    dead = n->next;
+    destroy_value(c, n);
+    node_put(c, n);
+  }
   c->last_collect_ns = smr__now_ns();
   return k;
 }
@@ -419,8 +429,15 @@ int smr_swap_destroy(smr_swap *c) {
     return -EBUSY;
   }
   atomic_store_explicit(&c->destroyed, 1, memory_order_release);
+  /* Unpublish the current value like any store would (a read already in
+   * flight then fails its validation, or is seen by the scan), so that it
+   * can be collected; reads that still happen return NULL. */
   struct smr_swap_node *cur =
       atomic_load_explicit(&c->cur, memory_order_relaxed);
+  c->gone.value = NULL;
+  c->gone.version = cur->version + 1;
+  /* release: pairs with the readers' validating acquire load. */
+  atomic_store_explicit(&c->cur, &c->gone, memory_order_release);
   cur->next = c->retired;
   c->retired = cur;
   prev_to_retired(c);
@@ -521,6 +538,12 @@ int smr_swap_exchange(smr_swap *c, void *value, void **old) {
     if (!busy) {
       *old = o->value;
       node_put(c, o);
+    } else if (nh < 0 && round > 256) {
+      /* The kernel keeps refusing barriers: give up, the cell keeps the
+       * old value (destroyed like any retired value once possible). */
+      retire_node(c, o);
+      unlock_w(c);
+      return (int)nh;
     }
     unlock_w(c);
     if (!busy)
@@ -599,7 +622,13 @@ size_t smr_swap_garbage_count(const smr_swap *c) {
 }
 
 void *smr_swap_previous(const smr_swap *c) {
-  return c && c->prev ? c->prev->value : NULL;
+  if (!c)
+    return NULL;
+  smr_swap *w = (smr_swap *)c;
+  lock_w(w);
+  void *v = w->prev ? w->prev->value : NULL;
+  unlock_w(w);
+  return v;
 }
 
 long smr_swap_collect(smr_swap *c) {
@@ -625,6 +654,12 @@ int smr_swap_reader_create(smr_swap *c, smr_swap_reader **out) {
   atomic_fetch_add_explicit(&c->foreign, 1, memory_order_seq_cst);
   atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
   smr__fence_seq_cst();
+  /* A destroy that overlapped us: undo (the handle would be useless). */
+  if (atomic_load_explicit(&c->destroyed, memory_order_acquire)) {
+    atomic_fetch_sub_explicit(&c->foreign, 1, memory_order_relaxed);
+    cell_unref(c);
+    return -EINVAL;
+  }
   struct swap_rec *r = NULL;
   for (struct swap_rec *x =
            atomic_load_explicit(&c->readers, memory_order_acquire);

@@ -1027,6 +1027,63 @@ static void test_destroy_with_guards(void) {
   check_all_accounted();
 }
 
+/* Regression: a destructor that publishes into the same cell (allowed in
+ * single-writer mode) while collect() is walking its list must not cause a
+ * double destroy or a missed pin. */
+static smr_swap *reent_cell;
+static int reent_destroys[64], reent_depth;
+static void reent_dtor(void *v, void *ctx) {
+  (void)ctx;
+  int id = (int)(intptr_t)v;
+  CHECK(id > 0 && id < 64);
+  CHECK_EQ(reent_destroys[id], 0);
+  reent_destroys[id]++;
+  if (id == 2 && reent_depth++ == 0) /* once: publish from the destructor */
+    CHECK_EQ(smr_swap_store(reent_cell, (void *)(intptr_t)40), 0);
+}
+
+static void test_reentrant_destructor(void) {
+  memset(reent_destroys, 0, sizeof reent_destroys);
+  reent_depth = 0;
+  struct smr_swap_attr a = {0, 2, NULL};
+  CHECK_EQ(smr_swap_create(&reent_cell, (void *)(intptr_t)1, reent_dtor, &a),
+           0);
+  smr_swap_reader *r = mkreader(reent_cell);
+  smr_guard g;
+  for (int i = 2; i < 30; i++) {
+    CHECK_EQ(smr_swap_store(reent_cell, (void *)(intptr_t)i), 0);
+    if (i == 10)
+      CHECK(smr_swap_read(r, &g) == (void *)(intptr_t)10);
+    if (i == 20)
+      smr_guard_release(&g);
+  }
+  CHECK_EQ(smr_swap_reader_destroy(r), 0);
+  CHECK_EQ(smr_swap_destroy(reent_cell), 0);
+  for (int i = 1; i < 30; i++)
+    CHECK_EQ(reent_destroys[i], 1);
+  CHECK_EQ(reent_destroys[40], 1);
+}
+
+/* Regression: destroy unpublishes the current value, so a reader handle that
+ * reads after destroy gets NULL (never a destroyed value), and a handle
+ * cannot be created any more. */
+static void test_read_after_destroy(void) {
+  struct val *v = mk();
+  int idv = v->id;
+  smr_swap *c = mkcell(v, 0);
+  smr_swap_reader *r = mkreader(c), *r2 = NULL;
+  CHECK_EQ(smr_swap_destroy(c), 0);
+  CHECK_EQ(destroyed[idv], 1);
+  smr_guard g;
+  CHECK(smr_swap_read(r, &g) == NULL);
+  CHECK_EQ(smr_guard_version(&g), 1);
+  smr_guard_release(&g);
+  CHECK_EQ(smr_swap_reader_create(c, &r2), -EINVAL);
+  CHECK(r2 == NULL);
+  CHECK_EQ(smr_swap_reader_destroy(r), 0);
+  check_all_accounted();
+}
+
 static void run_mode(unsigned flags) {
   cell_flags = flags;
   test_create_store_read();
@@ -1043,12 +1100,14 @@ static void run_mode(unsigned flags) {
   test_reader_lifecycle();
   test_macros();
   test_destroy_with_guards();
+  test_read_after_destroy();
 }
 
 int main(void) {
   CHECK_EQ(smr_fence_init(NULL), 0);
   test_bad_args();
   test_attr_null();
+  test_reentrant_destructor();
   run_mode(0);
   run_mode(SMR_SWAP_SYMMETRIC);
   run_mode(SMR_SWAP_MULTI_WRITER);

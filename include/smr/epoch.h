@@ -123,8 +123,8 @@ SMR_API int smr_reader_unregister(smr_reader *r);
 /* Out-of-line part of smr_enter: nested entry or symmetric-mode entry. */
 SMR_API void smr__enter_slow(smr_reader *r, uint64_t c);
 
-/* Begin a read section.  Nestable up to depth 65535 (a precondition:
- * deeper nesting trips an assertion in SMR_DEBUG builds); wait-free.  Objects
+/* Begin a read section.  Nestable up to depth 65535 (deeper nesting aborts
+ * the process with a message); wait-free.  Objects
  * reachable through pointers loaded (acquire or consume) inside the section
  * stay valid until the matching outermost smr_leave().
  * Ordering: in asymmetric mode this is a relaxed load, a relaxed store and a
@@ -135,10 +135,13 @@ SMR_INLINE void smr_enter(smr_reader *r) {
   /* relaxed: only this thread writes ctr. */
   uint64_t c = SMR__LOAD(&r->ctr, SMR__RELAXED);
   if (SMR_LIKELY((c & (SMR__READER_NEST_MASK | SMR__READER_SYMMETRIC)) == 0)) {
-    /* Outermost entry, asymmetric mode: new sequence, depth 1.  Relaxed
-     * store: ordered before the section's loads by the writer's membarrier
-     * (pairs with smr__heavy_barrier() in the grace-period start). */
-    SMR__STORE(&r->ctr, c + SMR__READER_SEQ_ONE + 1, SMR__RELAXED);
+    /* Outermost entry, asymmetric mode: new sequence, depth 1.  The store
+     * is ordered before the section's loads by the writer's membarrier
+     * (pairs with smr__heavy_barrier() in the grace-period start).  Release
+     * (a plain mov on x86-64): a scan that reads this value synchronises
+     * with our previous smr_leave even under C++20's release-sequence
+     * rules, which no longer cover later relaxed stores. */
+    SMR__STORE(&r->ctr, c + SMR__READER_SEQ_ONE + 1, SMR__RELEASE);
     /* Keep the compiler from hoisting section loads above the store. */
     SMR__SIGNAL_FENCE(SMR__SEQ_CST);
   } else {
@@ -174,9 +177,11 @@ struct smr_retired {
 
 /* Defer fn(node) until every read section that might hold the object has
  * ended.  Call after the object has been unlinked (made unreachable for new
- * readers).  Lock-free, never allocates, never blocks; any thread, also from
- * inside a read section and from a reclaim callback.  When the domain's
- * garbage exceeds its threshold, tries a non-blocking collection.
+ * readers).  Lock-free, never allocates, never waits for readers or locks;
+ * any thread, also from inside a read section and from a reclaim callback.
+ * When the domain's garbage exceeds its threshold and no other thread is
+ * collecting, it collects (smr_collect: one writer-side barrier, callbacks
+ * that became safe run in the calling thread).
  * Errors: -EINVAL (NULL argument). */
 SMR_API int smr_retire(smr_domain *d, struct smr_retired *node,
                        void (*fn)(struct smr_retired *));

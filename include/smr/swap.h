@@ -12,15 +12,17 @@
  * only the value it returned, so a reader that never releases its guard
  * holds back that one value and nothing else.  The cell keeps at most
  * (threshold + readers + 1) retired values whatever readers do (readers:
- * reader handles plus the cell's own reader),
+ * reader handles plus the writer's own reader, one per writer thread in
+ * multi-writer mode),
  * and the writer never waits for a reader in store/update/collect.
  * docs/DESIGN.md gives the protocol and its correctness argument.
  *
  * Threads: writer functions (store, get, update, exchange, load*,
- * fetch/update_and_*, previous, collect, destroy) are called by one thread
- * at a time, unless the cell was created with SMR_SWAP_MULTI_WRITER, in which
- * case any thread may call them concurrently (they then serialise on an
- * internal mutex; readers never take it).  A smr_swap_reader is used by one
+ * fetch/update_and_*, previous, collect) are called by one thread at a time,
+ * unless the cell was created with SMR_SWAP_MULTI_WRITER, in which case any
+ * thread may call them concurrently (they then serialise on an internal
+ * mutex; readers never take it).  smr_swap_destroy is called once, when no
+ * other writer call is running.  A smr_swap_reader is used by one
  * thread at a time; any number of readers read concurrently with the writer.
  *
  * The writer's own reader: smr_swap_load, smr_swap_load_copy,
@@ -43,8 +45,12 @@ typedef struct smr_swap smr_swap;
 
 /* Destructor of published values: called exactly once per non-NULL value
  * once no reader can see it (never for NULL, never for a value handed back
- * by smr_swap_exchange) (on the writer's thread, or on the thread that destroys
- * the last reader handle after smr_swap_destroy). */
+ * by smr_swap_exchange).  It runs in a writer call (store, update, collect,
+ * destroy ...) or, after smr_swap_destroy, in smr_swap_reader_destroy.  In
+ * single-writer mode it may call writer functions of the same cell; in
+ * multi-writer mode and after destroy it runs under the cell's internal
+ * mutex and must not call into the same cell (on the writer's thread, or on the
+ * thread that destroys the last reader handle after smr_swap_destroy). */
 typedef void (*smr_swap_destroy_fn)(void *value, void *ctx);
 
 #define SMR_SWAP_MULTI_WRITER 0x1u /* writer functions from any thread */
@@ -99,12 +105,12 @@ SMR_API int smr_swap_create(smr_swap **out, void *initial,
                             smr_swap_destroy_fn destroy,
                             const struct smr_swap_attr *attr);
 
-/* Destroy the writer's side.  Every value no guard pins is destroyed now;
- * values pinned by guards stay valid until released and are destroyed when
- * the last reader handle is destroyed (the cell's memory lives until then).
- * Reader handles must not start new reads afterwards, only release guards and
- * be destroyed.  Errors: -EINVAL (NULL), -EBUSY (a guard of the writer's own
- * reader is still held: release it first; nothing is changed). */
+/* Destroy the writer's side.  The cell then publishes NULL (a read after
+ * destroy returns NULL); every value no guard pins is destroyed now; values
+ * pinned by guards stay valid until released and are destroyed by a later
+ * smr_swap_reader_destroy, at the latest the last one (the cell's memory
+ * lives until then).  Errors: -EINVAL (NULL), -EBUSY (a guard of the writer's
+ * own reader is still held: release it first; nothing is changed). */
 SMR_API int smr_swap_destroy(smr_swap *cell);
 
 /* Publish value (new version) and retire the old one; when the garbage
@@ -141,9 +147,12 @@ SMR_API int smr_swap_load_copy(smr_swap *cell, void *dst, size_t size,
 
 /* Publish value and give the old value back to the caller (*old) once no
  * reader can see it: the cell will not destroy it.  Blocks until every guard
- * on the old value is released (spin, yield, then sleep with backoff).
- * Errors: -EINVAL, -ENOMEM, -EDEADLK (the cell's own reader pins the old
- * value: the caller would wait for itself). */
+ * on the old value is released (spin, yield, then sleep with backoff); the
+ * caller must not hold a guard on it through one of its own reader handles.
+ * Errors: -EINVAL, -ENOMEM, -EDEADLK (the writer's own reader pins the old
+ * value: the caller would wait for itself; nothing published), or the
+ * negative errno of membarrier if the kernel keeps refusing the writer-side
+ * barrier (the value is published, the old one stays with the cell). */
 SMR_API int smr_swap_exchange(smr_swap *cell, void *value, void **old);
 
 /* Publish value only if the published value is still the one `expected`
@@ -179,7 +188,8 @@ SMR_API size_t smr_swap_garbage_count(const smr_swap *cell);
 
 /* The most recently replaced value (kept alive until the next publish), or
  * NULL if there has been none, after smr_swap_exchange (the caller owns
- * that value), or for a NULL cell.  Writer only. */
+ * that value), or for a NULL cell.  Writer only; in multi-writer mode the
+ * value may be destroyed as soon as another thread publishes. */
 SMR_API void *smr_swap_previous(const smr_swap *cell);
 
 /* Destroy every retired value no guard pins (except the previous value).
