@@ -55,21 +55,41 @@ static inline int64_t bench_now_ns(void) {
 struct bench_opts {
   uint64_t iters;  /* iterations (reads or publishes) per run */
   int runs;        /* timed runs; median, min and max are reported */
-  int64_t warmup;  /* untimed iterations before the runs; -1 = default */
+  int64_t warmup;  /* untimed iterations first; -1 = default */
   int smoke;       /* tiny configuration, for CI: finishes in well under 1s */
   const char *cmd; /* argv[0] */
 };
 
-static inline void bench_usage(const char *cmd, uint64_t def_iters) {
+/* A program-specific numeric option (--name N), e.g. --floor-delay-ms.
+ * *value holds the default on entry and the parsed value on return; a
+ * program that wants another default under --smoke sets it after parsing
+ * unless the option was given (*given). */
+struct bench_ext_opt {
+  const char *name; /* with the dashes: "--stall-ms" */
+  const char *help; /* one line for the usage text */
+  uint64_t *value;
+  int given; /* set by the parser */
+};
+
+static inline void bench_usage_ext(const char *cmd, uint64_t def_iters,
+                                   const struct bench_ext_opt *ext,
+                                   size_t next) {
   fprintf(stderr,
-          "usage: %s [--iters N] [--runs R] [--warmup W] [--smoke]\n"
+          "usage: %s [--iters N] [--runs R] [--warmup W] [--smoke]%s\n"
           "  --iters N   iterations per run (default %llu; 1e6 style "
           "accepted)\n"
           "  --runs R    timed runs, report median and min/max (default 7)\n"
           "  --warmup W  untimed iterations first (default iters/10)\n"
-          "  --smoke     tiny run (seconds at most): checks the program "
+          "  --smoke     tiny run (well under a second): checks the program "
           "works\n",
-          cmd, (unsigned long long)def_iters);
+          cmd, next ? " [options below]" : "", (unsigned long long)def_iters);
+  for (size_t k = 0; k < next; k++)
+    fprintf(stderr, "  %s N  %s (default %llu)\n", ext[k].name, ext[k].help,
+            (unsigned long long)*ext[k].value);
+}
+
+static inline void bench_usage(const char *cmd, uint64_t def_iters) {
+  bench_usage_ext(cmd, def_iters, NULL, 0);
 }
 
 static inline uint64_t bench_parse_count(const char *s, const char *cmd,
@@ -85,14 +105,22 @@ static inline uint64_t bench_parse_count(const char *s, const char *cmd,
   return (uint64_t)v;
 }
 
-/* Parse the common options; exits on errors and for --help. */
+/* Parse the common options plus ext[0..next); exits on errors and for
+ * --help. */
 static inline struct bench_opts
-bench_parse(int argc, char **argv, uint64_t def_iters, uint64_t smoke_iters) {
+bench_parse_ext(int argc, char **argv, uint64_t def_iters, uint64_t smoke_iters,
+                struct bench_ext_opt *ext, size_t next) {
   struct bench_opts o = {def_iters, 7, -1, 0, argv[0]};
   int have_iters = 0, have_runs = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    if (strcmp(a, "--smoke") == 0) {
+    size_t k = 0;
+    while (k < next && strcmp(a, ext[k].name) != 0)
+      k++;
+    if (k < next && i + 1 < argc) {
+      *ext[k].value = bench_parse_count(argv[++i], argv[0], def_iters);
+      ext[k].given = 1;
+    } else if (strcmp(a, "--smoke") == 0) {
       o.smoke = 1;
     } else if (strcmp(a, "--iters") == 0 && i + 1 < argc) {
       o.iters = bench_parse_count(argv[++i], argv[0], def_iters);
@@ -103,11 +131,11 @@ bench_parse(int argc, char **argv, uint64_t def_iters, uint64_t smoke_iters) {
     } else if (strcmp(a, "--warmup") == 0 && i + 1 < argc) {
       o.warmup = (int64_t)bench_parse_count(argv[++i], argv[0], def_iters);
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      bench_usage(argv[0], def_iters);
+      bench_usage_ext(argv[0], def_iters, ext, next);
       exit(0);
     } else {
       fprintf(stderr, "%s: unknown or incomplete option '%s'\n", argv[0], a);
-      bench_usage(argv[0], def_iters);
+      bench_usage_ext(argv[0], def_iters, ext, next);
       exit(2);
     }
   }
@@ -124,6 +152,22 @@ bench_parse(int argc, char **argv, uint64_t def_iters, uint64_t smoke_iters) {
   if (o.warmup < 0)
     o.warmup = (int64_t)(o.iters / 10);
   return o;
+}
+
+/* Parse the common options only. */
+static inline struct bench_opts
+bench_parse(int argc, char **argv, uint64_t def_iters, uint64_t smoke_iters) {
+  return bench_parse_ext(argc, argv, def_iters, smoke_iters, NULL, 0);
+}
+
+/* A count for the JSON output, or null when the implementation does not say
+ * (v < 0).  buf needs 24 bytes. */
+static inline const char *bench_json_count(char *buf, size_t size, long v) {
+  if (v < 0)
+    snprintf(buf, size, "null");
+  else
+    snprintf(buf, size, "%ld", v);
+  return buf;
 }
 
 /* Abort with a message when a setup call fails (benchmarks have no error

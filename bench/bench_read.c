@@ -17,6 +17,23 @@
  *   URCU_MEMB      urcu_memb_read_lock / unlock + rcu_dereference (inline
  *                  fast paths, _LGPL_SOURCE)
  *   CK_EPOCH       ck_epoch_begin / ck_epoch_end with a registered record
+ *   URCU_QSBR      urcu_qsbr_read_lock / unlock (empty: they compile to
+ *                  nothing) + rcu_dereference, and urcu_qsbr_quiescent_state
+ *                  after every 1024 reads: the usual QSBR usage, where a
+ *                  thread announces a quiescent state between batches of
+ *                  work.  The quiescent state's cost is amortised over the
+ *                  batch (the loop is a batch loop around the read loop).
+ *   URCU_QSBR_QS1  the same with a quiescent state after every read: the
+ *                  upper end for a thread that cannot batch.  With no writer
+ *                  waiting (as here), urcu_qsbr_quiescent_state returns after
+ *                  comparing the global grace-period counter with its own
+ *                  (two loads); its fences run only while a grace period
+ *                  waits for this thread.
+ *   RWLOCK         pthread_rwlock_rdlock / unlock around the load (glibc,
+ *                  default attributes: every rdlock is an atomic RMW on the
+ *                  lock word)
+ *   MUTEX          pthread_mutex_lock / unlock around the load (default
+ *                  mutex: an atomic RMW to lock, one to unlock)
  *
  * Output: one JSON object per timed run, a JSON summary, then a table.
  */
@@ -29,6 +46,25 @@
 #define _LGPL_SOURCE /* inline read-side fast paths, as liburcu advises */
 #include <urcu/urcu-memb.h>
 #define IMPL_NAME "urcu_memb"
+#elif defined(BENCH_IMPL_URCU_QSBR) || defined(BENCH_IMPL_URCU_QSBR_QS1)
+#define _LGPL_SOURCE /* inline read-side and quiescent-state fast paths */
+#include <urcu/urcu-qsbr.h>
+#define URCU_QSBR_ANY 1
+#ifdef BENCH_IMPL_URCU_QSBR
+#define IMPL_NAME   "urcu_qsbr"
+#define QS_INTERVAL 1024u /* reads between quiescent states */
+#else
+#define IMPL_NAME   "urcu_qsbr_qs1"
+#define QS_INTERVAL 1u
+#endif
+#elif defined(BENCH_IMPL_RWLOCK) || defined(BENCH_IMPL_MUTEX)
+#include <pthread.h>
+#ifdef BENCH_IMPL_RWLOCK
+#define IMPL_NAME "rwlock"
+#else
+#define IMPL_NAME "mutex"
+#endif
+#define LOCK_ANY 1
 #elif defined(BENCH_IMPL_CK_EPOCH)
 #include <ck_epoch.h>
 #define IMPL_NAME "ck_epoch"
@@ -63,8 +99,12 @@
 
 #include "bench_common.h"
 
+#ifdef LOCK_ANY
+#define DEFAULT_ITERS 10000000ull /* 1e7: a lock pair is ~10-40 ns */
+#else
 #define DEFAULT_ITERS 100000000ull /* 1e8: a few hundred ms per run */
-#define SMOKE_ITERS   100000ull
+#endif
+#define SMOKE_ITERS 100000ull
 
 /* The object readers reach through the shared pointer.  One cache line. */
 struct obj {
@@ -85,10 +125,10 @@ struct ctx {
 #elif defined(BENCH_IMPL_CK_EPOCH)
   ck_epoch_record_t *rec;
 #endif
-  int unused; /* keeps the struct non-empty for PLAIN and URCU_MEMB */
+  int unused; /* keeps the struct non-empty for PLAIN, URCU_*, locks */
 };
 
-#if defined(BENCH_IMPL_URCU_MEMB)
+#if defined(BENCH_IMPL_URCU_MEMB) || defined(URCU_QSBR_ANY)
 /* liburcu publishes plain pointers (rcu_assign_pointer / rcu_dereference). */
 static struct obj *shared;
 #elif !defined(BENCH_IMPL_SMR_SWAP) && !defined(BENCH_IMPL_SMR_SWAP_SYM)
@@ -99,6 +139,10 @@ static _Atomic(struct obj *) shared;
 #if defined(BENCH_IMPL_CK_EPOCH)
 static ck_epoch_t ck_ep;
 static ck_epoch_record_t ck_rec;
+#elif defined(BENCH_IMPL_RWLOCK)
+static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
+#elif defined(BENCH_IMPL_MUTEX)
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 #endif
 
 /* The timed loop: iters read sections; returns the sum of the fields read. */
@@ -155,6 +199,40 @@ uint64_t bench_loop(struct ctx *c, uint64_t iters) {
     sum += p->field;
     ck_epoch_end(rec, NULL);
   }
+#elif defined(URCU_QSBR_ANY)
+  (void)c;
+  uint64_t i = 0;
+  while (i < iters) {
+    uint64_t end = iters - i > QS_INTERVAL ? i + QS_INTERVAL : iters;
+    BENCH_NO_UNROLL
+    for (; i < end; i++) {
+      urcu_qsbr_read_lock(); /* empty: QSBR readers announce nothing here */
+      /* rcu_dereference: pairs with rcu_assign_pointer in setup(). */
+      const struct obj *p = rcu_dereference(shared);
+      sum += p->field;
+      urcu_qsbr_read_unlock();
+    }
+    urcu_qsbr_quiescent_state(); /* between batches, outside any section */
+  }
+#elif defined(LOCK_ANY)
+  (void)c;
+  BENCH_NO_UNROLL
+  for (uint64_t i = 0; i < iters; i++) {
+#ifdef BENCH_IMPL_RWLOCK
+    pthread_rwlock_rdlock(&lock);
+#else
+    pthread_mutex_lock(&lock);
+#endif
+    /* relaxed: the lock orders it (acquire on lock, release on unlock; the
+     * writer stores under the same lock in setup()). */
+    const struct obj *p = atomic_load_explicit(&shared, memory_order_relaxed);
+    sum += p->field;
+#ifdef BENCH_IMPL_RWLOCK
+    pthread_rwlock_unlock(&lock);
+#else
+    pthread_mutex_unlock(&lock);
+#endif
+  }
 #endif
   return sum;
 }
@@ -173,6 +251,10 @@ static const char *mode_name(struct ctx *c) {
   return urcu_memb_has_sys_membarrier ? "asymmetric" : "symmetric";
 #elif defined(BENCH_IMPL_CK_EPOCH)
   return "symmetric"; /* ck_epoch_begin always fences */
+#elif defined(URCU_QSBR_ANY)
+  return "qsbr"; /* no read-side barrier at all; quiescent states instead */
+#elif defined(LOCK_ANY)
+  return "lock";
 #else
   return "none";
 #endif
@@ -187,6 +269,19 @@ static void setup(struct ctx *c) {
 #elif defined(BENCH_IMPL_URCU_MEMB)
   urcu_memb_register_thread();
   rcu_assign_pointer(shared, &the_obj);
+#elif defined(URCU_QSBR_ANY)
+  urcu_qsbr_register_thread(); /* registered threads start online */
+  rcu_assign_pointer(shared, &the_obj);
+#elif defined(BENCH_IMPL_RWLOCK)
+  BENCH_CHECK(pthread_rwlock_wrlock(&lock));
+  /* relaxed: the lock orders it (pairs with the readers' rdlock). */
+  atomic_store_explicit(&shared, &the_obj, memory_order_relaxed);
+  BENCH_CHECK(pthread_rwlock_unlock(&lock));
+#elif defined(BENCH_IMPL_MUTEX)
+  BENCH_CHECK(pthread_mutex_lock(&lock));
+  /* relaxed: the lock orders it (pairs with the readers' lock). */
+  atomic_store_explicit(&shared, &the_obj, memory_order_relaxed);
+  BENCH_CHECK(pthread_mutex_unlock(&lock));
 #else
   /* release: pairs with the readers' acquire loads in bench_loop. */
   atomic_store_explicit(&shared, &the_obj, memory_order_release);
@@ -212,6 +307,9 @@ static void teardown(struct ctx *c) {
 #elif defined(BENCH_IMPL_URCU_MEMB)
   (void)c;
   urcu_memb_unregister_thread();
+#elif defined(URCU_QSBR_ANY)
+  (void)c;
+  urcu_qsbr_unregister_thread();
 #elif defined(BENCH_IMPL_CK_EPOCH)
   ck_epoch_unregister(c->rec);
 #else
