@@ -64,8 +64,8 @@ static void table_put(struct table *t, const char *key, const char *val) {
   size_t i = hash(key) & t->mask;
   while (t->slots[i].key[0] && strcmp(t->slots[i].key, key) != 0)
     i = (i + 1) & t->mask;
-  snprintf(t->slots[i].key, sizeof t->slots[i].key, "%s", key);
-  snprintf(t->slots[i].val, sizeof t->slots[i].val, "%s", val);
+  snprintf(t->slots[i].key, sizeof t->slots[i].key, "%.23s", key);
+  snprintf(t->slots[i].val, sizeof t->slots[i].val, "%.23s", val);
 }
 
 static size_t table_bytes(size_t cap) {
