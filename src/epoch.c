@@ -70,6 +70,10 @@ struct smr_domain {
   _Alignas(SMR__CACHELINE) _Atomic(struct smr_retired *) pending;
   _Atomic size_t garbage;
   _Atomic size_t threshold;
+  /* Early collection (see retire_should_collect); relaxed statistics,
+   * written under gp_lock, read by retirers. */
+  _Atomic int64_t last_step_ns;
+  _Atomic int64_t barrier_cost_ns;
   /* Grace-period state. */
   _Alignas(SMR__CACHELINE) _Atomic uint64_t gp_started;
   _Atomic uint64_t gp_completed;
@@ -78,6 +82,7 @@ struct smr_domain {
   int need_barrier; /* grace period started, barrier failed; gp_lock */
   int barrier_error;
   smr_fence_mode mode;
+  int strict; /* SMR_DOMAIN_STRICT_THRESHOLD */
   pthread_mutex_t reg_lock;
   struct rec *readers; /* reg_lock */
 };
@@ -137,7 +142,8 @@ static void reap_dead(smr_domain *d) {
 /* ---- Domain -------------------------------------------------------------- */
 
 int smr_domain_create(smr_domain **out, const struct smr_domain_attr *attr) {
-  if (!out || (attr && (attr->flags & ~SMR_DOMAIN_SYMMETRIC)))
+  if (!out || (attr && (attr->flags &
+                        ~(SMR_DOMAIN_SYMMETRIC | SMR_DOMAIN_STRICT_THRESHOLD))))
     return -EINVAL;
   smr_domain *d = smr__alloc_aligned(sizeof *d);
   if (!d)
@@ -155,6 +161,9 @@ int smr_domain_create(smr_domain **out, const struct smr_domain_attr *attr) {
                                                            : smr__fence_mode();
   size_t th = attr && attr->threshold ? attr->threshold : 64;
   atomic_init(&d->threshold, th);
+  d->strict = attr && (attr->flags & SMR_DOMAIN_STRICT_THRESHOLD);
+  atomic_init(&d->barrier_cost_ns, 20000); /* until measured */
+  atomic_init(&d->last_step_ns, smr__now_ns());
   *out = d;
   return 0;
 }
@@ -306,7 +315,16 @@ static int gp_snapshot(smr_domain *d) {
     foreign |= !pthread_equal(r->owner, self);
   int err = 0;
   if (foreign) {
+    int64_t t0 = smr__now_ns();
     err = smr__heavy_barrier(d->mode);
+    /* Clamp outliers (preemption inside the syscall). */
+    int64_t est =
+        atomic_load_explicit(&d->barrier_cost_ns, memory_order_relaxed);
+    int64_t sample = smr__now_ns() - t0;
+    if (sample > 2 * est + 1000)
+      sample = 2 * est + 1000;
+    atomic_store_explicit(&d->barrier_cost_ns, est + (sample - est) / 4,
+                          memory_order_relaxed);
   } else {
     /* Only our own records: program order suffices for them, and a thread
      * that registers later does so under reg_lock, after this point. */
@@ -414,7 +432,26 @@ static long gp_step(smr_domain *d, uint64_t target) {
   long k = run_list(ready);
   if (k)
     atomic_fetch_sub_explicit(&d->garbage, (size_t)k, memory_order_relaxed);
+  atomic_store_explicit(&d->last_step_ns, smr__now_ns(), memory_order_relaxed);
   return k;
+}
+
+/* Whether smr_retire should collect at garbage count g: above the
+ * threshold, or early, at counts 2, 4, 8, ... when the time since the last
+ * collection step is at least 20 times a writer-side barrier (so early steps
+ * cost at most ~5% of the time).  Big objects retired every few
+ * milliseconds are then reclaimed after about two grace periods instead of
+ * piling up to the threshold; a tight retire loop still batches. */
+static int retire_should_collect(smr_domain *d, size_t g) {
+  size_t th = atomic_load_explicit(&d->threshold, memory_order_relaxed);
+  if (g > th)
+    return 1;
+  if (d->strict || th == SIZE_MAX || g < 2 || (g & (g - 1)) != 0)
+    return 0; /* SIZE_MAX: no automatic collection at all */
+  int64_t last = atomic_load_explicit(&d->last_step_ns, memory_order_relaxed);
+  int64_t cost =
+      atomic_load_explicit(&d->barrier_cost_ns, memory_order_relaxed);
+  return smr__now_ns() - last >= 20 * cost;
 }
 
 int smr_retire(smr_domain *d, struct smr_retired *node,
@@ -433,8 +470,8 @@ int smr_retire(smr_domain *d, struct smr_retired *node,
       &d->pending, &head, node, memory_order_release, memory_order_relaxed));
   /* Counter only; relaxed. */
   size_t g = atomic_fetch_add_explicit(&d->garbage, 1, memory_order_relaxed);
-  if (g + 1 > atomic_load_explicit(&d->threshold, memory_order_relaxed) &&
-      !in_callback && pthread_mutex_trylock(&d->gp_lock) == 0) {
+  if (retire_should_collect(d, g + 1) && !in_callback &&
+      pthread_mutex_trylock(&d->gp_lock) == 0) {
     gp_step(d, 0);
     pthread_mutex_unlock(&d->gp_lock);
   }

@@ -262,7 +262,7 @@ static long collect(smr_swap *c) {
  * about 2 retired values; one publishing in a tight loop batches up to the
  * threshold.  The clock is read only at those counts. */
 static int collect_early(smr_swap *c, size_t g) {
-  if (g < 2 || (g & (g - 1)) != 0)
+  if ((c->flags & SMR_SWAP_STRICT_THRESHOLD) || g < 2 || (g & (g - 1)) != 0)
     return 0;
   return smr__now_ns() - c->last_collect_ns >= 20 * c->collect_cost_ns;
 }
@@ -347,7 +347,8 @@ static int own_pinned(smr_swap *c, int all) {
 int smr_swap_create(smr_swap **out, void *initial, smr_swap_destroy_fn destroy,
                     const struct smr_swap_attr *attr) {
   if (!out ||
-      (attr && (attr->flags & ~(SMR_SWAP_MULTI_WRITER | SMR_SWAP_SYMMETRIC))))
+      (attr && (attr->flags & ~(SMR_SWAP_MULTI_WRITER | SMR_SWAP_SYMMETRIC |
+                                SMR_SWAP_STRICT_THRESHOLD))))
     return -EINVAL;
   smr_swap *c = smr__alloc_aligned(sizeof *c);
   if (!c)

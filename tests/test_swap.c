@@ -191,15 +191,15 @@ static void test_bad_args(void) {
   struct smr_swap_attr a = {0, 0, &dtor_ctx};
   CHECK_EQ(smr_swap_create(NULL, NULL, dtor, NULL), -EINVAL);
   CHECK_EQ(smr_swap_create(NULL, NULL, dtor, &a), -EINVAL);
-  unsigned bad[] = {0x4u, 0x8u, 0x80000000u,
-                    SMR_SWAP_MULTI_WRITER | SMR_SWAP_SYMMETRIC | 0x10u};
+  unsigned bad[] = {0x8u, 0x10u, 0x80000000u,
+                    SMR_SWAP_MULTI_WRITER | SMR_SWAP_SYMMETRIC | 0x20u};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     a.flags = bad[i];
     CHECK_EQ(smr_swap_create(&c, NULL, dtor, &a), -EINVAL);
   }
   /* A failed create does not take ownership of the initial value. */
   struct val *v = mk();
-  a.flags = 0x4u;
+  a.flags = 0x8u;
   CHECK_EQ(smr_swap_create(&c, v, dtor, &a), -EINVAL);
   give_back(v);
 

@@ -64,12 +64,19 @@ typedef struct smr_domain smr_domain;
 
 /* Force this domain to use fences on both sides whatever the process mode. */
 #define SMR_DOMAIN_SYMMETRIC 0x1u
+/* Collect automatically only above the threshold, never early: predictable
+ * batching (and deterministic counts in tests). */
+#define SMR_DOMAIN_STRICT_THRESHOLD 0x2u
 
 struct smr_domain_attr {
   unsigned flags;   /* SMR_DOMAIN_* */
   size_t threshold; /* garbage count that triggers an automatic, non-blocking
                        collection in smr_retire(); 0 = default (64);
-                       SIZE_MAX = never collect automatically */
+                       SIZE_MAX = never collect automatically.  Below it,
+                       smr_retire also collects at counts 2, 4, 8, ... when
+                       retires are slow compared with a writer-side barrier
+                       (so big objects retired every few ms do not pile
+                       up) */
 };
 
 /* Create a domain.  attr may be NULL for defaults.  Errors: -EINVAL (out is

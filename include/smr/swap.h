@@ -53,8 +53,9 @@ typedef struct smr_swap smr_swap;
  * thread that destroys the last reader handle after smr_swap_destroy). */
 typedef void (*smr_swap_destroy_fn)(void *value, void *ctx);
 
-#define SMR_SWAP_MULTI_WRITER 0x1u /* writer functions from any thread */
-#define SMR_SWAP_SYMMETRIC    0x2u /* fences on both sides (no membarrier) */
+#define SMR_SWAP_MULTI_WRITER     0x1u /* writer functions from any thread */
+#define SMR_SWAP_SYMMETRIC        0x2u /* fences on both sides (no membarrier) */
+#define SMR_SWAP_STRICT_THRESHOLD 0x4u /* collect only above the threshold */
 
 struct smr_swap_attr {
   unsigned flags;   /* SMR_SWAP_* */
