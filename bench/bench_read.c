@@ -199,10 +199,21 @@ uint64_t bench_loop(struct ctx *c, uint64_t iters) {
     sum += p->field;
     ck_epoch_end(rec, NULL);
   }
+#elif defined(URCU_QSBR_ANY) && QS_INTERVAL == 1
+  (void)c;
+  BENCH_NO_UNROLL
+  for (uint64_t i = 0; i < iters; i++) {
+    urcu_qsbr_read_lock(); /* empty: QSBR readers announce nothing here */
+    /* rcu_dereference: pairs with rcu_assign_pointer in setup(). */
+    const struct obj *p = rcu_dereference(shared);
+    sum += p->field;
+    urcu_qsbr_read_unlock();
+    urcu_qsbr_quiescent_state(); /* after every read */
+  }
 #elif defined(URCU_QSBR_ANY)
   (void)c;
   uint64_t i = 0;
-  while (i < iters) {
+  while (i < iters) { /* batches of QS_INTERVAL reads */
     uint64_t end = iters - i > QS_INTERVAL ? i + QS_INTERVAL : iters;
     BENCH_NO_UNROLL
     for (; i < end; i++) {

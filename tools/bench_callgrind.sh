@@ -16,8 +16,11 @@
 # the cost of one read section plus the loop's own bookkeeping; the "plain"
 # row is the floor (acquire load, field read, accumulate, loop counter and
 # branch: 5 instructions on x86-64) and "over plain" is what the read
-# section itself adds.  Prints one JSON object per program, then a
-# table.  Configure the build with -DCMAKE_BUILD_TYPE=Release for meaningful
+# section itself adds.  The lock rows (rwlock, mutex) count glibc's lock and
+# unlock calls (callees included); urcu_qsbr amortises one quiescent state
+# over 1024 reads, urcu_qsbr_qs1 announces one per read.  Prints one JSON
+# object per program, then a table.  tools/bench_suite.sh runs this too.
+# Configure the build with -DCMAKE_BUILD_TYPE=Release for meaningful
 # figures.
 set -eu
 
