@@ -97,6 +97,8 @@ static void thread_exit(void *head) {
   for (struct rec *r = head, *n; r; r = n) {
     n = r->tnext;
     pthread_mutex_lock(&r->d->reg_lock);
+    /* relaxed: the exiting owner's own word; the release store below publishes.
+     */
     uint64_t c = atomic_load_explicit(&r->pub.ctr, memory_order_relaxed);
     /* release: the dead thread's accesses happen before a writer that reads
      * the cleared depth (pairs with the acquire loads in the scans). */
@@ -256,6 +258,7 @@ int smr_reader_unregister(smr_reader *pub) {
   struct rec *r = (struct rec *)pub;
   if (!pthread_equal(r->owner, pthread_self()))
     return -EPERM;
+  /* relaxed: our own word (owner-only check). */
   if (ACTIVE(atomic_load_explicit(&r->pub.ctr, memory_order_relaxed)))
     return -EBUSY;
   /* Remove from the thread's list. */
@@ -323,6 +326,7 @@ static int gp_snapshot(smr_domain *d) {
     int64_t sample = smr__now_ns() - t0;
     if (sample > 2 * est + 1000)
       sample = 2 * est + 1000;
+    /* relaxed: a cost estimate, read opportunistically by retirers. */
     atomic_store_explicit(&d->barrier_cost_ns, est + (sample - est) / 4,
                           memory_order_relaxed);
   } else {
@@ -399,6 +403,7 @@ static int gp_readers_done(smr_domain *d) {
  * for (0 = none).  gp_lock held.  Returns objects reclaimed. */
 static long gp_step(smr_domain *d, uint64_t target) {
   for (int i = 0; i < 3; i++) {
+    /* relaxed: both counters are written only under gp_lock, which we hold. */
     uint64_t s = atomic_load_explicit(&d->gp_started, memory_order_relaxed);
     uint64_t c = atomic_load_explicit(&d->gp_completed, memory_order_relaxed);
     if (s != c) {
@@ -419,6 +424,7 @@ static long gp_step(smr_domain *d, uint64_t target) {
       break;
     gp_start(d);
   }
+  /* relaxed: written under gp_lock, which we hold. */
   uint64_t c = atomic_load_explicit(&d->gp_completed, memory_order_relaxed);
   struct smr_retired *ready = NULL, **tail = &ready;
   while (d->wait_head && d->wait_head->gp <= c) {
@@ -430,6 +436,7 @@ static long gp_step(smr_domain *d, uint64_t target) {
   if (!d->wait_head)
     d->wait_tail = NULL;
   long k = run_list(ready);
+  /* relaxed: statistics and heuristics only; pair with nothing. */
   if (k)
     atomic_fetch_sub_explicit(&d->garbage, (size_t)k, memory_order_relaxed);
   atomic_store_explicit(&d->last_step_ns, smr__now_ns(), memory_order_relaxed);
@@ -443,6 +450,7 @@ static long gp_step(smr_domain *d, uint64_t target) {
  * milliseconds are then reclaimed after about two grace periods instead of
  * piling up to the threshold; a tight retire loop still batches. */
 static int retire_should_collect(smr_domain *d, size_t g) {
+  /* relaxed: tuning knob and heuristics; pair with nothing. */
   size_t th = atomic_load_explicit(&d->threshold, memory_order_relaxed);
   if (g > th)
     return 1;
@@ -459,6 +467,7 @@ int smr_retire(smr_domain *d, struct smr_retired *node,
   if (!d || !node || !fn)
     return -EINVAL;
   node->fn = fn;
+  /* relaxed peek at the pending stack; gp_start's exchange is the acquire. */
   struct smr_retired *head =
       atomic_load_explicit(&d->pending, memory_order_relaxed);
   do {
@@ -517,6 +526,7 @@ static int wait_for_gp(smr_domain *d, uint64_t target) {
   for (;;) {
     pthread_mutex_lock(&d->gp_lock);
     gp_step(d, target);
+    /* acquire: pairs with the release store of gp_completed in gp_step. */
     uint64_t c = atomic_load_explicit(&d->gp_completed, memory_order_acquire);
     int err = d->need_barrier ? d->barrier_error : 0;
     pthread_mutex_unlock(&d->gp_lock);
@@ -562,6 +572,7 @@ int smr_poll(smr_domain *d, smr_cookie cookie) {
     gp_step(d, cookie.gp);
     pthread_mutex_unlock(&d->gp_lock);
   }
+  /* acquire: as above. */
   return atomic_load_explicit(&d->gp_completed, memory_order_acquire) >=
                  cookie.gp
              ? 0
@@ -582,6 +593,7 @@ long smr_collect(smr_domain *d) {
 size_t smr_garbage_count(const smr_domain *d) {
   if (!d)
     return 0;
+  /* relaxed: a statistic. */
   return atomic_load_explicit(&((smr_domain *)d)->garbage,
                               memory_order_relaxed);
 }

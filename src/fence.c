@@ -60,6 +60,7 @@ int smr_fence_init(struct smr_fence_info *info) {
     info->registration_ns = fence_state.registration_ns;
     info->membarrier_error = fence_state.membarrier_error;
     info->forced = fence_state.forced;
+    /* relaxed: statistics counters, pair with nothing. */
     info->heavy_barriers =
         atomic_load_explicit(&fence_heavy_count, memory_order_relaxed);
     info->heavy_retries =
@@ -82,6 +83,7 @@ int smr__heavy_barrier(smr_fence_mode mode) {
   smr__fence_seq_cst();
   int retried = 0;
   int r = smr__membarrier(&retried);
+  /* relaxed: statistics counter. */
   if (retried)
     atomic_fetch_add_explicit(&fence_heavy_retries, 1, memory_order_relaxed);
   smr__fence_seq_cst();

@@ -136,6 +136,7 @@ static struct swap_rec *rec_new(smr_swap *c, int owned) {
   r->pub.cur = &c->cur;
   r->cell = c;
   atomic_init(&r->in_use, 1);
+  /* relaxed: the CAS below is the release that publishes the record. */
   struct swap_rec *head =
       atomic_load_explicit(&c->readers, memory_order_relaxed);
   do {
@@ -152,6 +153,7 @@ static struct swap_rec *rec_new(smr_swap *c, int owned) {
  * RMW); other threads only read it, relaxed, as a statistic. */
 static size_t garbage_add(smr_swap *c, size_t delta) {
   size_t g = atomic_load_explicit(&c->garbage, memory_order_relaxed) + delta;
+  /* relaxed: single writer; readers of the count only want a statistic. */
   atomic_store_explicit(&c->garbage, g, memory_order_relaxed);
   return g;
 }
@@ -292,6 +294,7 @@ static struct smr_swap_node *publish(smr_swap *c, void *value) {
   struct smr_swap_node *n = node_get(c);
   if (!n)
     return NULL;
+  /* relaxed: the writer (or wlock holder) reads its own publication. */
   struct smr_swap_node *old =
       atomic_load_explicit(&c->cur, memory_order_relaxed);
   n->value = value;
@@ -332,6 +335,7 @@ static int own_pinned(smr_swap *c, int all) {
     return r &&
            atomic_load_explicit(&r->pub.hp, memory_order_relaxed) != c->idle;
   }
+  /* acquire: pairs with the release CAS in rec_new. */
   for (struct swap_rec *r =
            atomic_load_explicit(&c->readers, memory_order_acquire);
        r; r = atomic_load_explicit(&r->next, memory_order_acquire))
@@ -397,6 +401,7 @@ static void free_cell(smr_swap *c) {
     next = n->next;
     free(n);
   }
+  /* acquire: pairs with rec_new's release CAS (no other thread is left). */
   for (struct swap_rec *
            r = atomic_load_explicit(&c->readers, memory_order_acquire),
           *next;
@@ -472,6 +477,7 @@ int smr_swap_update(smr_swap *c, smr_swap_update_fn fn, void *arg) {
   if (!c || !fn)
     return -EINVAL;
   lock_w(c);
+  /* relaxed: cur is only written by us, under wlock in multi-writer mode. */
   struct smr_swap_node *old = publish(
       c, fn(atomic_load_explicit(&c->cur, memory_order_relaxed)->value, arg));
   if (old)
@@ -517,6 +523,7 @@ int smr_swap_exchange(smr_swap *c, void *value, void **old) {
   if (!own)
     return -ENOMEM;
   lock_w(c);
+  /* relaxed: the writer's own publication. */
   struct smr_swap_node *cur =
       atomic_load_explicit(&c->cur, memory_order_relaxed);
   /* relaxed: the caller's own slot. */
@@ -558,6 +565,7 @@ int smr_swap_compare_exchange(smr_swap *c, const smr_guard *expected,
   if (!c || !expected)
     return -EINVAL;
   lock_w(c);
+  /* relaxed: the writer's own publication (under wlock if multi-writer). */
   struct smr_swap_node *cur =
       atomic_load_explicit(&c->cur, memory_order_relaxed);
   int rc = -EAGAIN;
@@ -586,6 +594,7 @@ static int update_pinned(smr_swap *c, smr_swap_update_fn fn, void *arg,
   lock_w(c);
   if (fetch_first)
     smr_swap_read(&own->pub, g);
+  /* relaxed: as above. */
   struct smr_swap_node *old = publish(
       c, fn(atomic_load_explicit(&c->cur, memory_order_relaxed)->value, arg));
   if (old) {
@@ -619,6 +628,7 @@ uint64_t smr_swap_version(const smr_swap *c) {
 size_t smr_swap_garbage_count(const smr_swap *c) {
   if (!c)
     return 0;
+  /* relaxed: a statistic. */
   return atomic_load_explicit(&((smr_swap *)c)->garbage, memory_order_relaxed);
 }
 
@@ -662,6 +672,7 @@ int smr_swap_reader_create(smr_swap *c, smr_swap_reader **out) {
     return -EINVAL;
   }
   struct swap_rec *r = NULL;
+  /* acquire: pairs with the release CAS in rec_new. */
   for (struct swap_rec *x =
            atomic_load_explicit(&c->readers, memory_order_acquire);
        x; x = atomic_load_explicit(&x->next, memory_order_acquire)) {
@@ -679,6 +690,7 @@ int smr_swap_reader_create(smr_swap *c, smr_swap_reader **out) {
   if (!r)
     r = rec_new(c, 0);
   if (!r) {
+    /* relaxed: undoing our own increment; nothing is published by it. */
     atomic_fetch_sub_explicit(&c->foreign, 1, memory_order_relaxed);
     cell_unref(c);
     return -ENOMEM;
@@ -692,6 +704,7 @@ int smr_swap_reader_destroy(smr_swap_reader *pub) {
     return -EINVAL;
   struct swap_rec *r = (struct swap_rec *)pub;
   smr_swap *c = r->cell;
+  /* relaxed: the owner's own slot. */
   if (atomic_load_explicit(&pub->hp, memory_order_relaxed) != c->idle)
     return -EBUSY;
   /* release: our last guard release happens before the record's reuse. */
@@ -707,6 +720,7 @@ int smr_swap_reader_destroy(smr_swap_reader *pub) {
 }
 
 struct smr__swap_pin smr__swap_read_slow(smr_swap_reader *r) {
+  /* relaxed: the owner's own slot. */
   struct smr_swap_node *h = atomic_load_explicit(&r->hp, memory_order_relaxed);
   if (h != SMR__SWAP_IDLE_SYM) /* nested: the outer guard's node */
     return (struct smr__swap_pin){h, h};
@@ -752,6 +766,7 @@ int smr_swap_reader_copy(smr_swap_reader *r, void *dst, size_t size,
 bool smr_swap_reader_is_pinned(const smr_swap_reader *r) {
   if (!r)
     return false;
+  /* relaxed: the owner's own slot. */
   struct smr_swap_node *h =
       atomic_load_explicit(&((smr_swap_reader *)r)->hp, memory_order_relaxed);
   return h != NULL && h != SMR__SWAP_IDLE_SYM;
