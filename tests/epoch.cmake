@@ -12,7 +12,7 @@
 #  test_epoch_fork     fork with live readers: the child uses new domains,
 #                      the parent's domain keeps working
 #  test_epoch_misuse   death tests of the SMR_DEBUG assertions (unbalanced
-#                      smr_leave aborts; nesting overflow in Debug builds)
+#                      smr_leave aborts) and of the nesting-overflow abort
 #  test_epoch_misuse_ndebug
 #                      the same with NDEBUG defined too (see below)
 smr_test(test_epoch LABELS unit TIMEOUT 60)
@@ -22,15 +22,13 @@ set_tests_properties(test_epoch_fence_symmetric PROPERTIES TIMEOUT 60
 smr_test(test_epoch_threads LABELS stress TIMEOUT 300)
 smr_test(test_epoch_fork LABELS unit TIMEOUT 60)
 smr_test(test_epoch_misuse LABELS unit TIMEOUT 60)
-# The inline smr_leave() asserts only when the caller is compiled with
-# SMR_DEBUG, whatever the build type; the library-side assertions (nesting
-# overflow) exist only when the library itself is a Debug build.
-target_compile_definitions(test_epoch_misuse PRIVATE SMR_DEBUG
-  SMR_TEST_LIB_DEBUG=$<IF:$<CONFIG:Debug>,1,0>)
+# The inline smr_leave() asserts when the caller is compiled with SMR_DEBUG,
+# whatever the build type; the library aborts on nesting overflow in every
+# build.
+target_compile_definitions(test_epoch_misuse PRIVATE SMR_DEBUG)
 # Same death tests with NDEBUG also defined (a Release-style build of a
-# program that defines SMR_DEBUG).  Fails while SMR_ASSERT (smr/common.h) is
-# the standard assert(), which NDEBUG silences.
+# program that defines SMR_DEBUG): SMR_ASSERT must not depend on NDEBUG.
 smr_test(test_epoch_misuse_ndebug LABELS unit TIMEOUT 60
          SOURCES test_epoch_misuse.c)
 target_compile_definitions(test_epoch_misuse_ndebug PRIVATE SMR_DEBUG NDEBUG
-  SMR_TEST_KEEP_NDEBUG SMR_TEST_LIB_DEBUG=0)
+  SMR_TEST_KEEP_NDEBUG)
