@@ -114,43 +114,14 @@
 #include <stdint.h>
 #include <sys/resource.h>
 
-#if defined(BENCH_IMPL_SMR_SWAP)
-#include "smr/swap.h"
-#define IMPL_NAME "smr_swap"
-#define HAVE_SMR  1
-#elif defined(BENCH_IMPL_SMR_EPOCH)
-#include "smr/epoch.h"
-#define IMPL_NAME "smr_epoch"
-#define HAVE_SMR  1
-#elif defined(BENCH_IMPL_RWLOCK)
-#define IMPL_NAME   "rwlock"
-#define HAVE_RWLOCK 1
-#elif defined(BENCH_IMPL_RWLOCK_WPREF)
-#define IMPL_NAME   "rwlock_wpref"
-#define HAVE_RWLOCK 1
-#elif defined(BENCH_IMPL_MUTEX)
-#define IMPL_NAME "mutex"
-#elif defined(BENCH_IMPL_URCU_MEMB_CALLRCU) ||                                 \
-    defined(BENCH_IMPL_URCU_MEMB_SYNC)
-#define _LGPL_SOURCE /* inline read-side fast paths, as liburcu advises */
-#include <urcu/urcu-memb.h>
-#define HAVE_URCU_MEMB 1
-#ifdef BENCH_IMPL_URCU_MEMB_CALLRCU
-#define IMPL_NAME "urcu_memb_callrcu"
-#else
-#define IMPL_NAME "urcu_memb_sync"
-#endif
-#elif defined(BENCH_IMPL_URCU_QSBR)
-#define _LGPL_SOURCE
-#include <urcu/urcu-qsbr.h>
-#define IMPL_NAME "urcu_qsbr"
-#elif defined(BENCH_IMPL_CK_EPOCH)
-#include <ck_epoch.h>
-#define IMPL_NAME "ck_epoch"
-#elif defined(BENCH_IMPL_FLOOR)
-#define IMPL_NAME "floor"
-#else
-#error "define one BENCH_IMPL_* (see bench/lookup.cmake)"
+#include "bench_impl.h"
+
+#if !(defined(BENCH_IMPL_FLOOR) || defined(BENCH_IMPL_SMR_SWAP) ||             \
+      defined(BENCH_IMPL_SMR_EPOCH) || defined(HAVE_RWLOCK) ||                 \
+      defined(BENCH_IMPL_MUTEX) || defined(BENCH_IMPL_URCU_MEMB_CALLRCU) ||    \
+      defined(BENCH_IMPL_URCU_MEMB_SYNC) || defined(BENCH_IMPL_URCU_QSBR) ||   \
+      defined(BENCH_IMPL_CK_EPOCH))
+#error "bench_lookup: no such implementation (see bench/lookup.cmake)"
 #endif
 
 #include "bench_common.h"
@@ -548,7 +519,7 @@ static struct table *shared; /* guarded by rwl */
 #elif defined(BENCH_IMPL_MUTEX)
 static pthread_mutex_t mtx;
 static struct table *shared; /* guarded by mtx */
-#elif defined(HAVE_URCU_MEMB) || defined(BENCH_IMPL_URCU_QSBR)
+#elif defined(URCU_MEMB_ANY) || defined(BENCH_IMPL_URCU_QSBR)
 static struct table *shared; /* rcu_assign_pointer / rcu_dereference */
 #ifdef BENCH_IMPL_URCU_MEMB_CALLRCU
 static void rcu_free(struct rcu_head *h) {
@@ -609,7 +580,7 @@ void bench_loop(struct reader *rd, uint64_t n) {
     pthread_mutex_lock(&mtx);
     lookup_check(shared, &st);
     pthread_mutex_unlock(&mtx);
-#elif defined(HAVE_URCU_MEMB)
+#elif defined(URCU_MEMB_ANY)
     urcu_memb_read_lock();
     /* rcu_dereference: pairs with rcu_assign_pointer in publish(). */
     const struct table *t = rcu_dereference(shared);
@@ -641,7 +612,7 @@ static void reader_register(struct reader *rd) {
   BENCH_CHECK(smr_swap_reader_create(cell, &rd->h));
 #elif defined(BENCH_IMPL_SMR_EPOCH)
   BENCH_CHECK(smr_reader_register(dom, &rd->h));
-#elif defined(HAVE_URCU_MEMB)
+#elif defined(URCU_MEMB_ANY)
   (void)rd;
   urcu_memb_register_thread();
 #elif defined(BENCH_IMPL_URCU_QSBR)
@@ -660,7 +631,7 @@ static void reader_unregister(struct reader *rd) {
   BENCH_CHECK(smr_swap_reader_destroy(rd->h));
 #elif defined(BENCH_IMPL_SMR_EPOCH)
   BENCH_CHECK(smr_reader_unregister(rd->h));
-#elif defined(HAVE_URCU_MEMB)
+#elif defined(URCU_MEMB_ANY)
   (void)rd;
   urcu_memb_unregister_thread();
 #elif defined(BENCH_IMPL_URCU_QSBR)
@@ -808,7 +779,7 @@ static void impl_setup(struct table *t) {
 #elif defined(BENCH_IMPL_MUTEX)
   BENCH_CHECK(pthread_mutex_init(&mtx, NULL));
   shared = t;
-#elif defined(HAVE_URCU_MEMB) || defined(BENCH_IMPL_URCU_QSBR)
+#elif defined(URCU_MEMB_ANY) || defined(BENCH_IMPL_URCU_QSBR)
   rcu_assign_pointer(shared, t);
 #elif defined(BENCH_IMPL_CK_EPOCH)
   ck_epoch_init(&ck_ep);
@@ -856,7 +827,7 @@ static const char *mode_name(void) {
   struct smr_fence_info fi;
   BENCH_CHECK(smr_fence_init(&fi));
   return fi.mode == SMR_FENCE_ASYMMETRIC ? "asymmetric" : "symmetric";
-#elif defined(HAVE_URCU_MEMB)
+#elif defined(URCU_MEMB_ANY)
   /* liburcu decides at init whether sys_membarrier replaces reader fences. */
   return urcu_memb_has_sys_membarrier ? "asymmetric" : "symmetric";
 #elif defined(BENCH_IMPL_URCU_QSBR)

@@ -42,59 +42,28 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#if defined(BENCH_IMPL_URCU_MEMB)
-#define _LGPL_SOURCE /* inline read-side fast paths, as liburcu advises */
-#include <urcu/urcu-memb.h>
-#define IMPL_NAME "urcu_memb"
-#elif defined(BENCH_IMPL_URCU_QSBR) || defined(BENCH_IMPL_URCU_QSBR_QS1)
-#define _LGPL_SOURCE /* inline read-side and quiescent-state fast paths */
-#include <urcu/urcu-qsbr.h>
-#define URCU_QSBR_ANY 1
-#ifdef BENCH_IMPL_URCU_QSBR
-#define IMPL_NAME   "urcu_qsbr"
-#define QS_INTERVAL 1024u /* reads between quiescent states */
-#else
-#define IMPL_NAME   "urcu_qsbr_qs1"
-#define QS_INTERVAL 1u
-#endif
-#elif defined(BENCH_IMPL_RWLOCK) || defined(BENCH_IMPL_MUTEX)
-#include <pthread.h>
-#ifdef BENCH_IMPL_RWLOCK
-#define IMPL_NAME "rwlock"
-#else
-#define IMPL_NAME "mutex"
-#endif
-#define LOCK_ANY 1
-#elif defined(BENCH_IMPL_CK_EPOCH)
-#include <ck_epoch.h>
-#define IMPL_NAME "ck_epoch"
-#elif defined(BENCH_IMPL_SMR_EPOCH) || defined(BENCH_IMPL_SMR_EPOCH_SYM)
-#include "smr/epoch.h"
-#ifdef BENCH_IMPL_SMR_EPOCH
-#define IMPL_NAME    "smr_epoch"
-#define DOMAIN_FLAGS 0u
-#else
-#define IMPL_NAME    "smr_epoch_sym"
-#define DOMAIN_FLAGS SMR_DOMAIN_SYMMETRIC
-#endif
-#elif defined(BENCH_IMPL_SMR_SWAP) || defined(BENCH_IMPL_SMR_SWAP_SYM)
-#include "smr/swap.h"
-#ifdef BENCH_IMPL_SMR_SWAP
-#define IMPL_NAME  "smr_swap"
-#define CELL_FLAGS 0u
-#else
-#define IMPL_NAME  "smr_swap_sym"
-#define CELL_FLAGS SMR_SWAP_SYMMETRIC
-#endif
-#elif defined(BENCH_IMPL_PLAIN)
-#define IMPL_NAME "plain"
-#else
-#error "define one BENCH_IMPL_* (see bench/CMakeLists.txt)"
+#include "bench_impl.h"
+
+#if !(defined(BENCH_IMPL_PLAIN) || defined(BENCH_IMPL_SMR_EPOCH) ||            \
+      defined(BENCH_IMPL_SMR_EPOCH_SYM) || defined(BENCH_IMPL_SMR_SWAP) ||     \
+      defined(BENCH_IMPL_SMR_SWAP_SYM) || defined(BENCH_IMPL_URCU_MEMB) ||     \
+      defined(URCU_QSBR_ANY) || defined(BENCH_IMPL_CK_EPOCH) ||                \
+      defined(LOCK_ANY))
+#error "bench_read: no such implementation (see bench/CMakeLists.txt)"
 #endif
 
-#if defined(BENCH_IMPL_SMR_EPOCH) || defined(BENCH_IMPL_SMR_EPOCH_SYM) ||      \
-    defined(BENCH_IMPL_SMR_SWAP) || defined(BENCH_IMPL_SMR_SWAP_SYM)
-#define HAVE_SMR 1 /* smr_fence_init (smr/epoch.h, included above) */
+#if defined(BENCH_IMPL_URCU_QSBR)
+#define QS_INTERVAL 1024u /* reads between quiescent states */
+#elif defined(BENCH_IMPL_URCU_QSBR_QS1)
+#define QS_INTERVAL 1u
+#elif defined(BENCH_IMPL_SMR_EPOCH)
+#define DOMAIN_FLAGS 0u
+#elif defined(BENCH_IMPL_SMR_EPOCH_SYM)
+#define DOMAIN_FLAGS SMR_DOMAIN_SYMMETRIC
+#elif defined(BENCH_IMPL_SMR_SWAP)
+#define CELL_FLAGS 0u
+#elif defined(BENCH_IMPL_SMR_SWAP_SYM)
+#define CELL_FLAGS SMR_SWAP_SYMMETRIC
 #endif
 
 #include "bench_common.h"

@@ -93,47 +93,24 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#if defined(BENCH_IMPL_URCU_MEMB_CALLRCU) || defined(BENCH_IMPL_URCU_MEMB_SYNC)
-#define _LGPL_SOURCE
-#include <urcu/urcu-memb.h>
-#define URCU_MEMB_ANY 1
-#ifdef BENCH_IMPL_URCU_MEMB_CALLRCU
-#define IMPL_NAME "urcu_memb_callrcu"
-#else
-#define IMPL_NAME "urcu_memb_sync"
+#include "bench_impl.h"
+
+#if !(defined(BENCH_IMPL_SMR_SWAP) || defined(BENCH_IMPL_SMR_EPOCH) ||         \
+      defined(BENCH_IMPL_CK_EPOCH) || defined(BENCH_IMPL_URCU_MEMB_CALLRCU) || \
+      defined(BENCH_IMPL_URCU_MEMB_SYNC) || defined(BENCH_IMPL_RWLOCK))
+#error "bench_stall: no such implementation (see bench/CMakeLists.txt)"
 #endif
-#elif defined(BENCH_IMPL_CK_EPOCH)
-#include <ck_epoch.h>
-#define IMPL_NAME "ck_epoch"
-#elif defined(BENCH_IMPL_SMR_EPOCH)
-#include "smr/epoch.h"
-#define IMPL_NAME "smr_epoch"
+
+#if defined(BENCH_IMPL_SMR_EPOCH)
 #define THRESHOLD 64 /* the domain's default, set explicitly */
 #elif defined(BENCH_IMPL_SMR_SWAP)
-#include "smr/swap.h"
-#define IMPL_NAME "smr_swap"
 #define THRESHOLD 256 /* the cell's default, set explicitly */
-#elif defined(BENCH_IMPL_RWLOCK)
-#define IMPL_NAME "rwlock"
-#else
-#error "define one BENCH_IMPL_* (see bench/CMakeLists.txt)"
 #endif
 
 #include "bench_common.h"
+#include "bench_val.h"
 
-#define PAYLOAD 64
-#define POISON  0xdd /* written over a value before it is freed */
-
-struct val {
-#if defined(BENCH_IMPL_SMR_EPOCH)
-  struct smr_retired hdr; /* first member: the callback casts back */
-#elif defined(BENCH_IMPL_CK_EPOCH)
-  ck_epoch_entry_t entry;
-#elif defined(BENCH_IMPL_URCU_MEMB_CALLRCU)
-  struct rcu_head head;
-#endif
-  unsigned char data[PAYLOAD];
-};
+#define POISON 0xdd /* written over a value before it is freed */
 
 /* Pattern of value i: never POISON. */
 static unsigned char pattern_of(uint64_t i) {
@@ -158,25 +135,6 @@ static void val_free_now(struct val *v) {
   atomic_fetch_add_explicit(&freed, 1, memory_order_relaxed);
   free(v);
 }
-
-#if defined(BENCH_IMPL_SMR_SWAP)
-static void val_destroy(void *value, void *ctx) {
-  (void)ctx;
-  val_free_now(value);
-}
-#elif defined(BENCH_IMPL_SMR_EPOCH)
-static void val_free(struct smr_retired *node) {
-  val_free_now((struct val *)node);
-}
-#elif defined(BENCH_IMPL_CK_EPOCH)
-static void val_free(ck_epoch_entry_t *e) {
-  val_free_now((struct val *)e);
-}
-#elif defined(BENCH_IMPL_URCU_MEMB_CALLRCU)
-static void val_free(struct rcu_head *h) {
-  val_free_now((struct val *)h);
-}
-#endif
 
 /* ---- the implementation -------------------------------------------------- */
 

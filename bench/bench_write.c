@@ -76,38 +76,14 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#if defined(BENCH_IMPL_URCU_MEMB_CALLRCU) || defined(BENCH_IMPL_URCU_MEMB_SYNC)
-#define _LGPL_SOURCE
-#include <urcu/urcu-memb.h>
-#define URCU_MEMB_ANY 1
-#ifdef BENCH_IMPL_URCU_MEMB_CALLRCU
-#define IMPL_NAME "urcu_memb_callrcu"
-#else
-#define IMPL_NAME "urcu_memb_sync"
-#endif
-#elif defined(BENCH_IMPL_URCU_QSBR)
-#define _LGPL_SOURCE
-#include <urcu/urcu-qsbr.h>
-#define IMPL_NAME "urcu_qsbr"
-#elif defined(BENCH_IMPL_CK_EPOCH)
-#include <ck_epoch.h>
-#define IMPL_NAME "ck_epoch"
-#elif defined(BENCH_IMPL_SMR_EPOCH)
-#include "smr/epoch.h"
-#define IMPL_NAME "smr_epoch"
-#elif defined(BENCH_IMPL_SMR_SWAP)
-#include "smr/swap.h"
-#define IMPL_NAME "smr_swap"
-#elif defined(BENCH_IMPL_RWLOCK)
-#define IMPL_NAME "rwlock"
-#define LOCK_ANY  1
-#elif defined(BENCH_IMPL_MUTEX)
-#define IMPL_NAME "mutex"
-#define LOCK_ANY  1
-#elif defined(BENCH_IMPL_FLOOR)
-#define IMPL_NAME "floor"
-#else
-#error "define one BENCH_IMPL_* (see bench/CMakeLists.txt)"
+#include "bench_impl.h"
+
+#if !(defined(BENCH_IMPL_FLOOR) || defined(BENCH_IMPL_SMR_SWAP) ||             \
+      defined(BENCH_IMPL_SMR_EPOCH) || defined(BENCH_IMPL_CK_EPOCH) ||         \
+      defined(BENCH_IMPL_URCU_MEMB_CALLRCU) ||                                 \
+      defined(BENCH_IMPL_URCU_MEMB_SYNC) || defined(BENCH_IMPL_URCU_QSBR) ||   \
+      defined(LOCK_ANY))
+#error "bench_write: no such implementation (see bench/CMakeLists.txt)"
 #endif
 
 #if defined(BENCH_IMPL_URCU_MEMB_SYNC) || defined(BENCH_IMPL_URCU_QSBR)
@@ -115,6 +91,7 @@
 #endif
 
 #include "bench_common.h"
+#include "bench_val.h"
 
 #ifdef SYNC_RCU
 /* A grace period per publish costs microseconds (membarrier, futex). */
@@ -124,20 +101,6 @@
 #define DEFAULT_ITERS 1000000ull /* 1e6 publishes per run */
 #define SMOKE_ITERS   10000ull
 #endif
-#define PAYLOAD 64
-
-/* The published value: 64 bytes of payload (plus the retire header of the
- * implementation, where its API embeds one). */
-struct val {
-#if defined(BENCH_IMPL_SMR_EPOCH)
-  struct smr_retired hdr; /* first member: the callback casts back */
-#elif defined(BENCH_IMPL_CK_EPOCH)
-  ck_epoch_entry_t entry; /* first member: the callback casts back */
-#elif defined(BENCH_IMPL_URCU_MEMB_CALLRCU)
-  struct rcu_head head; /* first member: the callback casts back */
-#endif
-  unsigned char data[PAYLOAD];
-};
 
 static struct val *val_new(uint64_t i) {
   struct val *v = malloc(sizeof *v);
@@ -158,25 +121,6 @@ static inline void val_free_now(struct val *v) {
   atomic_fetch_add_explicit(&freed, 1, memory_order_relaxed);
   free(v);
 }
-
-#if defined(BENCH_IMPL_SMR_SWAP)
-static void val_destroy(void *value, void *ctx) {
-  (void)ctx;
-  val_free_now(value);
-}
-#elif defined(BENCH_IMPL_SMR_EPOCH)
-static void val_free(struct smr_retired *node) {
-  val_free_now((struct val *)node);
-}
-#elif defined(BENCH_IMPL_CK_EPOCH)
-static void val_free(ck_epoch_entry_t *e) {
-  val_free_now((struct val *)e);
-}
-#elif defined(BENCH_IMPL_URCU_MEMB_CALLRCU)
-static void val_free(struct rcu_head *h) {
-  val_free_now((struct val *)h);
-}
-#endif
 
 /* ---- the floor's delayed-free FIFO ---------------------------------------
  * Batches of retired values; a full batch is stamped with the clock and

@@ -56,20 +56,12 @@ else
   term="png noenhanced size 1000,560"
 fi
 
+# jget(line, key) and median(a, n) for the awk programs below.
+. "$(dirname "$0")/bench_lib.sh"
+JGET=$BENCH_JGET
+
 # ---- select the lines: latest session per kind of benchmark ---------------------
-awk '
-function jget(line, key,   k, i, s) {
-  k = "\"" key "\":"
-  i = index(line, k)
-  if (!i) return ""
-  s = substr(line, i + length(k))
-  if (substr(s, 1, 1) == "\"") {
-    s = substr(s, 2)
-    return substr(s, 1, index(s, "\"") - 1)
-  }
-  match(s, /^[^,}]*/)
-  return substr(s, 1, RLENGTH)
-}
+awk "$JGET"'
 NR == FNR {
   b = jget($0, "bench"); s = jget($0, "session")
   if (b != "" && (!(b in latest) || s > latest[b])) latest[b] = s
@@ -77,28 +69,6 @@ NR == FNR {
 }
 { b = jget($0, "bench"); if (b != "" && jget($0, "session") == latest[b]) print }
 ' "$in" "$in" >"$tmp/sel.jsonl"
-
-JGET='
-function jget(line, key,   k, i, s) {
-  k = "\"" key "\":"
-  i = index(line, k)
-  if (!i) return ""
-  s = substr(line, i + length(k))
-  if (substr(s, 1, 1) == "\"") {
-    s = substr(s, 2)
-    return substr(s, 1, index(s, "\"") - 1)
-  }
-  match(s, /^[^,}]*/)
-  return substr(s, 1, RLENGTH)
-}
-function median(a, n,   i, j, t) {
-  for (i = 2; i <= n; i++) {
-    t = a[i]
-    for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]
-    a[j + 1] = t
-  }
-  return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}'
 
 # A caption line: which build, compiler and session the data came from.
 caption() {

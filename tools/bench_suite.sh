@@ -134,32 +134,12 @@ programs() {
   echo "$list"
 }
 
-# The awk helper every table uses: jget(line, key) returns a field's value
-# (string fields without their quotes); "" if absent.
-JGET='
-function jget(line, key,   k, i, s) {
-  k = "\"" key "\":"
-  i = index(line, k)
-  if (!i) return ""
-  s = substr(line, i + length(k))
-  if (substr(s, 1, 1) == "\"") {
-    s = substr(s, 2)
-    return substr(s, 1, index(s, "\"") - 1)
-  }
-  match(s, /^[^,}]*/)
-  return substr(s, 1, RLENGTH)
-}
+# The awk helpers every table uses: jget and median (tools/bench_lib.sh),
+# and ratio(v, base), v / base formatted, "n/a" without a base.
+. "$tools/bench_lib.sh"
+JGET="$BENCH_JGET"'
 function ratio(v, base) {
   return (base == "" || base + 0 == 0 || v == "") ? "n/a" : sprintf("%.2f", v / base)
-}
-# median of a[1..n] (sorts a)
-function median(a, n,   i, j, t) {
-  for (i = 2; i <= n; i++) {
-    t = a[i]
-    for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]
-    a[j + 1] = t
-  }
-  return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }'
 
 echo "bench_suite.sh: build $build (${cc:-?}, ${btype:-?}), session $session"
