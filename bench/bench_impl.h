@@ -82,4 +82,27 @@
 #error "define one BENCH_IMPL_* (see bench/CMakeLists.txt, bench/lookup.cmake)"
 #endif
 
+/* The "mode" field of the output: how readers get their ordering.  smr_mode
+ * is the fence mode of the libsmr domain or cell measured (ignored for the
+ * peers). */
+static inline const char *bench_mode_name(int smr_mode) {
+  (void)smr_mode;
+#if defined(HAVE_SMR)
+  return smr_mode == SMR_FENCE_ASYMMETRIC ? "asymmetric" : "symmetric";
+#elif defined(URCU_MEMB_ANY)
+  /* liburcu decides at init whether sys_membarrier replaces reader fences. */
+  return urcu_memb_has_sys_membarrier ? "asymmetric" : "symmetric";
+#elif defined(URCU_QSBR_ANY)
+  return "qsbr"; /* no read-side barrier at all; quiescent states instead */
+#elif defined(BENCH_IMPL_CK_EPOCH)
+  return "symmetric"; /* ck_epoch_begin always fences */
+#elif defined(LOCK_ANY)
+  return "lock";
+#elif defined(BENCH_IMPL_FLOOR)
+  return "delay";
+#else
+  return "none";
+#endif
+}
+
 #endif /* SMR_BENCH_IMPL_H */

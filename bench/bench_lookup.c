@@ -823,20 +823,13 @@ static void impl_teardown(void) {
 }
 
 static const char *mode_name(void) {
+  int m = 0;
 #if defined(HAVE_SMR)
   struct smr_fence_info fi;
-  BENCH_CHECK(smr_fence_init(&fi));
-  return fi.mode == SMR_FENCE_ASYMMETRIC ? "asymmetric" : "symmetric";
-#elif defined(URCU_MEMB_ANY)
-  /* liburcu decides at init whether sys_membarrier replaces reader fences. */
-  return urcu_memb_has_sys_membarrier ? "asymmetric" : "symmetric";
-#elif defined(BENCH_IMPL_URCU_QSBR)
-  return "qsbr";
-#elif defined(BENCH_IMPL_CK_EPOCH)
-  return "symmetric"; /* ck_epoch_begin always fences */
-#else
-  return "none";
+  BENCH_CHECK(smr_fence_init(&fi)); /* also keeps the one-time init out */
+  m = (int)fi.mode;
 #endif
+  return bench_mode_name(m);
 }
 
 /* ---- threads ------------------------------------------------------------- */

@@ -221,22 +221,11 @@ uint64_t bench_loop(struct ctx *c, uint64_t iters) {
 static const char *mode_name(struct ctx *c) {
   (void)c;
 #if defined(BENCH_IMPL_SMR_EPOCH) || defined(BENCH_IMPL_SMR_EPOCH_SYM)
-  return smr_domain_fence_mode(c->d) == SMR_FENCE_ASYMMETRIC ? "asymmetric"
-                                                             : "symmetric";
+  return bench_mode_name(smr_domain_fence_mode(c->d));
 #elif defined(BENCH_IMPL_SMR_SWAP) || defined(BENCH_IMPL_SMR_SWAP_SYM)
-  return smr_swap_fence_mode(c->cell) == SMR_FENCE_ASYMMETRIC ? "asymmetric"
-                                                              : "symmetric";
-#elif defined(BENCH_IMPL_URCU_MEMB)
-  /* liburcu decides at init whether sys_membarrier replaces reader fences. */
-  return urcu_memb_has_sys_membarrier ? "asymmetric" : "symmetric";
-#elif defined(BENCH_IMPL_CK_EPOCH)
-  return "symmetric"; /* ck_epoch_begin always fences */
-#elif defined(URCU_QSBR_ANY)
-  return "qsbr"; /* no read-side barrier at all; quiescent states instead */
-#elif defined(LOCK_ANY)
-  return "lock";
+  return bench_mode_name(smr_swap_fence_mode(c->cell));
 #else
-  return "none";
+  return bench_mode_name(0);
 #endif
 }
 

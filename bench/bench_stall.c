@@ -279,17 +279,11 @@ static long held_api(void) {
 
 static const char *mode_name(void) {
 #if defined(BENCH_IMPL_SMR_SWAP)
-  return smr_swap_fence_mode(cell) == SMR_FENCE_ASYMMETRIC ? "asymmetric"
-                                                           : "symmetric";
+  return bench_mode_name(smr_swap_fence_mode(cell));
 #elif defined(BENCH_IMPL_SMR_EPOCH)
-  return smr_domain_fence_mode(dom) == SMR_FENCE_ASYMMETRIC ? "asymmetric"
-                                                            : "symmetric";
-#elif defined(URCU_MEMB_ANY)
-  return urcu_memb_has_sys_membarrier ? "asymmetric" : "symmetric";
-#elif defined(BENCH_IMPL_CK_EPOCH)
-  return "symmetric";
+  return bench_mode_name(smr_domain_fence_mode(dom));
 #else
-  return "lock";
+  return bench_mode_name(0);
 #endif
 }
 

@@ -455,21 +455,13 @@ static void peak_loop(struct ctx *c, uint64_t n, long *held, long *api) {
 }
 
 static const char *mode_name(void) {
-#if defined(BENCH_IMPL_SMR_SWAP) || defined(BENCH_IMPL_SMR_EPOCH)
+  int m = 0;
+#if defined(HAVE_SMR)
   struct smr_fence_info fi;
-  BENCH_CHECK(smr_fence_init(&fi));
-  return fi.mode == SMR_FENCE_ASYMMETRIC ? "asymmetric" : "symmetric";
-#elif defined(URCU_MEMB_ANY)
-  return urcu_memb_has_sys_membarrier ? "asymmetric" : "symmetric";
-#elif defined(BENCH_IMPL_URCU_QSBR)
-  return "qsbr";
-#elif defined(LOCK_ANY)
-  return "lock";
-#elif defined(BENCH_IMPL_FLOOR)
-  return "delay";
-#else
-  return "symmetric";
+  BENCH_CHECK(smr_fence_init(&fi)); /* also keeps the one-time init out */
+  m = (int)fi.mode;
 #endif
+  return bench_mode_name(m);
 }
 
 /* The name in the output: IMPL_NAME, except for a floor with another delay

@@ -49,7 +49,6 @@
 #define SMR__SEQ_CST          std::memory_order_seq_cst
 #define SMR__LOAD(p, mo)      std::atomic_load_explicit((p), (mo))
 #define SMR__STORE(p, v, mo)  std::atomic_store_explicit((p), (v), (mo))
-#define SMR__THREAD_FENCE(mo) std::atomic_thread_fence(mo)
 #define SMR__SIGNAL_FENCE(mo) std::atomic_signal_fence(mo)
 #else
 #include <stdatomic.h>
@@ -60,7 +59,6 @@
 #define SMR__SEQ_CST          memory_order_seq_cst
 #define SMR__LOAD(p, mo)      atomic_load_explicit((p), (mo))
 #define SMR__STORE(p, v, mo)  atomic_store_explicit((p), (v), (mo))
-#define SMR__THREAD_FENCE(mo) atomic_thread_fence(mo)
 #define SMR__SIGNAL_FENCE(mo) atomic_signal_fence(mo)
 #endif
 

@@ -5,10 +5,6 @@
 
 #include <stdint.h>
 
-/* membarrier(2) commands the library uses, as returned by the query. */
-#define SMR__MB_PRIVATE_EXPEDITED 1
-#define SMR__MB_GLOBAL            2
-
 /* Query the kernel and register this process for private expedited
  * membarrier.  Returns 0 or a negative errno (-ENOSYS, -EINVAL, ...). */
 int smr__membarrier_register(void);
