@@ -4,6 +4,7 @@
 
 #include "smr/common.h"
 #include "smr/epoch.h"
+#include "smr/shm.h"
 #include "smr/swap.h"
 #include "smr/version.h"
 

@@ -22,7 +22,13 @@ const char *smr_strerror(int err) {
   case -EPERM:
     return "operation not permitted (not the owning thread)";
   case -ENOENT:
-    return "no value";
+    return "no such value or channel";
+  case -ENODATA:
+    return "nothing published yet";
+  case -EBADMSG:
+    return "corrupt, truncated or foreign data (or checksum mismatch)";
+  case -EUSERS:
+    return "reader table full";
   default:
     return err < 0 ? strerror(-err) : "unknown result";
   }

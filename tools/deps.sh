@@ -5,6 +5,8 @@ smr_need_deps() {
   command -v cmake >/dev/null || missing="$missing cmake"
   command -v cc >/dev/null || missing="$missing build-essential"
   command -v c++ >/dev/null || missing="$missing g++"
+  # The channel checksum (XXH3) is compiled in from xxhash.h.
+  [ -f /usr/include/xxhash.h ] || missing="$missing libxxhash-dev"
   if [ -n "$missing" ]; then
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

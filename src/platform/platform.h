@@ -28,4 +28,64 @@ void smr__backoff(unsigned *round);
 /* Environment lookup (NULL if unset). */
 const char *smr__getenv(const char *name);
 
+
+/* ---- Files, mappings, locks and futexes (src/platform/linux_file.c) ----
+ * Used by the cross-process channel (src/shm.c).  All return 0 (or a
+ * non-negative value where stated) or a negative errno. */
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SMR__OPEN_READ   0x0u /* O_RDONLY */
+#define SMR__OPEN_RDWR   0x1u /* O_RDWR */
+#define SMR__OPEN_CREATE 0x2u /* O_CREAT (with RDWR) */
+#define SMR__OPEN_EXCL   0x4u /* O_EXCL (with CREATE) */
+
+/* Open (O_CLOEXEC); returns the fd.  With CREATE, `mode` goes through the
+ * umask unless exact_mode, which applies it with fchmod when the call
+ * created the file. */
+int smr__file_open(const char *path, unsigned how, unsigned mode,
+                   bool exact_mode);
+void smr__file_close(int fd);
+int smr__file_unlink(const char *path);
+/* Size and link count (0: unlinked) of an open file. */
+int smr__file_stat(int fd, uint64_t *size, uint64_t *nlink);
+/* posix_fallocate(fd, 0, size): the file then holds `size` allocated bytes
+ * (a full disk is -ENOSPC now, not SIGBUS later).  -EFBIG without trying
+ * when `size` exceeds RLIMIT_FSIZE (which would raise SIGXFSZ). */
+int smr__file_allocate(int fd, uint64_t size);
+int smr__file_truncate(int fd, uint64_t size);
+/* fdatasync. */
+int smr__file_sync(int fd);
+/* Map `len` bytes of fd from offset 0, shared.  populate: prefault. */
+int smr__map(int fd, uint64_t len, bool writable, bool populate, void **out);
+void smr__unmap(void *addr, uint64_t len);
+/* msync(MS_SYNC) of [addr, addr + len) (addr page-aligned). */
+int smr__map_sync(void *addr, uint64_t len);
+
+/* Open-file-description byte locks (F_OFD_SETLK / F_OFD_GETLK): owned by
+ * the open file description, released by the kernel when its last fd
+ * closes (process death included).  lock: exclusive, non-blocking; -EAGAIN
+ * if another description holds it. */
+int smr__lock_byte(int fd, uint64_t off);
+int smr__unlock_byte(int fd, uint64_t off);
+/* 1 if another open file description holds a lock on the byte, 0 if not. */
+int smr__lock_held(int fd, uint64_t off);
+
+/* Shared (cross-process) futex on a 32-bit word of a MAP_SHARED file
+ * mapping (read-only mappings may wait).  wait: sleeps while *addr == val,
+ * up to timeout_ns (< 0: forever); returns 0 (woken or value changed),
+ * -ETIMEDOUT or -EINTR. */
+int smr__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns);
+int smr__futex_wake(_Atomic uint32_t *addr, int n);
+
+/* Cross-process membarrier: register this process for
+ * MEMBARRIER_CMD_GLOBAL_EXPEDITED (readers), and issue it (writer), falling
+ * back to MEMBARRIER_CMD_GLOBAL.  Either acts as a full barrier on every CPU
+ * running a registered process (GLOBAL: every process). */
+int smr__membarrier_global_register(void);
+int smr__membarrier_global(void);
+
+int smr__getpid(void);
+
 #endif /* SMR_PLATFORM_H */

@@ -1,0 +1,321 @@
+/* smr/shm.h - cross-process publication: one writer process publishes byte
+ * payloads through a channel of memory-mapped files; any number of reader
+ * processes read the current payload in place, zero-copy.
+ *
+ *   // writer process
+ *   smr_shm_writer *w;  smr_shm_writer_open("routes", NULL, &w);
+ *   smr_shm_publish(w, bytes, n, NULL);            // or begin/fill/commit
+ *
+ *   // each reader process (one handle per thread)
+ *   smr_shm_reader *r;  smr_shm_reader_open("routes", 0, &r);
+ *   smr_shm_guard g;
+ *   if (smr_shm_read(r, &g) == 0) { use(g.data, g.size); smr_shm_release(r,
+ * &g); } smr_shm_wait(r, g.version, 1000000000);        // block for the next
+ * one
+ *
+ * A channel NAME is a set of files: NAME.smr (the state: header, current
+ * version, one descriptor per buffer), NAME.smr-readers (the reader table)
+ * and NAME.smr-data-0 .. NAME.smr-data-(K-1) (the K payload buffers).  A NAME
+ * without '/' lives in /dev/shm; otherwise it is a path prefix in any
+ * directory.  The writer alone writes the state and data files; readers map
+ * them read-only and write only their own slot of the reader table.
+ *
+ * Safety: a reader announces the version it is about to read in its slot and
+ * re-validates it before touching data; the writer never reuses a buffer a
+ * live reader announced, however slow the reader is.  Reader liveness is
+ * exact: each reader holds an open-file-description lock on its slot, which
+ * the kernel drops when the process dies, and the writer reclaims such a slot
+ * at once.  A published payload is never modified; a writer that crashes
+ * mid-publish leaves the last complete version in place, and a new writer
+ * takes over where it stopped.  docs/DESIGN.md ("Channels") has the file
+ * layout, the protocol and its correctness argument.
+ *
+ * Errors (negative errno): -EINVAL bad argument; -ENOENT no such channel;
+ * -EAGAIN channel still being created; -ENODATA nothing published yet;
+ * -EBUSY another writer holds the channel, or every buffer is pinned by live
+ * readers past the timeout, or a guard is already held; -EBADMSG a file is
+ * corrupt, truncated, foreign or of another layout version, or a checksum did
+ * not verify; -EUSERS reader table full; -EFBIG payload above
+ * SMR_SHM_MAX_PAYLOAD or above RLIMIT_FSIZE; -ENOSPC out of space; -EACCES
+ * permissions; -ETIMEDOUT nothing new within the timeout.
+ */
+#ifndef SMR_SHM_H
+#define SMR_SHM_H
+
+#include "smr/common.h"
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest payload: 2^46 bytes (64 TiB); files need 64-bit offsets. */
+#define SMR_SHM_MAX_PAYLOAD (1ull << 46)
+#define SMR_SHM_MAX_BUFFERS 32u   /* K, the ring of payload buffers */
+#define SMR_SHM_MAX_READERS 4096u /* slots in the reader table */
+
+/* ---- Writer -------------------------------------------------------------- */
+
+typedef struct smr_shm_writer smr_shm_writer;
+
+/* Option flags (smr_shm_options.flags). */
+#define SMR_SHM_DURABLE     0x1u /* fdatasync payload, then state, per publish */
+#define SMR_SHM_NO_CHECKSUM 0x2u /* store no checksum (readers cannot verify)  \
+                                  */
+#define SMR_SHM_NO_UMASK 0x4u    /* apply the modes exactly (fchmod) */
+#define SMR_SHM_SYMMETRIC                                                      \
+  0x8u /* readers fence; the writer uses no membarrier */
+
+/* Channel creation options.  Zero-initialise, then set what you need; zero
+ * fields take the defaults.  Only used when the writer creates the channel:
+ * a writer that takes over an existing channel keeps its layout (buffers,
+ * slots, flags) and uses only timeout_ns from here. */
+struct smr_shm_options {
+  unsigned buffers;     /* K payload buffers, 2..32 (default 3) */
+  unsigned readers;     /* reader slots, 1..4096 (default 64) */
+  unsigned flags;       /* SMR_SHM_* above */
+  unsigned mode;        /* state and data files (default 0644) */
+  unsigned reader_mode; /* reader table (default 0666: readers write it) */
+  /* How long begin/publish wait for a buffer when all K-1 non-current
+   * buffers are pinned by live readers: 0 = do not wait, < 0 = forever,
+   * default (0 in a zeroed struct) is taken from timeout_set. */
+  int64_t timeout_ns;
+  bool timeout_set; /* false: timeout_ns ignored, default 10 s */
+};
+
+/* Create the channel, or take over an existing one (after a writer exited or
+ * crashed).  Takes the channel's single-writer lock: -EBUSY if another
+ * writer holds it (the lock dies with its process).  Modes go through the
+ * process umask as in open(2) unless SMR_SHM_NO_UMASK: with the usual umask
+ * 022 the reader table becomes 0644 and only the owner can read; use
+ * NO_UMASK (or umask 0) to let other users read.  opts may be NULL.
+ * Errors: -EINVAL, -EBUSY, -EBADMSG (existing files corrupt or foreign),
+ * -EACCES, -ENOMEM, -ENOSPC.  Blocks on file system calls. */
+SMR_API int smr_shm_writer_open(const char *name,
+                                const struct smr_shm_options *opts,
+                                smr_shm_writer **out);
+
+/* Release the writer lock, unmap and free.  The channel and its current
+ * payload stay readable.  NULL is accepted. */
+SMR_API void smr_shm_writer_close(smr_shm_writer *w);
+
+/* What a publish did (optional out parameter). */
+struct smr_shm_commit_info {
+  uint64_t version;        /* the version now current */
+  uint64_t bytes;          /* payload bytes published */
+  unsigned buffer;         /* buffer index it went to */
+  unsigned dead_reclaimed; /* dead readers' slots reclaimed on the way */
+  int64_t waited_ns;       /* time spent waiting for live readers */
+};
+
+/* Build in place: get a writable buffer of at least `capacity` bytes in a
+ * buffer no reader can see, fill it, then smr_shm_commit() or
+ * smr_shm_abort().  Waits (futex, no polling) up to the timeout while every
+ * free buffer is pinned by live readers; never waits for a dead one.  Grows
+ * the file with posix_fallocate, so a full disk is -ENOSPC here, never a
+ * SIGBUS later.  Errors: -EINVAL, -EBUSY (a build already open, or every
+ * buffer pinned past the timeout), -EFBIG, -ENOSPC, -ENOMEM, -EIO.
+ * Writer thread only; may block. */
+SMR_API int smr_shm_begin(smr_shm_writer *w, uint64_t capacity, void **buf);
+
+/* Publish the first `size` bytes (<= capacity) of the buffer from
+ * smr_shm_begin(): checksum, sync when durable, then one release store makes
+ * it current (pairs with the readers' acquire loads of the version), and
+ * readers blocked in smr_shm_wait() are woken.  Versions increase by one per
+ * publish.  Errors: -EINVAL (no build open, size > capacity), -EIO
+ * (durable sync failed; nothing published). */
+SMR_API int smr_shm_commit(smr_shm_writer *w, uint64_t size,
+                           struct smr_shm_commit_info *info);
+
+/* Drop the open build; nothing is published.  -EINVAL if none is open. */
+SMR_API int smr_shm_abort(smr_shm_writer *w);
+
+/* Copy `size` bytes and publish them: begin + copy + commit, the checksum
+ * computed while the data is still in cache.  data may be NULL if size is 0.
+ * Errors as begin and commit. */
+SMR_API int smr_shm_publish(smr_shm_writer *w, const void *data, uint64_t size,
+                            struct smr_shm_commit_info *info);
+
+/* Change the buffer wait timeout (see smr_shm_options.timeout_ns). */
+SMR_API void smr_shm_writer_set_timeout(smr_shm_writer *w, int64_t timeout_ns);
+
+/* Remove a channel's files (readers that have it open keep their mappings).
+ * Errors: -ENOENT (no state file), -EINVAL, -EACCES, -EBUSY (a writer is
+ * running). */
+SMR_API int smr_shm_unlink(const char *name);
+
+/* ---- Reader -------------------------------------------------------------- */
+
+/* Reader flags (smr_shm_reader_open). */
+#define SMR_SHM_VERIFY 0x1u /* verify each new version's checksum on read */
+
+/* Public head of a reader handle; the library allocates the whole handle.
+ * Fields are private: read the payload through smr_shm_read(). */
+typedef struct smr_shm_reader {
+  SMR_ATOMIC(uint64_t) * current; /* state file: (version << 8) | buffer */
+  SMR_ATOMIC(uint32_t) * waiting; /* state file: writer waits for a buffer */
+  SMR_ATOMIC(uint64_t) * pin;     /* our slot: what we announce */
+  uint64_t cached;                /* `current` the view below belongs to */
+  const void *cached_data;
+  uint64_t cached_size;
+  uint32_t flags; /* SMR__SHM_HELD | SMR__SHM_SLOW */
+  uint32_t reserved;
+} smr_shm_reader;
+
+#define SMR__SHM_HELD 0x1u /* a guard is held */
+#define SMR__SHM_SLOW 0x2u /* symmetric mode or test hook: slow path always */
+
+/* A zero-copy view of one payload.  Valid until smr_shm_release(). */
+typedef struct smr_shm_guard {
+  const void *data; /* read-only; never NULL (size may be 0) */
+  uint64_t size;    /* payload bytes */
+  uint64_t version; /* its version (>= 1) */
+  bool switched;    /* another version than this reader's previous read */
+} smr_shm_guard;
+
+/* Open a channel for reading: maps the state read-only, claims a slot in the
+ * reader table and locks it.  Creates nothing.  A handle is used by one
+ * thread at a time and holds at most one guard; give each reading thread
+ * its own handle.  Not inherited across fork: a child opens its own (and
+ * must not use or close the parent's).  Errors: -EINVAL, -ENOENT, -EAGAIN,
+ * -EBADMSG, -EACCES, -EUSERS, -ENOMEM.  Blocks on file system calls. */
+SMR_API int smr_shm_reader_open(const char *name, unsigned flags,
+                                smr_shm_reader **out);
+
+/* Release the slot, unmap and free.  -EBUSY if a guard is held (nothing is
+ * closed then).  NULL is accepted. */
+SMR_API int smr_shm_reader_close(smr_shm_reader *r);
+
+SMR_API int smr__shm_read_slow(smr_shm_reader *r, smr_shm_guard *g);
+SMR_API void smr__shm_release_slow(smr_shm_reader *r);
+
+/* Pin the current payload and return a view of it.  Lock-free; the common
+ * case (payload unchanged since this handle's last read) is three loads and
+ * a store to the reader's own slot, with no fence and no atomic RMW; a new
+ * version costs a call that validates its descriptor and maps the file.
+ * While the guard is held the payload's bytes never change.
+ * Ordering: acquire, pairs with the writer's release store of the version,
+ * so the whole payload is visible.  Errors: -ENODATA (nothing published
+ * yet), -EBUSY (this handle already holds a guard), -EBADMSG (descriptor or
+ * file corrupt, or checksum mismatch under SMR_SHM_VERIFY), -ENOMEM.
+ * On error no guard is held. */
+SMR_INLINE int smr_shm_read(smr_shm_reader *r, smr_shm_guard *g) {
+  /* acquire: pairs with the writer's release store of `current`. */
+  uint64_t cur = SMR__LOAD(r->current, SMR__ACQUIRE);
+  if (SMR_LIKELY(cur == r->cached && r->flags == 0)) {
+    /* Announce.  relaxed: the StoreLoad order between this store and the
+     * re-load below is supplied by the writer's membarrier (asymmetric
+     * channels; symmetric ones take the slow path, which fences). */
+    SMR__STORE(r->pin, cur, SMR__RELAXED);
+    SMR__SIGNAL_FENCE(SMR__SEQ_CST);
+    /* acquire: as above; unchanged means the announcement protects it. */
+    if (SMR_LIKELY(SMR__LOAD(r->current, SMR__ACQUIRE) == cur)) {
+      r->flags = SMR__SHM_HELD;
+      g->data = r->cached_data;
+      g->size = r->cached_size;
+      g->version = cur >> 8;
+      g->switched = false;
+      return 0;
+    }
+  }
+  return smr__shm_read_slow(r, g);
+}
+
+/* End the read: after this the guard's bytes may be reused by the writer.
+ * Ordering: release store to the slot (pairs with the writer's acquire scan
+ * of the table), so every read of the payload happens before the writer
+ * reuses the buffer.  Wakes the writer if it waits for a buffer.
+ * Wait-free (one futex syscall only when the writer is waiting). */
+SMR_INLINE void smr_shm_release(smr_shm_reader *r, smr_shm_guard *g) {
+  (void)g;
+  SMR_ASSERT((r->flags & SMR__SHM_HELD) && "smr_shm_release without read");
+  if (SMR_LIKELY(r->flags == SMR__SHM_HELD)) {
+    SMR__STORE(r->pin, 0, SMR__RELEASE);
+    r->flags = 0;
+    SMR__SIGNAL_FENCE(SMR__SEQ_CST);
+    /* relaxed: the writer's membarrier orders our store above before this
+     * load, or the writer sees the store (pairs with the waiting flag's
+     * store + barrier + rescan in the writer). */
+    if (SMR_LIKELY(SMR__LOAD(r->waiting, SMR__RELAXED) == 0))
+      return;
+  }
+  smr__shm_release_slow(r);
+}
+
+/* Check the guard's payload against the writer's checksum (XXH3-64).
+ * 0 if it matches, -EBADMSG if not, -ENOTSUP if the channel stores no
+ * checksum, -EINVAL if no guard is held.  Reads the whole payload. */
+SMR_API int smr_shm_verify(smr_shm_reader *r, const smr_shm_guard *g);
+
+/* The current version without pinning anything (0: nothing published yet).
+ * For change detection.  Acquire load. */
+SMR_API uint64_t smr_shm_version(smr_shm_reader *r);
+
+/* Block until the current version differs from `version`, up to timeout_ns
+ * (< 0: forever).  Futex wait, woken by the writer's commit; no polling.
+ * Returns 0 (a newer version is current), -ETIMEDOUT, -ESTALE (the channel
+ * was unlinked), -EINVAL.  Must not be called while holding a guard
+ * (-EBUSY): the writer may be waiting for it. */
+SMR_API int smr_shm_wait(smr_shm_reader *r, uint64_t version,
+                         int64_t timeout_ns);
+
+/* Test hook: called by the read slow path between loading the version and
+ * announcing it (the window mmap-sync leaves open).  `unsafe_skip_validate`
+ * makes the handle skip the re-validation, to show the test can detect the
+ * race.  For tests only. */
+SMR_API void smr__shm_set_test_hook(smr_shm_reader *r,
+                                    void (*hook)(smr_shm_reader *, void *),
+                                    void *arg, bool unsafe_skip_validate);
+
+/* ---- Observability ------------------------------------------------------- */
+
+struct smr_shm_buffer_stat {
+  uint64_t version;   /* version it holds (0: never written) */
+  uint64_t size;      /* payload bytes */
+  uint64_t file_size; /* bytes allocated to its file */
+  unsigned pinned;    /* live readers pinning it */
+  bool current;
+};
+
+struct smr_shm_reader_stat {
+  unsigned slot;
+  int pid;                 /* as written by the reader (untrusted) */
+  bool alive;              /* its slot lock is held (exact) */
+  uint64_t pinned_version; /* 0: not inside a read */
+  uint64_t lag;            /* current version - pinned version */
+};
+
+#define SMR_SHM_CHECKSUM_NONE 0 /* channel stores none */
+#define SMR_SHM_CHECKSUM_OK   1
+#define SMR_SHM_CHECKSUM_BAD  2
+#define SMR_SHM_CHECKSUM_SKIP 3 /* not verified (no SMR_SHM_STAT_VERIFY) */
+
+#define SMR_SHM_STAT_VERIFY 0x1u /* verify the current payload's checksum */
+
+struct smr_shm_stat {
+  uint64_t version; /* current (0: nothing published) */
+  uint64_t size;    /* current payload bytes */
+  unsigned buffers, readers_max, flags;
+  unsigned readers;   /* slots in use (alive or not yet reclaimed) */
+  int writer_pid;     /* last writer (as it wrote it) */
+  bool writer_alive;  /* the writer lock is held */
+  uint64_t publishes; /* by the current and earlier writers */
+  uint64_t dead_reclaimed;
+  int checksum; /* SMR_SHM_CHECKSUM_* for the current payload */
+  struct smr_shm_buffer_stat buffer[SMR_SHM_MAX_BUFFERS];
+};
+
+/* Inspect a channel without joining it (read-only opens, no slot claimed;
+ * SMR_SHM_STAT_VERIFY opens a reader handle briefly).  Fills *st and up to
+ * `cap` entries of `rs` (one per used slot, *nrs set to how many exist).
+ * rs may be NULL with cap 0.  Errors as smr_shm_reader_open. */
+SMR_API int smr_shm_stat(const char *name, unsigned flags,
+                         struct smr_shm_stat *st,
+                         struct smr_shm_reader_stat *rs, size_t cap,
+                         size_t *nrs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMR_SHM_H */

@@ -1,0 +1,89 @@
+/* Internal: the on-disk layout of a channel (smr/shm.h).  Native byte order
+ * and 64-bit alignment: a channel is shared by processes of one machine.
+ * Every field a reader uses is validated (smr__shm_check_state/readers in
+ * src/shm.c); a file is never trusted.  docs/DESIGN.md ("Channels") explains
+ * the protocol.  Tests and the fuzz target include this to forge files. */
+#ifndef SMR_SHM_LAYOUT_H
+#define SMR_SHM_LAYOUT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define SMR__SHM_MAGIC         0x31304d4853524d53ull /* "SMRSHM01" */
+#define SMR__SHM_READERS_MAGIC 0x31305244524d5353ull /* "SSMRDR01" */
+#define SMR__SHM_LAYOUT        1u
+#define SMR__SHM_HEADER_SIZE   4096u /* state file size; reader-table header */
+#define SMR__SHM_SLOT_SIZE     64u
+#define SMR__SHM_DESC_OFFSET   256u
+
+/* state flags (smr__shm_state.flags): the SMR_SHM_* creation flags that
+ * readers must know about. */
+#define SMR__SHM_F_SYMMETRIC 0x8u /* == SMR_SHM_SYMMETRIC */
+#define SMR__SHM_F_NOSUM     0x2u /* == SMR_SHM_NO_CHECKSUM */
+#define SMR__SHM_F_DURABLE   0x1u /* == SMR_SHM_DURABLE */
+
+#define SMR__SHM_SUM_XXH3 1u /* checksum algorithm: XXH3-64, seed 0 */
+
+/* One payload buffer's descriptor, written by the writer only while no
+ * reader can reach the buffer (before the release store of `current`). */
+struct smr__shm_desc {
+  _Atomic uint64_t version; /* version stored in the buffer */
+  _Atomic uint64_t size;    /* payload bytes */
+  _Atomic uint64_t checksum;
+  _Atomic uint64_t file_size; /* informational: bytes allocated */
+  uint64_t pad[4];
+};
+
+/* NAME.smr: SMR__SHM_HEADER_SIZE bytes, written by the writer only. */
+struct smr__shm_state {
+  /* Line 0: immutable after creation.  magic is stored last (release). */
+  _Atomic uint64_t magic;
+  uint32_t layout;
+  uint32_t header_size;
+  uint32_t buffers; /* K */
+  uint32_t slots;   /* reader table size */
+  uint32_t flags;   /* SMR__SHM_F_* */
+  uint32_t checksum_alg;
+  uint64_t created_ns;
+  uint64_t pad0[3];
+  /* Line 1: what readers load on every read. */
+  _Atomic uint64_t current; /* (version << 8) | buffer; 0: none yet */
+  _Atomic uint32_t notify;  /* futex word: low 32 bits of the version */
+  _Atomic uint32_t waiting; /* writer waits for a released buffer */
+  uint64_t pad1[6];
+  /* Line 2: writer statistics. */
+  _Atomic uint64_t publishes;
+  _Atomic uint64_t dead_reclaimed;
+  _Atomic uint32_t writer_pid;
+  uint32_t pad2a;
+  uint64_t pad2[5];
+  uint64_t pad3[8];
+  struct smr__shm_desc desc[]; /* at SMR__SHM_DESC_OFFSET, `buffers` of them */
+};
+
+/* NAME.smr-readers: header (SMR__SHM_HEADER_SIZE bytes), then `slots`
+ * slots of SMR__SHM_SLOT_SIZE bytes.  Readers write it: untrusted. */
+struct smr__shm_readers {
+  _Atomic uint64_t magic;
+  uint32_t layout;
+  uint32_t slots;
+  uint64_t pad0[6];
+  _Atomic uint32_t release_seq; /* futex word: writer waits on it */
+  _Atomic uint32_t waiters;     /* readers blocked in smr_shm_wait */
+  uint64_t pad1[7];
+};
+
+/* One reader slot.  Byte 0 of the slot (offset SMR__SHM_HEADER_SIZE +
+ * i * SMR__SHM_SLOT_SIZE in the file) is the slot's OFD lock byte. */
+struct smr__shm_slot {
+  _Atomic uint64_t pin;     /* `current` value announced; 0: none */
+  _Atomic uint32_t pid;     /* owner's pid (informational) */
+  _Atomic uint32_t waiting; /* owner is blocked in smr_shm_wait */
+  _Atomic uint64_t claims;  /* times the slot was claimed */
+  uint64_t pad[5];
+};
+
+#define SMR__SHM_VERSION(cur) ((cur) >> 8)
+#define SMR__SHM_INDEX(cur)   ((unsigned)((cur)&0xffu))
+
+#endif /* SMR_SHM_LAYOUT_H */
