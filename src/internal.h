@@ -44,4 +44,11 @@ static inline void smr__fence_seq_cst(void) {
 /* Allocate zeroed memory aligned to a cache line (NULL on failure). */
 void *smr__alloc_aligned(size_t size);
 
+/* The channel checksum, XXH3-64 with seed 0 (src/hash.c picks the fastest
+ * build for this CPU).  copy_hash: memcpy(dst, src, size) and the checksum
+ * of the bytes, in one pass. */
+uint64_t smr__hash(const void *data, size_t size);
+uint64_t smr__copy_hash(void *dst, const void *src, size_t size);
+const char *smr__hash_impl(void); /* "baseline", "avx2" or "avx512" */
+
 #endif /* SMR_INTERNAL_H */

@@ -3,20 +3,17 @@
  *
  * Publication: the writer fills a buffer no reader can reach, writes its
  * descriptor, then makes it current with one release store of
- * `current` = (version << 8) | buffer.  Readers load `current` (acquire),
- * announce it in their slot (`pin`), and load `current` again: equal means
- * the announcement protects the buffer.  The writer reuses a buffer only
- * after (1) it stopped being current, (2) a full barrier on every reader CPU
- * ran after that (membarrier GLOBAL_EXPEDITED; readers of a symmetric
- * channel fence themselves instead), and (3) a scan of the table after that
- * barrier found no slot pinning it.  Any reader then either announced before
- * the barrier (and the scan sees its pin) or re-loads `current` after it
- * (and sees the buffer is no longer current, so it retries).  One barrier
- * covers every buffer de-current before it, so with K buffers the writer
- * pays it at most once per K-1 publishes.  Slots whose owner died are found
- * exactly: a reader holds an OFD lock on its slot's byte for its lifetime;
- * the writer takes that lock to reclaim a slot (nobody can claim it
- * meanwhile).  docs/DESIGN.md ("Channels") has the full argument. */
+ * `current` = (version << 8) | buffer.  A reader announces the value it
+ * reads in its slot's `pin` under a fence and re-validates it (slow path,
+ * once per new version); `pin` stays after the read, so later reads of the
+ * same version only set the slot's `active` word and re-validate, with no
+ * fence.  The writer reuses a buffer b only if no active slot pins it and,
+ * when an idle slot still announces the version b holds, after a heavy
+ * barrier (membarrier GLOBAL_EXPEDITED; readers of a symmetric channel
+ * fence instead) that followed b's de-current.  Slots whose owner died are
+ * found exactly: a reader holds an OFD lock on its slot's byte for its
+ * lifetime; the writer takes that lock to reclaim a slot (nobody can claim
+ * it meanwhile).  docs/DESIGN.md ("Channels") has the full argument. */
 #define _GNU_SOURCE
 #include "smr/shm.h"
 
@@ -25,9 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define XXH_INLINE_ALL
-#include <xxhash.h>
 
 #include "internal.h"
 #include "platform/platform.h"
@@ -57,7 +51,6 @@ _Static_assert(SMR__SHM_F_SYMMETRIC == SMR_SHM_SYMMETRIC &&
  * often (the kernel cannot wake a futex when a lock holder dies). */
 #define LIVENESS_MIN_NS 1000000ll
 #define LIVENESS_MAX_NS 64000000ll
-#define COPY_CHUNK      (256u * 1024u)
 
 static const unsigned char empty_payload[1];
 
@@ -173,7 +166,7 @@ static int map_readers(int fd, unsigned slots, bool writable,
 }
 
 static uint64_t checksum(const void *data, uint64_t size) {
-  return XXH3_64bits(data, (size_t)size);
+  return smr__hash(data, (size_t)size);
 }
 
 static int64_t deadline_of(int64_t timeout_ns) {
@@ -202,7 +195,12 @@ struct smr_shm_writer {
    * by this writer, decur[i] is pub_seq when buffer i stopped being
    * current, covers is pub_seq at the last barrier. */
   uint64_t pub_seq, covers, decur[SMR_SHM_MAX_BUFFERS];
-  int build; /* buffer being built, -1 if none */
+  /* held[i]: the `current` value buffer i was last published with; an idle
+   * slot announcing exactly that value could still use buffer i. */
+  uint64_t held[SMR_SHM_MAX_BUFFERS];
+  bool barrier_done; /* one heavy barrier since open (covers takeover) */
+  int owner_pid;     /* the process that opened it */
+  int build;         /* buffer being built, -1 if none */
   uint64_t build_cap;
   unsigned build_reclaimed;
   int64_t build_waited;
@@ -218,7 +216,12 @@ static void writer_free(smr_shm_writer *w) {
   if (w->st)
     smr__unmap(w->st, SMR__SHM_HEADER_SIZE);
   smr__file_close(w->readers_fd);
-  smr__file_close(w->state_fd); /* drops the writer lock */
+  /* A forked child shares the lock's open file description: unlock it
+   * explicitly (closing our fd would leave the child holding it), unless
+   * we are such a child. */
+  if (w->state_fd >= 0 && w->owner_pid == smr__getpid())
+    smr__unlock_byte(w->state_fd, 0);
+  smr__file_close(w->state_fd);
   free(w->prefix);
   free(w);
 }
@@ -348,6 +351,7 @@ int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
   for (unsigned i = 0; i < SMR_SHM_MAX_BUFFERS; i++)
     w->data_fd[i] = -1;
   w->build = -1;
+  w->owner_pid = smr__getpid();
   w->mode = o && o->mode ? o->mode : 0644;
   w->exact_mode = o && (o->flags & SMR_SHM_NO_UMASK);
   w->timeout_ns = o && o->timeout_set ? o->timeout_ns : DEFAULT_TIMEOUT_NS;
@@ -391,8 +395,13 @@ int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
    * before the first reuse (decur 1 > covers 0). */
   w->pub_seq = 1;
   w->covers = 0;
-  for (unsigned i = 0; i < SMR_SHM_MAX_BUFFERS; i++)
+  for (unsigned i = 0; i < w->nbuf; i++) {
     w->decur[i] = 1;
+    /* relaxed: we hold the writer lock; descriptors are ours. */
+    uint64_t v =
+        atomic_load_explicit(&w->st->desc[i].version, memory_order_relaxed);
+    w->held[i] = v ? (v << 8) | i : 0;
+  }
   /* relaxed: statistics and flags only the writer writes; a waiting flag
    * left by a crashed writer is cleared (it only costs readers a syscall). */
   atomic_store_explicit(&w->st->waiting, 0, memory_order_relaxed);
@@ -428,18 +437,44 @@ static int writer_barrier(smr_shm_writer *w) {
   return smr__membarrier_global();
 }
 
-/* Scan the table: bit i of the result is set if some slot pins buffer i. */
-static uint32_t scan_pins(smr_shm_writer *w) {
-  uint32_t mask = 0;
+/* Scan the table.  *active: bit i set if a slot holds a guard on a version
+ * of buffer i.  *idle: bit i set if an idle slot announces held[i], the
+ * version buffer i still holds (its owner may be about to mark it active:
+ * only a heavy barrier after buffer i stopped being current rules that
+ * out).  Idle slots announcing anything else can never use their buffer
+ * again without a new announcement (versions only grow). */
+static void scan_pins(smr_shm_writer *w, uint32_t *active, uint32_t *idle) {
+  uint32_t a = 0, d = 0;
   for (unsigned i = 0; i < w->nslots; i++) {
-    /* acquire: pairs with the reader's release store of 0 at release, so
-     * its reads of a buffer happen before we reuse it. */
-    uint64_t p =
-        atomic_load_explicit(&slot_at(w->rt, i)->pin, memory_order_acquire);
-    if (p && SMR__SHM_INDEX(p) < w->nbuf)
-      mask |= 1u << SMR__SHM_INDEX(p);
+    struct smr__shm_slot *s = slot_at(w->rt, i);
+    /* acquire (both): pairs with the reader's release store of active = 0,
+     * so its reads of a buffer happen before we reuse it. */
+    uint64_t p = atomic_load_explicit(&s->pin, memory_order_acquire);
+    if (!p || SMR__SHM_INDEX(p) >= w->nbuf)
+      continue;
+    uint32_t bit = 1u << SMR__SHM_INDEX(p);
+    if (atomic_load_explicit(&s->active, memory_order_acquire))
+      a |= bit;
+    else if (p == w->held[SMR__SHM_INDEX(p)])
+      d |= bit;
   }
-  return mask;
+  *active = a;
+  *idle = d;
+}
+
+/* Buffers of `candidates` usable now: not held by an active slot, and not
+ * announced by an idle one unless a heavy barrier followed their
+ * de-current. */
+static uint32_t usable(smr_shm_writer *w, uint32_t candidates, uint32_t active,
+                       uint32_t idle) {
+  uint32_t ok = 0;
+  for (unsigned i = 0; i < w->nbuf; i++) {
+    uint32_t bit = 1u << i;
+    if ((candidates & bit) && !(active & bit) &&
+        (!(idle & bit) || w->decur[i] <= w->covers))
+      ok |= bit;
+  }
+  return ok;
 }
 
 /* Reclaim the slots of dead readers that pin a buffer in `mask`.  Returns
@@ -461,6 +496,7 @@ static int reclaim_dead(smr_shm_writer *w, uint32_t mask) {
     /* We hold the slot's lock: its owner is dead and nobody can claim it
      * until we unlock.  release: orders nothing we need, but keeps the
      * slot's stores in order for a reader that claims it next. */
+    atomic_store_explicit(&s->active, 0, memory_order_release);
     atomic_store_explicit(&s->pin, 0, memory_order_release);
     atomic_store_explicit(&s->pid, 0, memory_order_relaxed);
     if (atomic_load_explicit(&s->waiting, memory_order_relaxed)) {
@@ -492,27 +528,35 @@ static int choose_buffer(smr_shm_writer *w, unsigned *out) {
   for (unsigned i = 0; i < w->nbuf; i++)
     if ((int)i != cur_idx)
       candidates |= 1u << i;
+  if (!w->barrier_done) {
+    /* First choice of this writer: what readers did before it opened
+     * (another writer's publishes included) is covered from here on. */
+    int r = writer_barrier(w);
+    if (r < 0)
+      return r;
+    w->covers = w->pub_seq;
+    w->barrier_done = true;
+  }
   for (;;) {
-    uint32_t free_mask = candidates & ~scan_pins(w);
+    /* Our store of `current` before the scan's loads (pairs with the
+     * reader's fence between announcing and re-validating). */
+    smr__fence_seq_cst();
+    uint32_t active, idle;
+    scan_pins(w, &active, &idle);
+    uint32_t ok = usable(w, candidates, active, idle);
     int best = -1;
-    bool uncovered = false;
-    for (unsigned i = 0; i < w->nbuf; i++) {
-      if (!(free_mask & (1u << i)))
-        continue;
-      if (w->decur[i] > w->covers) {
-        uncovered = true;
-        continue;
-      }
-      if (best < 0 || w->decur[i] < w->decur[best])
+    for (unsigned i = 0; i < w->nbuf; i++)
+      if ((ok & (1u << i)) && (best < 0 || w->decur[i] < w->decur[best]))
         best = (int)i;
-    }
     if (best >= 0) {
       if (start)
         w->build_waited = smr__now_ns() - start;
       *out = (unsigned)best;
       return 0;
     }
-    if (uncovered) {
+    if (candidates & ~active) {
+      /* Only idle announcements stand in the way: one barrier covers them
+       * (every buffer de-current so far). */
       int r = writer_barrier(w);
       if (r < 0)
         return r;
@@ -550,7 +594,9 @@ static int choose_buffer(smr_shm_writer *w, unsigned *out) {
       atomic_store_explicit(&w->st->waiting, 0, memory_order_relaxed);
       return r;
     }
-    if (candidates & ~scan_pins(w)) {
+    w->covers = w->pub_seq;
+    scan_pins(w, &active, &idle);
+    if (usable(w, candidates, active, idle)) {
       atomic_store_explicit(&w->st->waiting, 0, memory_order_relaxed);
       continue;
     }
@@ -677,6 +723,7 @@ static int commit_sum(smr_shm_writer *w, uint64_t size, uint64_t sum,
   w->pub_seq++;
   if (old)
     w->decur[SMR__SHM_INDEX(old)] = w->pub_seq;
+  w->held[i] = (version << 8) | i;
   /* release: the payload and descriptor happen before any reader that
    * loads this value (pairs with the acquire loads in smr_shm_read). */
   atomic_store_explicit(&w->st->current, (version << 8) | i,
@@ -725,18 +772,9 @@ int smr_shm_publish(smr_shm_writer *w, const void *data, uint64_t size,
       memcpy(buf, data, (size_t)size);
     return commit_sum(w, size, 0, true, info);
   }
-  /* Copy and hash in chunks, hashing each while it is still in cache. */
-  XXH3_state_t hs;
-  XXH3_INITSTATE(&hs);
-  XXH3_64bits_reset(&hs);
-  const unsigned char *src = data;
-  unsigned char *dst = buf;
-  for (uint64_t off = 0; off < size; off += COPY_CHUNK) {
-    size_t n = size - off < COPY_CHUNK ? (size_t)(size - off) : COPY_CHUNK;
-    memcpy(dst + off, src + off, n);
-    XXH3_64bits_update(&hs, dst + off, n);
-  }
-  return commit_sum(w, size, XXH3_64bits_digest(&hs), true, info);
+  /* Copy and hash in one pass, each chunk hashed while still in cache. */
+  uint64_t sum = smr__copy_hash(buf, data, (size_t)size);
+  return commit_sum(w, size, sum, true, info);
 }
 
 /* ---- reader -------------------------------------------------------------- */
@@ -775,6 +813,7 @@ static void reader_free(struct reader *h) {
   if (h->slot && h->owner_pid == smr__getpid()) {
     /* release: our last reads of any buffer happen before a writer that
      * sees the slot empty; then the lock is dropped. */
+    atomic_store_explicit(&h->slot->active, 0, memory_order_release);
     atomic_store_explicit(&h->slot->pin, 0, memory_order_release);
     atomic_store_explicit(&h->slot->pid, 0, memory_order_relaxed);
     smr__unlock_byte(h->readers_fd, slot_off(h->slot_index));
@@ -867,6 +906,7 @@ int smr_shm_reader_open(const char *name, unsigned flags,
     goto fail;
   /* relaxed: our own slot; a stale pin of a dead owner is overwritten
    * (release so the writer's acquire scan orders nothing stale after it). */
+  atomic_store_explicit(&h->slot->active, 0, memory_order_release);
   atomic_store_explicit(&h->slot->pin, 0, memory_order_release);
   atomic_store_explicit(&h->slot->waiting, 0, memory_order_relaxed);
   atomic_store_explicit(&h->slot->pid, (uint32_t)h->owner_pid,
@@ -879,7 +919,7 @@ int smr_shm_reader_open(const char *name, unsigned flags,
     h->symmetric = true;
   h->pub.current = &h->st->current;
   h->pub.waiting = &h->st->waiting;
-  h->pub.pin = &h->slot->pin;
+  h->pub.active = &h->slot->active;
   h->pub.flags = h->symmetric ? SMR__SHM_SLOW : 0;
   /* No view yet: a value `current` never takes (0 means "none published"
    * and must take the slow path, which says -ENODATA). */
@@ -956,7 +996,7 @@ static int prepare_view(struct reader *h, uint64_t cur) {
 static void unpin(struct reader *h) {
   /* release: our reads of the buffer happen before the writer reuses it
    * (pairs with the acquire loads in the writer's scan). */
-  atomic_store_explicit(&h->slot->pin, 0, memory_order_release);
+  atomic_store_explicit(&h->slot->active, 0, memory_order_release);
   h->pub.flags &= ~SMR__SHM_HELD;
   /* StoreLoad before reading `waiting`: the writer's barrier in
    * asymmetric mode, our own fence in symmetric mode. */
@@ -966,10 +1006,8 @@ static void unpin(struct reader *h) {
     atomic_signal_fence(memory_order_seq_cst);
 }
 
-int smr__shm_read_slow(smr_shm_reader *pub, smr_shm_guard *g) {
+int smr__shm_read_slow(smr_shm_reader *pub) {
   struct reader *h = R(pub);
-  if (!g)
-    return -EINVAL;
   if (pub->flags & SMR__SHM_HELD)
     return -EBUSY;
   SMR_ASSERT(h->owner_pid == smr__getpid() && "reader handle used after fork");
@@ -977,17 +1015,21 @@ int smr__shm_read_slow(smr_shm_reader *pub, smr_shm_guard *g) {
   for (;;) {
     /* acquire: pairs with the writer's release store of `current`. */
     cur = atomic_load_explicit(h->pub.current, memory_order_acquire);
-    if (cur == 0)
+    if (cur == 0) {
+      /* release: our earlier reads before a writer that sees it idle. */
+      atomic_store_explicit(&h->slot->active, 0, memory_order_release);
       return -ENODATA;
+    }
     if (h->hook)
       h->hook(pub, h->hook_arg);
-    /* relaxed: ordered before the re-load by the writer's barrier, or by
-     * our fence below in symmetric mode. */
+    /* Announce cur (it stays announced after release: the fast path then
+     * only flips `active`).  relaxed: ordered before the re-load by the
+     * fence, which pairs with the writer's fence between its store of
+     * `current` and its scan (Dekker: it sees our pin, or we see its
+     * store). */
     atomic_store_explicit(&h->slot->pin, cur, memory_order_relaxed);
-    if (h->symmetric)
-      smr__fence_seq_cst(); /* pairs with the writer's fence before its scan */
-    else
-      atomic_signal_fence(memory_order_seq_cst);
+    atomic_store_explicit(&h->slot->active, 1, memory_order_relaxed);
+    smr__fence_seq_cst();
     if (h->skip_validate)
       break;
     /* acquire: as above. */
@@ -998,14 +1040,13 @@ int smr__shm_read_slow(smr_shm_reader *pub, smr_shm_guard *g) {
   if (cur != pub->cached) {
     int r = prepare_view(h, cur);
     if (r < 0) {
+      /* The fast path needs cached == our announcement: invalidate. */
+      pub->cached = UINT64_MAX;
       smr__shm_release_slow(pub);
       return r;
     }
   }
-  g->data = pub->cached_data;
-  g->size = pub->cached_size;
-  g->version = SMR__SHM_VERSION(cur);
-  g->switched = cur != h->last_read;
+  pub->switched = cur != h->last_read;
   h->last_read = cur;
   return 0;
 }
@@ -1181,6 +1222,7 @@ int smr_shm_stat(const char *name, unsigned flags, struct smr_shm_stat *st,
     struct smr__shm_slot *sl = slot_at(h->rt, i);
     /* relaxed: display only. */
     uint64_t pin = atomic_load_explicit(&sl->pin, memory_order_relaxed);
+    bool active = atomic_load_explicit(&sl->active, memory_order_relaxed);
     uint32_t pid = atomic_load_explicit(&sl->pid, memory_order_relaxed);
     r = smr__lock_held(h->readers_fd, slot_off(i));
     if (r < 0)
@@ -1189,14 +1231,15 @@ int smr_shm_stat(const char *name, unsigned flags, struct smr_shm_stat *st,
       continue;
     if (r) {
       st->readers++;
-      if (pin && SMR__SHM_INDEX(pin) < h->nbuf)
+      if (active && pin && SMR__SHM_INDEX(pin) < h->nbuf)
         st->buffer[SMR__SHM_INDEX(pin)].pinned++;
     }
     if (n < cap) {
       rs[n].slot = i;
       rs[n].pid = (int)pid;
       rs[n].alive = r > 0;
-      rs[n].pinned_version = SMR__SHM_VERSION(pin);
+      rs[n].last_version = SMR__SHM_VERSION(pin);
+      rs[n].pinned_version = active ? SMR__SHM_VERSION(pin) : 0;
       rs[n].lag = pin && SMR__SHM_VERSION(pin) <= st->version
                       ? st->version - SMR__SHM_VERSION(pin)
                       : 0;

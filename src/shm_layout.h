@@ -76,11 +76,13 @@ struct smr__shm_readers {
 /* One reader slot.  Byte 0 of the slot (offset SMR__SHM_HEADER_SIZE +
  * i * SMR__SHM_SLOT_SIZE in the file) is the slot's OFD lock byte. */
 struct smr__shm_slot {
-  _Atomic uint64_t pin;     /* `current` value announced; 0: none */
+  _Atomic uint64_t pin;     /* last `current` validated (sticky); 0: none */
+  _Atomic uint32_t active;  /* 1 while the owner holds a guard on pin */
   _Atomic uint32_t pid;     /* owner's pid (informational) */
   _Atomic uint32_t waiting; /* owner is blocked in smr_shm_wait */
-  _Atomic uint64_t claims;  /* times the slot was claimed */
-  uint64_t pad[5];
+  uint32_t pad0;
+  _Atomic uint64_t claims; /* times the slot was claimed */
+  uint64_t pad[4];
 };
 
 #define SMR__SHM_VERSION(cur) ((cur) >> 8)

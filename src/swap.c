@@ -41,9 +41,10 @@
  *
  * Lifetime: the writer and every reader handle hold a reference.
  * smr_swap_destroy publishes a sentinel node (value NULL) exactly like a
- * store, retires the current value too and destroys what no guard pins; each later reader destroy collects again; the last reference frees
- * everything.  So destroying the cell never frees a value under a guard
- * (the smr-swap bug of research seeds.md §1.4 #1).
+ * store, retires the current value too and destroys what no guard pins; each
+ * later reader destroy collects again; the last reference frees everything.  So
+ * destroying the cell never frees a value under a guard (the smr-swap bug of
+ * research seeds.md §1.4 #1).
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -6,6 +6,7 @@
 #                  verify, kill-readers (SIGKILL x200), kill-writer (x100),
 #                  slow reader, load-then-announce window
 smr_test(test_shm LABELS unit)
+smr_test(test_hash LABELS unit)
 add_executable(test_shm_procs test_shm_procs.c)
 target_link_libraries(test_shm_procs PRIVATE smr_static)
 target_include_directories(test_shm_procs PRIVATE ${PROJECT_SOURCE_DIR}/tests)

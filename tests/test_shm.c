@@ -374,6 +374,30 @@ static void test_takeover(void) {
   CHECK_EQ(smr_shm_reader_open(chan.name, 0, &r), -ENOENT);
 }
 
+/* A child forked while the writer is open (it inherits the lock's open file
+ * description) does not keep the channel locked after the parent closes. */
+static void test_writer_fork(void) {
+  smr_shm_writer *w = open_writer(2, 0);
+  int pfd[2];
+  CHECK_EQ(pipe(pfd), 0);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    char c;
+    close(pfd[1]);
+    _exit(read(pfd[0], &c, 1) == 0 ? 0 : 1); /* until the parent is done */
+  }
+  close(pfd[0]);
+  smr_shm_writer_close(w);
+  CHECK_EQ(smr_shm_writer_open(chan.name, NULL, &w), 0);
+  smr_shm_writer_close(w);
+  CHECK_EQ(smr_shm_unlink(chan.name), 0);
+  close(pfd[1]);
+  int status;
+  CHECK_EQ(waitpid(pid, &status, 0), pid);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static unsigned file_mode(const char *suffix) {
   char path[160];
   struct stat sb;
@@ -546,6 +570,7 @@ int main(void) {
   test_wait();
   test_dead_reader();
   test_takeover();
+  test_writer_fork();
   test_modes();
   test_no_space();
   test_reader_table_full();

@@ -59,10 +59,11 @@ extern "C" {
 typedef struct smr_shm_writer smr_shm_writer;
 
 /* Option flags (smr_shm_options.flags). */
-#define SMR_SHM_DURABLE     0x1u /* fdatasync payload, then state, per publish */
-#define SMR_SHM_NO_CHECKSUM 0x2u /* store no checksum (readers cannot verify)  \
-                                  */
-#define SMR_SHM_NO_UMASK 0x4u    /* apply the modes exactly (fchmod) */
+#define SMR_SHM_DURABLE 0x1u /* fdatasync payload, then state, per publish */
+#define SMR_SHM_NO_CHECKSUM                                                    \
+  0x2u                        /* store no checksum (readers cannot verify)     \
+                               */
+#define SMR_SHM_NO_UMASK 0x4u /* apply the modes exactly (fchmod) */
 #define SMR_SHM_SYMMETRIC                                                      \
   0x8u /* readers fence; the writer uses no membarrier */
 
@@ -89,6 +90,9 @@ struct smr_shm_options {
  * process umask as in open(2) unless SMR_SHM_NO_UMASK: with the usual umask
  * 022 the reader table becomes 0644 and only the owner can read; use
  * NO_UMASK (or umask 0) to let other users read.  opts may be NULL.
+ * A child forked while the writer is open shares its lock until the parent
+ * closes the writer (the child must not use the handle; after exec the
+ * descriptors are closed).
  * Errors: -EINVAL, -EBUSY, -EBADMSG (existing files corrupt or foreign),
  * -EACCES, -ENOMEM, -ENOSPC.  Blocks on file system calls. */
 SMR_API int smr_shm_writer_open(const char *name,
@@ -154,12 +158,12 @@ SMR_API int smr_shm_unlink(const char *name);
 typedef struct smr_shm_reader {
   SMR_ATOMIC(uint64_t) * current; /* state file: (version << 8) | buffer */
   SMR_ATOMIC(uint32_t) * waiting; /* state file: writer waits for a buffer */
-  SMR_ATOMIC(uint64_t) * pin;     /* our slot: what we announce */
+  SMR_ATOMIC(uint32_t) * active;  /* our slot: 1 while a guard is held */
   uint64_t cached;                /* `current` the view below belongs to */
   const void *cached_data;
   uint64_t cached_size;
-  uint32_t flags; /* SMR__SHM_HELD | SMR__SHM_SLOW */
-  uint32_t reserved;
+  uint32_t flags;    /* SMR__SHM_HELD | SMR__SHM_SLOW */
+  uint32_t switched; /* set by the slow path: a new version was pinned */
 } smr_shm_reader;
 
 #define SMR__SHM_HELD 0x1u /* a guard is held */
@@ -186,13 +190,14 @@ SMR_API int smr_shm_reader_open(const char *name, unsigned flags,
  * closed then).  NULL is accepted. */
 SMR_API int smr_shm_reader_close(smr_shm_reader *r);
 
-SMR_API int smr__shm_read_slow(smr_shm_reader *r, smr_shm_guard *g);
+SMR_API int smr__shm_read_slow(smr_shm_reader *r);
 SMR_API void smr__shm_release_slow(smr_shm_reader *r);
 
 /* Pin the current payload and return a view of it.  Lock-free; the common
  * case (payload unchanged since this handle's last read) is three loads and
  * a store to the reader's own slot, with no fence and no atomic RMW; a new
- * version costs a call that validates its descriptor and maps the file.
+ * version costs a call that announces it under a fence, validates its
+ * descriptor and maps the file.
  * While the guard is held the payload's bytes never change.
  * Ordering: acquire, pairs with the writer's release store of the version,
  * so the whole payload is visible.  Errors: -ENODATA (nothing published
@@ -200,25 +205,37 @@ SMR_API void smr__shm_release_slow(smr_shm_reader *r);
  * file corrupt, or checksum mismatch under SMR_SHM_VERIFY), -ENOMEM.
  * On error no guard is held. */
 SMR_INLINE int smr_shm_read(smr_shm_reader *r, smr_shm_guard *g) {
+  /* Locals: the compiler barrier below would otherwise reload them. */
+  SMR_ATOMIC(uint64_t) *current = r->current;
+  SMR_ATOMIC(uint32_t) *active = r->active;
   /* acquire: pairs with the writer's release store of `current`. */
-  uint64_t cur = SMR__LOAD(r->current, SMR__ACQUIRE);
+  uint64_t cur = SMR__LOAD(current, SMR__ACQUIRE);
+  bool fast = false;
   if (SMR_LIKELY(cur == r->cached && r->flags == 0)) {
-    /* Announce.  relaxed: the StoreLoad order between this store and the
-     * re-load below is supplied by the writer's membarrier (asymmetric
-     * channels; symmetric ones take the slow path, which fences). */
-    SMR__STORE(r->pin, cur, SMR__RELAXED);
+    /* Our slot already announces `cur` (the slow path stored it under a
+     * fence); mark it in use.  relaxed: the StoreLoad order between this
+     * store and the re-load below is supplied by the writer's membarrier,
+     * which it issues before reusing a buffer an idle slot announces. */
+    SMR__STORE(active, 1u, SMR__RELAXED);
     SMR__SIGNAL_FENCE(SMR__SEQ_CST);
     /* acquire: as above; unchanged means the announcement protects it. */
-    if (SMR_LIKELY(SMR__LOAD(r->current, SMR__ACQUIRE) == cur)) {
-      r->flags = SMR__SHM_HELD;
-      g->data = r->cached_data;
-      g->size = r->cached_size;
-      g->version = cur >> 8;
-      g->switched = false;
-      return 0;
-    }
+    fast = SMR__LOAD(current, SMR__ACQUIRE) == cur;
   }
-  return smr__shm_read_slow(r, g);
+  if (SMR_LIKELY(fast)) {
+    r->flags = SMR__SHM_HELD;
+    g->switched = false;
+  } else {
+    /* Fills r->cached* (and sets HELD) for the version it pinned. */
+    int rc = smr__shm_read_slow(r);
+    if (rc != 0)
+      return rc;
+    cur = r->cached;
+    g->switched = r->switched != 0;
+  }
+  g->data = r->cached_data;
+  g->size = r->cached_size;
+  g->version = cur >> 8;
+  return 0;
 }
 
 /* End the read: after this the guard's bytes may be reused by the writer.
@@ -230,13 +247,14 @@ SMR_INLINE void smr_shm_release(smr_shm_reader *r, smr_shm_guard *g) {
   (void)g;
   SMR_ASSERT((r->flags & SMR__SHM_HELD) && "smr_shm_release without read");
   if (SMR_LIKELY(r->flags == SMR__SHM_HELD)) {
-    SMR__STORE(r->pin, 0, SMR__RELEASE);
+    SMR_ATOMIC(uint32_t) *waiting = r->waiting; /* kept across the barrier */
+    SMR__STORE(r->active, 0u, SMR__RELEASE);
     r->flags = 0;
     SMR__SIGNAL_FENCE(SMR__SEQ_CST);
     /* relaxed: the writer's membarrier orders our store above before this
      * load, or the writer sees the store (pairs with the waiting flag's
      * store + barrier + rescan in the writer). */
-    if (SMR_LIKELY(SMR__LOAD(r->waiting, SMR__RELAXED) == 0))
+    if (SMR_LIKELY(SMR__LOAD(waiting, SMR__RELAXED) == 0))
       return;
   }
   smr__shm_release_slow(r);
@@ -281,8 +299,9 @@ struct smr_shm_reader_stat {
   unsigned slot;
   int pid;                 /* as written by the reader (untrusted) */
   bool alive;              /* its slot lock is held (exact) */
-  uint64_t pinned_version; /* 0: not inside a read */
-  uint64_t lag;            /* current version - pinned version */
+  uint64_t pinned_version; /* held by a guard now; 0: not inside a read */
+  uint64_t last_version;   /* last version it read (0: none yet) */
+  uint64_t lag;            /* current version - last_version */
 };
 
 #define SMR_SHM_CHECKSUM_NONE 0 /* channel stores none */

@@ -21,14 +21,24 @@
 
 int smr__file_open(const char *path, unsigned how, unsigned mode,
                    bool exact_mode) {
-  int flags = O_CLOEXEC | ((how & SMR__OPEN_RDWR) ? O_RDWR : O_RDONLY);
+  /* O_NOFOLLOW: a channel file that is a symlink (planted in a shared
+   * directory such as /dev/shm) is refused, not followed.  O_NONBLOCK: a
+   * FIFO or device in its place must not block the open; anything but a
+   * regular file is refused below. */
+  int flags = O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+              ((how & SMR__OPEN_RDWR) ? O_RDWR : O_RDONLY);
   if (how & SMR__OPEN_CREATE)
     flags |= O_CREAT;
   if (how & SMR__OPEN_EXCL)
     flags |= O_EXCL;
   int fd = open(path, flags, (mode_t)mode);
   if (fd < 0)
-    return -errno;
+    return errno == ELOOP ? -EBADMSG : -errno;
+  struct stat sb;
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    close(fd);
+    return -EBADMSG;
+  }
   if ((how & SMR__OPEN_CREATE) && exact_mode) {
     struct stat st;
     /* Only a file we own gets its mode changed (fchmod fails otherwise). */

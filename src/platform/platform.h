@@ -41,7 +41,8 @@ const char *smr__getenv(const char *name);
 #define SMR__OPEN_CREATE 0x2u /* O_CREAT (with RDWR) */
 #define SMR__OPEN_EXCL   0x4u /* O_EXCL (with CREATE) */
 
-/* Open (O_CLOEXEC); returns the fd.  With CREATE, `mode` goes through the
+/* Open (O_CLOEXEC, O_NOFOLLOW); returns the fd, or -EBADMSG if the path is
+ * a symlink or not a regular file.  With CREATE, `mode` goes through the
  * umask unless exact_mode, which applies it with fchmod when the call
  * created the file. */
 int smr__file_open(const char *path, unsigned how, unsigned mode,
