@@ -321,7 +321,7 @@ static int writer_takeover(smr_shm_writer *w) {
   w->flags = w->st->flags;
   /* relaxed: the lock we hold orders us after the previous writer. */
   uint64_t cur = atomic_load_explicit(&w->st->current, memory_order_relaxed);
-  if (cur && SMR__SHM_INDEX(cur) >= w->nbuf)
+  if (cur && (SMR__SHM_INDEX(cur) >= w->nbuf || SMR__SHM_VERSION(cur) == 0))
     return -EBADMSG;
   char path[PATH_MAX];
   file_path(path, w->prefix, ".smr-readers", -1);
@@ -714,6 +714,8 @@ static int commit_sum(smr_shm_writer *w, uint64_t size, uint64_t sum,
   /* relaxed: only this writer stores `current`. */
   uint64_t old = atomic_load_explicit(&w->st->current, memory_order_relaxed);
   uint64_t version = SMR__SHM_VERSION(old) + 1;
+  if (version > (UINT64_MAX >> 8))
+    return -EOVERFLOW; /* 2^56 versions: only a corrupt file gets here */
   struct smr__shm_desc *d = &w->st->desc[i];
   /* relaxed: published by the release store of `current` below. */
   atomic_store_explicit(&d->version, version, memory_order_relaxed);
@@ -943,7 +945,7 @@ int smr_shm_reader_close(smr_shm_reader *r) {
 /* Validate the descriptor of `cur` (pinned) and map its buffer. */
 static int prepare_view(struct reader *h, uint64_t cur) {
   unsigned i = SMR__SHM_INDEX(cur);
-  if (i >= h->nbuf)
+  if (i >= h->nbuf || SMR__SHM_VERSION(cur) == 0)
     return -EBADMSG;
   struct smr__shm_desc *d = &h->st->desc[i];
   /* relaxed: ordered after our acquire load of `current`, which the writer
@@ -1187,7 +1189,7 @@ int smr_shm_stat(const char *name, unsigned flags, struct smr_shm_stat *st,
   /* acquire: pairs with the writer's release store of `current`. */
   uint64_t cur = atomic_load_explicit(&s->current, memory_order_acquire);
   unsigned ci = SMR__SHM_INDEX(cur);
-  if (cur && ci >= h->nbuf) {
+  if (cur && (ci >= h->nbuf || SMR__SHM_VERSION(cur) == 0)) {
     r = -EBADMSG;
     goto out;
   }

@@ -13,8 +13,9 @@
 #define SMR__SHM_READERS_MAGIC 0x31305244524d5353ull /* "SSMRDR01" */
 #define SMR__SHM_LAYOUT        1u
 #define SMR__SHM_HEADER_SIZE   4096u /* state file size; reader-table header */
-#define SMR__SHM_SLOT_SIZE     64u
-#define SMR__SHM_DESC_OFFSET   256u
+/* Two cache lines per slot: adjacent-line prefetch never couples readers. */
+#define SMR__SHM_SLOT_SIZE   128u
+#define SMR__SHM_DESC_OFFSET 256u
 
 /* state flags (smr__shm_state.flags): the SMR_SHM_* creation flags that
  * readers must know about. */
@@ -82,7 +83,7 @@ struct smr__shm_slot {
   _Atomic uint32_t waiting; /* owner is blocked in smr_shm_wait */
   uint32_t pad0;
   _Atomic uint64_t claims; /* times the slot was claimed */
-  uint64_t pad[4];
+  uint64_t pad[12];
 };
 
 #define SMR__SHM_VERSION(cur) ((cur) >> 8)

@@ -127,7 +127,8 @@ SMR_API int smr_shm_begin(smr_shm_writer *w, uint64_t capacity, void **buf);
  * it current (pairs with the readers' acquire loads of the version), and
  * readers blocked in smr_shm_wait() are woken.  Versions increase by one per
  * publish.  Errors: -EINVAL (no build open, size > capacity), -EIO
- * (durable sync failed; nothing published). */
+ * (durable sync failed; nothing published), -EOVERFLOW (the version would
+ * pass 2^56 - 1: only a corrupted state file gets there). */
 SMR_API int smr_shm_commit(smr_shm_writer *w, uint64_t size,
                            struct smr_shm_commit_info *info);
 
