@@ -191,6 +191,7 @@ struct smr_shm_writer {
   unsigned char *map[SMR_SHM_MAX_BUFFERS];
   uint64_t map_len[SMR_SHM_MAX_BUFFERS];
   uint64_t file_size[SMR_SHM_MAX_BUFFERS];
+  uint64_t file_dev[SMR_SHM_MAX_BUFFERS], file_ino[SMR_SHM_MAX_BUFFERS];
   /* Barrier bookkeeping (see the opening comment): pub_seq counts publishes
    * by this writer, decur[i] is pub_seq when buffer i stopped being
    * current, covers is pub_seq at the last barrier. */
@@ -263,6 +264,9 @@ static int writer_create(smr_shm_writer *w, const struct smr_shm_options *o) {
   const char *env = smr__getenv("SMR_FENCE");
   if (env && strcmp(env, "symmetric") == 0)
     w->flags |= SMR__SHM_F_SYMMETRIC;
+  /* No usable membarrier here (old kernel, seccomp): readers fence. */
+  if (!(w->flags & SMR__SHM_F_SYMMETRIC) && smr__membarrier_global() < 0)
+    w->flags |= SMR__SHM_F_SYMMETRIC;
   unsigned readers_mode = o && o->reader_mode ? o->reader_mode : 0666;
   int r = create_readers(w, readers_mode);
   if (r < 0)
@@ -325,11 +329,11 @@ static int writer_takeover(smr_shm_writer *w) {
     return -EBADMSG;
   char path[PATH_MAX];
   file_path(path, w->prefix, ".smr-readers", -1);
+  /* A missing table is refused, not re-created: readers that have the old
+   * one open would be invisible to us. */
   int fd = smr__file_open(path, SMR__OPEN_RDWR, 0, false);
-  if (fd == -ENOENT)
-    return create_readers(w, 0666);
   if (fd < 0)
-    return fd;
+    return fd == -ENOENT ? -EBADMSG : fd;
   w->readers_fd = fd;
   return map_readers(fd, w->nslots, true, &w->rt);
 }
@@ -407,6 +411,14 @@ int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
   atomic_store_explicit(&w->st->waiting, 0, memory_order_relaxed);
   atomic_store_explicit(&w->st->writer_pid, (uint32_t)smr__getpid(),
                         memory_order_relaxed);
+  /* A writer that died between storing `current` and waking readers:
+   * bring `notify` up to date and wake them (release: pairs with the
+   * readers' load of notify). */
+  uint64_t now_cur =
+      atomic_load_explicit(&w->st->current, memory_order_relaxed);
+  atomic_store_explicit(&w->st->notify, (uint32_t)SMR__SHM_VERSION(now_cur),
+                        memory_order_release);
+  smr__futex_wake(&w->st->notify, INT_MAX);
   *out = w;
   return 0;
 fail:
@@ -499,15 +511,10 @@ static int reclaim_dead(smr_shm_writer *w, uint32_t mask) {
     atomic_store_explicit(&s->active, 0, memory_order_release);
     atomic_store_explicit(&s->pin, 0, memory_order_release);
     atomic_store_explicit(&s->pid, 0, memory_order_relaxed);
-    if (atomic_load_explicit(&s->waiting, memory_order_relaxed)) {
-      atomic_store_explicit(&s->waiting, 0, memory_order_relaxed);
-      uint32_t c = atomic_load_explicit(&w->rt->waiters, memory_order_relaxed);
-      /* relaxed CAS: only a hint for the wake-up (see smr_shm_wait). */
-      while (c && !atomic_compare_exchange_weak_explicit(
-                      &w->rt->waiters, &c, c - 1, memory_order_relaxed,
-                      memory_order_relaxed))
-        ;
-    }
+    /* `waiters` is not decremented for a dead waiter: counting too high
+     * costs a futex_wake per publish, too low would lose a live waiter's
+     * wake-up (its `waiting` flag does not say whether it was counted). */
+    atomic_store_explicit(&s->waiting, 0, memory_order_relaxed);
     smr__unlock_byte(w->readers_fd, slot_off(i));
     /* relaxed: statistics. */
     atomic_fetch_add_explicit(&w->st->dead_reclaimed, 1, memory_order_relaxed);
@@ -567,13 +574,22 @@ static int choose_buffer(smr_shm_writer *w, unsigned *out) {
     int n = reclaim_dead(w, candidates);
     if (n < 0)
       return n;
-    if (n > 0) {
-      w->build_reclaimed += (unsigned)n;
-      continue;
-    }
-    if (w->timeout_ns == 0)
+    if (w->timeout_ns == 0 && n == 0)
       return -EBUSY;
     int64_t now = smr__now_ns();
+    if (n > 0) {
+      /* Re-check, but a table rewritten under us (hostile) must not keep
+       * us here past the deadline. */
+      w->build_reclaimed += (unsigned)n;
+      if (!start) {
+        start = now;
+        deadline = deadline_of(w->timeout_ns);
+      }
+      if (now >= deadline && w->timeout_ns >= 0 &&
+          w->build_reclaimed > w->nslots)
+        return -EBUSY;
+      continue;
+    }
     if (!start) {
       start = now;
       deadline = deadline_of(w->timeout_ns);
@@ -621,6 +637,8 @@ static int prepare_buffer(smr_shm_writer *w, unsigned i, uint64_t cap) {
       return r;
     w->data_fd[i] = r;
     r = smr__file_stat(r, &w->file_size[i], NULL);
+    if (r == 0)
+      r = smr__file_id(w->data_fd[i], &w->file_dev[i], &w->file_ino[i]);
     if (r < 0)
       return r;
   }
@@ -722,6 +740,8 @@ static int commit_sum(smr_shm_writer *w, uint64_t size, uint64_t sum,
   atomic_store_explicit(&d->size, size, memory_order_relaxed);
   atomic_store_explicit(&d->checksum, sum, memory_order_relaxed);
   atomic_store_explicit(&d->file_size, w->file_size[i], memory_order_relaxed);
+  atomic_store_explicit(&d->file_dev, w->file_dev[i], memory_order_relaxed);
+  atomic_store_explicit(&d->file_ino, w->file_ino[i], memory_order_relaxed);
   w->pub_seq++;
   if (old)
     w->decur[SMR__SHM_INDEX(old)] = w->pub_seq;
@@ -794,6 +814,7 @@ struct reader {
   int data_fd[SMR_SHM_MAX_BUFFERS];
   const unsigned char *map[SMR_SHM_MAX_BUFFERS];
   uint64_t map_len[SMR_SHM_MAX_BUFFERS];
+  uint64_t file_dev[SMR_SHM_MAX_BUFFERS], file_ino[SMR_SHM_MAX_BUFFERS];
   uint64_t last_read; /* `current` of the previous successful read */
   uint64_t verified;  /* `current` whose checksum was verified */
   void (*hook)(smr_shm_reader *, void *);
@@ -906,8 +927,8 @@ int smr_shm_reader_open(const char *name, unsigned flags,
   }
   if (r < 0)
     goto fail;
-  /* relaxed: our own slot; a stale pin of a dead owner is overwritten
-   * (release so the writer's acquire scan orders nothing stale after it). */
+  /* Our own slot; a stale pin of a dead owner is overwritten (release so
+   * the writer's acquire scan orders nothing stale after it). */
   atomic_store_explicit(&h->slot->active, 0, memory_order_release);
   atomic_store_explicit(&h->slot->pin, 0, memory_order_release);
   atomic_store_explicit(&h->slot->waiting, 0, memory_order_relaxed);
@@ -954,16 +975,27 @@ static int prepare_view(struct reader *h, uint64_t cur) {
   uint64_t size = atomic_load_explicit(&d->size, memory_order_relaxed);
   if (version != SMR__SHM_VERSION(cur) || size > SMR_SHM_MAX_PAYLOAD)
     return -EBADMSG;
+  int r;
+  if (h->data_fd[i] < 0) {
+    char path[PATH_MAX];
+    file_path(path, h->prefix, ".smr-data-", (int)i);
+    r = smr__file_open(path, SMR__OPEN_READ, 0, false);
+    if (r < 0)
+      return r == -ENOENT ? -ESTALE : r;
+    h->data_fd[i] = r;
+    r = smr__file_id(r, &h->file_dev[i], &h->file_ino[i]);
+    if (r < 0)
+      return r;
+  }
+  /* The file we hold must be the one the descriptor names: after the
+   * channel was unlinked and created again under the same name, the path
+   * leads to another channel's file. */
+  if (atomic_load_explicit(&d->file_dev, memory_order_relaxed) !=
+          h->file_dev[i] ||
+      atomic_load_explicit(&d->file_ino, memory_order_relaxed) !=
+          h->file_ino[i])
+    return -ESTALE;
   if (size > h->map_len[i]) {
-    int r;
-    if (h->data_fd[i] < 0) {
-      char path[PATH_MAX];
-      file_path(path, h->prefix, ".smr-data-", (int)i);
-      r = smr__file_open(path, SMR__OPEN_READ, 0, false);
-      if (r < 0)
-        return r == -ENOENT ? -EBADMSG : r;
-      h->data_fd[i] = r;
-    }
     uint64_t fsize;
     r = smr__file_stat(h->data_fd[i], &fsize, NULL);
     if (r < 0)
@@ -1100,8 +1132,9 @@ int smr_shm_wait(smr_shm_reader *pub, uint64_t version, int64_t timeout_ns) {
     /* seq_cst RMW: our increment before our load of notify; pairs with
      * the writer's fence between its notify store and waiters load. */
     atomic_fetch_add_explicit(&h->rt->waiters, 1, memory_order_seq_cst);
-    /* acquire: pairs with the writer's release store of notify. */
-    uint32_t n = atomic_load_explicit(&h->st->notify, memory_order_acquire);
+    /* seq_cst: must not be ordered before the increment above (an acquire
+     * load may be, in C11); also pairs with the writer's notify store. */
+    uint32_t n = atomic_load_explicit(&h->st->notify, memory_order_seq_cst);
     uint64_t cur = atomic_load_explicit(h->pub.current, memory_order_acquire);
     int64_t now = smr__now_ns();
     if (SMR__SHM_VERSION(cur) != version) {
@@ -1109,8 +1142,10 @@ int smr_shm_wait(smr_shm_reader *pub, uint64_t version, int64_t timeout_ns) {
     } else if (now >= deadline) {
       r = -ETIMEDOUT;
     } else {
-      smr__futex_wait(&h->st->notify, n,
-                      deadline == INT64_MAX ? -1 : deadline - now);
+      /* Slices of at most 1 s: a writer that died between publishing and
+       * waking, or a hostile `waiters`, delays us by a slice, no more. */
+      int64_t slice = deadline - now < 1000000000 ? deadline - now : 1000000000;
+      smr__futex_wait(&h->st->notify, n, slice);
       atomic_fetch_sub_explicit(&h->rt->waiters, 1, memory_order_relaxed);
       continue;
     }

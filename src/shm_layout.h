@@ -32,7 +32,9 @@ struct smr__shm_desc {
   _Atomic uint64_t size;    /* payload bytes */
   _Atomic uint64_t checksum;
   _Atomic uint64_t file_size; /* informational: bytes allocated */
-  uint64_t pad[4];
+  _Atomic uint64_t file_dev;  /* identity of the data file holding it: a */
+  _Atomic uint64_t file_ino;  /* reader refuses a file of another channel */
+  uint64_t pad[2];
 };
 
 /* NAME.smr: SMR__SHM_HEADER_SIZE bytes, written by the writer only. */

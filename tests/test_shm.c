@@ -398,6 +398,28 @@ static void test_writer_fork(void) {
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* A handle of a channel that was unlinked and created again under the same
+ * name must not read the new channel's data file as if it were its own. */
+static void test_recreated(void) {
+  smr_shm_writer *w = open_writer(2, 0);
+  smr_shm_reader *r;
+  CHECK_EQ(smr_shm_reader_open(chan.name, 0, &r), 0);
+  CHECK_EQ(smr_shm_publish(w, "one", 3, NULL), 0);
+  smr_shm_guard g;
+  CHECK_EQ(smr_shm_read(r, &g), 0); /* maps data file 0 only */
+  smr_shm_release(r, &g);
+  CHECK_EQ(smr_shm_publish(w, "two", 3, NULL), 0); /* data file 1 */
+  smr_shm_writer_close(w);
+  CHECK_EQ(smr_shm_unlink(chan.name), 0);
+  w = open_writer(2, 0);
+  CHECK_EQ(smr_shm_publish(w, "new", 3, NULL), 0);
+  CHECK_EQ(smr_shm_publish(w, "NEW", 3, NULL), 0); /* new data file 1 */
+  CHECK_EQ(smr_shm_read(r, &g), -ESTALE);
+  CHECK_EQ(smr_shm_reader_close(r), 0);
+  smr_shm_writer_close(w);
+  CHECK_EQ(smr_shm_unlink(chan.name), 0);
+}
+
 static unsigned file_mode(const char *suffix) {
   char path[160];
   struct stat sb;
@@ -571,6 +593,7 @@ int main(void) {
   test_dead_reader();
   test_takeover();
   test_writer_fork();
+  test_recreated();
   test_modes();
   test_no_space();
   test_reader_table_full();

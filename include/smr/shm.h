@@ -203,7 +203,8 @@ SMR_API void smr__shm_release_slow(smr_shm_reader *r);
  * Ordering: acquire, pairs with the writer's release store of the version,
  * so the whole payload is visible.  Errors: -ENODATA (nothing published
  * yet), -EBUSY (this handle already holds a guard), -EBADMSG (descriptor or
- * file corrupt, or checksum mismatch under SMR_SHM_VERIFY), -ENOMEM.
+ * file corrupt, or checksum mismatch under SMR_SHM_VERIFY), -ESTALE (the
+ * channel was removed and created anew: open it again), -ENOMEM.
  * On error no guard is held. */
 SMR_INLINE int smr_shm_read(smr_shm_reader *r, smr_shm_guard *g) {
   /* Locals: the compiler barrier below would otherwise reload them. */

@@ -72,6 +72,15 @@ int smr__file_stat(int fd, uint64_t *size, uint64_t *nlink) {
   return 0;
 }
 
+int smr__file_id(int fd, uint64_t *dev, uint64_t *ino) {
+  struct stat st;
+  if (fstat(fd, &st) != 0)
+    return -errno;
+  *dev = (uint64_t)st.st_dev;
+  *ino = (uint64_t)st.st_ino;
+  return 0;
+}
+
 int smr__file_allocate(int fd, uint64_t size) {
   struct rlimit rl;
   if (size > (uint64_t)INT64_MAX)

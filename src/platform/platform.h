@@ -28,7 +28,6 @@ void smr__backoff(unsigned *round);
 /* Environment lookup (NULL if unset). */
 const char *smr__getenv(const char *name);
 
-
 /* ---- Files, mappings, locks and futexes (src/platform/linux_file.c) ----
  * Used by the cross-process channel (src/shm.c).  All return 0 (or a
  * non-negative value where stated) or a negative errno. */
@@ -51,6 +50,8 @@ void smr__file_close(int fd);
 int smr__file_unlink(const char *path);
 /* Size and link count (0: unlinked) of an open file. */
 int smr__file_stat(int fd, uint64_t *size, uint64_t *nlink);
+/* Identity of an open file (device, inode). */
+int smr__file_id(int fd, uint64_t *dev, uint64_t *ino);
 /* posix_fallocate(fd, 0, size): the file then holds `size` allocated bytes
  * (a full disk is -ENOSPC now, not SIGBUS later).  -EFBIG without trying
  * when `size` exceeds RLIMIT_FSIZE (which would raise SIGXFSZ). */
