@@ -943,10 +943,9 @@ int smr_shm_reader_open(const char *name, unsigned flags,
   h->pub.current = &h->st->current;
   h->pub.waiting = &h->st->waiting;
   h->pub.active = &h->slot->active;
-  h->pub.flags = h->symmetric ? SMR__SHM_SLOW : 0;
-  /* No view yet: a value `current` never takes (0 means "none published"
-   * and must take the slow path, which says -ENODATA). */
-  h->pub.cached = UINT64_MAX;
+  /* No view yet: the fast path needs flags == 0. */
+  h->pub.flags = SMR__SHM_NOVIEW | (h->symmetric ? SMR__SHM_SLOW : 0);
+  h->pub.cached = 0;
   *out = &h->pub;
   return 0;
 fail:
@@ -981,7 +980,7 @@ static int prepare_view(struct reader *h, uint64_t cur) {
     file_path(path, h->prefix, ".smr-data-", (int)i);
     r = smr__file_open(path, SMR__OPEN_READ, 0, false);
     if (r < 0)
-      return r == -ENOENT ? -ESTALE : r;
+      return r == -ENOENT ? -EBADMSG : r;
     h->data_fd[i] = r;
     r = smr__file_id(r, &h->file_dev[i], &h->file_ino[i]);
     if (r < 0)
@@ -1024,6 +1023,7 @@ static int prepare_view(struct reader *h, uint64_t cur) {
   h->pub.cached = cur;
   h->pub.cached_data = data;
   h->pub.cached_size = size;
+  h->pub.flags &= ~SMR__SHM_NOVIEW;
   return 0;
 }
 
@@ -1071,11 +1071,11 @@ int smr__shm_read_slow(smr_shm_reader *pub) {
       break;
   }
   pub->flags |= SMR__SHM_HELD;
-  if (cur != pub->cached) {
+  if (cur != pub->cached || (pub->flags & SMR__SHM_NOVIEW)) {
     int r = prepare_view(h, cur);
     if (r < 0) {
       /* The fast path needs cached == our announcement: invalidate. */
-      pub->cached = UINT64_MAX;
+      pub->flags |= SMR__SHM_NOVIEW;
       smr__shm_release_slow(pub);
       return r;
     }

@@ -163,12 +163,13 @@ typedef struct smr_shm_reader {
   uint64_t cached;                /* `current` the view below belongs to */
   const void *cached_data;
   uint64_t cached_size;
-  uint32_t flags;    /* SMR__SHM_HELD | SMR__SHM_SLOW */
+  uint32_t flags;    /* SMR__SHM_HELD | _SLOW | _NOVIEW */
   uint32_t switched; /* set by the slow path: a new version was pinned */
 } smr_shm_reader;
 
-#define SMR__SHM_HELD 0x1u /* a guard is held */
-#define SMR__SHM_SLOW 0x2u /* symmetric mode or test hook: slow path always */
+#define SMR__SHM_HELD   0x1u /* a guard is held */
+#define SMR__SHM_SLOW   0x2u /* symmetric mode or test hook: slow path always */
+#define SMR__SHM_NOVIEW 0x4u /* `cached` is not a valid view: slow path */
 
 /* A zero-copy view of one payload.  Valid until smr_shm_release(). */
 typedef struct smr_shm_guard {
