@@ -1301,7 +1301,7 @@ int smr_shm_stat(const char *name, unsigned flags, struct smr_shm_stat *st,
       st->checksum = smr_shm_verify(rd, &g) == 0 ? SMR_SHM_CHECKSUM_OK
                                                  : SMR_SHM_CHECKSUM_BAD;
       smr_shm_release(rd, &g);
-    } else if (r == -EBADMSG) {
+    } else if (r == -EBADMSG || r == -ESTALE) {
       st->checksum = SMR_SHM_CHECKSUM_BAD;
       r = 0;
     }
