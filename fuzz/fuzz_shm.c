@@ -2,7 +2,8 @@
  *
  * Each input (format in fuzz_shm.h) becomes the state file, the reader table
  * and up to two data files of a channel in a directory created once per
- * process ($SMR_FUZZ_DIR, or a fresh one under /dev/shm).  Then a reader
+ * process ($SMR_FUZZ_DIR, or a fresh one under /dev/shm that is removed at
+ * exit and on a failed oracle, not on a sanitizer report).  Then a reader
  * opens it and reads, verifies, releases, reads again, asks the version,
  * waits (timeout 0) and closes; smr_shm_stat runs with and without
  * SMR_SHM_STAT_VERIFY; depending on the mode a writer takes the channel over
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #include "fuzz_shm.h"
+#include "shm_layout.h"
 #include "smr/shm.h"
 
 static char g_dir[256];
@@ -39,10 +41,15 @@ static bool g_own_dir;
 static int g_fd_base;
 static unsigned long g_runs;
 
+static void cleanup(void);
+
+/* A failed oracle: report, remove the channel files, crash (libFuzzer then
+ * saves the input). */
 #define FAIL(...)                                                              \
   do {                                                                         \
     fprintf(stderr, "fuzz_shm: " __VA_ARGS__);                                 \
     fprintf(stderr, "\n");                                                     \
+    cleanup();                                                                 \
     abort();                                                                   \
   } while (0)
 
@@ -106,6 +113,23 @@ static void put_file(const char *path, const uint8_t *p, size_t take,
     FAIL("write %s: %s", path, strerror(errno));
   if (ftruncate(fd, (off_t)len) != 0)
     FAIL("ftruncate %s: %s", path, strerror(errno));
+  close(fd);
+}
+
+/* Descriptor `idx` of the state file names the data file at `path`. */
+static void put_identity(unsigned idx, const char *path, size_t state_len) {
+  uint64_t off = SMR__SHM_DESC_OFFSET + idx * sizeof(struct smr__shm_desc) +
+                 offsetof(struct smr__shm_desc, file_dev);
+  struct stat sb;
+  if (idx >= SMR_SHM_MAX_BUFFERS || off + 16 > state_len || stat(path, &sb))
+    return;
+  uint64_t id[2] = {(uint64_t)sb.st_dev, (uint64_t)sb.st_ino};
+  _Static_assert(offsetof(struct smr__shm_desc, file_ino) ==
+                     offsetof(struct smr__shm_desc, file_dev) + 8,
+                 "file_dev, file_ino adjacent");
+  int fd = open(g_paths[0], O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || pwrite(fd, id, sizeof id, (off_t)off) != (ssize_t)sizeof id)
+    FAIL("pwrite identity: %s", strerror(errno));
   close(fd);
 }
 
@@ -222,6 +246,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     p += take;
     left -= take;
   }
+  if (present[0] && !(h.mode & FZ_KEEP_IDS))
+    for (int i = 2; i < 4; i++)
+      if (present[i])
+        put_identity(h.idx[i - 2], paths[i], h.file[0].len);
   uint64_t seed = left ? p[0] : size;
 
   if (h.mode & FZ_WRITER_FIRST)

@@ -13,7 +13,12 @@
  * The contents follow in the same order.  A file holds its bytes from the
  * input (fewer if the input ends early), then zeros up to its length: the
  * mostly-zero 4 KiB state and table headers cost the fuzzer only their
- * non-zero prefix, and a length below the content truncates the file. */
+ * non-zero prefix, and a length below the content truncates the file.
+ *
+ * Descriptors name their data file by device and inode, which differ on
+ * every run: unless FZ_KEEP_IDS, the target writes the identity of each data
+ * file it created into the descriptor of that buffer index (when the state
+ * file is long enough), so inputs can reach past that check. */
 #ifndef SMR_FUZZ_SHM_H
 #define SMR_FUZZ_SHM_H
 
@@ -21,14 +26,14 @@
 #include <stdint.h>
 #include <string.h>
 
-#define FZ_VERIFY       0x01u /* reader opened with SMR_SHM_VERIFY */
-#define FZ_WRITER_FIRST 0x02u /* writer takeover before the reader opens */
-#define FZ_WRITER_PINNED                                                       \
-  0x04u /* writer takeover while the reader holds a guard */
-#define FZ_TWO_READERS 0x08u /* a second reader handle alongside */
-#define FZ_UNLINK      0x10u /* smr_shm_unlink at the end */
-#define FZ_NO_STATE    0x20u /* do not create the state file */
-#define FZ_NO_READERS  0x40u /* do not create the reader table */
+#define FZ_VERIFY        0x01u /* reader opened with SMR_SHM_VERIFY */
+#define FZ_WRITER_FIRST  0x02u /* writer takeover before the reader opens */
+#define FZ_WRITER_PINNED 0x04u /* takeover while a guard is held */
+#define FZ_TWO_READERS   0x08u /* a second reader handle alongside */
+#define FZ_UNLINK        0x10u /* smr_shm_unlink at the end */
+#define FZ_NO_STATE      0x20u /* do not create the state file */
+#define FZ_NO_READERS    0x40u /* do not create the reader table */
+#define FZ_KEEP_IDS      0x80u /* keep the input's descriptor file_dev/ino */
 
 #define FZ_MAX_INDEX 34u /* data file names 0..33: past SMR_SHM_MAX_BUFFERS */
 #define FZ_HEADER    20u

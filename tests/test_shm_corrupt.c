@@ -725,6 +725,23 @@ static void payload_cases(void) {
   cur_data_path(dp, sizeof dp);
   trunc_to(dp, 0);
   check_bad_current("current data file truncated to 0");
+  /* The same bytes in another file (another inode) under the name: not
+   * the file the descriptor names. */
+  fresh_channel(3, 8, 0);
+  cur_data_path(dp, sizeof dp);
+  {
+    size_t n;
+    unsigned char *bytes = slurp(dp, &n);
+    CHECK(bytes != NULL);
+    CHECK_EQ(unlink(dp), 0);
+    int fd = open(dp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    CHECK(fd >= 0);
+    CHECK_EQ(write(fd, bytes, n), (ssize_t)n);
+    CHECK_EQ(close(fd), 0);
+    free(bytes);
+  }
+  check_case("current data file replaced by a copy (another inode)", 0, -ESTALE,
+             -ESTALE, 0, 0, -1, TK_ANY, 0);
   fresh_channel(3, 8, 0);
   cur_data_path(dp, sizeof dp);
   CHECK_EQ(unlink(dp), 0);

@@ -36,9 +36,14 @@ if ! command -v "$cc" >/dev/null || ! command -v "$cxx" >/dev/null; then
   echo "fuzz.sh: $cc/$cxx not found; install: clang libclang-rt-14-dev" >&2
   exit 2
 fi
+probe=
+work=
+cleanup() { rm -rf "$probe" "$work"; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 # libFuzzer and the sanitizer runtimes ship apart from the compiler.
 probe=$(mktemp -d)
-trap 'rm -rf "$probe"' EXIT
 echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) {
   (void)d; (void)n; return 0; }' >"$probe/p.c"
 if ! "$cc" -fsanitize=fuzzer,address,undefined "$probe/p.c" -o "$probe/p" \
@@ -69,7 +74,6 @@ export ASAN_OPTIONS="detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 
 # The channel files of each input live in a private directory.
 work=$(mktemp -d /dev/shm/smr-fuzz-XXXXXX)
-trap 'rm -rf "$probe" "$work"' EXIT
 export SMR_FUZZ_DIR=$work
 
 rm -rf "$dir/seeds"
