@@ -607,12 +607,14 @@ static int choose_buffer(smr_shm_writer *w, unsigned *out) {
         atomic_load_explicit(&w->rt->release_seq, memory_order_acquire);
     int r = writer_barrier(w);
     if (r < 0) {
+      /* relaxed: a hint for releasing readers (see the store above). */
       atomic_store_explicit(&w->st->waiting, 0, memory_order_relaxed);
       return r;
     }
     w->covers = w->pub_seq;
     scan_pins(w, &active, &idle);
     if (usable(w, candidates, active, idle)) {
+      /* relaxed: as above. */
       atomic_store_explicit(&w->st->waiting, 0, memory_order_relaxed);
       continue;
     }
@@ -934,6 +936,7 @@ int smr_shm_reader_open(const char *name, unsigned flags,
   atomic_store_explicit(&h->slot->waiting, 0, memory_order_relaxed);
   atomic_store_explicit(&h->slot->pid, (uint32_t)h->owner_pid,
                         memory_order_relaxed);
+  /* relaxed: a statistic of our own slot. */
   atomic_fetch_add_explicit(&h->slot->claims, 1, memory_order_relaxed);
   h->symmetric = (h->chan_flags & SMR__SHM_F_SYMMETRIC) != 0;
   /* If registration fails we fence ourselves: always correct, whatever
@@ -1015,6 +1018,7 @@ static int prepare_view(struct reader *h, uint64_t cur) {
       size ? (const void *)h->map[i] : (const void *)empty_payload;
   if ((h->open_flags & SMR_SHM_VERIFY) && h->verified != cur &&
       !(h->chan_flags & SMR__SHM_F_NOSUM)) {
+    /* relaxed: ordered like version and size above. */
     uint64_t sum = atomic_load_explicit(&d->checksum, memory_order_relaxed);
     if (checksum(data, size) != sum)
       return -EBADMSG;
@@ -1135,8 +1139,10 @@ int smr_shm_wait(smr_shm_reader *pub, uint64_t version, int64_t timeout_ns) {
     /* seq_cst: must not be ordered before the increment above (an acquire
      * load may be, in C11); also pairs with the writer's notify store. */
     uint32_t n = atomic_load_explicit(&h->st->notify, memory_order_seq_cst);
+    /* acquire: pairs with the writer's release store of `current`. */
     uint64_t cur = atomic_load_explicit(h->pub.current, memory_order_acquire);
     int64_t now = smr__now_ns();
+    r = 1; /* wait again */
     if (SMR__SHM_VERSION(cur) != version) {
       r = 0;
     } else if (now >= deadline) {
@@ -1146,12 +1152,13 @@ int smr_shm_wait(smr_shm_reader *pub, uint64_t version, int64_t timeout_ns) {
        * waking, or a hostile `waiters`, delays us by a slice, no more. */
       int64_t slice = deadline - now < 1000000000 ? deadline - now : 1000000000;
       smr__futex_wait(&h->st->notify, n, slice);
-      atomic_fetch_sub_explicit(&h->rt->waiters, 1, memory_order_relaxed);
-      continue;
     }
+    /* relaxed: the count is only a hint for the writer's wake-up. */
     atomic_fetch_sub_explicit(&h->rt->waiters, 1, memory_order_relaxed);
-    break;
+    if (r <= 0)
+      break;
   }
+  /* relaxed: our own slot, as above. */
   atomic_store_explicit(&h->slot->waiting, 0, memory_order_relaxed);
   if (r == -ETIMEDOUT) {
     uint64_t nlink;

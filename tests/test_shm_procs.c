@@ -97,6 +97,7 @@ static void reader_loop(bool verify_sum) {
       fprintf(stderr, "bad payload: version %llu (last %llu) size %llu\n",
               (unsigned long long)g.version, (unsigned long long)last,
               (unsigned long long)g.size);
+      /* relaxed: read by the parent after waitpid. */
       atomic_fetch_add_explicit(&sh->bad, 1, memory_order_relaxed);
       _exit(1);
     }
@@ -104,6 +105,7 @@ static void reader_loop(bool verify_sum) {
     smr_shm_release(r, &g);
     n++;
     if ((n & 1023) == 0)
+      /* relaxed: a count for the report, read after waitpid. */
       atomic_fetch_add_explicit(&sh->reads, 1024, memory_order_relaxed);
   }
   smr_shm_reader_close(r);
@@ -124,6 +126,27 @@ static void reap_ok(pid_t pid) {
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     fprintf(stderr, "child %d failed (status %#x)\n", (int)pid, status);
     abort();
+  }
+}
+
+/* A child talking to the parent through two pipes: the parent writes
+ * k.to_kid[1], the child k.to_me[1].  Returns the pid (0 in the child). */
+struct kid {
+  int to_kid[2], to_me[2];
+};
+
+static pid_t kid_fork(struct kid *k) {
+  CHECK_EQ(pipe(k->to_kid), 0);
+  CHECK_EQ(pipe(k->to_me), 0);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  return pid;
+}
+
+static void kid_close(struct kid *k) {
+  for (int i = 0; i < 2; i++) {
+    close(k->to_kid[i]);
+    close(k->to_me[i]);
   }
 }
 
@@ -158,12 +181,14 @@ static void mode_verify(void) {
     clock_gettime(CLOCK_MONOTONIC, &t);
   } while ((t.tv_sec - t0.tv_sec) * 1000000000ll + (t.tv_nsec - t0.tv_nsec) <
            end);
+  /* relaxed: pairs with the children's polling load; nothing else. */
   atomic_store_explicit(&sh->stop, 1, memory_order_relaxed);
   for (int i = 0; i < N; i++)
     reap_ok(kids[i]);
-  CHECK_EQ(atomic_load(&sh->bad), 0);
+  /* relaxed: the children were reaped (waitpid orders their stores). */
+  CHECK_EQ(atomic_load_explicit(&sh->bad, memory_order_relaxed), 0);
   printf("verify: %lu publishes, %lu reads checked\n", pubs,
-         (unsigned long)atomic_load(&sh->reads));
+         (unsigned long)atomic_load_explicit(&sh->reads, memory_order_relaxed));
   smr_shm_writer_close(w);
 }
 
@@ -171,9 +196,7 @@ static void mode_kill_readers(void) {
   enum { N = 3 };
   const char *e = getenv("SMR_SHM_KILLS");
   int kills = e ? atoi(e) : 200;
-  struct smr_shm_options o = {0};
   smr_shm_writer *w = writer_open(N + 2, 0); /* never waits */
-  (void)o;
   pid_t kids[N];
   for (int i = 0; i < N; i++)
     kids[i] = spawn_reader(false);
@@ -202,10 +225,12 @@ static void mode_kill_readers(void) {
    * met and reclaimed by now or is not pinning anything the writer needs. */
   for (int i = 0; i < 64; i++)
     CHECK_EQ(publish_next(w, &v, MAX_SIZE), 0);
+  /* relaxed: pairs with the children's polling load; nothing else. */
   atomic_store_explicit(&sh->stop, 1, memory_order_relaxed);
   for (int i = 0; i < N; i++)
     reap_ok(kids[i]);
-  CHECK_EQ(atomic_load(&sh->bad), 0);
+  /* relaxed: the children were reaped (waitpid orders their stores). */
+  CHECK_EQ(atomic_load_explicit(&sh->bad, memory_order_relaxed), 0);
   struct smr_shm_stat st;
   struct smr_shm_reader_stat rs[64];
   size_t n;
@@ -216,7 +241,7 @@ static void mode_kill_readers(void) {
   printf("kill-readers: %d kills, %lu publishes (none waited), %llu dead "
          "slots reclaimed, %lu reads checked\n",
          kills, pubs, (unsigned long long)st.dead_reclaimed,
-         (unsigned long)atomic_load(&sh->reads));
+         (unsigned long)atomic_load_explicit(&sh->reads, memory_order_relaxed));
   smr_shm_writer_close(w);
 }
 
@@ -298,26 +323,25 @@ static void mode_kill_writer(void) {
     CHECK_EQ(st.version, last);
     CHECK_EQ(st.checksum, SMR_SHM_CHECKSUM_OK);
   }
+  /* relaxed: pairs with the children's polling load; nothing else. */
   atomic_store_explicit(&sh->stop, 1, memory_order_relaxed);
   for (int i = 0; i < N; i++)
     reap_ok(kids[i]);
-  CHECK_EQ(atomic_load(&sh->bad), 0);
+  /* relaxed: the children were reaped (waitpid orders their stores). */
+  CHECK_EQ(atomic_load_explicit(&sh->bad, memory_order_relaxed), 0);
   CHECK_EQ(smr_shm_reader_close(me), 0);
   printf("kill-writer: %d writers killed, last version %llu, %lu reads "
          "checked\n",
          kills, (unsigned long long)last,
-         (unsigned long)atomic_load(&sh->reads));
+         (unsigned long)atomic_load_explicit(&sh->reads, memory_order_relaxed));
 }
 
 static void mode_slow_reader(void) {
   smr_shm_writer *w = writer_open(2, 10000000); /* 10 ms timeout */
   uint64_t v = 0;
   CHECK_EQ(publish_next(w, &v, MAX_SIZE), 0);
-  int to_kid[2], to_me[2];
-  CHECK_EQ(pipe(to_kid), 0);
-  CHECK_EQ(pipe(to_me), 0);
-  pid_t pid = fork();
-  CHECK(pid >= 0);
+  struct kid k;
+  pid_t pid = kid_fork(&k);
   if (pid == 0) {
     smr_shm_reader *r;
     smr_shm_guard g;
@@ -325,10 +349,10 @@ static void mode_slow_reader(void) {
     if (smr_shm_reader_open(chan.name, 0, &r) || smr_shm_read(r, &g))
       _exit(1);
     uint64_t pinned = g.version;
-    if (write(to_me[1], &pinned, sizeof pinned) != (ssize_t)sizeof pinned)
+    if (write(k.to_me[1], &pinned, sizeof pinned) != (ssize_t)sizeof pinned)
       _exit(1);
     /* Stay inside the read until the parent is done trying. */
-    if (read(to_kid[0], &c, 1) != 1)
+    if (read(k.to_kid[0], &c, 1) != 1)
       _exit(1);
     bool ok =
         pattern_check(g.data, g.size, pinned) && smr_shm_verify(r, &g) == 0;
@@ -337,7 +361,7 @@ static void mode_slow_reader(void) {
     _exit(ok ? 0 : 1);
   }
   uint64_t pinned;
-  CHECK_EQ(read(to_me[0], &pinned, sizeof pinned), (ssize_t)sizeof pinned);
+  CHECK_EQ(read(k.to_me[0], &pinned, sizeof pinned), (ssize_t)sizeof pinned);
   CHECK_EQ(pinned, 1);
   CHECK_EQ(publish_next(w, &v, MAX_SIZE), 0); /* the other buffer */
   /* Every further publish needs the pinned buffer: -EBUSY each time, after
@@ -347,8 +371,9 @@ static void mode_slow_reader(void) {
     CHECK_EQ(publish_next(w, &tmp, MAX_SIZE), -EBUSY);
   }
   char c = 'g';
-  CHECK_EQ(write(to_kid[1], &c, 1), 1);
+  CHECK_EQ(write(k.to_kid[1], &c, 1), 1);
   reap_ok(pid);
+  kid_close(&k);
   /* Released: publishing works again. */
   CHECK_EQ(publish_next(w, &v, MAX_SIZE), 0);
   smr_shm_writer_close(w);
@@ -377,18 +402,15 @@ static int window_run(bool skip_validate) {
   smr_shm_writer *w = writer_open(2, 0);
   uint64_t v = 0;
   CHECK_EQ(publish_next(w, &v, MAX_SIZE), 0);
-  int to_kid[2], to_me[2];
-  CHECK_EQ(pipe(to_kid), 0);
-  CHECK_EQ(pipe(to_me), 0);
-  pid_t pid = fork();
-  CHECK(pid >= 0);
+  struct kid k;
+  pid_t pid = kid_fork(&k);
   if (pid == 0) {
     smr_shm_reader *r;
     smr_shm_guard g;
     if (smr_shm_reader_open(chan.name, 0, &r) || smr_shm_read(r, &g))
       _exit(1);
     smr_shm_release(r, &g); /* the handle now caches version 1's view */
-    struct window wd = {to_kid[0], to_me[1], 0};
+    struct window wd = {k.to_kid[0], k.to_me[1], 0};
     smr__shm_set_test_hook(r, window_hook, &wd, skip_validate);
     if (smr_shm_read(r, &g))
       _exit(1);
@@ -398,20 +420,17 @@ static int window_run(bool skip_validate) {
     _exit(verdict);
   }
   char c;
-  CHECK_EQ(read(to_me[0], &c, 1), 1); /* the reader loaded version 1 */
+  CHECK_EQ(read(k.to_me[0], &c, 1), 1); /* the reader loaded version 1 */
   /* Two publishes with K = 2: buffer 2, then buffer 1 again, reused
    * because the reader has not announced anything yet (its slot still
    * names version 1, idle: the writer issues its barrier and goes ahead). */
   for (int i = 0; i < 2; i++)
     CHECK_EQ(publish_next(w, &v, MAX_SIZE), 0);
-  CHECK_EQ(write(to_kid[1], &c, 1), 1);
+  CHECK_EQ(write(k.to_kid[1], &c, 1), 1);
   int status;
   CHECK_EQ(waitpid(pid, &status, 0), pid);
   CHECK(WIFEXITED(status));
-  for (int i = 0; i < 2; i++) {
-    close(to_kid[i]);
-    close(to_me[i]);
-  }
+  kid_close(&k);
   smr_shm_writer_close(w);
   CHECK_EQ(smr_shm_unlink(chan.name), 0);
   return WEXITSTATUS(status);

@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# Shell helpers shared by tools/bench_suite.sh and tools/bench_plot.sh;
+# Shell helpers shared by tools/bench_suite.sh, bench_shm.sh and bench_plot.sh;
 # sourced (. tools/bench_lib.sh), not run.  POSIX sh.
 
 # BENCH_JGET: awk functions for the benchmarks' JSON lines, to put in front
@@ -29,3 +29,35 @@ function median(a, n,   i, j, t) {
   }
   return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }'
+
+# bench_args NAME "$@": the benchmark scripts' command line, [--smoke]
+# [BUILD_DIR].  Sets build (default build-bench) and smoke ("" or
+# --smoke); --help prints the calling script's opening comment and exits;
+# anything else exits 2 with a message naming NAME.
+bench_args() {
+  name=$1
+  shift
+  build=""
+  smoke=""
+  for a in "$@"; do
+    case "$a" in
+    --smoke) smoke=--smoke ;;
+    -h | --help)
+      sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'
+      exit 0
+      ;;
+    -*)
+      echo "$name: unknown option $a" >&2
+      exit 2
+      ;;
+    *)
+      if [ -n "$build" ]; then
+        echo "$name: one BUILD_DIR only" >&2
+        exit 2
+      fi
+      build=$a
+      ;;
+    esac
+  done
+  build=${build:-build-bench}
+}

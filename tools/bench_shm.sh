@@ -30,29 +30,9 @@
 # check), 2 on usage errors.
 set -eu
 
-build=""
-smoke=""
-for a in "$@"; do
-  case "$a" in
-  --smoke) smoke=--smoke ;;
-  -h | --help)
-    sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'
-    exit 0
-    ;;
-  -*)
-    echo "bench_shm.sh: unknown option $a" >&2
-    exit 2
-    ;;
-  *)
-    if [ -n "$build" ]; then
-      echo "bench_shm.sh: one BUILD_DIR only" >&2
-      exit 2
-    fi
-    build=$a
-    ;;
-  esac
-done
-build=${build:-build-bench}
+# shellcheck source=tools/bench_lib.sh
+. "$(dirname "$0")/bench_lib.sh"
+bench_args bench_shm.sh "$@"
 OUT=${OUT:-bench-shm.jsonl}
 runs=${SHM_RUNS:-9}
 scale_ms=${SHM_SCALE_MS:-1000}

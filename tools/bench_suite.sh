@@ -28,29 +28,9 @@
 # Don't run it on a busy machine: the numbers would show the other load.
 set -eu
 
-build=""
-smoke=""
-for a in "$@"; do
-  case "$a" in
-  --smoke) smoke=--smoke ;;
-  -h | --help)
-    sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'
-    exit 0
-    ;;
-  -*)
-    echo "bench_suite.sh: unknown option $a" >&2
-    exit 2
-    ;;
-  *)
-    if [ -n "$build" ]; then
-      echo "bench_suite.sh: one BUILD_DIR only" >&2
-      exit 2
-    fi
-    build=$a
-    ;;
-  esac
-done
-build=${build:-build-bench}
+# shellcheck source=tools/bench_lib.sh
+. "$(dirname "$0")/bench_lib.sh"
+bench_args bench_suite.sh "$@"
 OUT=${OUT:-bench-results.jsonl}
 RUNS=${RUNS:-9}
 STALL_RUNS=${STALL_RUNS:-3}
@@ -136,7 +116,6 @@ programs() {
 
 # The awk helpers every table uses: jget and median (tools/bench_lib.sh),
 # and ratio(v, base), v / base formatted, "n/a" without a base.
-. "$tools/bench_lib.sh"
 JGET="$BENCH_JGET"'
 function ratio(v, base) {
   return (base == "" || base + 0 == 0 || v == "") ? "n/a" : sprintf("%.2f", v / base)
