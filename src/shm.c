@@ -1,5 +1,5 @@
 /* Cross-process channel (smr/shm.h): one writer process, K payload buffers
- * in memory-mapped files, a reader table with one slot per reader handle.
+ * in memory-mapped files, and one slot file per reader handle.
  *
  * Publication: the writer fills a buffer no reader can reach, writes its
  * descriptor, then makes it current with one release store of
@@ -10,10 +10,21 @@
  * fence.  The writer reuses a buffer b only if no active slot pins it and,
  * when an idle slot still announces the version b holds, after a heavy
  * barrier (membarrier GLOBAL_EXPEDITED; readers of a symmetric channel
- * fence instead) that followed b's de-current.  Slots whose owner died are
- * found exactly: a reader holds an OFD lock on its slot's byte for its
- * lifetime; the writer takes that lock to reclaim a slot (nobody can claim
- * it meanwhile).  docs/DESIGN.md ("Channels") has the full argument. */
+ * fence instead) that followed b's de-current.
+ *
+ * Slots: each reader creates its own file r<i> in the sticky directory
+ * NAME.smr-readers/ (created under a temporary name, locked, then linked
+ * in), so no reader can write another's slot.  The writer finds slot files
+ * through a directory watch (inotify) and reads them as untrusted input:
+ * by mapping when the file has the writer's owner (whoever could truncate it
+ * could also kill the writer), by pread otherwise (a truncated file reads
+ * short instead of raising SIGBUS).  A reader whose name the writer has not
+ * seen yet linked it after the writer's last look, so it cannot announce a
+ * buffer that stopped being current before that look: the writer looks
+ * again only before reusing a buffer de-current since.  Liveness is exact: a
+ * reader holds an OFD lock on byte 0 of its file; a file nobody locks
+ * belongs to a dead reader and is removed.  docs/DESIGN.md ("Channels") has
+ * the full argument. */
 #define _GNU_SOURCE
 #include "smr/shm.h"
 
@@ -28,8 +39,7 @@
 #include "shm_layout.h"
 
 _Static_assert(sizeof(struct smr__shm_desc) == 64, "desc layout");
-_Static_assert(sizeof(struct smr__shm_slot) == SMR__SHM_SLOT_SIZE, "slot");
-_Static_assert(sizeof(struct smr__shm_readers) == 128, "readers header");
+_Static_assert(sizeof(struct smr__shm_slot) == 64, "slot");
 _Static_assert(offsetof(struct smr__shm_state, current) == 64, "line 1");
 _Static_assert(offsetof(struct smr__shm_state, desc) == SMR__SHM_DESC_OFFSET,
                "desc offset");
@@ -82,17 +92,44 @@ static void file_path(char *buf, const char *prefix, const char *suffix,
     snprintf(buf, PATH_MAX, "%s%s", prefix, suffix);
 }
 
-static struct smr__shm_slot *slot_at(struct smr__shm_readers *rt, unsigned i) {
-  return (struct smr__shm_slot *)((char *)rt + SMR__SHM_HEADER_SIZE +
-                                  (size_t)i * SMR__SHM_SLOT_SIZE);
+#define SLOT_NAME_MAX 16
+
+static void slot_name(char *buf, unsigned i) {
+  snprintf(buf, SLOT_NAME_MAX, "r%u", i);
 }
 
-static uint64_t slot_off(unsigned i) {
-  return SMR__SHM_HEADER_SIZE + (uint64_t)i * SMR__SHM_SLOT_SIZE;
+/* The slot index of a canonical name "r<i>" (no leading zeros), i < slots;
+ * -1 for any other name. */
+static int parse_slot_name(const char *name, unsigned slots) {
+  if (name[0] != 'r' || name[1] < '0' || name[1] > '9' ||
+      (name[1] == '0' && name[2]))
+    return -1;
+  unsigned long v = 0;
+  for (const char *p = name + 1; *p; p++) {
+    if (*p < '0' || *p > '9' || p - name > 5)
+      return -1;
+    v = v * 10 + (unsigned long)(*p - '0');
+  }
+  return v < slots ? (int)v : -1;
 }
 
-static uint64_t readers_size(unsigned slots) {
-  return SMR__SHM_HEADER_SIZE + (uint64_t)slots * SMR__SHM_SLOT_SIZE;
+/* The readers directory: sticky, so only a file's owner (and the directory's
+ * owner, the writer) can remove or rename it; writable by those who may
+ * read (reader_mode's write bits), searchable by those who may read. */
+static unsigned dir_mode_of(unsigned reader_mode) {
+  return 01000u | (reader_mode & 0666u) | ((reader_mode & 0444u) >> 2);
+}
+
+/* A readers directory the channel can trust: a directory owned by the
+ * state file's owner, sticky unless only its owner may write it. */
+static int check_dir(int dir_fd, unsigned owner) {
+  struct smr__file_info fi;
+  int r = smr__file_info(dir_fd, &fi);
+  if (r < 0)
+    return r;
+  if (!fi.dir || fi.uid != owner || (!(fi.mode & 01000) && (fi.mode & 022)))
+    return -EBADMSG;
+  return 0;
 }
 
 /* Validate a mapped state header (file_size: its file's size). */
@@ -114,19 +151,8 @@ static int check_state(struct smr__shm_state *st, uint64_t file_size) {
   return 0;
 }
 
-static int check_readers(struct smr__shm_readers *rt, uint64_t file_size,
-                         unsigned slots) {
-  if (file_size < readers_size(slots))
-    return -EBADMSG;
-  /* acquire: pairs with the release store of magic at creation. */
-  if (atomic_load_explicit(&rt->magic, memory_order_acquire) !=
-          SMR__SHM_READERS_MAGIC ||
-      rt->layout != SMR__SHM_LAYOUT || rt->slots != slots)
-    return -EBADMSG;
-  return 0;
-}
-
-/* Map and validate the state file (read-only or read-write). */
+/* Map and validate the state file (read-only or read-write): the header
+ * first, then the whole file once `slots` is known. */
 static int map_state(int fd, bool writable, struct smr__shm_state **out) {
   uint64_t size;
   int r = smr__file_stat(fd, &size, NULL);
@@ -140,28 +166,25 @@ static int map_state(int fd, bool writable, struct smr__shm_state **out) {
   r = smr__map(fd, SMR__SHM_HEADER_SIZE, writable, false, &p);
   if (r < 0)
     return r;
-  *out = p;
-  return 0;
-}
-
-static int map_readers(int fd, unsigned slots, bool writable,
-                       struct smr__shm_readers **out) {
-  uint64_t size;
-  int r = smr__file_stat(fd, &size, NULL);
+  struct smr__shm_state *st = p;
+  r = check_state(st, size);
+  unsigned slots = st->slots;
+  smr__unmap(p, SMR__SHM_HEADER_SIZE);
   if (r < 0)
     return r;
-  if (size < readers_size(slots))
+  if (size < smr__shm_state_size(slots))
     return -EBADMSG;
-  void *p;
-  r = smr__map(fd, readers_size(slots), writable, false, &p);
+  r = smr__map(fd, smr__shm_state_size(slots), writable, false, &p);
   if (r < 0)
     return r;
-  r = check_readers(p, size, slots);
-  if (r < 0) {
-    smr__unmap(p, readers_size(slots));
-    return r;
+  st = p;
+  /* Line 0 is immutable once the magic is set, but the file is untrusted:
+   * a writer may have re-created it between the two maps. */
+  if (st->slots != slots || check_state(st, size) < 0) {
+    smr__unmap(p, smr__shm_state_size(slots));
+    return -EBADMSG;
   }
-  *out = p;
+  *out = st;
   return 0;
 }
 
@@ -178,24 +201,62 @@ static int64_t deadline_of(int64_t timeout_ns) {
 
 /* ---- writer -------------------------------------------------------------- */
 
+/* A slot file the writer tracks under name r<i>. */
+struct slot_ent {
+  int fd; /* read-only; -1: no file tracked under this name */
+  uint64_t ino;
+  const struct smr__shm_slot *map; /* same owner as us: mapped; else pread */
+};
+
+/* What the writer reads of a slot. */
+struct slot_snap {
+  uint64_t pin;
+  uint32_t active, waiting, pid;
+};
+
+/* Read a slot file with pread: 0 if whole, -EBADMSG if short (truncated
+ * by its owner), or -errno.  The kernel's copy is plain loads: acquire
+ * fence, pairing with the owner's release store of active = 0. */
+static int slot_read_fd(int fd, struct slot_snap *out) {
+  unsigned char buf[sizeof(struct smr__shm_slot)];
+  int n = smr__file_read(fd, buf, sizeof buf, 0);
+  if (n < 0)
+    return n;
+  if (n != (int)sizeof buf)
+    return -EBADMSG;
+  atomic_thread_fence(memory_order_acquire);
+  memcpy(&out->pin, buf + offsetof(struct smr__shm_slot, pin), 8);
+  memcpy(&out->active, buf + offsetof(struct smr__shm_slot, active), 4);
+  memcpy(&out->waiting, buf + offsetof(struct smr__shm_slot, waiting), 4);
+  memcpy(&out->pid, buf + offsetof(struct smr__shm_slot, pid), 4);
+  return 0;
+}
+
 struct smr_shm_writer {
   char *prefix;
-  int state_fd, readers_fd;
-  struct smr__shm_state *st;    /* read-write */
-  struct smr__shm_readers *rt;  /* read-write */
-  unsigned nbuf, nslots, flags; /* flags: the channel's SMR__SHM_F_* */
-  unsigned mode;
-  bool exact_mode, symmetric;
+  int state_fd, dir_fd, watch_fd; /* watch_fd < 0: list the directory */
+  struct smr__shm_state *st;      /* read-write */
+  _Atomic uint64_t *ack;          /* st's acks */
+  unsigned nbuf, nslots, flags;   /* flags: the channel's SMR__SHM_F_* */
+  unsigned mode, euid;
+  bool exact_mode, symmetric, watch_lost;
   int64_t timeout_ns;
   int data_fd[SMR_SHM_MAX_BUFFERS];
   unsigned char *map[SMR_SHM_MAX_BUFFERS];
   uint64_t map_len[SMR_SHM_MAX_BUFFERS];
   uint64_t file_size[SMR_SHM_MAX_BUFFERS];
   uint64_t file_dev[SMR_SHM_MAX_BUFFERS], file_ino[SMR_SHM_MAX_BUFFERS];
+  /* Slot files: ent[i] is the file named r<i>; live[0..nlive) the indices
+   * with a file; dirty marks names a drain must look up again. */
+  struct slot_ent *ent;
+  unsigned *live, nlive;
+  unsigned char *dirty;
+  bool resync; /* a drain lost events: list the directory */
   /* Barrier bookkeeping (see the opening comment): pub_seq counts publishes
    * by this writer, decur[i] is pub_seq when buffer i stopped being
-   * current, covers is pub_seq at the last barrier. */
-  uint64_t pub_seq, covers, decur[SMR_SHM_MAX_BUFFERS];
+   * current, covers is pub_seq at the last barrier, disc_covers at the
+   * last look at the readers directory. */
+  uint64_t pub_seq, covers, disc_covers, decur[SMR_SHM_MAX_BUFFERS];
   /* held[i]: the `current` value buffer i was last published with; an idle
    * slot announcing exactly that value could still use buffer i. */
   uint64_t held[SMR_SHM_MAX_BUFFERS];
@@ -207,16 +268,165 @@ struct smr_shm_writer {
   int64_t build_waited;
 };
 
+/* ---- the writer's view of the slot files ----------------------------------
+ * ent[i] always names the inode the writer last found under r<i> (or none).
+ * Readers link their file in only after locking it, and remove it only
+ * after clearing their pin (close) or once dead, so dropping an entry
+ * whose name went away never drops a live reader's announcement. */
+
+static void ent_drop(smr_shm_writer *w, unsigned i) {
+  struct slot_ent *e = &w->ent[i];
+  if (e->fd < 0)
+    return;
+  smr__unmap((void *)e->map, e->map ? SMR__SHM_SLOT_FILE_SIZE : 0);
+  smr__file_close(e->fd);
+  e->fd = -1;
+  e->map = NULL;
+  e->ino = 0;
+  for (unsigned j = 0; j < w->nlive; j++)
+    if (w->live[j] == i) {
+      w->live[j] = w->live[--w->nlive];
+      break;
+    }
+  /* relaxed: informational for a reader whose file is gone. */
+  if (w->ack)
+    atomic_store_explicit(&w->ack[i], 0, memory_order_relaxed);
+}
+
+/* Look up name r<i> again and track what it names now. */
+static int ent_resolve(smr_shm_writer *w, unsigned i) {
+  char name[SLOT_NAME_MAX];
+  slot_name(name, i);
+  int fd = smr__file_openat(w->dir_fd, name, SMR__OPEN_READ, 0, false);
+  if (fd == -ENOENT || fd == -EBADMSG || fd == -EACCES) {
+    /* Gone, not a regular file, or unreadable to us: not a reader's slot
+     * (readers make their file readable, 0644, before linking it). */
+    ent_drop(w, i);
+    return 0;
+  }
+  if (fd < 0)
+    return fd; /* -EMFILE and the like: we cannot see all readers */
+  struct smr__file_info fi;
+  int r = smr__file_info(fd, &fi);
+  if (r < 0) {
+    smr__file_close(fd);
+    return r;
+  }
+  if (w->ent[i].fd >= 0 && w->ent[i].ino == fi.ino) {
+    smr__file_close(fd);
+    return 0;
+  }
+  ent_drop(w, i);
+  struct slot_ent *e = &w->ent[i];
+  e->fd = fd;
+  e->ino = fi.ino;
+  if (fi.uid == w->euid && fi.size >= SMR__SHM_SLOT_FILE_SIZE) {
+    void *p;
+    if (smr__map(fd, SMR__SHM_SLOT_FILE_SIZE, false, false, &p) == 0)
+      e->map = p;
+  }
+  w->live[w->nlive++] = i;
+  /* release: pairs with the acquire load in smr_shm_wait; a reader that
+   * sees its inode here knows every later commit checks its `waiting`. */
+  atomic_store_explicit(&w->ack[i], fi.ino, memory_order_release);
+  return 0;
+}
+
+static bool slot_load(const struct slot_ent *e, struct slot_snap *out) {
+  if (e->map) {
+    /* acquire: pairs with the reader's release store of active = 0, so
+     * its reads of a buffer happen before we reuse it. */
+    out->pin = atomic_load_explicit(&e->map->pin, memory_order_acquire);
+    out->active = atomic_load_explicit(&e->map->active, memory_order_acquire);
+    out->waiting =
+        atomic_load_explicit(&e->map->waiting, memory_order_relaxed);
+    out->pid = atomic_load_explicit(&e->map->pid, memory_order_relaxed);
+    return true;
+  }
+  return slot_read_fd(e->fd, out) == 0;
+}
+
+struct list_ctx {
+  smr_shm_writer *w;
+  unsigned char *seen;
+};
+
+static int list_one(const char *name, void *arg) {
+  struct list_ctx *c = arg;
+  int i = parse_slot_name(name, c->w->nslots);
+  if (i >= 0)
+    c->seen[i] = 1;
+  return 0;
+}
+
+/* List the directory and track exactly the slot files it names. */
+static int disc_resync(smr_shm_writer *w) {
+  memset(w->dirty, 0, w->nslots);
+  struct list_ctx c = {w, w->dirty};
+  int r = smr__dir_list(w->dir_fd, list_one, &c);
+  for (unsigned i = 0; r == 0 && i < w->nslots; i++) {
+    if (w->dirty[i])
+      r = ent_resolve(w, i);
+    else
+      ent_drop(w, i);
+  }
+  memset(w->dirty, 0, w->nslots);
+  return r;
+}
+
+static void drain_one(const char *name, unsigned what, void *arg) {
+  smr_shm_writer *w = arg;
+  if (what == SMR__WATCH_NAME) {
+    int i = parse_slot_name(name, w->nslots);
+    if (i >= 0)
+      w->dirty[i] = 1;
+  } else if (what == SMR__WATCH_OVERFLOW) {
+    w->resync = true;
+  } else {
+    w->watch_lost = true; /* directory removed: list it each time */
+  }
+}
+
+/* Bring the slot files up to date.  Afterwards every reader that linked
+ * its file before this call is tracked; one that links later loads
+ * `current` after it, so cannot announce a buffer de-current before it. */
+static int disc_update(smr_shm_writer *w) {
+  int r = 0;
+  if (w->watch_fd >= 0 && !w->watch_lost) {
+    r = smr__watch_drain(w->watch_fd, drain_one, w);
+    if (r == 0 && (w->resync || w->watch_lost)) {
+      w->resync = false;
+      r = disc_resync(w);
+    }
+    for (unsigned i = 0; r == 0 && i < w->nslots; i++)
+      if (w->dirty[i]) {
+        w->dirty[i] = 0;
+        r = ent_resolve(w, i);
+      }
+  } else {
+    r = disc_resync(w);
+  }
+  if (r == 0)
+    w->disc_covers = w->pub_seq;
+  return r;
+}
+
 static void writer_free(smr_shm_writer *w) {
   for (unsigned i = 0; i < SMR_SHM_MAX_BUFFERS; i++) {
     smr__unmap(w->map[i], w->map_len[i]);
     smr__file_close(w->data_fd[i]);
   }
-  if (w->rt)
-    smr__unmap(w->rt, readers_size(w->nslots));
+  w->ack = NULL; /* acks stay: a later writer resets them */
+  if (w->ent)
+    for (unsigned i = 0; i < w->nslots; i++)
+      ent_drop(w, i);
+  free(w->ent);
+  free(w->live);
+  free(w->dirty);
   if (w->st)
-    smr__unmap(w->st, SMR__SHM_HEADER_SIZE);
-  smr__file_close(w->readers_fd);
+    smr__unmap(w->st, smr__shm_state_size(w->nslots));
+  smr__file_close(w->watch_fd);
+  smr__file_close(w->dir_fd);
   /* A forked child shares the lock's open file description: unlock it
    * explicitly (closing our fd would leave the child holding it), unless
    * we are such a child. */
@@ -227,33 +437,58 @@ static void writer_free(smr_shm_writer *w) {
   free(w);
 }
 
-/* Create a fresh reader table (new inode: nobody can hold a mapping). */
-static int create_readers(smr_shm_writer *w, unsigned readers_mode) {
+static int unlink_one(const char *name, void *arg) {
+  smr__dir_unlink(*(int *)arg, name); /* best effort */
+  return 0;
+}
+
+/* Remove the readers directory (or a file of that name) and its entries. */
+static int remove_readers_dir(const char *prefix) {
   char path[PATH_MAX];
-  file_path(path, w->prefix, ".smr-readers", -1);
-  int r = smr__file_unlink(path);
-  if (r < 0 && r != -ENOENT)
-    return r;
-  int fd =
-      smr__file_open(path, SMR__OPEN_RDWR | SMR__OPEN_CREATE | SMR__OPEN_EXCL,
-                     readers_mode, w->exact_mode);
+  file_path(path, prefix, ".smr-readers", -1);
+  int fd = smr__dir_open(path);
+  if (fd == -ENOENT)
+    return 0;
+  if (fd == -EBADMSG) {
+    int r = smr__file_unlink(path); /* a file or symlink in its place */
+    return r == -ENOENT ? 0 : r;
+  }
   if (fd < 0)
     return fd;
-  w->readers_fd = fd;
-  r = smr__file_allocate(fd, readers_size(w->nslots));
+  int r = smr__dir_list(fd, unlink_one, &fd);
+  smr__file_close(fd);
+  if (r == 0)
+    r = smr__dir_remove(path);
+  return r == -ENOENT ? 0 : r;
+}
+
+/* Open the readers directory, the watch and the slot-file tables, and
+ * look at the directory once. */
+static int open_readers_dir(smr_shm_writer *w, unsigned owner) {
+  char path[PATH_MAX];
+  file_path(path, w->prefix, ".smr-readers", -1);
+  int r = smr__dir_open(path);
+  if (r < 0)
+    return r == -ENOENT ? -EBADMSG : r;
+  w->dir_fd = r;
+  r = check_dir(w->dir_fd, owner);
   if (r < 0)
     return r;
-  void *p;
-  r = smr__map(fd, readers_size(w->nslots), true, false, &p);
-  if (r < 0)
-    return r;
-  w->rt = p;
-  w->rt->layout = SMR__SHM_LAYOUT;
-  w->rt->slots = w->nslots;
-  /* release: readers validate magic with acquire, then read the rest. */
-  atomic_store_explicit(&w->rt->magic, SMR__SHM_READERS_MAGIC,
-                        memory_order_release);
-  return 0;
+  w->ent = calloc(w->nslots, sizeof *w->ent);
+  w->live = calloc(w->nslots, sizeof *w->live);
+  w->dirty = calloc(w->nslots, 1);
+  if (!w->ent || !w->live || !w->dirty)
+    return -ENOMEM;
+  for (unsigned i = 0; i < w->nslots; i++)
+    w->ent[i].fd = -1;
+  w->ack = smr__shm_acks(w->st);
+  for (unsigned i = 0; i < w->nslots; i++)
+    atomic_store_explicit(&w->ack[i], 0, memory_order_relaxed); /* ours */
+  /* Watch first, then list: a name linked in between is in both. */
+  w->watch_fd = smr__watch_open(path);
+  if (w->watch_fd < 0)
+    w->watch_fd = -1; /* no inotify (limits): list on every look */
+  return disc_resync(w);
 }
 
 static int writer_create(smr_shm_writer *w, const struct smr_shm_options *o) {
@@ -267,25 +502,32 @@ static int writer_create(smr_shm_writer *w, const struct smr_shm_options *o) {
   /* No usable membarrier here (old kernel, seccomp): readers fence. */
   if (!(w->flags & SMR__SHM_F_SYMMETRIC) && smr__membarrier_global() < 0)
     w->flags |= SMR__SHM_F_SYMMETRIC;
-  unsigned readers_mode = o && o->reader_mode ? o->reader_mode : 0666;
-  int r = create_readers(w, readers_mode);
+  unsigned reader_mode = o && o->reader_mode ? o->reader_mode : 0666;
+  /* A new directory (new inode): readers of an earlier channel keep their
+   * slot files in the old one, which we can no longer reach. */
+  int r = remove_readers_dir(w->prefix);
+  if (r < 0)
+    return r;
+  char path[PATH_MAX];
+  file_path(path, w->prefix, ".smr-readers", -1);
+  r = smr__dir_create(path, dir_mode_of(reader_mode), w->exact_mode);
   if (r < 0)
     return r;
   /* Stale data files of an earlier channel: new inodes for those too. */
-  char path[PATH_MAX];
   for (unsigned i = 0; i < SMR_SHM_MAX_BUFFERS; i++) {
     file_path(path, w->prefix, ".smr-data-", (int)i);
     r = smr__file_unlink(path);
     if (r < 0 && r != -ENOENT)
       return r;
   }
+  uint64_t size = smr__shm_state_size(w->nslots);
   r = smr__file_truncate(w->state_fd, 0);
   if (r == 0)
-    r = smr__file_allocate(w->state_fd, SMR__SHM_HEADER_SIZE);
+    r = smr__file_allocate(w->state_fd, size);
   if (r < 0)
     return r;
   void *p;
-  r = smr__map(w->state_fd, SMR__SHM_HEADER_SIZE, true, false, &p);
+  r = smr__map(w->state_fd, size, true, false, &p);
   if (r < 0)
     return r;
   struct smr__shm_state *st = p;
@@ -297,8 +539,11 @@ static int writer_create(smr_shm_writer *w, const struct smr_shm_options *o) {
   st->flags = w->flags;
   st->checksum_alg = (w->flags & SMR__SHM_F_NOSUM) ? 0 : SMR__SHM_SUM_XXH3;
   st->created_ns = (uint64_t)smr__now_ns();
+  r = open_readers_dir(w, w->euid);
+  if (r < 0)
+    return r;
   if (w->flags & SMR__SHM_F_DURABLE) {
-    r = smr__map_sync(st, SMR__SHM_HEADER_SIZE);
+    r = smr__map_sync(st, size);
     if (r < 0)
       return r;
   }
@@ -309,15 +554,7 @@ static int writer_create(smr_shm_writer *w, const struct smr_shm_options *o) {
 }
 
 static int writer_takeover(smr_shm_writer *w) {
-  void *p;
-  int r = smr__map(w->state_fd, SMR__SHM_HEADER_SIZE, true, false, &p);
-  if (r < 0)
-    return r;
-  w->st = p;
-  uint64_t size;
-  r = smr__file_stat(w->state_fd, &size, NULL);
-  if (r == 0)
-    r = check_state(w->st, size);
+  int r = map_state(w->state_fd, true, &w->st);
   if (r < 0)
     return r == -EAGAIN ? -EBADMSG : r;
   w->nbuf = w->st->buffers;
@@ -327,15 +564,13 @@ static int writer_takeover(smr_shm_writer *w) {
   uint64_t cur = atomic_load_explicit(&w->st->current, memory_order_relaxed);
   if (cur && (SMR__SHM_INDEX(cur) >= w->nbuf || SMR__SHM_VERSION(cur) == 0))
     return -EBADMSG;
-  char path[PATH_MAX];
-  file_path(path, w->prefix, ".smr-readers", -1);
-  /* A missing table is refused, not re-created: readers that have the old
-   * one open would be invisible to us. */
-  int fd = smr__file_open(path, SMR__OPEN_RDWR, 0, false);
-  if (fd < 0)
-    return fd == -ENOENT ? -EBADMSG : fd;
-  w->readers_fd = fd;
-  return map_readers(fd, w->nslots, true, &w->rt);
+  struct smr__file_info fi;
+  r = smr__file_info(w->state_fd, &fi);
+  if (r < 0)
+    return r;
+  /* A missing directory is refused, not re-created: readers that have the
+   * old one open would be invisible to us. */
+  return open_readers_dir(w, fi.uid);
 }
 
 int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
@@ -351,11 +586,12 @@ int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
   smr_shm_writer *w = calloc(1, sizeof *w);
   if (!w)
     return -ENOMEM;
-  w->state_fd = w->readers_fd = -1;
+  w->state_fd = w->dir_fd = w->watch_fd = -1;
   for (unsigned i = 0; i < SMR_SHM_MAX_BUFFERS; i++)
     w->data_fd[i] = -1;
   w->build = -1;
   w->owner_pid = smr__getpid();
+  w->euid = smr__geteuid();
   w->mode = o && o->mode ? o->mode : 0644;
   w->exact_mode = o && (o->flags & SMR_SHM_NO_UMASK);
   w->timeout_ns = o && o->timeout_set ? o->timeout_ns : DEFAULT_TIMEOUT_NS;
@@ -383,22 +619,25 @@ int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
   bool fresh = size == 0;
   if (!fresh && size >= SMR__SHM_HEADER_SIZE) {
     /* A writer that died while creating left magic 0: start again. */
-    struct smr__shm_state *st;
-    r = map_state(w->state_fd, false, &st);
+    void *p;
+    r = smr__map(w->state_fd, SMR__SHM_HEADER_SIZE, false, false, &p);
     if (r < 0)
       goto fail;
     /* relaxed: we hold the writer lock; nobody writes the file. */
-    fresh = atomic_load_explicit(&st->magic, memory_order_relaxed) == 0;
-    smr__unmap(st, SMR__SHM_HEADER_SIZE);
+    fresh = atomic_load_explicit(&((struct smr__shm_state *)p)->magic,
+                                 memory_order_relaxed) == 0;
+    smr__unmap(p, SMR__SHM_HEADER_SIZE);
   }
   r = fresh ? writer_create(w, o) : writer_takeover(w);
   if (r < 0)
     goto fail;
   w->symmetric = (w->flags & SMR__SHM_F_SYMMETRIC) != 0;
   /* Nothing this writer knows about the readers yet: a barrier comes
-   * before the first reuse (decur 1 > covers 0). */
+   * before the first reuse (decur 1 > covers 0); the directory was listed
+   * just now (disc_covers 1). */
   w->pub_seq = 1;
   w->covers = 0;
+  w->disc_covers = 1;
   for (unsigned i = 0; i < w->nbuf; i++) {
     w->decur[i] = 1;
     /* relaxed: we hold the writer lock; descriptors are ours. */
@@ -449,23 +688,23 @@ static int writer_barrier(smr_shm_writer *w) {
   return smr__membarrier_global();
 }
 
-/* Scan the table.  *active: bit i set if a slot holds a guard on a version
- * of buffer i.  *idle: bit i set if an idle slot announces held[i], the
- * version buffer i still holds (its owner may be about to mark it active:
- * only a heavy barrier after buffer i stopped being current rules that
- * out).  Idle slots announcing anything else can never use their buffer
- * again without a new announcement (versions only grow). */
+/* Scan the slot files.  *active: bit i set if a slot holds a guard on a
+ * version of buffer i.  *idle: bit i set if an idle slot announces held[i],
+ * the version buffer i still holds (its owner may be about to mark it
+ * active: only a heavy barrier after buffer i stopped being current rules
+ * that out).  Idle slots announcing anything else can never use their
+ * buffer again without a new announcement (versions only grow). */
 static void scan_pins(smr_shm_writer *w, uint32_t *active, uint32_t *idle) {
   uint32_t a = 0, d = 0;
-  for (unsigned i = 0; i < w->nslots; i++) {
-    struct smr__shm_slot *s = slot_at(w->rt, i);
-    /* acquire (both): pairs with the reader's release store of active = 0,
-     * so its reads of a buffer happen before we reuse it. */
-    uint64_t p = atomic_load_explicit(&s->pin, memory_order_acquire);
+  for (unsigned j = 0; j < w->nlive; j++) {
+    struct slot_snap sn;
+    if (!slot_load(&w->ent[w->live[j]], &sn))
+      continue;
+    uint64_t p = sn.pin;
     if (!p || SMR__SHM_INDEX(p) >= w->nbuf)
       continue;
     uint32_t bit = 1u << SMR__SHM_INDEX(p);
-    if (atomic_load_explicit(&s->active, memory_order_acquire))
+    if (sn.active)
       a |= bit;
     else if (p == w->held[SMR__SHM_INDEX(p)])
       d |= bit;
@@ -474,58 +713,85 @@ static void scan_pins(smr_shm_writer *w, uint32_t *active, uint32_t *idle) {
   *idle = d;
 }
 
-/* Buffers of `candidates` usable now: not held by an active slot, and not
+/* Buffers of `candidates` usable now: not held by an active slot, not
  * announced by an idle one unless a heavy barrier followed their
- * de-current. */
+ * de-current, and de-current before the last look at the directory. */
 static uint32_t usable(smr_shm_writer *w, uint32_t candidates, uint32_t active,
                        uint32_t idle) {
   uint32_t ok = 0;
   for (unsigned i = 0; i < w->nbuf; i++) {
     uint32_t bit = 1u << i;
     if ((candidates & bit) && !(active & bit) &&
-        (!(idle & bit) || w->decur[i] <= w->covers))
+        (!(idle & bit) || w->decur[i] <= w->covers) &&
+        w->decur[i] <= w->disc_covers)
       ok |= bit;
   }
   return ok;
 }
 
-/* Reclaim the slots of dead readers that pin a buffer in `mask`.  Returns
+/* Remove the file of dead reader i: under a shared lock on it (readers
+ * removing a dead file take the exclusive one), and only if its name still
+ * names it.  Returns 1 if removed, 0 if someone else is at it. */
+static int remove_dead(smr_shm_writer *w, unsigned i) {
+  struct slot_ent *e = &w->ent[i];
+  int r = smr__lock_byte_shared(e->fd, 0);
+  if (r == -EAGAIN) {
+    ent_drop(w, i);
+    return 0;
+  }
+  if (r < 0)
+    return r;
+  char name[SLOT_NAME_MAX];
+  slot_name(name, i);
+  struct smr__file_info fi;
+  int removed = 0;
+  if (smr__dir_entry_info(w->dir_fd, name, &fi) == 0 && fi.ino == e->ino &&
+      smr__dir_unlink(w->dir_fd, name) == 0)
+    removed = 1;
+  smr__unlock_byte(e->fd, 0);
+  ent_drop(w, i);
+  return removed;
+}
+
+/* Drop the slot files of dead readers that pin a buffer in `mask`.  Returns
  * how many were reclaimed or a negative errno. */
 static int reclaim_dead(smr_shm_writer *w, uint32_t mask) {
   int n = 0;
-  for (unsigned i = 0; i < w->nslots; i++) {
-    struct smr__shm_slot *s = slot_at(w->rt, i);
-    /* relaxed: a hint; the lock below decides. */
-    uint64_t p = atomic_load_explicit(&s->pin, memory_order_relaxed);
-    if (!p || SMR__SHM_INDEX(p) >= w->nbuf ||
-        !(mask & (1u << SMR__SHM_INDEX(p))))
+  for (unsigned j = 0; j < w->nlive;) {
+    unsigned i = w->live[j];
+    struct slot_snap sn;
+    if (!slot_load(&w->ent[i], &sn) || !sn.pin ||
+        SMR__SHM_INDEX(sn.pin) >= w->nbuf ||
+        !(mask & (1u << SMR__SHM_INDEX(sn.pin)))) {
+      j++;
       continue;
-    int r = smr__lock_byte(w->readers_fd, slot_off(i));
-    if (r == -EAGAIN)
-      continue; /* alive */
+    }
+    int r = smr__lock_held(w->ent[i].fd, 0);
     if (r < 0)
       return r;
-    /* We hold the slot's lock: its owner is dead and nobody can claim it
-     * until we unlock.  release: orders nothing we need, but keeps the
-     * slot's stores in order for a reader that claims it next. */
-    atomic_store_explicit(&s->active, 0, memory_order_release);
-    atomic_store_explicit(&s->pin, 0, memory_order_release);
-    atomic_store_explicit(&s->pid, 0, memory_order_relaxed);
-    /* `waiters` is not decremented for a dead waiter: counting too high
-     * costs a futex_wake per publish, too low would lose a live waiter's
-     * wake-up (its `waiting` flag does not say whether it was counted). */
-    atomic_store_explicit(&s->waiting, 0, memory_order_relaxed);
-    smr__unlock_byte(w->readers_fd, slot_off(i));
-    /* relaxed: statistics. */
-    atomic_fetch_add_explicit(&w->st->dead_reclaimed, 1, memory_order_relaxed);
+    if (r > 0) {
+      j++; /* alive */
+      continue;
+    }
+    /* Nobody holds its lock: the owner died (or closed, and its name is
+     * already gone).  Its announcement no longer counts; entry j now holds
+     * another index, so j stays. */
+    r = remove_dead(w, i);
+    if (r < 0)
+      return r;
+    if (r > 0)
+      /* relaxed: statistics. */
+      atomic_fetch_add_explicit(&w->st->dead_reclaimed, 1,
+                                memory_order_relaxed);
     n++;
   }
   return n;
 }
 
 /* Pick a buffer to build into: not current, de-current before the last
- * barrier, unpinned in a scan after it.  Waits for live readers up to the
- * timeout; reclaims dead ones on the way. */
+ * barrier and the last look at the directory, unpinned in a scan after
+ * them.  Waits for live readers up to the timeout; reclaims dead ones on
+ * the way. */
 static int choose_buffer(smr_shm_writer *w, unsigned *out) {
   /* relaxed: only this writer stores `current`. */
   uint64_t cur = atomic_load_explicit(&w->st->current, memory_order_relaxed);
@@ -561,7 +827,22 @@ static int choose_buffer(smr_shm_writer *w, unsigned *out) {
       *out = (unsigned)best;
       return 0;
     }
-    if (candidates & ~active) {
+    uint32_t free_ = candidates & ~active;
+    bool undiscovered = false, unbarriered = false;
+    for (unsigned i = 0; i < w->nbuf; i++)
+      if (free_ & (1u << i)) {
+        undiscovered |= w->decur[i] > w->disc_covers;
+        unbarriered |= (idle & (1u << i)) && w->decur[i] > w->covers;
+      }
+    if (undiscovered) {
+      /* A reader we have not seen yet could announce it: look at the
+       * directory (covers every buffer de-current so far), rescan. */
+      int r = disc_update(w);
+      if (r < 0)
+        return r;
+      continue;
+    }
+    if (unbarriered) {
       /* Only idle announcements stand in the way: one barrier covers them
        * (every buffer de-current so far). */
       int r = writer_barrier(w);
@@ -577,52 +858,43 @@ static int choose_buffer(smr_shm_writer *w, unsigned *out) {
     if (w->timeout_ns == 0 && n == 0)
       return -EBUSY;
     int64_t now = smr__now_ns();
-    if (n > 0) {
-      /* Re-check, but a table rewritten under us (hostile) must not keep
-       * us here past the deadline. */
-      w->build_reclaimed += (unsigned)n;
-      if (!start) {
-        start = now;
-        deadline = deadline_of(w->timeout_ns);
-      }
-      if (now >= deadline && w->timeout_ns >= 0 &&
-          w->build_reclaimed > w->nslots)
-        return -EBUSY;
-      continue;
-    }
     if (!start) {
       start = now;
       deadline = deadline_of(w->timeout_ns);
+    }
+    if (n > 0) {
+      w->build_reclaimed += (unsigned)n;
+      continue; /* each dead file is dropped once: this ends */
     }
     if (now >= deadline) {
       w->build_waited = now - start;
       return -EBUSY;
     }
-    /* Ask releasing readers to wake us, then look once more: a reader that
-     * released before seeing the flag is seen by the rescan (the barrier
-     * orders its `pin = 0` before our loads, or our flag before its load). */
+    /* Ask releasing readers to signal us (an attribute change of their
+     * slot file, which the directory watch reports), then look once more:
+     * a reader that released before seeing the flag is seen by the rescan
+     * (the barrier orders its `active = 0` before our loads, or our flag
+     * before its load); one that releases after it leaves an event. */
     atomic_store_explicit(&w->st->waiting, 1, memory_order_relaxed);
-    /* acquire: pairs with the readers' release increment. */
-    uint32_t seq =
-        atomic_load_explicit(&w->rt->release_seq, memory_order_acquire);
     int r = writer_barrier(w);
+    if (r == 0) {
+      w->covers = w->pub_seq;
+      r = disc_update(w); /* also consumes stale events */
+    }
     if (r < 0) {
       /* relaxed: a hint for releasing readers (see the store above). */
       atomic_store_explicit(&w->st->waiting, 0, memory_order_relaxed);
       return r;
     }
-    w->covers = w->pub_seq;
     scan_pins(w, &active, &idle);
-    if (usable(w, candidates, active, idle)) {
-      /* relaxed: as above. */
-      atomic_store_explicit(&w->st->waiting, 0, memory_order_relaxed);
-      continue;
+    if (!usable(w, candidates, active, idle)) {
+      /* Slices: the kernel tells nobody when a lock holder dies. */
+      int64_t wait = deadline - now < slice ? deadline - now : slice;
+      smr__watch_wait(w->watch_lost ? -1 : w->watch_fd, wait);
+      if (slice < LIVENESS_MAX_NS)
+        slice *= 2;
     }
-    int64_t wait = deadline - now < slice ? deadline - now : slice;
-    smr__futex_wait(&w->rt->release_seq, seq, wait);
-    if (slice < LIVENESS_MAX_NS)
-      slice *= 2;
-    /* relaxed: see above; cleared so releases stop calling futex_wake. */
+    /* relaxed: see above; cleared so releases stop signalling. */
     atomic_store_explicit(&w->st->waiting, 0, memory_order_relaxed);
   }
 }
@@ -714,6 +986,19 @@ int smr_shm_abort(smr_shm_writer *w) {
   return 0;
 }
 
+/* Whether a tracked reader may be blocked in smr_shm_wait: its flag, or
+ * any slot we read by pread (one syscall per slot costs more than the
+ * futex_wake it would save). */
+static bool any_waiting(smr_shm_writer *w) {
+  for (unsigned j = 0; j < w->nlive; j++) {
+    const struct slot_ent *e = &w->ent[w->live[j]];
+    /* relaxed: ordered after our notify store by the caller's fence. */
+    if (!e->map || atomic_load_explicit(&e->map->waiting, memory_order_relaxed))
+      return true;
+  }
+  return false;
+}
+
 static int commit_sum(smr_shm_writer *w, uint64_t size, uint64_t sum,
                       bool have_sum, struct smr_shm_commit_info *info) {
   if (!w || w->build < 0 || size > w->build_cap)
@@ -758,10 +1043,12 @@ static int commit_sum(smr_shm_writer *w, uint64_t size, uint64_t sum,
   /* release: pairs with the acquire load of notify in smr_shm_wait. */
   atomic_store_explicit(&w->st->notify, (uint32_t)version,
                         memory_order_release);
-  /* StoreLoad: our notify store before the waiters load; pairs with the
-   * seq_cst increment of waiters before the reader's load of notify. */
+  /* StoreLoad: our notify store before the loads of the slots' `waiting`;
+   * pairs with the reader's fence between storing `waiting` and loading
+   * notify (Dekker: we see its flag, or it sees the new notify).  A reader
+   * we have not acked yet does not rely on this (see smr_shm_wait). */
   smr__fence_seq_cst();
-  if (atomic_load_explicit(&w->rt->waiters, memory_order_relaxed))
+  if (any_waiting(w))
     smr__futex_wake(&w->st->notify, INT_MAX);
   if (w->flags & SMR__SHM_F_DURABLE) {
     r = smr__map_sync(w->st, SMR__SHM_HEADER_SIZE);
@@ -806,10 +1093,10 @@ int smr_shm_publish(smr_shm_writer *w, const void *data, uint64_t size,
 struct reader {
   smr_shm_reader pub; /* first: the public head */
   char *prefix;
-  int state_fd, readers_fd;
-  struct smr__shm_state *st;   /* read-only */
-  struct smr__shm_readers *rt; /* read-write (our slot only) */
-  struct smr__shm_slot *slot;
+  int state_fd, dir_fd, slot_fd;
+  struct smr__shm_state *st;  /* read-only */
+  struct smr__shm_slot *slot; /* our slot file, read-write */
+  uint64_t slot_ino;
   unsigned nbuf, nslots, slot_index, open_flags, chan_flags;
   bool symmetric;
   int owner_pid;
@@ -828,6 +1115,13 @@ static struct reader *R(smr_shm_reader *r) {
   return (struct reader *)r;
 }
 
+/* Remove our slot file's name if it still names our file. */
+static void unlink_if_ours(int dir_fd, const char *name, uint64_t ino) {
+  struct smr__file_info fi;
+  if (smr__dir_entry_info(dir_fd, name, &fi) == 0 && fi.ino == ino)
+    smr__dir_unlink(dir_fd, name);
+}
+
 static void reader_free(struct reader *h) {
   for (unsigned i = 0; i < SMR_SHM_MAX_BUFFERS; i++) {
     smr__unmap((void *)h->map[i], h->map_len[i]);
@@ -837,26 +1131,28 @@ static void reader_free(struct reader *h) {
    * its parent: leave the slot alone (closing our fd keeps the lock). */
   if (h->slot && h->owner_pid == smr__getpid()) {
     /* release: our last reads of any buffer happen before a writer that
-     * sees the slot empty; then the lock is dropped. */
+     * sees the slot empty; then the name goes, then the lock (a file
+     * nobody locks is dead; its name must be gone or its pin clear). */
     atomic_store_explicit(&h->slot->active, 0, memory_order_release);
     atomic_store_explicit(&h->slot->pin, 0, memory_order_release);
-    atomic_store_explicit(&h->slot->pid, 0, memory_order_relaxed);
-    smr__unlock_byte(h->readers_fd, slot_off(h->slot_index));
+    char name[SLOT_NAME_MAX];
+    slot_name(name, h->slot_index);
+    unlink_if_ours(h->dir_fd, name, h->slot_ino);
+    smr__unlock_byte(h->slot_fd, 0);
   }
-  if (h->rt)
-    smr__unmap(h->rt, readers_size(h->nslots));
+  if (h->slot)
+    smr__unmap(h->slot, SMR__SHM_SLOT_FILE_SIZE);
   if (h->st)
-    smr__unmap(h->st, SMR__SHM_HEADER_SIZE);
-  smr__file_close(h->readers_fd);
+    smr__unmap(h->st, smr__shm_state_size(h->nslots));
+  smr__file_close(h->slot_fd);
+  smr__file_close(h->dir_fd);
   smr__file_close(h->state_fd);
   free(h->prefix);
   free(h);
 }
 
-/* Open and validate the state and reader table; writable_table selects
- * whether the table is mapped for writing (readers) or not (stat). */
-static int open_channel(struct reader *h, const char *name,
-                        bool writable_table) {
+/* Open and validate the state file and the readers directory. */
+static int open_channel(struct reader *h, const char *name) {
   int r = make_prefix(name, &h->prefix);
   if (r < 0)
     return r;
@@ -869,32 +1165,107 @@ static int open_channel(struct reader *h, const char *name,
   r = map_state(h->state_fd, false, &h->st);
   if (r < 0)
     return r;
-  uint64_t size;
-  r = smr__file_stat(h->state_fd, &size, NULL);
-  if (r == 0)
-    r = check_state(h->st, size);
-  if (r < 0)
-    return r;
   h->nbuf = h->st->buffers;
   h->nslots = h->st->slots;
   h->chan_flags = h->st->flags;
+  struct smr__file_info fi;
+  r = smr__file_info(h->state_fd, &fi);
+  if (r < 0)
+    return r;
   file_path(path, h->prefix, ".smr-readers", -1);
-  r = smr__file_open(path, writable_table ? SMR__OPEN_RDWR : SMR__OPEN_READ, 0,
-                     false);
+  r = smr__dir_open(path);
   if (r < 0)
     return r == -ENOENT ? -EBADMSG : r;
-  h->readers_fd = r;
-  return map_readers(h->readers_fd, h->nslots, writable_table, &h->rt);
+  h->dir_fd = r;
+  return check_dir(h->dir_fd, fi.uid);
 }
 
 static struct reader *reader_alloc(void) {
   struct reader *h = calloc(1, sizeof *h);
   if (!h)
     return NULL;
-  h->state_fd = h->readers_fd = -1;
+  h->state_fd = h->dir_fd = h->slot_fd = -1;
   for (unsigned i = 0; i < SMR_SHM_MAX_BUFFERS; i++)
     h->data_fd[i] = -1;
   return h;
+}
+
+/* Remove name r<i> if its file is dead and ours to remove: under its
+ * exclusive lock (which a live owner holds, and the writer's shared lock
+ * excludes), and only if the name still names it.  1 if removed. */
+static int remove_dead_slot(struct reader *h, const char *name) {
+  int fd = smr__file_openat(h->dir_fd, name, SMR__OPEN_RDWR, 0, false);
+  if (fd < 0)
+    return 0; /* another user's, not a file, or gone */
+  int removed = 0;
+  struct smr__file_info fi;
+  if (smr__file_info(fd, &fi) == 0 && smr__lock_byte(fd, 0) == 0) {
+    struct smr__file_info now;
+    if (smr__dir_entry_info(h->dir_fd, name, &now) == 0 &&
+        now.ino == fi.ino && smr__dir_unlink(h->dir_fd, name) == 0)
+      removed = 1;
+    smr__unlock_byte(fd, 0);
+  }
+  smr__file_close(fd);
+  return removed;
+}
+
+/* Create our slot file under a temporary name, lock and fill it, then link
+ * it in as the first free r<i>.  Nobody ever sees it named and unlocked. */
+static int claim_slot(struct reader *h) {
+  static _Atomic unsigned tmp_seq;
+  char tmp[48];
+  /* relaxed: only makes names unique among this process's threads. */
+  snprintf(tmp, sizeof tmp, "t%d.%u", h->owner_pid,
+           atomic_fetch_add_explicit(&tmp_seq, 1, memory_order_relaxed));
+  int fd = smr__file_openat(h->dir_fd, tmp,
+                            SMR__OPEN_RDWR | SMR__OPEN_CREATE | SMR__OPEN_EXCL,
+                            0600, false);
+  if (fd < 0)
+    return fd;
+  h->slot_fd = fd;
+  /* Readable by the writer, whatever our umask; writable by us only. */
+  int r = smr__file_chmod(fd, 0644);
+  if (r == 0)
+    r = smr__file_allocate(fd, SMR__SHM_SLOT_FILE_SIZE);
+  void *p = NULL;
+  if (r == 0)
+    r = smr__map(fd, SMR__SHM_SLOT_FILE_SIZE, true, false, &p);
+  if (r == 0) {
+    h->slot = p;
+    /* relaxed: published to the writer by the link below (a syscall). */
+    atomic_store_explicit(&h->slot->magic, SMR__SHM_SLOT_MAGIC,
+                          memory_order_relaxed);
+    atomic_store_explicit(&h->slot->pid, (uint32_t)h->owner_pid,
+                          memory_order_relaxed);
+    r = smr__lock_byte(fd, 0);
+  }
+  struct smr__file_info fi;
+  if (r == 0)
+    r = smr__file_info(fd, &fi);
+  if (r < 0) {
+    smr__dir_unlink(h->dir_fd, tmp);
+    return r;
+  }
+  h->slot_ino = fi.ino;
+  unsigned start = (unsigned)h->owner_pid % h->nslots;
+  r = -EUSERS;
+  for (unsigned j = 0; j < h->nslots; j++) {
+    unsigned i = (start + j) % h->nslots;
+    char name[SLOT_NAME_MAX];
+    slot_name(name, i);
+    int lr = smr__dir_link(h->dir_fd, tmp, name);
+    if (lr == -EEXIST && remove_dead_slot(h, name))
+      lr = smr__dir_link(h->dir_fd, tmp, name);
+    if (lr == -EEXIST)
+      continue;
+    if (lr == 0)
+      h->slot_index = i;
+    r = lr;
+    break;
+  }
+  smr__dir_unlink(h->dir_fd, tmp);
+  return r;
 }
 
 int smr_shm_reader_open(const char *name, unsigned flags,
@@ -906,38 +1277,17 @@ int smr_shm_reader_open(const char *name, unsigned flags,
   if (!h)
     return -ENOMEM;
   h->open_flags = flags;
-  int r = open_channel(h, name, true);
-  if (r < 0)
-    goto fail;
   h->owner_pid = smr__getpid();
-  /* Claim a slot: the first whose lock we get (free, or its owner died). */
-  unsigned start = (unsigned)h->owner_pid % h->nslots;
-  r = -EUSERS;
-  for (unsigned j = 0; j < h->nslots; j++) {
-    unsigned i = (start + j) % h->nslots;
-    int lr = smr__lock_byte(h->readers_fd, slot_off(i));
-    if (lr == -EAGAIN)
-      continue;
-    if (lr < 0) {
-      r = lr;
-      break;
-    }
-    h->slot_index = i;
-    h->slot = slot_at(h->rt, i);
-    r = 0;
-    break;
+  int r = open_channel(h, name);
+  if (r == 0)
+    r = claim_slot(h);
+  if (r < 0) {
+    if (h->slot_fd >= 0)
+      smr__unlock_byte(h->slot_fd, 0);
+    h->owner_pid = -1; /* no name of ours to remove */
+    reader_free(h);
+    return r;
   }
-  if (r < 0)
-    goto fail;
-  /* Our own slot; a stale pin of a dead owner is overwritten (release so
-   * the writer's acquire scan orders nothing stale after it). */
-  atomic_store_explicit(&h->slot->active, 0, memory_order_release);
-  atomic_store_explicit(&h->slot->pin, 0, memory_order_release);
-  atomic_store_explicit(&h->slot->waiting, 0, memory_order_relaxed);
-  atomic_store_explicit(&h->slot->pid, (uint32_t)h->owner_pid,
-                        memory_order_relaxed);
-  /* relaxed: a statistic of our own slot. */
-  atomic_fetch_add_explicit(&h->slot->claims, 1, memory_order_relaxed);
   h->symmetric = (h->chan_flags & SMR__SHM_F_SYMMETRIC) != 0;
   /* If registration fails we fence ourselves: always correct, whatever
    * barrier the writer uses. */
@@ -951,9 +1301,6 @@ int smr_shm_reader_open(const char *name, unsigned flags,
   h->pub.cached = 0;
   *out = &h->pub;
   return 0;
-fail:
-  reader_free(h);
-  return r;
 }
 
 int smr_shm_reader_close(smr_shm_reader *r) {
@@ -1094,11 +1441,8 @@ void smr__shm_release_slow(smr_shm_reader *pub) {
   if (pub->flags & SMR__SHM_HELD)
     unpin(h);
   /* relaxed: ordered after the unpin by the barrier discussed there. */
-  if (atomic_load_explicit(&h->st->waiting, memory_order_relaxed)) {
-    /* release: pairs with the writer's acquire load of release_seq. */
-    atomic_fetch_add_explicit(&h->rt->release_seq, 1, memory_order_release);
-    smr__futex_wake(&h->rt->release_seq, 1);
-  }
+  if (atomic_load_explicit(&h->st->waiting, memory_order_relaxed))
+    smr__file_touch(h->slot_fd); /* the writer's directory watch wakes it */
 }
 
 int smr_shm_verify(smr_shm_reader *pub, const smr_shm_guard *g) {
@@ -1129,36 +1473,42 @@ int smr_shm_wait(smr_shm_reader *pub, uint64_t version, int64_t timeout_ns) {
     return -EBUSY;
   struct reader *h = R(pub);
   int64_t deadline = deadline_of(timeout_ns);
-  /* relaxed: our own slot; informs the writer's dead-slot bookkeeping. */
+  int64_t unacked_slice = LIVENESS_MIN_NS;
+  /* relaxed: ordered before the loads below by the fence. */
   atomic_store_explicit(&h->slot->waiting, 1, memory_order_relaxed);
   int r;
   for (;;) {
-    /* seq_cst RMW: our increment before our load of notify; pairs with
-     * the writer's fence between its notify store and waiters load. */
-    atomic_fetch_add_explicit(&h->rt->waiters, 1, memory_order_seq_cst);
-    /* seq_cst: must not be ordered before the increment above (an acquire
-     * load may be, in C11); also pairs with the writer's notify store. */
-    uint32_t n = atomic_load_explicit(&h->st->notify, memory_order_seq_cst);
+    /* StoreLoad: our flag before the load of notify; pairs with the
+     * writer's fence between storing notify and loading the flags. */
+    smr__fence_seq_cst();
+    /* acquire: pairs with the writer's release store of our ack.  Once the
+     * writer tracks our file, every commit after that looks at our flag;
+     * before, a commit may miss it, so we sleep in short slices. */
+    bool acked = atomic_load_explicit(&smr__shm_acks(h->st)[h->slot_index],
+                                      memory_order_acquire) == h->slot_ino;
+    /* acquire: pairs with the writer's release store of notify. */
+    uint32_t n = atomic_load_explicit(&h->st->notify, memory_order_acquire);
     /* acquire: pairs with the writer's release store of `current`. */
     uint64_t cur = atomic_load_explicit(h->pub.current, memory_order_acquire);
     int64_t now = smr__now_ns();
-    r = 1; /* wait again */
     if (SMR__SHM_VERSION(cur) != version) {
       r = 0;
-    } else if (now >= deadline) {
-      r = -ETIMEDOUT;
-    } else {
-      /* Slices of at most 1 s: a writer that died between publishing and
-       * waking, or a hostile `waiters`, delays us by a slice, no more. */
-      int64_t slice = deadline - now < 1000000000 ? deadline - now : 1000000000;
-      smr__futex_wait(&h->st->notify, n, slice);
-    }
-    /* relaxed: the count is only a hint for the writer's wake-up. */
-    atomic_fetch_sub_explicit(&h->rt->waiters, 1, memory_order_relaxed);
-    if (r <= 0)
       break;
+    }
+    if (now >= deadline) {
+      r = -ETIMEDOUT;
+      break;
+    }
+    /* Slices of at most 1 s: a writer that died between publishing and
+     * waking delays us by a slice, no more. */
+    int64_t slice = acked ? 1000000000 : unacked_slice;
+    if (!acked && unacked_slice < LIVENESS_MAX_NS)
+      unacked_slice *= 2;
+    if (deadline - now < slice)
+      slice = deadline - now;
+    smr__futex_wait(&h->st->notify, n, slice);
   }
-  /* relaxed: our own slot, as above. */
+  /* relaxed: our own slot; only a hint for the writer's wake-up. */
   atomic_store_explicit(&h->slot->waiting, 0, memory_order_relaxed);
   if (r == -ETIMEDOUT) {
     uint64_t nlink;
@@ -1203,8 +1553,7 @@ int smr_shm_unlink(const char *name) {
   }
   r = smr__file_unlink(path);
   if (r == 0) {
-    file_path(path, prefix, ".smr-readers", -1);
-    smr__file_unlink(path);
+    remove_readers_dir(prefix); /* best effort, like the data files */
     for (int i = 0; i < (int)SMR_SHM_MAX_BUFFERS; i++) {
       file_path(path, prefix, ".smr-data-", i);
       smr__file_unlink(path);
@@ -1212,6 +1561,51 @@ int smr_shm_unlink(const char *name) {
   }
   free(prefix);
   return r;
+}
+
+struct stat_ctx {
+  struct reader *h;
+  struct smr_shm_stat *st;
+  struct smr_shm_reader_stat *rs;
+  size_t cap, n;
+};
+
+/* One slot file of the directory into the statistics. */
+static int stat_one(const char *name, void *arg) {
+  struct stat_ctx *c = arg;
+  int i = parse_slot_name(name, c->h->nslots);
+  if (i < 0)
+    return 0;
+  int fd = smr__file_openat(c->h->dir_fd, name, SMR__OPEN_READ, 0, false);
+  if (fd < 0)
+    return fd == -ENOENT || fd == -EBADMSG || fd == -EACCES ? 0 : fd;
+  struct slot_snap sn = {0, 0, 0, 0};
+  int got = slot_read_fd(fd, &sn);
+  int alive = smr__lock_held(fd, 0);
+  smr__file_close(fd);
+  if ((got < 0 && got != -EBADMSG) || alive < 0)
+    return alive < 0 ? alive : got;
+  uint64_t pin = sn.pin;
+  bool active = sn.active != 0;
+  uint64_t version = c->st->version;
+  if (alive) {
+    c->st->readers++;
+    if (active && pin && SMR__SHM_INDEX(pin) < c->h->nbuf)
+      c->st->buffer[SMR__SHM_INDEX(pin)].pinned++;
+  }
+  if (c->n < c->cap) {
+    struct smr_shm_reader_stat *rs = &c->rs[c->n];
+    rs->slot = (unsigned)i;
+    rs->pid = (int)sn.pid;
+    rs->alive = alive > 0;
+    rs->last_version = SMR__SHM_VERSION(pin);
+    rs->pinned_version = active ? SMR__SHM_VERSION(pin) : 0;
+    rs->lag = pin && SMR__SHM_VERSION(pin) <= version
+                  ? version - SMR__SHM_VERSION(pin)
+                  : 0;
+  }
+  c->n++;
+  return 0;
 }
 
 int smr_shm_stat(const char *name, unsigned flags, struct smr_shm_stat *st,
@@ -1224,7 +1618,7 @@ int smr_shm_stat(const char *name, unsigned flags, struct smr_shm_stat *st,
   struct reader *h = reader_alloc();
   if (!h)
     return -ENOMEM;
-  int r = open_channel(h, name, false);
+  int r = open_channel(h, name);
   if (r < 0)
     goto out;
   struct smr__shm_state *s = h->st;
@@ -1261,37 +1655,12 @@ int smr_shm_stat(const char *name, unsigned flags, struct smr_shm_stat *st,
   }
   if (cur)
     st->size = st->buffer[ci].size;
-  size_t n = 0;
-  for (unsigned i = 0; i < h->nslots; i++) {
-    struct smr__shm_slot *sl = slot_at(h->rt, i);
-    /* relaxed: display only. */
-    uint64_t pin = atomic_load_explicit(&sl->pin, memory_order_relaxed);
-    bool active = atomic_load_explicit(&sl->active, memory_order_relaxed);
-    uint32_t pid = atomic_load_explicit(&sl->pid, memory_order_relaxed);
-    r = smr__lock_held(h->readers_fd, slot_off(i));
-    if (r < 0)
-      goto out;
-    if (!pid && !pin && !r)
-      continue;
-    if (r) {
-      st->readers++;
-      if (active && pin && SMR__SHM_INDEX(pin) < h->nbuf)
-        st->buffer[SMR__SHM_INDEX(pin)].pinned++;
-    }
-    if (n < cap) {
-      rs[n].slot = i;
-      rs[n].pid = (int)pid;
-      rs[n].alive = r > 0;
-      rs[n].last_version = SMR__SHM_VERSION(pin);
-      rs[n].pinned_version = active ? SMR__SHM_VERSION(pin) : 0;
-      rs[n].lag = pin && SMR__SHM_VERSION(pin) <= st->version
-                      ? st->version - SMR__SHM_VERSION(pin)
-                      : 0;
-    }
-    n++;
-  }
+  struct stat_ctx c = {h, st, rs, cap, 0};
+  r = smr__dir_list(h->dir_fd, stat_one, &c);
+  if (r < 0)
+    goto out;
   if (nrs)
-    *nrs = n;
+    *nrs = c.n;
   r = 0;
   if (h->chan_flags & SMR__SHM_F_NOSUM) {
     st->checksum = SMR_SHM_CHECKSUM_NONE;

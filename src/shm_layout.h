@@ -9,13 +9,13 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define SMR__SHM_MAGIC         0x31304d4853524d53ull /* "SMRSHM01" */
-#define SMR__SHM_READERS_MAGIC 0x31305244524d5353ull /* "SSMRDR01" */
-#define SMR__SHM_LAYOUT        1u
-#define SMR__SHM_HEADER_SIZE   4096u /* state file size; reader-table header */
-/* Two cache lines per slot: adjacent-line prefetch never couples readers. */
-#define SMR__SHM_SLOT_SIZE   128u
+#define SMR__SHM_MAGIC      0x31304d4853524d53ull /* "SMRSHM01" */
+#define SMR__SHM_SLOT_MAGIC 0x32304c53524d5353ull /* "SSMRSL02" */
+#define SMR__SHM_LAYOUT     2u
+#define SMR__SHM_HEADER_SIZE 4096u /* state header; acks follow */
 #define SMR__SHM_DESC_OFFSET 256u
+/* A reader's slot file: one page, the slot at offset 0, byte 0 its lock. */
+#define SMR__SHM_SLOT_FILE_SIZE 4096u
 
 /* state flags (smr__shm_state.flags): the SMR_SHM_* creation flags that
  * readers must know about. */
@@ -37,14 +37,16 @@ struct smr__shm_desc {
   uint64_t pad[2];
 };
 
-/* NAME.smr: SMR__SHM_HEADER_SIZE bytes, written by the writer only. */
+/* NAME.smr: the header (SMR__SHM_HEADER_SIZE bytes), then `slots` acks
+ * (uint64_t: the inode of the slot file the writer tracks under name
+ * r<i>, 0 for none).  Written by the writer only. */
 struct smr__shm_state {
   /* Line 0: immutable after creation.  magic is stored last (release). */
   _Atomic uint64_t magic;
   uint32_t layout;
   uint32_t header_size;
   uint32_t buffers; /* K */
-  uint32_t slots;   /* reader table size */
+  uint32_t slots;   /* reader slot names r0 .. r<slots-1> */
   uint32_t flags;   /* SMR__SHM_F_* */
   uint32_t checksum_alg;
   uint64_t created_ns;
@@ -64,29 +66,27 @@ struct smr__shm_state {
   struct smr__shm_desc desc[]; /* at SMR__SHM_DESC_OFFSET, `buffers` of them */
 };
 
-/* NAME.smr-readers: header (SMR__SHM_HEADER_SIZE bytes), then `slots`
- * slots of SMR__SHM_SLOT_SIZE bytes.  Readers write it: untrusted. */
-struct smr__shm_readers {
-  _Atomic uint64_t magic;
-  uint32_t layout;
-  uint32_t slots;
-  uint64_t pad0[6];
-  _Atomic uint32_t release_seq; /* futex word: writer waits on it */
-  _Atomic uint32_t waiters;     /* readers blocked in smr_shm_wait */
-  uint64_t pad1[7];
-};
-
-/* One reader slot.  Byte 0 of the slot (offset SMR__SHM_HEADER_SIZE +
- * i * SMR__SHM_SLOT_SIZE in the file) is the slot's OFD lock byte. */
+/* NAME.smr-readers/ is a directory (sticky, owned by the writer).  Each
+ * reader handle creates its own slot file there, named r<i>, writes only
+ * that file and holds an OFD lock on its byte 0 for its lifetime.  The
+ * writer reads slot files as untrusted input. */
 struct smr__shm_slot {
+  _Atomic uint64_t magic;   /* SMR__SHM_SLOT_MAGIC (informational) */
   _Atomic uint64_t pin;     /* last `current` validated (sticky); 0: none */
   _Atomic uint32_t active;  /* 1 while the owner holds a guard on pin */
   _Atomic uint32_t pid;     /* owner's pid (informational) */
   _Atomic uint32_t waiting; /* owner is blocked in smr_shm_wait */
   uint32_t pad0;
-  _Atomic uint64_t claims; /* times the slot was claimed */
-  uint64_t pad[12];
+  uint64_t pad[4];
 };
+
+static inline uint64_t smr__shm_state_size(unsigned slots) {
+  return SMR__SHM_HEADER_SIZE + (uint64_t)slots * sizeof(uint64_t);
+}
+
+static inline _Atomic uint64_t *smr__shm_acks(struct smr__shm_state *st) {
+  return (_Atomic uint64_t *)(void *)((char *)st + SMR__SHM_HEADER_SIZE);
+}
 
 #define SMR__SHM_VERSION(cur) ((cur) >> 8)
 #define SMR__SHM_INDEX(cur)   ((unsigned)((cur)&0xffu))

@@ -435,7 +435,7 @@ static void test_modes(void) {
   smr_shm_writer *w = open_writer(2, 0);
   CHECK_EQ(smr_shm_publish(w, "m", 1, NULL), 0);
   CHECK_EQ(file_mode(".smr"), 0644);
-  CHECK_EQ(file_mode(".smr-readers"), 0644);
+  CHECK_EQ(file_mode(".smr-readers"), 01755);
   CHECK_EQ(file_mode(".smr-data-0"), 0644);
   smr_shm_reader *r;
   CHECK_EQ(smr_shm_reader_open(chan.name, 0, &r), 0);
@@ -470,7 +470,7 @@ static void test_modes(void) {
   CHECK_EQ(smr_shm_writer_open(chan.name, &o, &w), 0);
   CHECK_EQ(smr_shm_publish(w, "m", 1, NULL), 0);
   CHECK_EQ(file_mode(".smr"), 0640);
-  CHECK_EQ(file_mode(".smr-readers"), 0660);
+  CHECK_EQ(file_mode(".smr-readers"), 01770);
   CHECK_EQ(file_mode(".smr-data-0"), 0640);
   smr_shm_writer_close(w);
   CHECK_EQ(smr_shm_unlink(chan.name), 0);

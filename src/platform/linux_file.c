@@ -9,6 +9,9 @@
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
+#include <dirent.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -19,8 +22,8 @@
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 
-int smr__file_open(const char *path, unsigned how, unsigned mode,
-                   bool exact_mode) {
+int smr__file_openat(int dirfd, const char *path, unsigned how,
+                     unsigned mode, bool exact_mode) {
   /* O_NOFOLLOW: a channel file that is a symlink (planted in a shared
    * directory such as /dev/shm) is refused, not followed.  O_NONBLOCK: a
    * FIFO or device in its place must not block the open; anything but a
@@ -31,7 +34,7 @@ int smr__file_open(const char *path, unsigned how, unsigned mode,
     flags |= O_CREAT;
   if (how & SMR__OPEN_EXCL)
     flags |= O_EXCL;
-  int fd = open(path, flags, (mode_t)mode);
+  int fd = openat(dirfd < 0 ? AT_FDCWD : dirfd, path, flags, (mode_t)mode);
   if (fd < 0)
     return errno == ELOOP ? -EBADMSG : -errno;
   struct stat sb;
@@ -39,17 +42,20 @@ int smr__file_open(const char *path, unsigned how, unsigned mode,
     close(fd);
     return -EBADMSG;
   }
-  if ((how & SMR__OPEN_CREATE) && exact_mode) {
-    struct stat st;
-    /* Only a file we own gets its mode changed (fchmod fails otherwise). */
-    if (fstat(fd, &st) == 0 && (st.st_mode & 07777) != (mode & 07777) &&
-        st.st_uid == geteuid() && fchmod(fd, (mode_t)mode) != 0) {
-      int e = errno;
-      close(fd);
-      return -e;
-    }
+  /* Only a file we own gets its mode changed (fchmod fails otherwise). */
+  if ((how & SMR__OPEN_CREATE) && exact_mode &&
+      (sb.st_mode & 07777) != (mode & 07777) && sb.st_uid == geteuid() &&
+      fchmod(fd, (mode_t)mode) != 0) {
+    int e = errno;
+    close(fd);
+    return -e;
   }
   return fd;
+}
+
+int smr__file_open(const char *path, unsigned how, unsigned mode,
+                   bool exact_mode) {
+  return smr__file_openat(-1, path, how, mode, exact_mode);
 }
 
 void smr__file_close(int fd) {
@@ -73,12 +79,168 @@ int smr__file_stat(int fd, uint64_t *size, uint64_t *nlink) {
 }
 
 int smr__file_id(int fd, uint64_t *dev, uint64_t *ino) {
+  struct smr__file_info fi = {0};
+  int r = smr__file_info(fd, &fi);
+  if (r == 0) {
+    *dev = fi.dev;
+    *ino = fi.ino;
+  }
+  return r;
+}
+
+static void fill_info(const struct stat *st, struct smr__file_info *fi) {
+  fi->dev = (uint64_t)st->st_dev;
+  fi->ino = (uint64_t)st->st_ino;
+  fi->size = (uint64_t)st->st_size;
+  fi->uid = (unsigned)st->st_uid;
+  fi->mode = (unsigned)st->st_mode & 07777;
+  fi->regular = S_ISREG(st->st_mode);
+  fi->dir = S_ISDIR(st->st_mode);
+}
+
+int smr__file_info(int fd, struct smr__file_info *fi) {
   struct stat st;
   if (fstat(fd, &st) != 0)
     return -errno;
-  *dev = (uint64_t)st.st_dev;
-  *ino = (uint64_t)st.st_ino;
+  fill_info(&st, fi);
   return 0;
+}
+
+int smr__dir_entry_info(int dirfd, const char *name,
+                        struct smr__file_info *fi) {
+  struct stat st;
+  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return -errno;
+  fill_info(&st, fi);
+  return 0;
+}
+
+int smr__file_read(int fd, void *buf, size_t len, uint64_t off) {
+  ssize_t n = pread(fd, buf, len, (off_t)off);
+  return n < 0 ? -errno : (int)n;
+}
+
+int smr__file_touch(int fd) {
+  return futimens(fd, NULL) == 0 ? 0 : -errno;
+}
+
+int smr__file_chmod(int fd, unsigned mode) {
+  return fchmod(fd, (mode_t)mode) == 0 ? 0 : -errno;
+}
+
+unsigned smr__geteuid(void) {
+  return (unsigned)geteuid();
+}
+
+/* ---- directories ---- */
+
+int smr__dir_create(const char *path, unsigned mode, bool exact_mode) {
+  if (mkdir(path, (mode_t)mode) != 0)
+    return -errno;
+  if (exact_mode && chmod(path, (mode_t)mode) != 0)
+    return -errno;
+  return 0;
+}
+
+int smr__dir_open(const char *path) {
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ELOOP || errno == ENOTDIR ? -EBADMSG : -errno;
+  return fd;
+}
+
+int smr__dir_remove(const char *path) {
+  return rmdir(path) == 0 ? 0 : -errno;
+}
+
+int smr__dir_link(int dirfd, const char *from, const char *to) {
+  return linkat(dirfd, from, dirfd, to, 0) == 0 ? 0 : -errno;
+}
+
+int smr__dir_unlink(int dirfd, const char *name) {
+  return unlinkat(dirfd, name, 0) == 0 ? 0 : -errno;
+}
+
+int smr__dir_list(int dirfd, int (*fn)(const char *name, void *arg),
+                  void *arg) {
+  int fd = dup(dirfd);
+  if (fd < 0)
+    return -errno;
+  DIR *d = fdopendir(fd);
+  if (!d) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  rewinddir(d); /* the dup shares the offset with dirfd */
+  int r = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent *de = readdir(d);
+    if (!de) {
+      r = errno ? -errno : 0;
+      break;
+    }
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+      continue;
+    r = fn(de->d_name, arg);
+    if (r != 0)
+      break;
+  }
+  closedir(d);
+  return r;
+}
+
+/* ---- directory watch (inotify) ---- */
+
+int smr__watch_open(const char *dirpath) {
+  int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+                  IN_ATTRIB | IN_ONLYDIR | IN_DONT_FOLLOW;
+  if (inotify_add_watch(fd, dirpath, mask) < 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+int smr__watch_drain(int fd,
+                     void (*fn)(const char *name, unsigned what, void *arg),
+                     void *arg) {
+  /* Aligned for struct inotify_event; holds many events per read. */
+  _Alignas(struct inotify_event) char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0)
+      return errno == EAGAIN ? 0 : -errno;
+    for (char *p = buf; p < buf + n;) {
+      struct inotify_event *ev = (struct inotify_event *)(void *)p;
+      unsigned what = 0;
+      if (ev->mask & IN_Q_OVERFLOW)
+        what = SMR__WATCH_OVERFLOW;
+      else if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF))
+        what = SMR__WATCH_GONE;
+      else if (ev->mask &
+               (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO))
+        what = SMR__WATCH_NAME;
+      if (what)
+        fn(ev->len ? ev->name : "", what, arg);
+      p += sizeof *ev + ev->len;
+    }
+  }
+}
+
+int smr__watch_wait(int fd, int64_t timeout_ns) {
+  int ms = timeout_ns < 0 ? -1
+           : timeout_ns > INT_MAX / 2 * 1000000ll
+               ? INT_MAX / 2
+               : (int)((timeout_ns + 999999) / 1000000);
+  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  int r = poll(fd >= 0 ? &pfd : NULL, fd >= 0 ? 1 : 0, ms);
+  return r < 0 ? -errno : r;
 }
 
 int smr__file_allocate(int fd, uint64_t size) {
@@ -145,6 +307,11 @@ static int ofd_lock(int fd, int cmd, short type, uint64_t off,
 
 int smr__lock_byte(int fd, uint64_t off) {
   int r = ofd_lock(fd, F_OFD_SETLK, F_WRLCK, off, NULL);
+  return r == -EACCES ? -EAGAIN : r;
+}
+
+int smr__lock_byte_shared(int fd, uint64_t off) {
+  int r = ofd_lock(fd, F_OFD_SETLK, F_RDLCK, off, NULL);
   return r == -EACCES ? -EAGAIN : r;
 }
 

@@ -46,12 +46,59 @@ const char *smr__getenv(const char *name);
  * created the file. */
 int smr__file_open(const char *path, unsigned how, unsigned mode,
                    bool exact_mode);
+/* The same, relative to directory dirfd (< 0: the working directory). */
+int smr__file_openat(int dirfd, const char *path, unsigned how,
+                     unsigned mode, bool exact_mode);
 void smr__file_close(int fd);
 int smr__file_unlink(const char *path);
 /* Size and link count (0: unlinked) of an open file. */
 int smr__file_stat(int fd, uint64_t *size, uint64_t *nlink);
 /* Identity of an open file (device, inode). */
 int smr__file_id(int fd, uint64_t *dev, uint64_t *ino);
+struct smr__file_info {
+  uint64_t dev, ino, size;
+  unsigned uid, mode; /* owner; permission bits (07777) */
+  bool regular, dir;
+};
+int smr__file_info(int fd, struct smr__file_info *fi);
+/* fstatat without following a symlink. */
+int smr__dir_entry_info(int dirfd, const char *name,
+                        struct smr__file_info *fi);
+/* pread: returns the bytes read (short at end of file) or -errno. */
+int smr__file_read(int fd, void *buf, size_t len, uint64_t off);
+/* futimens(fd, NULL): an attribute change a directory watch reports. */
+int smr__file_touch(int fd);
+int smr__file_chmod(int fd, unsigned mode);
+unsigned smr__geteuid(void);
+
+/* Directories.  create: mkdir (mode through the umask unless exact_mode);
+ * open: O_DIRECTORY | O_NOFOLLOW, -EBADMSG for a symlink or non-directory;
+ * link: linkat within dirfd (-EEXIST if `to` exists); list: calls fn for
+ * each entry but "." and ".." until fn returns non-zero (returned). */
+int smr__dir_create(const char *path, unsigned mode, bool exact_mode);
+int smr__dir_open(const char *path);
+int smr__dir_remove(const char *path);
+int smr__dir_link(int dirfd, const char *from, const char *to);
+int smr__dir_unlink(int dirfd, const char *name);
+int smr__dir_list(int dirfd, int (*fn)(const char *name, void *arg),
+                  void *arg);
+
+/* Directory watch (inotify): names created, removed or renamed in the
+ * directory, and attribute changes of its files (which only wake a
+ * waiter).  open returns a non-blocking fd.  drain reads every pending
+ * event and calls fn for each: SMR__WATCH_NAME (name changed),
+ * SMR__WATCH_OVERFLOW (events lost: list the directory again),
+ * SMR__WATCH_GONE (the directory went away).  wait: poll until an event is
+ * pending, up to timeout_ns (< 0: forever; fd < 0: just sleep); returns
+ * 1 (pending), 0 (timeout) or -errno. */
+#define SMR__WATCH_NAME     1u
+#define SMR__WATCH_OVERFLOW 2u
+#define SMR__WATCH_GONE     3u
+int smr__watch_open(const char *dirpath);
+int smr__watch_drain(int fd,
+                     void (*fn)(const char *name, unsigned what, void *arg),
+                     void *arg);
+int smr__watch_wait(int fd, int64_t timeout_ns);
 /* posix_fallocate(fd, 0, size): the file then holds `size` allocated bytes
  * (a full disk is -ENOSPC now, not SIGBUS later).  -EFBIG without trying
  * when `size` exceeds RLIMIT_FSIZE (which would raise SIGXFSZ). */
@@ -70,6 +117,9 @@ int smr__map_sync(void *addr, uint64_t len);
  * closes (process death included).  lock: exclusive, non-blocking; -EAGAIN
  * if another description holds it. */
 int smr__lock_byte(int fd, uint64_t off);
+/* Shared (read) lock: needs only a read-only fd; conflicts with the
+ * exclusive lock above.  -EAGAIN if an exclusive lock is held. */
+int smr__lock_byte_shared(int fd, uint64_t off);
 int smr__unlock_byte(int fd, uint64_t off);
 /* 1 if another open file description holds a lock on the byte, 0 if not. */
 int smr__lock_held(int fd, uint64_t off);
