@@ -138,6 +138,7 @@ static size_t path_add(char *p, size_t n, size_t cap, const char *s) {
 /* Remove a channel's files without the library (from a signal handler):
  * the names smr/shm.h documents, for every possible K. */
 static void unlink_files(const char *name) {
+  smr_shm_unlink(name); /* the readers directory too; then leftovers: */
   char p[sizeof names[0] + 64];
   size_t n = 0;
   p[0] = '\0';

@@ -4,6 +4,7 @@
  * file modes, disk full).  Single process except where a reader must die. */
 #include "shm_util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -294,6 +295,31 @@ static void test_wait(void) {
   CHECK_EQ(smr_shm_reader_close(r), 0);
 }
 
+/* Slot files in the readers directory: how many, each 0644 and named r<i>
+ * with i < slots (temporary names must not linger). */
+static unsigned slot_files(unsigned slots) {
+  char path[160];
+  snprintf(path, sizeof path, "%s.smr-readers", chan.name);
+  DIR *d = opendir(path);
+  CHECK(d);
+  unsigned n = 0;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (de->d_name[0] == '.')
+      continue;
+    unsigned i;
+    char extra;
+    CHECK(sscanf(de->d_name, "r%u%c", &i, &extra) == 1 && i < slots);
+    struct stat sb;
+    CHECK_EQ(fstatat(dirfd(d), de->d_name, &sb, 0), 0);
+    CHECK_EQ(sb.st_mode & 07777, 0644);
+    CHECK_EQ(sb.st_size, 4096);
+    n++;
+  }
+  closedir(d);
+  return n;
+}
+
 /* A reader killed while pinning a buffer: the writer reclaims its slot at
  * once and does not wait (timeout 0). */
 static void test_dead_reader(void) {
@@ -331,6 +357,7 @@ static void test_dead_reader(void) {
   CHECK_EQ(smr_shm_publish(w, "q", 1, &info), 0);
   CHECK_EQ(info.dead_reclaimed, 1);
   CHECK_EQ(info.buffer, 0);
+  CHECK_EQ(slot_files(64), 0); /* the dead reader's file is removed */
   CHECK_EQ(smr_shm_stat(chan.name, 0, &st, NULL, 0, NULL), 0);
   CHECK_EQ(st.readers, 0);
   CHECK_EQ(st.dead_reclaimed, 1);
@@ -535,6 +562,39 @@ static void test_no_space(void) {
   CHECK_EQ(smr_shm_unlink(chan.name), 0);
 }
 
+/* A reader killed while it pinned nothing leaves its slot file; a new
+ * reader that needs the name removes it (its lock is free). */
+static void test_dead_slot_reused(void) {
+  struct smr_shm_options o = {0};
+  o.readers = 1;
+  smr_shm_writer *w;
+  CHECK_EQ(smr_shm_writer_open(chan.name, &o, &w), 0);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    smr_shm_reader *r;
+    _exit(smr_shm_reader_open(chan.name, 0, &r) == 0 ? 0 : 1);
+  }
+  int status;
+  CHECK_EQ(waitpid(pid, &status, 0), pid);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  CHECK_EQ(slot_files(1), 1); /* exited without closing */
+  smr_shm_reader *r;
+  CHECK_EQ(smr_shm_reader_open(chan.name, 0, &r), 0);
+  CHECK_EQ(slot_files(1), 1);
+  struct smr_shm_stat st;
+  struct smr_shm_reader_stat rs[2];
+  size_t n;
+  CHECK_EQ(smr_shm_stat(chan.name, 0, &st, rs, 2, &n), 0);
+  CHECK_EQ(n, 1);
+  CHECK(rs[0].alive);
+  CHECK_EQ(rs[0].pid, getpid());
+  CHECK_EQ(smr_shm_reader_close(r), 0);
+  CHECK_EQ(slot_files(1), 0);
+  smr_shm_writer_close(w);
+  CHECK_EQ(smr_shm_unlink(chan.name), 0);
+}
+
 /* The reader table is finite: -EUSERS, and a closed slot is reused. */
 static void test_reader_table_full(void) {
   struct smr_shm_options o = {0};
@@ -544,11 +604,15 @@ static void test_reader_table_full(void) {
   smr_shm_reader *a, *b, *c;
   CHECK_EQ(smr_shm_reader_open(chan.name, 0, &a), 0);
   CHECK_EQ(smr_shm_reader_open(chan.name, 0, &b), 0);
+  CHECK_EQ(slot_files(2), 2);
   CHECK_EQ(smr_shm_reader_open(chan.name, 0, &c), -EUSERS);
+  CHECK_EQ(slot_files(2), 2); /* the refused one left nothing behind */
   CHECK_EQ(smr_shm_reader_close(a), 0);
+  CHECK_EQ(slot_files(2), 1);
   CHECK_EQ(smr_shm_reader_open(chan.name, 0, &c), 0);
   CHECK_EQ(smr_shm_reader_close(b), 0);
   CHECK_EQ(smr_shm_reader_close(c), 0);
+  CHECK_EQ(slot_files(2), 0);
   smr_shm_writer_close(w);
   CHECK_EQ(smr_shm_unlink(chan.name), 0);
 }
@@ -597,6 +661,7 @@ int main(void) {
   test_modes();
   test_no_space();
   test_reader_table_full();
+  test_dead_slot_reused();
   test_flags();
   test_chan_done(&chan);
   printf("test_shm: ok\n");

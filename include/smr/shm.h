@@ -14,28 +14,30 @@
  * one
  *
  * A channel NAME is a set of files: NAME.smr (the state: header, current
- * version, one descriptor per buffer), NAME.smr-readers (the reader table)
- * and NAME.smr-data-0 .. NAME.smr-data-(K-1) (the K payload buffers).  A NAME
- * without '/' lives in /dev/shm; otherwise it is a path prefix in any
- * directory.  The writer alone writes the state and data files; readers map
- * them read-only and write only their own slot of the reader table.
+ * version, one descriptor per buffer), NAME.smr-data-0 .. NAME.smr-data-(K-1)
+ * (the K payload buffers) and the directory NAME.smr-readers/, where each
+ * reader handle keeps its own small slot file.  A NAME without '/' lives in
+ * /dev/shm; otherwise it is a path prefix in any directory.  The writer
+ * alone writes the state and data files; readers map them read-only and
+ * write only their own slot file, so no reader can make another read wrong
+ * data or crash the writer.
  *
  * Safety: a reader announces the version it is about to read in its slot and
  * re-validates it before touching data; the writer never reuses a buffer a
  * live reader announced, however slow the reader is.  Reader liveness is
- * exact: each reader holds an open-file-description lock on its slot, which
- * the kernel drops when the process dies, and the writer reclaims such a slot
- * at once.  A published payload is never modified; a writer that crashes
- * mid-publish leaves the last complete version in place, and a new writer
- * takes over where it stopped.  docs/DESIGN.md ("Channels") has the file
- * layout, the protocol and its correctness argument.
+ * exact: each reader holds an open-file-description lock on its slot file,
+ * which the kernel drops when the process dies, and the writer reclaims such
+ * a slot at once.  A published payload is never modified; a writer that
+ * crashes mid-publish leaves the last complete version in place, and a new
+ * writer takes over where it stopped.  docs/DESIGN.md ("Channels") has the
+ * file layout, the protocol and its correctness argument.
  *
  * Errors (negative errno): -EINVAL bad argument; -ENOENT no such channel;
  * -EAGAIN channel still being created; -ENODATA nothing published yet;
  * -EBUSY another writer holds the channel, or every buffer is pinned by live
  * readers past the timeout, or a guard is already held; -EBADMSG a file is
  * corrupt, truncated, foreign or of another layout version, or a checksum did
- * not verify; -EUSERS reader table full; -EFBIG payload above
+ * not verify; -EUSERS all reader slots taken; -EFBIG payload above
  * SMR_SHM_MAX_PAYLOAD or above RLIMIT_FSIZE; -ENOSPC out of space; -EACCES
  * permissions; -ETIMEDOUT nothing new within the timeout.
  */
@@ -52,7 +54,7 @@ extern "C" {
 /* Largest payload: 2^46 bytes (64 TiB); files need 64-bit offsets. */
 #define SMR_SHM_MAX_PAYLOAD (1ull << 46)
 #define SMR_SHM_MAX_BUFFERS 32u   /* K, the ring of payload buffers */
-#define SMR_SHM_MAX_READERS 4096u /* slots in the reader table */
+#define SMR_SHM_MAX_READERS 4096u /* reader slot names r0 .. r4095 */
 
 /* ---- Writer -------------------------------------------------------------- */
 
@@ -73,10 +75,13 @@ typedef struct smr_shm_writer smr_shm_writer;
  * slots, flags) and uses only timeout_ns from here. */
 struct smr_shm_options {
   unsigned buffers;     /* K payload buffers, 2..32 (default 3) */
-  unsigned readers;     /* reader slots, 1..4096 (default 64) */
+  unsigned readers;     /* reader slots, 1..4096 (default 64); the writer
+                           holds one descriptor per reader */
   unsigned flags;       /* SMR_SHM_* above */
   unsigned mode;        /* state and data files (default 0644) */
-  unsigned reader_mode; /* reader table (default 0666: readers write it) */
+  unsigned reader_mode; /* who may join as reader: the readers directory
+                           gets these write bits, x for each r, and the
+                           sticky bit (default 0666: directory 01777) */
   /* How long begin/publish wait for a buffer when all K-1 non-current
    * buffers are pinned by live readers: 0 = do not wait, < 0 = forever,
    * default (0 in a zeroed struct) is taken from timeout_set. */
@@ -88,13 +93,16 @@ struct smr_shm_options {
  * crashed).  Takes the channel's single-writer lock: -EBUSY if another
  * writer holds it (the lock dies with its process).  Modes go through the
  * process umask as in open(2) unless SMR_SHM_NO_UMASK: with the usual umask
- * 022 the reader table becomes 0644 and only the owner can read; use
- * NO_UMASK (or umask 0) to let other users read.  opts may be NULL.
+ * 022 the readers directory becomes 01755 and only the owner's processes
+ * can open readers; use NO_UMASK (or umask 0) to let other users read.
+ * opts may be NULL.
  * A child forked while the writer is open shares its lock until the parent
  * closes the writer (the child must not use the handle; after exec the
  * descriptors are closed).
- * Errors: -EINVAL, -EBUSY, -EBADMSG (existing files corrupt or foreign),
- * -EACCES, -ENOMEM, -ENOSPC.  Blocks on file system calls. */
+ * Errors: -EINVAL, -EBUSY, -EBADMSG (existing files corrupt or foreign, or
+ * the readers directory missing, not a directory, not owned by the state
+ * file's owner, or writable by others without the sticky bit), -EACCES,
+ * -EPERM, -ENOMEM, -ENOSPC, -EMFILE.  Blocks on file system calls. */
 SMR_API int smr_shm_writer_open(const char *name,
                                 const struct smr_shm_options *opts,
                                 smr_shm_writer **out);
@@ -118,7 +126,8 @@ struct smr_shm_commit_info {
  * free buffer is pinned by live readers; never waits for a dead one.  Grows
  * the file with posix_fallocate, so a full disk is -ENOSPC here, never a
  * SIGBUS later.  Errors: -EINVAL, -EBUSY (a build already open, or every
- * buffer pinned past the timeout), -EFBIG, -ENOSPC, -ENOMEM, -EIO.
+ * buffer pinned past the timeout), -EFBIG, -ENOSPC, -ENOMEM, -EIO,
+ * -EMFILE (no descriptor left to track a new reader: nothing is reused).
  * Writer thread only; may block. */
 SMR_API int smr_shm_begin(smr_shm_writer *w, uint64_t capacity, void **buf);
 
@@ -179,8 +188,9 @@ typedef struct smr_shm_guard {
   bool switched;    /* another version than this reader's previous read */
 } smr_shm_guard;
 
-/* Open a channel for reading: maps the state read-only, claims a slot in the
- * reader table and locks it.  Creates nothing.  A handle is used by one
+/* Open a channel for reading: maps the state read-only, creates this
+ * handle's slot file in the readers directory, locks it and links it in
+ * under a free slot name.  Creates nothing else.  A handle is used by one
  * thread at a time and holds at most one guard; give each reading thread
  * its own handle.  Not inherited across fork: a child opens its own (and
  * must not use or close the parent's).  Errors: -EINVAL, -ENOENT, -EAGAIN,
@@ -188,7 +198,7 @@ typedef struct smr_shm_guard {
 SMR_API int smr_shm_reader_open(const char *name, unsigned flags,
                                 smr_shm_reader **out);
 
-/* Release the slot, unmap and free.  -EBUSY if a guard is held (nothing is
+/* Remove the slot file, unmap and free.  -EBUSY if a guard is held (nothing is
  * closed then).  NULL is accepted. */
 SMR_API int smr_shm_reader_close(smr_shm_reader *r);
 
@@ -243,9 +253,10 @@ SMR_INLINE int smr_shm_read(smr_shm_reader *r, smr_shm_guard *g) {
 
 /* End the read: after this the guard's bytes may be reused by the writer.
  * Ordering: release store to the slot (pairs with the writer's acquire scan
- * of the table), so every read of the payload happens before the writer
+ * of its slot file), so every read of the payload happens before the writer
  * reuses the buffer.  Wakes the writer if it waits for a buffer.
- * Wait-free (one futex syscall only when the writer is waiting). */
+ * Wait-free (one system call, touching the slot file, only when the writer
+ * is waiting). */
 SMR_INLINE void smr_shm_release(smr_shm_reader *r, smr_shm_guard *g) {
   (void)g;
   SMR_ASSERT((r->flags & SMR__SHM_HELD) && "smr_shm_release without read");
