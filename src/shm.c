@@ -120,6 +120,12 @@ static unsigned dir_mode_of(unsigned reader_mode) {
   return 01000u | (reader_mode & 0666u) | ((reader_mode & 0444u) >> 2);
 }
 
+/* The writer lock file: read-write for whoever may write the state (its
+ * write bits), nothing for anybody else. */
+static unsigned lock_mode_of(unsigned mode) {
+  return (mode & 0222u) | ((mode & 0222u) << 1);
+}
+
 /* A readers directory the channel can trust: a directory owned by the
  * state file's owner, sticky unless only its owner may write it. */
 static int check_dir(int dir_fd, unsigned owner) {
@@ -234,7 +240,9 @@ static int slot_read_fd(int fd, struct slot_snap *out) {
 
 struct smr_shm_writer {
   char *prefix;
-  int state_fd, dir_fd, watch_fd; /* watch_fd < 0: list the directory */
+  int lock_fd, state_fd, dir_fd;
+  int watch_fd; /* < 0: list the directory on every look */
+  bool state_locked;
   struct smr__shm_state *st;      /* read-write */
   _Atomic uint64_t *ack;          /* st's acks */
   unsigned nbuf, nslots, flags;   /* flags: the channel's SMR__SHM_F_* */
@@ -250,8 +258,11 @@ struct smr_shm_writer {
    * with a file; dirty marks names a drain must look up again. */
   struct slot_ent *ent;
   unsigned *live, nlive;
-  unsigned char *dirty;
-  bool resync; /* a drain lost events: list the directory */
+  unsigned char *dirty;  /* names to look up again */
+  unsigned char *closed; /* names whose file was closed: probe liveness */
+  unsigned char *seen;   /* scratch for listings */
+  unsigned sweep;        /* round-robin liveness probe */
+  bool resync;           /* events were lost: list the directory */
   /* Barrier bookkeeping (see the opening comment): pub_seq counts publishes
    * by this writer, decur[i] is pub_seq when buffer i stopped being
    * current, covers is pub_seq at the last barrier, disc_covers at the
@@ -298,14 +309,15 @@ static int ent_resolve(smr_shm_writer *w, unsigned i) {
   char name[SLOT_NAME_MAX];
   slot_name(name, i);
   int fd = smr__file_openat(w->dir_fd, name, SMR__OPEN_READ, 0, false);
-  if (fd == -ENOENT || fd == -EBADMSG || fd == -EACCES) {
-    /* Gone, not a regular file, or unreadable to us: not a reader's slot
-     * (readers make their file readable, 0644, before linking it). */
+  if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM)
+    return fd; /* out of resources: we cannot see every reader */
+  if (fd < 0) {
+    /* Gone, not a regular file (-EBADMSG), unreadable to us (readers make
+     * their file 0644 before linking it), a socket (-ENXIO): not a
+     * reader's slot. */
     ent_drop(w, i);
     return 0;
   }
-  if (fd < 0)
-    return fd; /* -EMFILE and the like: we cannot see all readers */
   struct smr__file_info fi;
   int r = smr__file_info(fd, &fi);
   if (r < 0) {
@@ -320,7 +332,11 @@ static int ent_resolve(smr_shm_writer *w, unsigned i) {
   struct slot_ent *e = &w->ent[i];
   e->fd = fd;
   e->ino = fi.ino;
-  if (fi.uid == w->euid && fi.size >= SMR__SHM_SLOT_FILE_SIZE) {
+  /* Mapped only if it is a reader's file that only a process able to kill
+   * us could truncate: our owner, one link (not one of our data files
+   * linked in where hard links to others' files are allowed). */
+  if (fi.uid == w->euid && fi.nlink == 1 &&
+      fi.size >= SMR__SHM_SLOT_FILE_SIZE) {
     void *p;
     if (smr__map(fd, SMR__SHM_SLOT_FILE_SIZE, false, false, &p) == 0)
       e->map = p;
@@ -338,6 +354,8 @@ static bool slot_load(const struct slot_ent *e, struct slot_snap *out) {
      * its reads of a buffer happen before we reuse it. */
     out->pin = atomic_load_explicit(&e->map->pin, memory_order_acquire);
     out->active = atomic_load_explicit(&e->map->active, memory_order_acquire);
+    /* relaxed: `waiting` is ordered by the fence in commit (see
+     * any_waiting) where it matters; pid is informational. */
     out->waiting =
         atomic_load_explicit(&e->map->waiting, memory_order_relaxed);
     out->pid = atomic_load_explicit(&e->map->pid, memory_order_relaxed);
@@ -346,69 +364,150 @@ static bool slot_load(const struct slot_ent *e, struct slot_snap *out) {
   return slot_read_fd(e->fd, out) == 0;
 }
 
-struct list_ctx {
-  smr_shm_writer *w;
-  unsigned char *seen;
-};
+/* Remove the file of dead reader i: under a shared lock on it (readers
+ * removing a dead file take the exclusive one), and only if its name still
+ * names it.  Returns 1 if removed, 0 if someone else is at it. */
+static int remove_dead(smr_shm_writer *w, unsigned i) {
+  struct slot_ent *e = &w->ent[i];
+  int r = smr__lock_byte_shared(e->fd, 0);
+  if (r == -EAGAIN) {
+    ent_drop(w, i);
+    return 0;
+  }
+  if (r < 0)
+    return r;
+  char name[SLOT_NAME_MAX];
+  slot_name(name, i);
+  struct smr__file_info fi;
+  int removed = 0;
+  if (smr__dir_entry_info(w->dir_fd, name, &fi) == 0 && fi.ino == e->ino &&
+      smr__dir_unlink(w->dir_fd, name) == 0)
+    removed = 1;
+  smr__unlock_byte(e->fd, 0);
+  ent_drop(w, i);
+  return removed;
+}
+
+/* If nobody holds slot file i's lock, its owner died (or closed, after
+ * clearing its pin): stop tracking it, remove it, count it.  Returns 1 if
+ * so, 0 if it is alive, or a negative errno. */
+static int reap(smr_shm_writer *w, unsigned i) {
+  int r = smr__lock_held(w->ent[i].fd, 0);
+  if (r != 0)
+    return r < 0 ? r : 0;
+  r = remove_dead(w, i);
+  if (r < 0)
+    return r;
+  if (r > 0)
+    /* relaxed: statistics. */
+    atomic_fetch_add_explicit(&w->st->dead_reclaimed, 1, memory_order_relaxed);
+  return 1;
+}
 
 static int list_one(const char *name, void *arg) {
-  struct list_ctx *c = arg;
-  int i = parse_slot_name(name, c->w->nslots);
+  smr_shm_writer *w = arg;
+  int i = parse_slot_name(name, w->nslots);
   if (i >= 0)
-    c->seen[i] = 1;
+    w->seen[i] = 1;
   return 0;
 }
 
-/* List the directory and track exactly the slot files it names. */
+/* List the directory and track exactly the slot files it names.  On error
+ * the listing is redone at the next look (nothing is dropped unseen). */
 static int disc_resync(smr_shm_writer *w) {
-  memset(w->dirty, 0, w->nslots);
-  struct list_ctx c = {w, w->dirty};
-  int r = smr__dir_list(w->dir_fd, list_one, &c);
-  for (unsigned i = 0; r == 0 && i < w->nslots; i++) {
-    if (w->dirty[i])
+  w->resync = true;
+  memset(w->seen, 0, w->nslots);
+  int r = smr__dir_list(w->dir_fd, list_one, w);
+  if (r < 0)
+    return r;
+  for (unsigned i = 0; i < w->nslots; i++) {
+    if (w->seen[i]) {
       r = ent_resolve(w, i);
-    else
+      if (r < 0)
+        return r;
+    } else {
       ent_drop(w, i);
+    }
+    w->dirty[i] = 0; /* looked up just now */
   }
-  memset(w->dirty, 0, w->nslots);
-  return r;
+  w->resync = false;
+  return 0;
 }
 
 static void drain_one(const char *name, unsigned what, void *arg) {
   smr_shm_writer *w = arg;
-  if (what == SMR__WATCH_NAME) {
-    int i = parse_slot_name(name, w->nslots);
-    if (i >= 0)
-      w->dirty[i] = 1;
-  } else if (what == SMR__WATCH_OVERFLOW) {
+  int i = parse_slot_name(name, w->nslots);
+  if (what == SMR__WATCH_NAME && i >= 0)
+    w->dirty[i] = 1;
+  else if (what == SMR__WATCH_CLOSED && i >= 0)
+    w->closed[i] = 1;
+  else if (what == SMR__WATCH_OVERFLOW)
     w->resync = true;
-  } else {
+  else if (what == SMR__WATCH_GONE)
     w->watch_lost = true; /* directory removed: list it each time */
+}
+
+/* Events to read per look before listing the directory instead: a flood
+ * of events costs one listing, not an unbounded drain. */
+#define DRAIN_MAX_READS 16u
+
+/* Dead readers whose files pin nothing we need are found here: a reader
+ * that closed its file descriptor (process exit included) left a close
+ * event; one more file is probed per look, round robin, because the
+ * kernel reports the close just before it drops the lock. */
+static int disc_reap(smr_shm_writer *w) {
+  for (unsigned i = 0; i < w->nslots; i++) {
+    if (!w->closed[i])
+      continue;
+    w->closed[i] = 0;
+    if (w->ent[i].fd >= 0) {
+      int r = reap(w, i);
+      if (r < 0)
+        return r;
+    }
   }
+  if (w->nlive) {
+    w->sweep = (w->sweep + 1) % w->nlive;
+    int r = reap(w, w->live[w->sweep]);
+    if (r < 0)
+      return r;
+  }
+  return 0;
 }
 
 /* Bring the slot files up to date.  Afterwards every reader that linked
  * its file before this call is tracked; one that links later loads
- * `current` after it, so cannot announce a buffer de-current before it. */
+ * `current` after it, so cannot announce a buffer de-current before it.
+ * A name is marked done only once looked up, so an error (out of
+ * descriptors) leaves disc_covers behind and the look is redone. */
 static int disc_update(smr_shm_writer *w) {
   int r = 0;
   if (w->watch_fd >= 0 && !w->watch_lost) {
-    r = smr__watch_drain(w->watch_fd, drain_one, w);
-    if (r == 0 && (w->resync || w->watch_lost)) {
-      w->resync = false;
-      r = disc_resync(w);
-    }
-    for (unsigned i = 0; r == 0 && i < w->nslots; i++)
-      if (w->dirty[i]) {
-        w->dirty[i] = 0;
-        r = ent_resolve(w, i);
-      }
+    r = smr__watch_drain(w->watch_fd, drain_one, w, DRAIN_MAX_READS);
+    if (r > 0)
+      w->resync = true; /* more pending: a listing covers them */
+    if (r < 0)
+      return r;
   } else {
-    r = disc_resync(w);
+    w->resync = true;
   }
-  if (r == 0)
-    w->disc_covers = w->pub_seq;
-  return r;
+  if (w->resync) {
+    r = disc_resync(w);
+    if (r < 0)
+      return r;
+  }
+  for (unsigned i = 0; i < w->nslots; i++)
+    if (w->dirty[i]) {
+      r = ent_resolve(w, i);
+      if (r < 0)
+        return r;
+      w->dirty[i] = 0;
+    }
+  r = disc_reap(w);
+  if (r < 0)
+    return r;
+  w->disc_covers = w->pub_seq;
+  return 0;
 }
 
 static void writer_free(smr_shm_writer *w) {
@@ -423,16 +522,23 @@ static void writer_free(smr_shm_writer *w) {
   free(w->ent);
   free(w->live);
   free(w->dirty);
+  free(w->closed);
+  free(w->seen);
   if (w->st)
     smr__unmap(w->st, smr__shm_state_size(w->nslots));
   smr__file_close(w->watch_fd);
   smr__file_close(w->dir_fd);
-  /* A forked child shares the lock's open file description: unlock it
-   * explicitly (closing our fd would leave the child holding it), unless
+  /* A forked child shares the locks' open file descriptions: unlock them
+   * explicitly (closing our fd would leave the child holding them), unless
    * we are such a child. */
-  if (w->state_fd >= 0 && w->owner_pid == smr__getpid())
-    smr__unlock_byte(w->state_fd, 0);
+  if (w->owner_pid == smr__getpid()) {
+    if (w->state_locked)
+      smr__unlock_byte(w->state_fd, 0);
+    if (w->lock_fd >= 0)
+      smr__unlock_byte(w->lock_fd, 0);
+  }
   smr__file_close(w->state_fd);
+  smr__file_close(w->lock_fd);
   free(w->prefix);
   free(w);
 }
@@ -455,10 +561,21 @@ static int remove_readers_dir(const char *prefix) {
   }
   if (fd < 0)
     return fd;
-  int r = smr__dir_list(fd, unlink_one, &fd);
+  struct smr__file_info fi;
+  int r = smr__file_info(fd, &fi);
+  if (r == 0)
+    r = smr__dir_list(fd, unlink_one, &fd);
   smr__file_close(fd);
   if (r == 0)
     r = smr__dir_remove(path);
+  if (r == -ENOTEMPTY || r == -EEXIST) {
+    /* Another user left a directory of its own inside (we may remove
+     * entries, not what its directories hold): move ours aside. */
+    char aside[PATH_MAX];
+    snprintf(aside, sizeof aside, "%s.smr-readers.old-%llu", prefix,
+             (unsigned long long)fi.ino);
+    r = smr__file_rename(path, aside);
+  }
   return r == -ENOENT ? 0 : r;
 }
 
@@ -477,18 +594,30 @@ static int open_readers_dir(smr_shm_writer *w, unsigned owner) {
   w->ent = calloc(w->nslots, sizeof *w->ent);
   w->live = calloc(w->nslots, sizeof *w->live);
   w->dirty = calloc(w->nslots, 1);
-  if (!w->ent || !w->live || !w->dirty)
+  w->closed = calloc(w->nslots, 1);
+  w->seen = calloc(w->nslots, 1);
+  if (!w->ent || !w->live || !w->dirty || !w->closed || !w->seen)
     return -ENOMEM;
   for (unsigned i = 0; i < w->nslots; i++)
     w->ent[i].fd = -1;
   w->ack = smr__shm_acks(w->st);
+  /* relaxed: acks of an earlier writer are void until we track the file
+   * again (the release store in ent_resolve); a reader that still sees an
+   * old ack is tracked by our listing below before our first commit. */
   for (unsigned i = 0; i < w->nslots; i++)
-    atomic_store_explicit(&w->ack[i], 0, memory_order_relaxed); /* ours */
+    atomic_store_explicit(&w->ack[i], 0, memory_order_relaxed);
   /* Watch first, then list: a name linked in between is in both. */
   w->watch_fd = smr__watch_open(path);
   if (w->watch_fd < 0)
     w->watch_fd = -1; /* no inotify (limits): list on every look */
-  return disc_resync(w);
+  r = disc_resync(w);
+  /* Files of readers that died before we came: remove them now. */
+  for (unsigned j = 0; r >= 0 && j < w->nlive;) {
+    r = reap(w, w->live[j]);
+    if (r == 0)
+      j++;
+  }
+  return r < 0 ? r : 0;
 }
 
 static int writer_create(smr_shm_writer *w, const struct smr_shm_options *o) {
@@ -586,7 +715,7 @@ int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
   smr_shm_writer *w = calloc(1, sizeof *w);
   if (!w)
     return -ENOMEM;
-  w->state_fd = w->dir_fd = w->watch_fd = -1;
+  w->state_fd = w->lock_fd = w->dir_fd = w->watch_fd = -1;
   for (unsigned i = 0; i < SMR_SHM_MAX_BUFFERS; i++)
     w->data_fd[i] = -1;
   w->build = -1;
@@ -601,17 +730,28 @@ int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
     return r;
   }
   char path[PATH_MAX];
+  /* The single-writer lock lives in a file only writers can open: a lock
+   * on a file readers can read could be taken (shared) by any of them. */
+  file_path(path, w->prefix, ".smr-lock", -1);
+  r = smr__file_open(path, SMR__OPEN_RDWR | SMR__OPEN_CREATE,
+                     lock_mode_of(w->mode), w->exact_mode);
+  if (r < 0)
+    goto fail;
+  w->lock_fd = r;
+  r = smr__lock_byte(w->lock_fd, 0);
+  if (r < 0) {
+    r = r == -EAGAIN ? -EBUSY : r;
+    goto fail;
+  }
   file_path(path, w->prefix, ".smr", -1);
   r = smr__file_open(path, SMR__OPEN_RDWR | SMR__OPEN_CREATE, w->mode,
                      w->exact_mode);
   if (r < 0)
     goto fail;
   w->state_fd = r;
-  r = smr__lock_byte(w->state_fd, 0);
-  if (r < 0) {
-    r = r == -EAGAIN ? -EBUSY : r;
-    goto fail;
-  }
+  /* For observers only (smr_shm_stat: writer alive): a reader holding a
+   * shared lock here can hide us from them, not keep us out. */
+  w->state_locked = smr__lock_byte(w->state_fd, 0) == 0;
   uint64_t size;
   r = smr__file_stat(w->state_fd, &size, NULL);
   if (r < 0)
@@ -729,30 +869,6 @@ static uint32_t usable(smr_shm_writer *w, uint32_t candidates, uint32_t active,
   return ok;
 }
 
-/* Remove the file of dead reader i: under a shared lock on it (readers
- * removing a dead file take the exclusive one), and only if its name still
- * names it.  Returns 1 if removed, 0 if someone else is at it. */
-static int remove_dead(smr_shm_writer *w, unsigned i) {
-  struct slot_ent *e = &w->ent[i];
-  int r = smr__lock_byte_shared(e->fd, 0);
-  if (r == -EAGAIN) {
-    ent_drop(w, i);
-    return 0;
-  }
-  if (r < 0)
-    return r;
-  char name[SLOT_NAME_MAX];
-  slot_name(name, i);
-  struct smr__file_info fi;
-  int removed = 0;
-  if (smr__dir_entry_info(w->dir_fd, name, &fi) == 0 && fi.ino == e->ino &&
-      smr__dir_unlink(w->dir_fd, name) == 0)
-    removed = 1;
-  smr__unlock_byte(e->fd, 0);
-  ent_drop(w, i);
-  return removed;
-}
-
 /* Drop the slot files of dead readers that pin a buffer in `mask`.  Returns
  * how many were reclaimed or a negative errno. */
 static int reclaim_dead(smr_shm_writer *w, uint32_t mask) {
@@ -766,24 +882,14 @@ static int reclaim_dead(smr_shm_writer *w, uint32_t mask) {
       j++;
       continue;
     }
-    int r = smr__lock_held(w->ent[i].fd, 0);
+    int r = reap(w, i);
     if (r < 0)
       return r;
-    if (r > 0) {
+    if (r == 0) {
       j++; /* alive */
       continue;
     }
-    /* Nobody holds its lock: the owner died (or closed, and its name is
-     * already gone).  Its announcement no longer counts; entry j now holds
-     * another index, so j stays. */
-    r = remove_dead(w, i);
-    if (r < 0)
-      return r;
-    if (r > 0)
-      /* relaxed: statistics. */
-      atomic_fetch_add_explicit(&w->st->dead_reclaimed, 1,
-                                memory_order_relaxed);
-    n++;
+    n++; /* entry j now holds another index: j stays */
   }
   return n;
 }
@@ -1210,61 +1316,79 @@ static int remove_dead_slot(struct reader *h, const char *name) {
   return removed;
 }
 
-/* Create our slot file under a temporary name, lock and fill it, then link
- * it in as the first free r<i>.  Nobody ever sees it named and unlocked. */
-static int claim_slot(struct reader *h) {
+/* Our slot file, not yet named: unnamed (O_TMPFILE) where the file system
+ * allows, else under a temporary name (*tmp set) that is removed after.
+ * Mode 0600 until locked, so nobody else can open it in between. */
+static int slot_file_create(struct reader *h, char *tmp, size_t n) {
   static _Atomic unsigned tmp_seq;
-  char tmp[48];
-  /* relaxed: only makes names unique among this process's threads. */
-  snprintf(tmp, sizeof tmp, "t%d.%u", h->owner_pid,
-           atomic_fetch_add_explicit(&tmp_seq, 1, memory_order_relaxed));
-  int fd = smr__file_openat(h->dir_fd, tmp,
-                            SMR__OPEN_RDWR | SMR__OPEN_CREATE | SMR__OPEN_EXCL,
-                            0600, false);
+  tmp[0] = '\0';
+  int fd = smr__file_tmp(h->dir_fd, 0600);
+  for (unsigned k = 0; fd == -EOPNOTSUPP || (tmp[0] && fd == -EEXIST); k++) {
+    if (k == 64)
+      return -EEXIST;
+    /* relaxed: only makes names unique among this process's threads; the
+     * clock makes them hard to guess for other users (O_EXCL decides). */
+    snprintf(tmp, n, "t%d.%u.%lld", h->owner_pid,
+             atomic_fetch_add_explicit(&tmp_seq, 1, memory_order_relaxed),
+             (long long)smr__now_ns());
+    fd = smr__file_openat(h->dir_fd, tmp,
+                          SMR__OPEN_RDWR | SMR__OPEN_CREATE | SMR__OPEN_EXCL,
+                          0600, false);
+  }
+  return fd;
+}
+
+/* Create our slot file, fill and lock it, then link it in as the first
+ * free r<i>.  Nobody ever sees it named and unlocked. */
+static int claim_slot(struct reader *h) {
+  char tmp[64];
+  int fd = slot_file_create(h, tmp, sizeof tmp);
   if (fd < 0)
     return fd;
   h->slot_fd = fd;
-  /* Readable by the writer, whatever our umask; writable by us only. */
-  int r = smr__file_chmod(fd, 0644);
-  if (r == 0)
-    r = smr__file_allocate(fd, SMR__SHM_SLOT_FILE_SIZE);
+  int r = smr__file_allocate(fd, SMR__SHM_SLOT_FILE_SIZE);
   void *p = NULL;
   if (r == 0)
     r = smr__map(fd, SMR__SHM_SLOT_FILE_SIZE, true, false, &p);
   if (r == 0) {
     h->slot = p;
-    /* relaxed: published to the writer by the link below (a syscall). */
+    /* relaxed: published to the writer by the link below (a syscall that
+     * the writer's discovery follows). */
     atomic_store_explicit(&h->slot->magic, SMR__SHM_SLOT_MAGIC,
                           memory_order_relaxed);
     atomic_store_explicit(&h->slot->pid, (uint32_t)h->owner_pid,
                           memory_order_relaxed);
     r = smr__lock_byte(fd, 0);
   }
+  /* Readable by the writer, whatever our umask; writable by us only. */
+  if (r == 0)
+    r = smr__file_chmod(fd, 0644);
   struct smr__file_info fi;
   if (r == 0)
     r = smr__file_info(fd, &fi);
-  if (r < 0) {
+  if (r == 0) {
+    h->slot_ino = fi.ino;
+    unsigned start = (unsigned)h->owner_pid % h->nslots;
+    r = -EUSERS;
+    for (unsigned j = 0; j < h->nslots; j++) {
+      unsigned i = (start + j) % h->nslots;
+      char name[SLOT_NAME_MAX];
+      slot_name(name, i);
+      int lr = tmp[0] ? smr__dir_link(h->dir_fd, tmp, name)
+                      : smr__file_link_tmp(fd, h->dir_fd, name);
+      if (lr == -EEXIST && remove_dead_slot(h, name))
+        lr = tmp[0] ? smr__dir_link(h->dir_fd, tmp, name)
+                    : smr__file_link_tmp(fd, h->dir_fd, name);
+      if (lr == -EEXIST)
+        continue;
+      if (lr == 0)
+        h->slot_index = i;
+      r = lr;
+      break;
+    }
+  }
+  if (tmp[0])
     smr__dir_unlink(h->dir_fd, tmp);
-    return r;
-  }
-  h->slot_ino = fi.ino;
-  unsigned start = (unsigned)h->owner_pid % h->nslots;
-  r = -EUSERS;
-  for (unsigned j = 0; j < h->nslots; j++) {
-    unsigned i = (start + j) % h->nslots;
-    char name[SLOT_NAME_MAX];
-    slot_name(name, i);
-    int lr = smr__dir_link(h->dir_fd, tmp, name);
-    if (lr == -EEXIST && remove_dead_slot(h, name))
-      lr = smr__dir_link(h->dir_fd, tmp, name);
-    if (lr == -EEXIST)
-      continue;
-    if (lr == 0)
-      h->slot_index = i;
-    r = lr;
-    break;
-  }
-  smr__dir_unlink(h->dir_fd, tmp);
   return r;
 }
 
@@ -1339,6 +1463,7 @@ static int prepare_view(struct reader *h, uint64_t cur) {
   /* The file we hold must be the one the descriptor names: after the
    * channel was unlinked and created again under the same name, the path
    * leads to another channel's file. */
+  /* relaxed: ordered like version and size above. */
   if (atomic_load_explicit(&d->file_dev, memory_order_relaxed) !=
           h->file_dev[i] ||
       atomic_load_explicit(&d->file_ino, memory_order_relaxed) !=
@@ -1539,17 +1664,29 @@ int smr_shm_unlink(const char *name) {
   if (r < 0)
     return r;
   char path[PATH_MAX];
+  /* Hold the writer lock while removing, so no writer runs meanwhile;
+   * without access to the lock file, ask the state file's observer lock. */
+  file_path(path, prefix, ".smr-lock", -1);
+  int lock_fd = smr__file_open(path, SMR__OPEN_RDWR, 0, false);
+  if (lock_fd >= 0) {
+    r = smr__lock_byte(lock_fd, 0);
+    if (r < 0) {
+      smr__file_close(lock_fd);
+      free(prefix);
+      return r == -EAGAIN ? -EBUSY : r;
+    }
+  }
   file_path(path, prefix, ".smr", -1);
   int fd = smr__file_open(path, SMR__OPEN_READ, 0, false);
   if (fd < 0) {
-    free(prefix);
-    return fd;
+    r = fd;
+    goto out;
   }
-  r = smr__lock_held(fd, 0);
+  r = lock_fd >= 0 ? 0 : smr__lock_held(fd, 0);
   smr__file_close(fd);
   if (r != 0) {
-    free(prefix);
-    return r > 0 ? -EBUSY : r;
+    r = r > 0 ? -EBUSY : r;
+    goto out;
   }
   r = smr__file_unlink(path);
   if (r == 0) {
@@ -1558,6 +1695,13 @@ int smr_shm_unlink(const char *name) {
       file_path(path, prefix, ".smr-data-", i);
       smr__file_unlink(path);
     }
+    file_path(path, prefix, ".smr-lock", -1);
+    smr__file_unlink(path);
+  }
+out:
+  if (lock_fd >= 0) {
+    smr__unlock_byte(lock_fd, 0);
+    smr__file_close(lock_fd);
   }
   free(prefix);
   return r;
@@ -1577,8 +1721,10 @@ static int stat_one(const char *name, void *arg) {
   if (i < 0)
     return 0;
   int fd = smr__file_openat(c->h->dir_fd, name, SMR__OPEN_READ, 0, false);
+  if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM)
+    return fd;
   if (fd < 0)
-    return fd == -ENOENT || fd == -EBADMSG || fd == -EACCES ? 0 : fd;
+    return 0; /* not a reader's slot file (see ent_resolve) */
   struct slot_snap sn = {0, 0, 0, 0};
   int got = slot_read_fd(fd, &sn);
   int alive = smr__lock_held(fd, 0);
@@ -1588,8 +1734,8 @@ static int stat_one(const char *name, void *arg) {
   uint64_t pin = sn.pin;
   bool active = sn.active != 0;
   uint64_t version = c->st->version;
+  c->st->readers++; /* in use: alive, or dead and not yet removed */
   if (alive) {
-    c->st->readers++;
     if (active && pin && SMR__SHM_INDEX(pin) < c->h->nbuf)
       c->st->buffer[SMR__SHM_INDEX(pin)].pinned++;
   }

@@ -15,8 +15,9 @@
  *
  * A channel NAME is a set of files: NAME.smr (the state: header, current
  * version, one descriptor per buffer), NAME.smr-data-0 .. NAME.smr-data-(K-1)
- * (the K payload buffers) and the directory NAME.smr-readers/, where each
- * reader handle keeps its own small slot file.  A NAME without '/' lives in
+ * (the K payload buffers), NAME.smr-lock (the single-writer lock, readable
+ * by writers only) and the directory NAME.smr-readers/, where each reader
+ * handle keeps its own small slot file.  A NAME without '/' lives in
  * /dev/shm; otherwise it is a path prefix in any directory.  The writer
  * alone writes the state and data files; readers map them read-only and
  * write only their own slot file, so no reader can make another read wrong
@@ -26,8 +27,9 @@
  * re-validates it before touching data; the writer never reuses a buffer a
  * live reader announced, however slow the reader is.  Reader liveness is
  * exact: each reader holds an open-file-description lock on its slot file,
- * which the kernel drops when the process dies, and the writer reclaims such
- * a slot at once.  A published payload is never modified; a writer that
+ * which the kernel drops when no process holds its descriptor any more
+ * (death included; a child forked meanwhile keeps it until it exits or
+ * execs), and the writer reclaims such a slot at once.  A published payload is never modified; a writer that
  * crashes mid-publish leaves the last complete version in place, and a new
  * writer takes over where it stopped.  docs/DESIGN.md ("Channels") has the
  * file layout, the protocol and its correctness argument.
@@ -194,7 +196,8 @@ typedef struct smr_shm_guard {
  * thread at a time and holds at most one guard; give each reading thread
  * its own handle.  Not inherited across fork: a child opens its own (and
  * must not use or close the parent's).  Errors: -EINVAL, -ENOENT, -EAGAIN,
- * -EBADMSG, -EACCES, -EUSERS, -ENOMEM.  Blocks on file system calls. */
+ * -EBADMSG, -EACCES, -EUSERS, -ENOMEM, -ENOSPC, -EMFILE.  Blocks on file
+ * system calls. */
 SMR_API int smr_shm_reader_open(const char *name, unsigned flags,
                                 smr_shm_reader **out);
 

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <dirent.h>
 #include <poll.h>
@@ -93,6 +94,7 @@ static void fill_info(const struct stat *st, struct smr__file_info *fi) {
   fi->ino = (uint64_t)st->st_ino;
   fi->size = (uint64_t)st->st_size;
   fi->uid = (unsigned)st->st_uid;
+  fi->nlink = (uint64_t)st->st_nlink;
   fi->mode = (unsigned)st->st_mode & 07777;
   fi->regular = S_ISREG(st->st_mode);
   fi->dir = S_ISDIR(st->st_mode);
@@ -153,6 +155,31 @@ int smr__dir_remove(const char *path) {
   return rmdir(path) == 0 ? 0 : -errno;
 }
 
+int smr__file_tmp(int dirfd, unsigned mode) {
+  int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, (mode_t)mode);
+  if (fd >= 0)
+    return fd;
+  /* Old kernels and some file systems: the caller names a file instead. */
+  return errno == EISDIR || errno == ENOENT || errno == EINVAL
+             ? -EOPNOTSUPP
+             : -errno;
+}
+
+int smr__file_link_tmp(int fd, int dirfd, const char *name) {
+  char proc[64];
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+  if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0)
+    return 0;
+  if (errno != ENOENT && errno != ENOTDIR)
+    return -errno;
+  /* No /proc: AT_EMPTY_PATH (needs CAP_DAC_READ_SEARCH on older kernels). */
+  return linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0 ? 0 : -errno;
+}
+
+int smr__file_rename(const char *from, const char *to) {
+  return rename(from, to) == 0 ? 0 : -errno;
+}
+
 int smr__dir_link(int dirfd, const char *from, const char *to) {
   return linkat(dirfd, from, dirfd, to, 0) == 0 ? 0 : -errno;
 }
@@ -198,7 +225,7 @@ int smr__watch_open(const char *dirpath) {
   if (fd < 0)
     return -errno;
   uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
-                  IN_ATTRIB | IN_ONLYDIR | IN_DONT_FOLLOW;
+                  IN_ATTRIB | IN_CLOSE_WRITE | IN_ONLYDIR | IN_DONT_FOLLOW;
   if (inotify_add_watch(fd, dirpath, mask) < 0) {
     int e = errno;
     close(fd);
@@ -209,10 +236,12 @@ int smr__watch_open(const char *dirpath) {
 
 int smr__watch_drain(int fd,
                      void (*fn)(const char *name, unsigned what, void *arg),
-                     void *arg) {
+                     void *arg, unsigned max_reads) {
   /* Aligned for struct inotify_event; holds many events per read. */
   _Alignas(struct inotify_event) char buf[4096];
-  for (;;) {
+  for (unsigned k = 0;; k++) {
+    if (k == max_reads)
+      return 1;
     ssize_t n = read(fd, buf, sizeof buf);
     if (n < 0)
       return errno == EAGAIN ? 0 : -errno;
@@ -226,6 +255,8 @@ int smr__watch_drain(int fd,
       else if (ev->mask &
                (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO))
         what = SMR__WATCH_NAME;
+      else if (ev->mask & IN_CLOSE_WRITE)
+        what = SMR__WATCH_CLOSED;
       if (what)
         fn(ev->len ? ev->name : "", what, arg);
       p += sizeof *ev + ev->len;
@@ -321,7 +352,10 @@ int smr__unlock_byte(int fd, uint64_t off) {
 
 int smr__lock_held(int fd, uint64_t off) {
   struct flock fl = {0};
-  int r = ofd_lock(fd, F_OFD_GETLK, F_WRLCK, off, &fl);
+  /* Probe with a read lock: it conflicts only with exclusive locks, which
+   * need write access; read locks anybody with read access may take are
+   * not mistaken for an owner. */
+  int r = ofd_lock(fd, F_OFD_GETLK, F_RDLCK, off, &fl);
   if (r < 0)
     return r;
   return fl.l_type != F_UNLCK;

@@ -56,7 +56,7 @@ int smr__file_stat(int fd, uint64_t *size, uint64_t *nlink);
 /* Identity of an open file (device, inode). */
 int smr__file_id(int fd, uint64_t *dev, uint64_t *ino);
 struct smr__file_info {
-  uint64_t dev, ino, size;
+  uint64_t dev, ino, size, nlink;
   unsigned uid, mode; /* owner; permission bits (07777) */
   bool regular, dir;
 };
@@ -76,6 +76,12 @@ unsigned smr__geteuid(void);
  * link: linkat within dirfd (-EEXIST if `to` exists); list: calls fn for
  * each entry but "." and ".." until fn returns non-zero (returned). */
 int smr__dir_create(const char *path, unsigned mode, bool exact_mode);
+/* An unnamed regular file in dirfd (O_TMPFILE, read-write, `mode` through
+ * the umask): the fd, or -EOPNOTSUPP where the file system has none.
+ * link_tmp gives it a name (-EEXIST if taken; never replaces). */
+int smr__file_tmp(int dirfd, unsigned mode);
+int smr__file_link_tmp(int fd, int dirfd, const char *name);
+int smr__file_rename(const char *from, const char *to);
 int smr__dir_open(const char *path);
 int smr__dir_remove(const char *path);
 int smr__dir_link(int dirfd, const char *from, const char *to);
@@ -84,9 +90,11 @@ int smr__dir_list(int dirfd, int (*fn)(const char *name, void *arg),
                   void *arg);
 
 /* Directory watch (inotify): names created, removed or renamed in the
- * directory, and attribute changes of its files (which only wake a
- * waiter).  open returns a non-blocking fd.  drain reads every pending
- * event and calls fn for each: SMR__WATCH_NAME (name changed),
+ * directory, files closed after writing, and attribute changes of its files
+ * (which only wake a waiter).  open returns a non-blocking fd.  drain reads
+ * pending events (at most max_reads reads of 4 KiB; returns 1 if it stopped
+ * there, 0 if the queue is empty) and calls fn for each: SMR__WATCH_NAME
+ * (name changed), SMR__WATCH_CLOSED (a file opened for writing was closed),
  * SMR__WATCH_OVERFLOW (events lost: list the directory again),
  * SMR__WATCH_GONE (the directory went away).  wait: poll until an event is
  * pending, up to timeout_ns (< 0: forever; fd < 0: just sleep); returns
@@ -94,10 +102,11 @@ int smr__dir_list(int dirfd, int (*fn)(const char *name, void *arg),
 #define SMR__WATCH_NAME     1u
 #define SMR__WATCH_OVERFLOW 2u
 #define SMR__WATCH_GONE     3u
+#define SMR__WATCH_CLOSED   4u
 int smr__watch_open(const char *dirpath);
 int smr__watch_drain(int fd,
                      void (*fn)(const char *name, unsigned what, void *arg),
-                     void *arg);
+                     void *arg, unsigned max_reads);
 int smr__watch_wait(int fd, int64_t timeout_ns);
 /* posix_fallocate(fd, 0, size): the file then holds `size` allocated bytes
  * (a full disk is -ENOSPC now, not SIGBUS later).  -EFBIG without trying
@@ -121,7 +130,8 @@ int smr__lock_byte(int fd, uint64_t off);
  * exclusive lock above.  -EAGAIN if an exclusive lock is held. */
 int smr__lock_byte_shared(int fd, uint64_t off);
 int smr__unlock_byte(int fd, uint64_t off);
-/* 1 if another open file description holds a lock on the byte, 0 if not. */
+/* 1 if another open file description holds an exclusive lock on the byte,
+ * 0 if not (shared locks are not reported: anybody may take those). */
 int smr__lock_held(int fd, uint64_t off);
 
 /* Shared (cross-process) futex on a 32-bit word of a MAP_SHARED file
