@@ -304,17 +304,25 @@ static void ent_drop(smr_shm_writer *w, unsigned i) {
     atomic_store_explicit(&w->ack[i], 0, memory_order_relaxed);
 }
 
+/* Open errors that prove a name is not a reader's slot file: gone, not a
+ * regular file or a symlink (-EBADMSG), unreadable to us (readers make
+ * their file 0644 before linking it), a socket (-ENXIO), a device, a file
+ * under a lease.  Any other error (out of descriptors, I/O, interrupted)
+ * says nothing about the name: the look fails and is redone. */
+static bool not_a_slot(int err) {
+  return err == -ENOENT || err == -EBADMSG || err == -EACCES ||
+         err == -EPERM || err == -ENXIO || err == -ENODEV ||
+         err == -EAGAIN || err == -EOPNOTSUPP;
+}
+
 /* Look up name r<i> again and track what it names now. */
 static int ent_resolve(smr_shm_writer *w, unsigned i) {
   char name[SLOT_NAME_MAX];
   slot_name(name, i);
   int fd = smr__file_openat(w->dir_fd, name, SMR__OPEN_READ, 0, false);
-  if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM)
-    return fd; /* out of resources: we cannot see every reader */
+  if (fd < 0 && !not_a_slot(fd))
+    return fd; /* out of descriptors, I/O error...: look again later */
   if (fd < 0) {
-    /* Gone, not a regular file (-EBADMSG), unreadable to us (readers make
-     * their file 0644 before linking it), a socket (-ENXIO): not a
-     * reader's slot. */
     ent_drop(w, i);
     return 0;
   }
@@ -1721,10 +1729,8 @@ static int stat_one(const char *name, void *arg) {
   if (i < 0)
     return 0;
   int fd = smr__file_openat(c->h->dir_fd, name, SMR__OPEN_READ, 0, false);
-  if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM)
-    return fd;
   if (fd < 0)
-    return 0; /* not a reader's slot file (see ent_resolve) */
+    return not_a_slot(fd) ? 0 : fd;
   struct slot_snap sn = {0, 0, 0, 0};
   int got = slot_read_fd(fd, &sn);
   int alive = smr__lock_held(fd, 0);

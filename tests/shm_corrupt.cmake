@@ -2,11 +2,17 @@
 #  test_shm_corrupt  a valid channel damaged by hand (truncated, foreign,
 #                    wrong magic/layout/sizes, out-of-range indices, bad
 #                    descriptors, missing/short/flipped data files, FIFOs,
-#                    planted symlinks): every reader, stat and writer-takeover
-#                    call returns the documented errno, never crashes, hangs,
-#                    leaks or writes a refused file; then a hostile process
-#                    scribbles the whole reader table while an honest reader
-#                    checks every payload (SMR_TEST_SECONDS, default 1.5)
+#                    planted symlinks, an untrustworthy readers directory,
+#                    junk and dead slot files in it): every reader, stat and
+#                    writer-takeover call returns the documented errno, never
+#                    crashes, hangs, leaks or writes a refused file; then a
+#                    hostile reader of another uid (nobody: needs root, else
+#                    skipped with a message) attacks the honest readers' slot
+#                    files and truncates its own, and a buggy reader of the
+#                    writer's uid scribbles its own, while honest readers
+#                    check every payload (SMR_TEST_SECONDS per phase, default
+#                    1.5); last, the writer's slot-file discovery under
+#                    stress (out of descriptors, sockets, watch overflow)
 smr_test(test_shm_corrupt LABELS unit TIMEOUT 60)
 # Forges files with the on-disk layout.
 target_include_directories(test_shm_corrupt PRIVATE ${PROJECT_SOURCE_DIR}/src)

@@ -334,7 +334,9 @@ struct smr_shm_stat {
   unsigned buffers, readers_max, flags;
   unsigned readers;   /* slots in use (alive or not yet reclaimed) */
   int writer_pid;     /* last writer (as it wrote it) */
-  bool writer_alive;  /* the writer lock is held */
+  bool writer_alive;  /* a writer holds byte 0 of the state file (a reader
+                         holding a shared lock there when the writer
+                         started hides it: informational) */
   uint64_t publishes; /* by the current and earlier writers */
   uint64_t dead_reclaimed;
   int checksum; /* SMR_SHM_CHECKSUM_* for the current payload */

@@ -156,6 +156,9 @@ int smr__dir_remove(const char *path) {
 }
 
 int smr__file_tmp(int dirfd, unsigned mode) {
+  /* link_tmp names the file through /proc; without it, use names. */
+  if (access("/proc/self/fd", X_OK) != 0)
+    return -EOPNOTSUPP;
   int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, (mode_t)mode);
   if (fd >= 0)
     return fd;
