@@ -3,28 +3,36 @@
  * Each input (format in fuzz_shm.h) becomes a channel in a private
  * directory made once per process (under $SMR_FUZZ_DIR, default /dev/shm;
  * removed at exit and on a failed oracle, not on a sanitizer report): the
- * state file, up to two data files, and the readers directory with up to
- * three entries of its own (forged slot files, alive or dead, other users',
- * short, under junk or temporary names, and directories, pipes, symlinks,
- * sockets and hard links in their place), some of them appearing or going
- * away only after a writer opened.  Then a reader opens it and reads,
- * verifies, releases, reads again, asks the version, waits (timeout 0) and
- * closes; smr_shm_stat runs with and without SMR_SHM_STAT_VERIFY; depending
- * on the mode a writer takes the channel over (before the reader, or while
- * it holds a guard) and publishes, and the channel may be unlinked.  Every
- * call must return 0 or a documented negative errno; sanitizers catch the
- * rest.  Every input ends with the directory emptied again.
+ * state file (header and acks), up to two data files, and the readers
+ * directory (or something else in its place) with up to three entries of
+ * the input's own: forged slot files, alive (we hold their lock) or dead,
+ * other users', short, under junk or temporary-looking names, and
+ * directories, pipes, symlinks, sockets and hard links in their place; some
+ * appear, go away, die or are truncated by another user only after a writer
+ * opened.  Another writer may hold the writer lock.  Then a reader opens
+ * the channel and reads, verifies, releases, reads again, asks the version,
+ * waits (timeout 0) and closes; smr_shm_stat runs with and without
+ * SMR_SHM_STAT_VERIFY; depending on the mode a writer takes the channel
+ * over (before the reader, or while it holds a guard) and publishes, and
+ * the channel may be unlinked.  Every call must return 0 or a documented
+ * negative errno; sanitizers catch the rest.  Every input ends with our
+ * locks dropped and the directory emptied again.
  *
  * Oracles beyond "no crash" (each abort()s with a message):
  *   - a successful read gives a guard with a version >= 1 (the current one)
- *     and data;
+ *     and data; waiting for another version than the current returns 0;
  *   - a writer that takes over and publishes makes a fresh reader read
  *     exactly that payload (its checksum verifying);
  *   - the bytes of a guard held across the writer's publishes never change;
+ *   - writer_open and unlink return -EBUSY exactly when another writer
+ *     holds the lock;
  *   - smr_shm_stat counts exactly the regular files under canonical slot
- *     names r<i> (i < slots), and as alive exactly those whose lock is held;
+ *     names r<i> (i < slots), as alive exactly those whose exclusive lock
+ *     is held, and the writer as alive exactly when one holds its lock;
  *   - no call leaks a file descriptor, a mapping of a channel file, or a
  *     file outside the channel's names (checked every input).
+ * Our own actions stay inside the threat model: we never remove, lock,
+ * truncate or chown a file a reader handle of ours created.
  *
  * Built with -DFZ_REPLAY_MAIN (any compiler, no libFuzzer) it is
  * fuzz_shm_replay FILE|DIR...: runs each input once, for regression tests. */
@@ -52,26 +60,23 @@
 static char g_dir[256];     /* private to this process */
 static char g_name[300];    /* the channel: g_dir/ch */
 static char g_state[340];   /* g_name.smr */
+static char g_lock[340];    /* g_name.smr-lock */
 static char g_readers[340]; /* g_name.smr-readers */
 static char g_old[340];     /* where FZ_DIR_SWAP moves it */
 static char g_data[FZ_MAX_INDEX][340];
 static int g_pid;
-/* Our estimate of the library's counter for temporary slot file names
- * (t<pid>.<n>, n counting the reader handles this process tried to
- * register): advanced wherever an open reached that point. */
-static unsigned g_tmp_seq;
-static unsigned long g_runs;
 
 /* This input's header, slot contents, and the state of its late actions. */
 static struct fz_header g_h;
 static const uint8_t *g_slot_data[FZ_MAX_SLOTS];
 static size_t g_slot_take[FZ_MAX_SLOTS];
 static int g_lock_fd[FZ_MAX_SLOTS] = {-1, -1, -1};
+static int g_writer_fd[2] = {-1, -1};     /* FZ_WRITER_LOCKED: lock, state */
 static uint64_t g_slot_ino[FZ_MAX_SLOTS]; /* 0: not created by us */
 static int g_last_reg = -1;               /* the entry FZ_SLOT_LINK links to */
 static char g_slot_name[FZ_MAX_SLOTS][32];
 static bool g_late_done;
-static bool g_swapped; /* FZ_DIR_SWAP made a new directory */
+static bool g_swapped; /* FZ_DIR_SWAP or _REMOVE replaced the directory */
 
 static const char *g_input; /* fuzz_shm_replay: the file being run */
 /* SMR_FUZZ_TOLERATE: errnos accepted from every call, to fuzz past a known
@@ -157,6 +162,11 @@ static int clear_dir(void) {
       close(g_lock_fd[i]);
       g_lock_fd[i] = -1;
     }
+  for (unsigned i = 0; i < 2; i++)
+    if (g_writer_fd[i] >= 0) {
+      close(g_writer_fd[i]);
+      g_writer_fd[i] = -1;
+    }
   g_clear_err = 0;
   DIR *d = opendir(g_dir);
   if (!d)
@@ -170,7 +180,10 @@ static int clear_dir(void) {
 }
 
 /* Entries left in the private directory whose names are not the channel's
- * (the library wrote through a symlink, or by a name it should not use). */
+ * (the library wrote through a symlink, or by a name it should not use).
+ * Allowed: the channel's files, the readers directory that FZ_DIR_SWAP
+ * moved away, and one the writer moved aside because another user's
+ * directory in it kept it from being removed (NAME.smr-readers.old-INO). */
 static void check_no_strays(void) {
   DIR *d = opendir(g_dir);
   if (!d)
@@ -180,8 +193,10 @@ static void check_no_strays(void) {
     const char *n = de->d_name;
     if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
       continue;
-    if (strcmp(n, "ch.smr") != 0 && strcmp(n, "ch.smr-readers") != 0 &&
+    if (strcmp(n, "ch.smr") != 0 && strcmp(n, "ch.smr-lock") != 0 &&
+        strcmp(n, "ch.smr-readers") != 0 &&
         strcmp(n, "ch.smr-readers-old") != 0 &&
+        strncmp(n, "ch.smr-readers.old-", 19) != 0 &&
         strncmp(n, "ch.smr-data-", 12) != 0) {
       closedir(d);
       FAIL("stray file %s/%s", g_dir, n);
@@ -254,6 +269,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   memcpy(g_dir, tmpl, sizeof g_dir);
   snprintf(g_name, sizeof g_name, "%s/ch", g_dir);
   snprintf(g_state, sizeof g_state, "%s.smr", g_name);
+  snprintf(g_lock, sizeof g_lock, "%s.smr-lock", g_name);
   snprintf(g_readers, sizeof g_readers, "%s.smr-readers", g_name);
   snprintf(g_old, sizeof g_old, "%s.smr-readers-old", g_name);
   for (unsigned i = 0; i < FZ_MAX_INDEX; i++)
@@ -329,33 +345,45 @@ static int open_readers_dir(void) {
   return open(g_readers, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-/* A unix socket bound at dir/name (then closed: the name stays). */
-static void make_socket(const char *name) {
+/* A unix socket bound at dir/name (then closed: the name stays).  0, or
+ * -1 with errno EEXIST if the name is taken (or too long: skipped). */
+static int make_socket(const char *name) {
   struct sockaddr_un a;
   memset(&a, 0, sizeof a);
   a.sun_family = AF_UNIX;
   int n = snprintf(a.sun_path, sizeof a.sun_path, "%s/%s", g_readers, name);
-  if (n < 0 || (size_t)n >= sizeof a.sun_path)
-    return; /* path too long for a socket: skip the entry */
+  if (n < 0 || (size_t)n >= sizeof a.sun_path) {
+    errno = EEXIST;
+    return -1;
+  }
   int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0)
     FAIL("socket: %s", strerror(errno));
-  if (bind(s, (struct sockaddr *)&a, sizeof a) != 0 && errno != EADDRINUSE)
+  int r = bind(s, (struct sockaddr *)&a, sizeof a);
+  if (r != 0 && errno != EADDRINUSE)
     FAIL("bind %s: %s", a.sun_path, strerror(errno));
   close(s);
+  errno = EEXIST;
+  return r;
 }
 
 /* Take the lock a live reader holds on its slot (exclusive OFD lock on
- * byte 0) through an open file description of our own, kept until the
- * input ends or FZ_SLOT_UNLOCK_LATE. */
-static void lock_slot(unsigned i, int fd) {
+ * byte 0), or with `shared` a read lock anybody who can read the file may
+ * take (which must not make it look alive), through an open file
+ * description of our own, kept until the input ends or
+ * FZ_SLOT_UNLOCK_LATE. */
+static bool take_lock(int fd, bool shared) {
   struct flock fl;
   memset(&fl, 0, sizeof fl);
-  fl.l_type = F_WRLCK;
+  fl.l_type = shared ? F_RDLCK : F_WRLCK;
   fl.l_whence = SEEK_SET;
   fl.l_start = 0;
   fl.l_len = 1;
-  if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+  return fcntl(fd, F_OFD_SETLK, &fl) == 0;
+}
+
+static void lock_slot(unsigned i, int fd, bool shared) {
+  if (!take_lock(fd, shared)) {
     /* Another entry already locks this inode (a hard link): it stays
      * alive through that one. */
     if (errno != EAGAIN && errno != EACCES)
@@ -364,6 +392,17 @@ static void lock_slot(unsigned i, int fd) {
     return;
   }
   g_lock_fd[i] = fd;
+}
+
+/* Another writer's locks: the single-writer lock (the lock file) and the
+ * observers' one (the state file, if any). */
+static void lock_writer(void) {
+  g_writer_fd[0] = open(g_lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (g_writer_fd[0] < 0 || !take_lock(g_writer_fd[0], false))
+    FAIL("writer lock: %s", strerror(errno));
+  g_writer_fd[1] = open(g_state, O_RDWR | O_CLOEXEC);
+  if (g_writer_fd[1] >= 0 && !take_lock(g_writer_fd[1], false))
+    FAIL("state lock: %s", strerror(errno));
 }
 
 /* Create slot entry i in the readers directory, if it is one. */
@@ -389,7 +428,7 @@ static void make_slot(unsigned i) {
     r = symlinkat("../ch.smr", dfd, name);
     break;
   case FZ_SLOT_SOCKET:
-    make_socket(name);
+    r = make_socket(name);
     break;
   case FZ_SLOT_LINK: {
     /* Only to our own file: a reader may have taken its name since. */
@@ -403,7 +442,7 @@ static void make_slot(unsigned i) {
     r = linkat(dfd, from, dfd, name, 0);
     int fd = r == 0 ? openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC) : -1;
     if (fd >= 0 && (s->flags & FZ_SLOT_LOCKED))
-      lock_slot(i, fd);
+      lock_slot(i, fd, false);
     else if (fd >= 0)
       close(fd);
     break;
@@ -426,7 +465,7 @@ static void make_slot(unsigned i) {
       FAIL("fchown %s: %s", name, strerror(errno));
     g_last_reg = (int)i;
     if (s->flags & FZ_SLOT_LOCKED)
-      lock_slot(i, fd);
+      lock_slot(i, fd, kind == FZ_SLOT_REG_SHARED);
     else
       close(fd);
     break;
@@ -438,7 +477,9 @@ static void make_slot(unsigned i) {
   struct stat sb;
   if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && r == 0) {
     g_slot_ino[i] = (uint64_t)sb.st_ino;
-    if (foreign && kind != FZ_SLOT_REG && kind != FZ_SLOT_LINK &&
+    if (foreign &&
+        (kind == FZ_SLOT_DIR || kind == FZ_SLOT_FIFO ||
+         kind == FZ_SLOT_SYMLINK || kind == FZ_SLOT_SOCKET) &&
         fchownat(dfd, name, FOREIGN_UID, FOREIGN_UID, AT_SYMLINK_NOFOLLOW))
       FAIL("fchownat %s: %s", name, strerror(errno));
   }
@@ -454,8 +495,11 @@ static void truncate_as_other(void) {
   setfsgid(FOREIGN_UID);
   setfsuid(FOREIGN_UID);
   for (unsigned i = 0; i < g_h.nslots; i++) {
-    if (!g_slot_ino[i])
-      continue;
+    struct stat sb;
+    if (!g_slot_ino[i] ||
+        fstatat(dfd, g_slot_name[i], &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+        (uint64_t)sb.st_ino != g_slot_ino[i])
+      continue; /* not ours (any more) */
     int fd = openat(dfd, g_slot_name[i],
                     O_WRONLY | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd >= 0)
@@ -471,11 +515,28 @@ static void truncate_as_other(void) {
 /* After the first writer_open (or before the reader when no writer runs):
  * swap the directory, create the late entries, unlink and unlock others,
  * truncate. */
+/* Remove entry i's name if it still names what we created: a reader of
+ * ours may have taken the name since (removing a live reader's name is its
+ * owner's privilege only). */
+static void unlink_ours(unsigned i) {
+  int dfd = open_readers_dir();
+  const char *name = g_slot_name[i];
+  struct stat sb;
+  if (dfd >= 0 && g_slot_ino[i] &&
+      fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+      (uint64_t)sb.st_ino == g_slot_ino[i])
+    unlinkat(dfd, name, S_ISDIR(sb.st_mode) ? AT_REMOVEDIR : 0);
+  if (dfd >= 0)
+    close(dfd);
+}
+
 static void apply_late(void) {
   if (g_late_done)
     return;
   g_late_done = true;
-  if (FZ_DIR_KIND(g_h.dir) == FZ_DIR_DIR && (g_h.dir & FZ_DIR_SWAP)) {
+  bool remove = FZ_DIR_KIND(g_h.dir) == FZ_DIR_DIR && (g_h.dir & FZ_DIR_REMOVE);
+  if (FZ_DIR_KIND(g_h.dir) == FZ_DIR_DIR && (g_h.dir & FZ_DIR_SWAP) &&
+      !remove) {
     /* The writer keeps its directory fd (and sees the readers that have
      * their files there); new readers use the new directory. */
     struct stat sb;
@@ -496,21 +557,19 @@ static void apply_late(void) {
       close(g_lock_fd[i]);
       g_lock_fd[i] = -1;
     }
-    if ((f & FZ_SLOT_UNLINK_LATE) && g_slot_ino[i]) {
-      /* Only our own entry: a reader of ours may have taken the name since
-       * (removing a live reader's name is its owner's privilege only). */
-      int dfd = open_readers_dir();
-      const char *name = g_slot_name[i];
-      struct stat sb;
-      if (dfd >= 0 && fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-          (uint64_t)sb.st_ino == g_slot_ino[i])
-        unlinkat(dfd, name, S_ISDIR(sb.st_mode) ? AT_REMOVEDIR : 0);
-      if (dfd >= 0)
-        close(dfd);
-    }
+    if (f & FZ_SLOT_UNLINK_LATE)
+      unlink_ours(i);
   }
   if ((g_h.dir & FZ_DIR_TRUNCATE) && is_root() && !g_no_truncate)
     truncate_as_other();
+  if (remove) {
+    /* Only if no reader of ours has its file there: the writer watching
+     * it then learns that it is gone. */
+    for (unsigned i = 0; i < g_h.nslots; i++)
+      unlink_ours(i);
+    if (rmdir(g_readers) == 0)
+      g_swapped = true;
+  }
 }
 
 /* ---- checks -------------------------------------------------------------- */
@@ -580,9 +639,10 @@ static void count_slots(unsigned slots, unsigned *files, unsigned *alive) {
                     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
       FAIL("open slot %s: %s", de->d_name, strerror(errno));
+    /* A read-lock probe: only an exclusive lock (a live owner) conflicts. */
     struct flock fl;
     memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
+    fl.l_type = F_RDLCK;
     fl.l_whence = SEEK_SET;
     fl.l_len = 1;
     if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
@@ -596,15 +656,6 @@ static void count_slots(unsigned slots, unsigned *files, unsigned *alive) {
 
 /* ---- the calls ----------------------------------------------------------- */
 
-/* smr_shm_reader_open, counting the handles that got as far as creating a
- * temporary slot file (every failure but those of opening the channel). */
-static int reader_open(unsigned flags, smr_shm_reader **r) {
-  int rc = smr_shm_reader_open(g_name, flags, r);
-  if (rc != -ENOENT && rc != -EBADMSG && rc != -EAGAIN)
-    g_tmp_seq++;
-  return rc;
-}
-
 static void payload_fill(uint8_t *b, size_t n, uint64_t seed) {
   for (size_t j = 0; j < n; j++)
     b[j] = (uint8_t)(seed * 29u + j * 13u + (j >> 8));
@@ -614,10 +665,10 @@ static void payload_fill(uint8_t *b, size_t n, uint64_t seed) {
 static void check_published(const uint8_t *data, uint64_t size,
                             uint64_t version) {
   smr_shm_reader *r;
-  int rc = reader_open(SMR_SHM_VERIFY, &r);
+  int rc = smr_shm_reader_open(g_name, SMR_SHM_VERIFY, &r);
   /* Every slot name taken (by our entries or readers); or the writer made
    * the directory and FZ_DIR_SWAP replaced it with one of the input's
-   * (foreign, or writable and not sticky). */
+   * (foreign, or writable and not sticky), or FZ_DIR_REMOVE removed it. */
   if (rc == -EUSERS || (rc == -EBADMSG && g_swapped) || tolerated(rc))
     return;
   if (rc != 0)
@@ -641,11 +692,16 @@ static void check_published(const uint8_t *data, uint64_t size,
 /* Take the channel over and publish a few payloads (timeout 0). */
 static void writer_round(uint64_t seed) {
   struct smr_shm_options o = {0};
-  o.timeout_ns = 0;
+  /* Mostly no waiting for pinned buffers; some inputs wait 1 ms. */
+  o.timeout_ns = (seed & 3) == 3 ? 1000000 : 0;
   o.timeout_set = true;
   smr_shm_writer *w;
   int rc = smr_shm_writer_open(g_name, &o, &w);
   apply_late();
+  /* The lock comes first: -EBUSY exactly when another writer holds it. */
+  if ((rc == -EBUSY) != ((g_h.mode & FZ_WRITER_LOCKED) != 0) && !tolerated(rc))
+    FAIL("writer_open returned %d, another writer %s", rc,
+         (g_h.mode & FZ_WRITER_LOCKED) ? "holds the lock" : "is not running");
   /* -EAGAIN / -EINVAL: not documented for writer_open, tolerated here so
    * the fuzzer looks further (test_shm_corrupt pins the exact codes). */
   EXPECT_RC("writer_open", rc, -EBADMSG, -EBUSY, -EAGAIN, -EINVAL);
@@ -674,11 +730,6 @@ static void stat_round(unsigned flags) {
   struct smr_shm_reader_stat rs[8];
   size_t nrs = 0;
   int rc = smr_shm_stat(g_name, flags, &st, rs, 8, &nrs);
-  /* With VERIFY, a reader handle opened inside (see reader_open). */
-  if ((flags & SMR_SHM_STAT_VERIFY) &&
-      (rc == -EUSERS || (rc == 0 && (st.checksum == SMR_SHM_CHECKSUM_OK ||
-                                     st.checksum == SMR_SHM_CHECKSUM_BAD))))
-    g_tmp_seq++;
   EXPECT_RC("stat", rc, -ENOENT, -EAGAIN, -EBADMSG, -EUSERS);
   if (rc != 0)
     return;
@@ -691,11 +742,18 @@ static void stat_round(unsigned flags) {
       FAIL("stat: reader slot %u of %u", rs[i].slot, st.readers_max);
   if (flags & SMR_SHM_STAT_VERIFY)
     return; /* its reader may have removed dead files after the count */
-  unsigned files, alive;
+  unsigned files, alive, rs_alive = 0;
   count_slots(st.readers_max, &files, &alive);
-  if (nrs != files || st.readers != alive)
-    FAIL("stat: %zu slot files, %u alive; the directory has %u, %u alive", nrs,
-         st.readers, files, alive);
+  for (size_t i = 0; i < nrs && i < 8; i++)
+    rs_alive += rs[i].alive;
+  if (nrs != files || st.readers != files || (nrs <= 8 && rs_alive != alive))
+    FAIL("stat: %zu slot files (readers %u), %u alive; the directory has %u, "
+         "%u alive",
+         nrs, st.readers, rs_alive, files, alive);
+  /* Observers see the writer through the state file's lock, which a
+   * writer (here: FZ_WRITER_LOCKED) holds. */
+  if (st.writer_alive != ((g_h.mode & FZ_WRITER_LOCKED) != 0))
+    FAIL("stat: writer_alive %d", st.writer_alive);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -730,11 +788,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     left -= take;
   }
   for (unsigned i = 0; i < FZ_MAX_SLOTS; i++)
-    fz_slot_name(g_slot_name[i], g_h.slot[i].name, g_pid, g_tmp_seq);
+    fz_slot_name(g_slot_name[i], g_h.slot[i].name, g_pid);
   make_readers_dir(g_readers, g_h.dir);
   for (unsigned i = 0; i < g_h.nslots; i++)
     if (!(g_h.slot[i].flags & FZ_SLOT_LATE))
       make_slot(i);
+  if (g_h.mode & FZ_WRITER_LOCKED)
+    lock_writer();
   if (present[0] && !(g_h.mode & FZ_KEEP_IDS))
     for (int i = 1; i < 3; i++)
       if (present[i])
@@ -747,10 +807,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     apply_late();
 
   smr_shm_reader *r = NULL, *r2 = NULL;
-  int rc = reader_open((g_h.mode & FZ_VERIFY) ? SMR_SHM_VERIFY : 0, &r);
+  int rc = smr_shm_reader_open(g_name,
+                               (g_h.mode & FZ_VERIFY) ? SMR_SHM_VERIFY : 0, &r);
   EXPECT_RC("reader_open", rc, -ENOENT, -EAGAIN, -EBADMSG, -EUSERS);
   if (rc == 0 && (g_h.mode & FZ_TWO_READERS)) {
-    rc = reader_open(0, &r2);
+    rc = smr_shm_reader_open(g_name, 0, &r2);
     EXPECT_RC("reader_open 2", rc, -EUSERS);
   }
   if (r) {
@@ -794,6 +855,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint64_t v = smr_shm_version(r);
     rc = smr_shm_wait(r, v, 0);
     EXPECT_RC("wait", rc, -ETIMEDOUT, -ESTALE);
+    if (smr_shm_wait(r, v + 1, 0) != 0)
+      FAIL("wait for a version other than the current one");
     if (smr_shm_reader_close(r) != 0)
       FAIL("reader_close");
   } else if (g_h.mode & FZ_WRITER_PINNED) {
@@ -804,7 +867,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   stat_round(SMR_SHM_STAT_VERIFY);
   if (g_h.mode & FZ_UNLINK) {
     rc = smr_shm_unlink(g_name);
-    EXPECT_RC("unlink", rc, -ENOENT, -EBADMSG);
+    if ((rc == -EBUSY) != ((g_h.mode & FZ_WRITER_LOCKED) != 0))
+      FAIL("unlink returned %d, another writer %s", rc,
+           (g_h.mode & FZ_WRITER_LOCKED) ? "holds the lock" : "is not running");
+    EXPECT_RC("unlink", rc, -ENOENT, -EBADMSG, -EBUSY);
   }
 
   check_no_strays();
@@ -816,13 +882,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FAIL("file descriptor leak (%d open, %d before)", now, fds);
   if (channel_maps() != 0)
     FAIL("mapping of a channel file leaked");
-  g_runs++;
   return 0;
 }
 
 #ifdef FZ_REPLAY_MAIN
+#include <signal.h>
+
 /* fuzz_shm_replay FILE|DIR...: each input once, directories in name order. */
 static unsigned long g_replayed;
+
+/* A crash (SIGBUS from a truncated mapping, say): name the input, remove
+ * the channel files (best effort), then die of the signal. */
+static void say(const char *m) {
+  ssize_t n = write(2, m, strlen(m));
+  (void)n; /* nothing to do if stderr is gone */
+}
+
+static void on_crash(int sig) {
+  say("fuzz_shm_replay: crashed on input ");
+  say(g_input ? g_input : "?");
+  say("\n");
+  cleanup();
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
 
 static void replay_file(const char *path) {
   FILE *f = fopen(path, "rb");
@@ -874,6 +957,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   LLVMFuzzerInitialize(&argc, &argv);
+  signal(SIGBUS, on_crash);
+  signal(SIGSEGV, on_crash);
   for (int i = 1; i < argc; i++) {
     struct stat sb;
     if (stat(argv[i], &sb) != 0) {

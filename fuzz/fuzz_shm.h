@@ -29,10 +29,11 @@
  * file it created into the descriptor of that buffer index (when the state
  * file is long enough), so inputs can reach past that check.
  *
- * "Late" actions (FZ_DIR_SWAP, FZ_DIR_TRUNCATE, FZ_SLOT_LATE,
- * FZ_SLOT_UNLINK_LATE, FZ_SLOT_UNLOCK_LATE) happen right after the first
- * writer_open of the input, so the writer meets them through its directory
- * watch; in a mode without a writer they happen before the reader opens. */
+ * "Late" actions (FZ_DIR_SWAP, FZ_DIR_TRUNCATE, FZ_DIR_REMOVE,
+ * FZ_SLOT_LATE, FZ_SLOT_UNLINK_LATE, FZ_SLOT_UNLOCK_LATE) happen right after
+ * the first writer_open of the input, so the writer meets them through its
+ * directory watch; in a mode without a writer they happen before the reader
+ * opens. */
 #ifndef SMR_FUZZ_SHM_H
 #define SMR_FUZZ_SHM_H
 
@@ -48,8 +49,10 @@
 #define FZ_TWO_READERS   0x08u /* a second reader handle alongside */
 #define FZ_UNLINK        0x10u /* smr_shm_unlink at the end */
 #define FZ_NO_STATE      0x20u /* do not create the state file */
-/*      0x40u               ignored */
-#define FZ_KEEP_IDS 0x80u /* keep the input's descriptor file_dev/ino */
+/* Another writer holds the locks: NAME.smr-lock, and byte 0 of the state
+ * file for observers. */
+#define FZ_WRITER_LOCKED 0x40u
+#define FZ_KEEP_IDS      0x80u /* keep the input's descriptor file_dev/ino */
 
 /* byte 4: the readers directory.  Kind in the low two bits. */
 #define FZ_DIR_KIND(b) ((b)&3u)
@@ -64,18 +67,23 @@
 #define FZ_DIR_SWAP     0x20u /* late: renamed away, a new one made in place */
 /* Late: another user truncates the slot files it may write (as root). */
 #define FZ_DIR_TRUNCATE 0x40u
+/* Late: our entries and the directory removed (if no reader has a file in
+ * it); takes precedence over FZ_DIR_SWAP. */
+#define FZ_DIR_REMOVE 0x80u
 
 /* Slot entry flags.  Kind in bits 2-4. */
-#define FZ_SLOT_LOCKED      0x01u /* the fuzzer holds its lock: alive */
-#define FZ_SLOT_FOREIGN     0x02u /* another user's (when run as root) */
-#define FZ_SLOT_KIND(f)     (((f) >> 2) & 7u)
-#define FZ_SLOT_REG         0u    /* regular file, 0644 (kind 7 too) */
-#define FZ_SLOT_DIR         1u    /* a directory */
-#define FZ_SLOT_FIFO        2u    /* a named pipe */
-#define FZ_SLOT_SYMLINK     3u    /* a symlink to the state file */
-#define FZ_SLOT_SOCKET      4u    /* a bound unix socket */
-#define FZ_SLOT_LINK        5u    /* hard link to the previous regular entry */
-#define FZ_SLOT_REG_0666    6u    /* regular file others may write */
+#define FZ_SLOT_LOCKED   0x01u /* the fuzzer holds its lock: alive */
+#define FZ_SLOT_FOREIGN  0x02u /* another user's (when run as root) */
+#define FZ_SLOT_KIND(f)  (((f) >> 2) & 7u)
+#define FZ_SLOT_REG      0u /* regular file, 0644 */
+#define FZ_SLOT_DIR      1u /* a directory */
+#define FZ_SLOT_FIFO     2u /* a named pipe */
+#define FZ_SLOT_SYMLINK  3u /* a symlink to the state file */
+#define FZ_SLOT_SOCKET   4u /* a bound unix socket */
+#define FZ_SLOT_LINK     5u /* hard link to the previous regular entry */
+#define FZ_SLOT_REG_0666 6u /* regular file others may write */
+/* Regular file, 0644; LOCKED takes a shared lock (not a sign of life). */
+#define FZ_SLOT_REG_SHARED  7u
 #define FZ_SLOT_LATE        0x20u /* late: created after the writer opened */
 #define FZ_SLOT_UNLINK_LATE 0x40u /* late: its name removed */
 #define FZ_SLOT_UNLOCK_LATE 0x80u /* late: its lock dropped (it dies) */
@@ -153,16 +161,16 @@ static const char *const fz_junk_names[] = {
 
 /* The file name a slot entry's name byte stands for (buf: 32 bytes):
  *   0x00-0x7f  r<b>: a slot name, canonical when b < the channel's slots
- *   0x80-0x9f  t<pid>.<seq + (b & 31)>: a temporary name of this process,
- *              which one of its next reader handles may want to create
- *              (seq: the fuzz target's estimate of how many it made)
+ *   0x80-0x9f  t<pid>.<b & 31>: a temporary-looking name of this process
+ *              (readers create their file unnamed, or under t<pid>.<n>.<ns>
+ *              where the file system has no O_TMPFILE)
  *   0xa0-0xbf  t1.<b & 31>: another process's temporary name
  *   0xc0-0xff  fz_junk_names[(b & 63) % FZ_NJUNK] */
-static inline void fz_slot_name(char *buf, uint8_t b, int pid, unsigned seq) {
+static inline void fz_slot_name(char *buf, uint8_t b, int pid) {
   if (b < 0x80)
     snprintf(buf, 32, "r%u", (unsigned)b);
   else if (b < 0xa0)
-    snprintf(buf, 32, "t%d.%u", pid, seq + (b & 31u));
+    snprintf(buf, 32, "t%d.%u", pid, (unsigned)(b & 31u));
   else if (b < 0xc0)
     snprintf(buf, 32, "t1.%u", (unsigned)(b & 31u));
   else

@@ -6,14 +6,18 @@
  * Channels: 2 and 3 buffers, few and many slots, one and two data files,
  * nothing published yet, an empty payload, no checksum, a symmetric
  * channel; with no reader, a reader holding a guard while the files are
- * copied (a live slot file pinning the current version) or an idle one.
+ * copied (a live slot file pinning the current version) or an idle one
+ * (its pin stays announced).
  * Each is dumped in reader, verify, writer-takeover and pinned-takeover
  * modes.  Channels with a reader also give variants of their slot file:
- * dead (unlocked), next to junk and temporary names, next to a directory,
- * a pipe and a socket under slot names, another user's and short (read
- * with pread), and appearing or going away after the writer opened (with
- * the directory swapped).  A few variants of the directory itself: absent,
- * a file, a symlink, writable but not sticky, another user's. */
+ * dead (unlocked), next to junk and temporary-looking names, next to a
+ * directory, a pipe and a socket under slot names, another user's and
+ * short (read with pread), only share-locked (dead too), appearing or
+ * going away after the writer opened (with the directory swapped or
+ * removed), truncated by another user, and pinning another buffer than
+ * the current one.  A few
+ * variants of the directory itself: absent, a file, a symlink, writable but
+ * not sticky, another user's; and another writer holding the locks. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +32,7 @@
 #include <unistd.h>
 
 #include "fuzz_shm.h"
+#include "shm_layout.h"
 #include "smr/shm.h"
 
 static char g_dir[64], g_name[128];
@@ -151,16 +156,19 @@ static void slot_kind(struct dumped *d, unsigned to, uint8_t name,
 
 /* Variants of a channel whose dump holds a reader's slot file (entry 0). */
 static void slot_variants(const char *outdir, int *seq, const struct dumped *d,
-                          unsigned slots) {
+                          unsigned buffers, unsigned slots) {
   uint8_t live = d->h.slot[0].flags, name0 = d->h.slot[0].name;
   uint8_t other = (uint8_t)((name0 + 1) % (slots < 128 ? slots : 128));
   struct dumped v;
 
-  /* Dead: its owner is gone, its pin stays. */
+  /* Dead: its owner is gone, its pin stays.  Then only a shared lock on
+   * it, which anybody who can read it may take: dead as well. */
   v = *d;
   v.h.slot[0].flags = (uint8_t)(live & ~FZ_SLOT_LOCKED);
   emit(outdir, seq, &v, writer_modes, sizeof writer_modes);
   emit(outdir, seq, &v, all_modes, 2);
+  v.h.slot[0].flags = (uint8_t)(FZ_SLOT_LOCKED | FZ_SLOT_REG_SHARED << 2);
+  emit(outdir, seq, &v, writer_modes, sizeof writer_modes);
 
   /* Next to a dead copy under a temporary name of ours and a live one
    * under a non-canonical name ("r01"). */
@@ -200,6 +208,32 @@ static void slot_variants(const char *outdir, int *seq, const struct dumped *d,
   v.h.slot[0].flags = (uint8_t)(live | FZ_SLOT_UNLINK_LATE);
   v.h.dir |= FZ_DIR_SWAP;
   emit(outdir, seq, &v, writer_modes, sizeof writer_modes);
+  /* ... or removed: the writer's watch reports it gone. */
+  v.h.dir = (uint8_t)((v.h.dir & ~FZ_DIR_SWAP) | FZ_DIR_REMOVE);
+  emit(outdir, seq, &v, writer_modes, sizeof writer_modes);
+
+  /* A copy others may write, which another user truncates after the
+   * writer opened; dead (alive: fuzz/corpus/slot-writable-truncated). */
+  v = *d;
+  v.h.nslots = 2;
+  slot_like(&v, 1, d, 0, other, FZ_SLOT_REG_0666 << 2);
+  v.h.dir |= FZ_DIR_TRUNCATE;
+  emit(outdir, seq, &v, writer_modes, sizeof writer_modes);
+
+  /* Holding a guard on another buffer than the current one, and dying
+   * after the writer opened: reclaimed while the writer chooses a buffer. */
+  static uint8_t moved[sizeof(struct smr__shm_slot)];
+  const size_t pin = offsetof(struct smr__shm_slot, pin);
+  const size_t act = offsetof(struct smr__shm_slot, active);
+  v = *d;
+  if (v.h.slot[0].file.bytes < act + 4 || v.h.slot[0].file.bytes > sizeof moved)
+    die("slot file content", EINVAL);
+  memcpy(moved, d->content[3], v.h.slot[0].file.bytes);
+  moved[pin] = (uint8_t)((moved[pin] + 1) % buffers); /* the index byte */
+  moved[act] = 1;
+  v.content[3] = moved;
+  v.h.slot[0].flags = (uint8_t)(live | FZ_SLOT_UNLOCK_LATE);
+  emit(outdir, seq, &v, writer_modes, sizeof writer_modes);
 }
 
 /* The directory itself in other shapes. */
@@ -217,11 +251,15 @@ static void dir_variants(const char *outdir, int *seq, const struct dumped *d) {
     v.h.dir = dirs[i];
     emit(outdir, seq, &v, modes, sizeof modes);
   }
+  static const uint8_t locked[] = {
+      FZ_WRITER_LOCKED | FZ_WRITER_FIRST | FZ_UNLINK,
+      FZ_WRITER_LOCKED | FZ_NO_STATE | FZ_WRITER_FIRST};
+  emit(outdir, seq, d, locked, sizeof locked);
 }
 
 /* Dump the channel and its variants. */
 static void dump(const char *outdir, int *seq, unsigned data0, int data1,
-                 unsigned slots, bool more) {
+                 unsigned buffers, unsigned slots, bool more) {
   char path[256];
   uint8_t *f[3 + FZ_MAX_SLOTS] = {NULL};
   size_t n[3 + FZ_MAX_SLOTS] = {0};
@@ -280,7 +318,7 @@ static void dump(const char *outdir, int *seq, unsigned data0, int data1,
 
   emit(outdir, seq, &d, all_modes, sizeof all_modes);
   if (more && d.h.nslots)
-    slot_variants(outdir, seq, &d, slots);
+    slot_variants(outdir, seq, &d, buffers, slots);
   if (more && !d.h.nslots)
     dir_variants(outdir, seq, &d);
   for (int i = 0; i < 3 + (int)FZ_MAX_SLOTS; i++)
@@ -321,7 +359,7 @@ static void make(const char *outdir, int *seq, unsigned buffers, unsigned slots,
       smr_shm_release(rd, &g);
   }
   dump(outdir, seq, npub ? info.buffer : 0, npub > 1 ? (int)prev.buffer : -1,
-       slots, more);
+       buffers, slots, more);
   if (rd) {
     if (reader == 1)
       smr_shm_release(rd, &g);
@@ -351,6 +389,7 @@ int main(int argc, char **argv) {
   make(argv[1], &seq, 3, 4, 0, 2, 300, 1, true);
   make(argv[1], &seq, 4, 64, 0, 5, 200, 1, false);
   make(argv[1], &seq, 3, 3, 0, 4, 100, 2, true);
+  make(argv[1], &seq, 2, 2, 0, 3, 100, 2, true);
   make(argv[1], &seq, 2, 2, 0, 0, 0, 0, false);
   make(argv[1], &seq, 2, 2, 0, 1, 0, 0, false);
   make(argv[1], &seq, 2, 2, SMR_SHM_NO_CHECKSUM, 2, 50, 0, false);

@@ -340,10 +340,11 @@ static int ent_resolve(smr_shm_writer *w, unsigned i) {
   struct slot_ent *e = &w->ent[i];
   e->fd = fd;
   e->ino = fi.ino;
-  /* Mapped only if it is a reader's file that only a process able to kill
-   * us could truncate: our owner, one link (not one of our data files
-   * linked in where hard links to others' files are allowed). */
-  if (fi.uid == w->euid && fi.nlink == 1 &&
+  /* Mapped only if only a process able to kill us could truncate it: our
+   * owner, writable by the owner alone (only the owner can change that),
+   * one link (not one of our data files linked in where hard links to
+   * others' files are allowed).  Anything else is read with pread. */
+  if (fi.uid == w->euid && !(fi.mode & 022) && fi.nlink == 1 &&
       fi.size >= SMR__SHM_SLOT_FILE_SIZE) {
     void *p;
     if (smr__map(fd, SMR__SHM_SLOT_FILE_SIZE, false, false, &p) == 0)

@@ -228,7 +228,8 @@ int smr__watch_open(const char *dirpath) {
   if (fd < 0)
     return -errno;
   uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
-                  IN_ATTRIB | IN_CLOSE_WRITE | IN_ONLYDIR | IN_DONT_FOLLOW;
+                  IN_ATTRIB | IN_CLOSE_WRITE | IN_DELETE_SELF | IN_MOVE_SELF |
+                  IN_ONLYDIR | IN_DONT_FOLLOW;
   if (inotify_add_watch(fd, dirpath, mask) < 0) {
     int e = errno;
     close(fd);
