@@ -207,6 +207,8 @@ static int64_t deadline_of(int64_t timeout_ns) {
 
 /* ---- writer -------------------------------------------------------------- */
 
+#define CLOSED_INO_MAX 64 /* close events by inode kept per drain */
+
 /* A slot file the writer tracks under name r<i>. */
 struct slot_ent {
   int fd; /* read-only; -1: no file tracked under this name */
@@ -259,9 +261,11 @@ struct smr_shm_writer {
   struct slot_ent *ent;
   unsigned *live, nlive;
   unsigned char *dirty;  /* names to look up again */
-  unsigned char *closed; /* names whose file was closed: probe liveness */
+  int64_t *closed;       /* names whose file was closed: probe until */
+  uint64_t closed_ino[CLOSED_INO_MAX]; /* close events by inode */
+  unsigned nclosed_ino;
+  bool closed_all;
   unsigned char *seen;   /* scratch for listings */
-  unsigned sweep;        /* round-robin liveness probe */
   bool resync;           /* events were lost: list the directory */
   /* Barrier bookkeeping (see the opening comment): pub_seq counts publishes
    * by this writer, decur[i] is pub_seq when buffer i stopped being
@@ -443,13 +447,38 @@ static int disc_resync(smr_shm_writer *w) {
   return 0;
 }
 
+/* How long after its close event a file still locked is probed again. */
+#define CLOSED_PROBE_NS 100000000ll
+
+/* A reader's slot descriptor comes from O_TMPFILE: the kernel names its
+ * events "#<inode>", not r<i>.  Remember the inode; disc_update matches it
+ * to a tracked file once the names of this drain are looked up. */
+static void close_by_inode(smr_shm_writer *w, const char *digits) {
+  uint64_t ino = 0;
+  for (const char *p = digits; *p; p++) {
+    if (*p < '0' || *p > '9' || ino > UINT64_MAX / 10)
+      return;
+    ino = ino * 10 + (uint64_t)(*p - '0');
+  }
+  if (w->nclosed_ino < CLOSED_INO_MAX)
+    w->closed_ino[w->nclosed_ino++] = ino;
+  else
+    w->closed_all = true; /* too many at once: probe every file */
+}
+
+static void mark_closed(smr_shm_writer *w, unsigned i) {
+  w->closed[i] = smr__now_ns() + CLOSED_PROBE_NS;
+}
+
 static void drain_one(const char *name, unsigned what, void *arg) {
   smr_shm_writer *w = arg;
   int i = parse_slot_name(name, w->nslots);
   if (what == SMR__WATCH_NAME && i >= 0)
     w->dirty[i] = 1;
   else if (what == SMR__WATCH_CLOSED && i >= 0)
-    w->closed[i] = 1;
+    mark_closed(w, (unsigned)i);
+  else if (what == SMR__WATCH_CLOSED && name[0] == '#')
+    close_by_inode(w, name + 1);
   else if (what == SMR__WATCH_OVERFLOW)
     w->resync = true;
   else if (what == SMR__WATCH_GONE)
@@ -461,25 +490,36 @@ static void drain_one(const char *name, unsigned what, void *arg) {
 #define DRAIN_MAX_READS 16u
 
 /* Dead readers whose files pin nothing we need are found here: a reader
- * that closed its file descriptor (process exit included) left a close
- * event; one more file is probed per look, round robin, because the
- * kernel reports the close just before it drops the lock. */
+ * that closed its slot file's descriptor (process exit included) leaves a
+ * close event.  The kernel reports the close just before it drops the
+ * lock, so a file still locked is probed again at each look for a while
+ * (CLOSED_PROBE_NS); one alive after that is alive (a forked child holds
+ * the descriptor, or its owner opened and closed it once more). */
 static int disc_reap(smr_shm_writer *w) {
+  for (unsigned k = 0; k < w->nclosed_ino; k++)
+    for (unsigned j = 0; j < w->nlive; j++)
+      if (w->ent[w->live[j]].ino == w->closed_ino[k])
+        mark_closed(w, w->live[j]);
+  w->nclosed_ino = 0;
+  if (w->closed_all)
+    for (unsigned j = 0; j < w->nlive; j++)
+      mark_closed(w, w->live[j]);
+  w->closed_all = false;
+  int64_t now = 0;
   for (unsigned i = 0; i < w->nslots; i++) {
     if (!w->closed[i])
       continue;
-    w->closed[i] = 0;
-    if (w->ent[i].fd >= 0) {
-      int r = reap(w, i);
-      if (r < 0)
-        return r;
+    if (!now)
+      now = smr__now_ns();
+    if (w->ent[i].fd < 0 || now > w->closed[i]) {
+      w->closed[i] = 0;
+      continue;
     }
-  }
-  if (w->nlive) {
-    w->sweep = (w->sweep + 1) % w->nlive;
-    int r = reap(w, w->live[w->sweep]);
+    int r = reap(w, i);
     if (r < 0)
       return r;
+    if (r > 0)
+      w->closed[i] = 0;
   }
   return 0;
 }
@@ -603,7 +643,7 @@ static int open_readers_dir(smr_shm_writer *w, unsigned owner) {
   w->ent = calloc(w->nslots, sizeof *w->ent);
   w->live = calloc(w->nslots, sizeof *w->live);
   w->dirty = calloc(w->nslots, 1);
-  w->closed = calloc(w->nslots, 1);
+  w->closed = calloc(w->nslots, sizeof *w->closed);
   w->seen = calloc(w->nslots, 1);
   if (!w->ent || !w->live || !w->dirty || !w->closed || !w->seen)
     return -ENOMEM;
