@@ -6,6 +6,7 @@
 #include "smr/epoch.h"
 #include "smr/shm.h"
 #include "smr/swap.h"
+#include "smr/table.h"
 #include "smr/version.h"
 
 #endif /* SMR_H */

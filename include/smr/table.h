@@ -1,0 +1,124 @@
+/* smr/table.h - a flat, immutable key -> value table that lives in one block
+ * of bytes: a channel buffer, a file, or plain memory.  Offsets, no
+ * pointers, so a reader process looks keys up in place in the writer's
+ * bytes, with no deserialisation.
+ *
+ *   // writer: build straight into the channel's in-place buffer
+ *   uint64_t cap = smr_table_size_bound(rows, key_and_value_bytes);
+ *   void *buf;  smr_shm_begin(w, cap, &buf);
+ *   smr_table_builder b;  smr_table_build_begin(&b, buf, cap, rows);
+ *   smr_table_build_add(&b, "k", 1, "v", 1);   // ... once per row
+ *   uint64_t size;  smr_table_build_end(&b, &size);
+ *   smr_shm_commit(w, size, NULL);
+ *
+ *   // reader: validate once per version, then look up
+ *   smr_table t;  smr_table_open(&t, g.data, g.size);
+ *   smr_table_value v;
+ *   if (smr_table_get(&t, "k", 1, &v) == 0) use(v.data, v.size);
+ *
+ * Layout (native byte order, 8-byte aligned; docs/DESIGN.md "Tables"): a
+ * 64-byte header, a power-of-two array of 8-byte buckets (linear probing;
+ * each holds 16 bits of the key's hash and the offset of its record), then
+ * the records in insertion order: key length, value length, key bytes,
+ * value bytes, padded to 8.  Keys are hashed with XXH3-64.  Keys and values
+ * are arbitrary bytes (NULs included), up to 2^31 - 1 bytes each; a table
+ * may hold up to 2^32 - 1 entries and 2^51 bytes.
+ *
+ * Duplicate keys: the last one added wins (the earlier record stays in the
+ * bytes, marked replaced, and iteration skips it).
+ *
+ * The bytes are untrusted: smr_table_open checks every header field,
+ * bucket, offset and length once, so lookups afterwards cannot read out of
+ * bounds or loop; a corrupt table gives -EBADMSG.
+ */
+#ifndef SMR_TABLE_H
+#define SMR_TABLE_H
+
+#include "smr/common.h"
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SMR_TABLE_MAX_ENTRIES 0xffffffffull
+#define SMR_TABLE_MAX_FIELD   0x7fffffffull /* bytes per key or value */
+
+/* A validated view of a table's bytes (caller-owned; fields private).  It
+ * stays valid while the bytes do (for a channel: while the guard is held,
+ * or for the version it was opened on). */
+typedef struct smr_table {
+  const unsigned char *base;
+  const uint64_t *buckets;
+  uint64_t mask; /* buckets - 1 */
+  uint64_t count;
+  uint64_t records, end; /* offsets: first record, end of records */
+} smr_table;
+
+/* A value (or key) view into the table's bytes. */
+typedef struct smr_table_value {
+  const void *data;
+  size_t size;
+} smr_table_value;
+
+/* One entry during iteration. */
+typedef struct smr_table_entry {
+  smr_table_value key, value;
+} smr_table_entry;
+
+/* Validate `size` bytes at `bytes` (8-byte aligned) as a table and fill
+ * *t.  O(entries + key bytes): every bucket, record and key hash is
+ * checked.  Errors: -EINVAL (NULL, misaligned), -EBADMSG (not a table, or
+ * corrupt).  Any thread; does not block. */
+SMR_API int smr_table_open(smr_table *t, const void *bytes, uint64_t size);
+
+/* Number of entries (keys). */
+SMR_API uint64_t smr_table_count(const smr_table *t);
+
+/* Look key up: 0 and *v set, or -ENOENT.  -EINVAL for NULL arguments (a
+ * NULL key is allowed with klen 0).  Reads only the table; any number of
+ * threads may look up concurrently. */
+SMR_API int smr_table_get(const smr_table *t, const void *key, size_t klen,
+                          smr_table_value *v);
+
+/* Iterate in insertion order: *cursor starts at 0; returns 1 and fills *e
+ * for each entry, 0 at the end, -EINVAL for NULL arguments. */
+SMR_API int smr_table_next(const smr_table *t, uint64_t *cursor,
+                           smr_table_entry *e);
+
+/* ---- Building ------------------------------------------------------------ */
+
+/* Builder state (caller-owned; fields private). */
+typedef struct smr_table_builder {
+  unsigned char *base;
+  uint64_t cap, mask, count, max_entries, records, pos;
+  int error; /* first error, sticky */
+} smr_table_builder;
+
+/* Bytes a table of up to `entries` entries whose keys and values total
+ * `bytes` bytes needs at most (0 if that exceeds the limits above). */
+SMR_API uint64_t smr_table_size_bound(uint64_t entries, uint64_t bytes);
+
+/* Start a table in buf[0, cap) (8-byte aligned) that will hold at most
+ * `max_entries` distinct keys (it sizes the buckets).  Errors: -EINVAL,
+ * -E2BIG (max_entries above SMR_TABLE_MAX_ENTRIES), -ENOSPC (cap too small
+ * for the buckets). */
+SMR_API int smr_table_build_begin(smr_table_builder *b, void *buf,
+                                  uint64_t cap, uint64_t max_entries);
+
+/* Add an entry (a key added before is replaced: last wins).  Errors
+ * (sticky: later calls and build_end return the first): -EINVAL, -EFBIG
+ * (key or value above SMR_TABLE_MAX_FIELD), -ENOSPC (cap exceeded),
+ * -E2BIG (more than max_entries distinct keys). */
+SMR_API int smr_table_build_add(smr_table_builder *b, const void *key,
+                                size_t klen, const void *value, size_t vlen);
+
+/* Finish: writes the header; *size = bytes used (publish that many).
+ * Returns the builder's first error if any. */
+SMR_API int smr_table_build_end(smr_table_builder *b, uint64_t *size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMR_TABLE_H */
