@@ -222,7 +222,7 @@ int main(int argc, char **argv) {
     die("smr_shm_writer_open", rc);
   double t0 = now_s();
   void *buf;
-  uint64_t size, cap = table_cap();
+  uint64_t size = 0, cap = table_cap();
   if ((rc = smr_shm_begin(w, cap, &buf)) || (rc = build(buf, cap, gen, &size)) ||
       (rc = smr_shm_commit(w, size, NULL)))
     die("first publish", rc);
