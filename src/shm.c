@@ -62,7 +62,9 @@ _Static_assert(SMR__SHM_F_SYMMETRIC == SMR_SHM_SYMMETRIC &&
 #define LIVENESS_MIN_NS 1000000ll
 #define LIVENESS_MAX_NS 64000000ll
 
-static const unsigned char empty_payload[1];
+/* The view of an empty payload: 8-byte aligned like every payload (data
+ * files are mapped page-aligned), so tables and structs can sit on it. */
+static _Alignas(8) const unsigned char empty_payload[8];
 
 /* ---- names and validation ------------------------------------------------ */
 
@@ -1640,6 +1642,12 @@ uint64_t smr_shm_version(smr_shm_reader *pub) {
       atomic_load_explicit(pub->current, memory_order_acquire));
 }
 
+/* The state file we hold was removed (smr_shm_unlink): no new versions. */
+static bool channel_unlinked(struct reader *h) {
+  uint64_t nlink;
+  return smr__file_stat(h->state_fd, NULL, &nlink) == 0 && nlink == 0;
+}
+
 int smr_shm_wait(smr_shm_reader *pub, uint64_t version, int64_t timeout_ns) {
   if (!pub)
     return -EINVAL;
@@ -1674,21 +1682,23 @@ int smr_shm_wait(smr_shm_reader *pub, uint64_t version, int64_t timeout_ns) {
       break;
     }
     /* Slices of at most 1 s: a writer that died between publishing and
-     * waking delays us by a slice, no more. */
+     * waking delays us by a slice, no more; a removed channel is noticed
+     * after a slice too. */
     int64_t slice = acked ? 1000000000 : unacked_slice;
     if (!acked && unacked_slice < LIVENESS_MAX_NS)
       unacked_slice *= 2;
     if (deadline - now < slice)
       slice = deadline - now;
-    smr__futex_wait(&h->st->notify, n, slice);
+    if (smr__futex_wait(&h->st->notify, n, slice) == -ETIMEDOUT &&
+        channel_unlinked(h)) {
+      r = -ESTALE;
+      break;
+    }
   }
   /* relaxed: our own slot; only a hint for the writer's wake-up. */
   atomic_store_explicit(&h->slot->waiting, 0, memory_order_relaxed);
-  if (r == -ETIMEDOUT) {
-    uint64_t nlink;
-    if (smr__file_stat(h->state_fd, NULL, &nlink) == 0 && nlink == 0)
-      r = -ESTALE;
-  }
+  if (r == -ETIMEDOUT && channel_unlinked(h))
+    r = -ESTALE;
   return r;
 }
 
@@ -1862,6 +1872,13 @@ int smr_shm_stat(const char *name, unsigned flags, struct smr_shm_stat *st,
   } else {
     smr_shm_reader *rd;
     r = smr_shm_reader_open(name, 0, &rd);
+    if (r == -EUSERS || r == -EACCES) {
+      /* Cannot join (every slot taken, or not allowed to): report the rest
+       * unverified rather than nothing. */
+      st->checksum = SMR_SHM_CHECKSUM_SKIP;
+      r = 0;
+      goto out;
+    }
     if (r < 0)
       goto out;
     smr_shm_guard g;

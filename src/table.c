@@ -18,6 +18,7 @@
 #include "smr/table.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define XXH_INLINE_ALL
@@ -140,6 +141,10 @@ int smr_table_build_add(smr_table_builder *b, const void *key, size_t klen,
   return 0;
 }
 
+uint64_t smr_table_build_count(const smr_table_builder *b) {
+  return b ? b->count : 0;
+}
+
 int smr_table_build_end(smr_table_builder *b, uint64_t *size) {
   if (!b || !size)
     return -EINVAL;
@@ -162,9 +167,10 @@ int smr_table_build_end(smr_table_builder *b, uint64_t *size) {
 
 /* ---- opening and validating ---------------------------------------------- */
 
-/* The records tile [records, end) and `count` of them are live. */
+/* The records tile [records, end) and `count` of them are live; the live
+ * records' starts are marked in `starts` (one bit per 8 bytes). */
 static int check_records(const unsigned char *base, uint64_t records,
-                         uint64_t end, uint64_t count) {
+                         uint64_t end, uint64_t count, uint64_t *starts) {
   uint64_t live = 0;
   for (uint64_t pos = records; pos < end;) {
     if (end - pos < 8)
@@ -175,20 +181,29 @@ static int check_records(const unsigned char *base, uint64_t records,
     uint64_t rec = align8(8 + (uint64_t)k + v);
     if (rec > end - pos)
       return -EBADMSG;
-    if (!(rd32(base + pos) & TBL_REPLACED))
+    if (!(rd32(base + pos) & TBL_REPLACED)) {
+      uint64_t bit = (pos - records) >> 3;
+      starts[bit >> 6] |= 1ull << (bit & 63);
       live++;
+    }
     pos += rec;
   }
   return live == count ? 0 : -EBADMSG;
 }
 
-/* Bucket p holds a valid reference: a live record inside the record area
- * whose key has the bucket's tag and a home bucket no further back than
- * the start of p's run of non-empty buckets. */
-static int check_bucket(const smr_table *t, uint64_t p, uint64_t run_start) {
+/* Bucket p holds a valid reference: the start of a live record no other
+ * bucket references (its bit in `starts`, cleared here), whose key has the
+ * bucket's tag and a home bucket no further back than the start of p's run
+ * of non-empty buckets. */
+static int check_bucket(const smr_table *t, uint64_t p, uint64_t run_start,
+                        uint64_t *starts) {
   uint64_t b = t->buckets[p], off = (b & OFF_MASK) << 3;
   if (off < t->records || off > t->end - 8)
     return -EBADMSG;
+  uint64_t bit = (off - t->records) >> 3, *word = &starts[bit >> 6];
+  if (!(*word & (1ull << (bit & 63))))
+    return -EBADMSG; /* not a live record's start, or referenced twice */
+  *word &= ~(1ull << (bit & 63));
   const unsigned char *r = t->base + off;
   uint32_t k = rd32(r), v = rd32(r + 4);
   if ((k & TBL_REPLACED) || v > SMR_TABLE_MAX_FIELD ||
@@ -198,8 +213,20 @@ static int check_bucket(const smr_table *t, uint64_t p, uint64_t run_start) {
   if ((h >> 48) != (b >> 48) ||
       ((p - (h & t->mask)) & t->mask) > ((p - run_start) & t->mask))
     return -EBADMSG;
+  /* No live record of the same key earlier on its probe path (checked
+   * already: same run): a lookup must find this record, the one iteration
+   * yields.  Paths are short (load <= 2/3), tags rarely match. */
+  for (uint64_t q = h & t->mask; q != p; q = (q + 1) & t->mask) {
+    if ((t->buckets[q] >> 48) != (b >> 48))
+      continue;
+    const unsigned char *o = t->base + ((t->buckets[q] & OFF_MASK) << 3);
+    if (rd32(o) == k && (!k || memcmp(o + 8, r + 8, k) == 0))
+      return -EBADMSG; /* the same key twice */
+  }
   return 0;
 }
+
+static int check_table(const smr_table *v, uint64_t *starts);
 
 int smr_table_open(smr_table *t, const void *bytes, uint64_t size) {
   if (!t || !bytes || ((uintptr_t)bytes & 7))
@@ -223,7 +250,23 @@ int smr_table_open(smr_table *t, const void *bytes, uint64_t size) {
   v.count = h.count;
   v.records = h.records;
   v.end = h.end;
-  int r = check_records(v.base, v.records, v.end, v.count);
+  /* One bit per 8 bytes of records: which offsets start a live record
+   * (so that the buckets reference each live record exactly once, and
+   * iteration and lookup see the same entries). */
+  uint64_t *starts = calloc((size_t)((v.end - v.records) / 8 / 64 + 1), 8);
+  if (!starts)
+    return -ENOMEM;
+  int r = check_table(&v, starts);
+  free(starts);
+  if (r < 0)
+    return r;
+  *t = v;
+  return 0;
+}
+
+static int check_table(const smr_table *tv, uint64_t *starts) {
+  smr_table v = *tv;
+  int r = check_records(v.base, v.records, v.end, v.count, starts);
   if (r < 0)
     return r;
   /* Walk the buckets once, starting just after an empty one, so each
@@ -245,14 +288,11 @@ int smr_table_open(smr_table *t, const void *bytes, uint64_t size) {
       run_start = p;
       in_run = true;
     }
-    if (check_bucket(&v, p, run_start) < 0)
+    if (check_bucket(&v, p, run_start, starts) < 0)
       return -EBADMSG;
     used++;
   }
-  if (used != v.count)
-    return -EBADMSG;
-  *t = v;
-  return 0;
+  return used == v.count ? 0 : -EBADMSG;
 }
 
 uint64_t smr_table_count(const smr_table *t) {

@@ -295,6 +295,49 @@ static void test_wait(void) {
   CHECK_EQ(smr_shm_reader_close(r), 0);
 }
 
+/* A reader waiting with no timeout learns that the channel was removed
+ * (within a wait slice) instead of blocking forever. */
+static void test_wait_forever_unlinked(void) {
+  smr_shm_writer *w = open_writer(2, 0);
+  CHECK_EQ(smr_shm_publish(w, "a", 1, NULL), 0);
+  int go[2];
+  CHECK_EQ(pipe(go), 0);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    smr_shm_reader *r;
+    char c = 'x';
+    if (smr_shm_reader_open(chan.name, 0, &r) != 0 || write(go[1], &c, 1) != 1)
+      _exit(1);
+    _exit(smr_shm_wait(r, 1, -1) == -ESTALE ? 0 : 2);
+  }
+  char c;
+  CHECK_EQ(read(go[0], &c, 1), 1); /* the child's handle is open */
+  smr_shm_writer_close(w);
+  CHECK_EQ(smr_shm_unlink(chan.name), 0);
+  int status;
+  CHECK_EQ(waitpid(pid, &status, 0), pid);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  close(go[0]);
+  close(go[1]);
+}
+
+/* A zero-byte payload's view is aligned like any other. */
+static void test_empty_aligned(void) {
+  smr_shm_writer *w = open_writer(2, 0);
+  CHECK_EQ(smr_shm_publish(w, NULL, 0, NULL), 0);
+  smr_shm_reader *r;
+  CHECK_EQ(smr_shm_reader_open(chan.name, 0, &r), 0);
+  smr_shm_guard g;
+  CHECK_EQ(smr_shm_read(r, &g), 0);
+  CHECK_EQ(g.size, 0);
+  CHECK_EQ((uintptr_t)g.data % 8, 0);
+  smr_shm_release(r, &g);
+  CHECK_EQ(smr_shm_reader_close(r), 0);
+  smr_shm_writer_close(w);
+  CHECK_EQ(smr_shm_unlink(chan.name), 0);
+}
+
 /* Slot files in the readers directory: how many, each 0644 and named r<i>
  * with i < slots (temporary names must not linger). */
 static unsigned slot_files(unsigned slots) {
@@ -662,6 +705,8 @@ int main(void) {
   test_no_space();
   test_reader_table_full();
   test_dead_slot_reused();
+  test_wait_forever_unlinked();
+  test_empty_aligned();
   test_flags();
   test_chan_done(&chan);
   printf("test_shm: ok\n");

@@ -184,7 +184,8 @@ typedef struct smr_shm_reader {
 
 /* A zero-copy view of one payload.  Valid until smr_shm_release(). */
 typedef struct smr_shm_guard {
-  const void *data; /* read-only; never NULL (size may be 0) */
+  const void *data; /* read-only; never NULL (size may be 0); aligned to a
+                       page (to 8 bytes when size is 0) */
   uint64_t size;    /* payload bytes */
   uint64_t version; /* its version (>= 1) */
   bool switched;    /* another version than this reader's previous read */
@@ -289,7 +290,7 @@ SMR_API uint64_t smr_shm_version(smr_shm_reader *r);
 /* Block until the current version differs from `version`, up to timeout_ns
  * (< 0: forever).  Futex wait, woken by the writer's commit; no polling.
  * Returns 0 (a newer version is current), -ETIMEDOUT, -ESTALE (the channel
- * was unlinked), -EINVAL.  Must not be called while holding a guard
+ * was unlinked: noticed within a second, even with no timeout), -EINVAL.  Must not be called while holding a guard
  * (-EBUSY): the writer may be waiting for it. */
 SMR_API int smr_shm_wait(smr_shm_reader *r, uint64_t version,
                          int64_t timeout_ns);
@@ -344,7 +345,8 @@ struct smr_shm_stat {
 };
 
 /* Inspect a channel without joining it (read-only opens, no slot claimed;
- * SMR_SHM_STAT_VERIFY opens a reader handle briefly).  Fills *st and up to
+ * SMR_SHM_STAT_VERIFY opens a reader handle briefly, and reports
+ * SMR_SHM_CHECKSUM_SKIP if it cannot: every slot taken, or no permission).  Fills *st and up to
  * `cap` entries of `rs` (one per used slot, *nrs set to how many exist).
  * rs may be NULL with cap 0.  Errors as smr_shm_reader_open. */
 SMR_API int smr_shm_stat(const char *name, unsigned flags,

@@ -68,8 +68,10 @@ typedef struct smr_table_entry {
 
 /* Validate `size` bytes at `bytes` (8-byte aligned) as a table and fill
  * *t.  O(entries + key bytes): every bucket, record and key hash is
- * checked.  Errors: -EINVAL (NULL, misaligned), -EBADMSG (not a table, or
- * corrupt).  Any thread; does not block. */
+ * checked, and each live record must be referenced by exactly one bucket
+ * (a scratch bitmap of size/64 bytes is allocated meanwhile).  Errors:
+ * -EINVAL (NULL, misaligned), -EBADMSG (not a table, or corrupt), -ENOMEM.
+ * Any thread; does not block. */
 SMR_API int smr_table_open(smr_table *t, const void *bytes, uint64_t size);
 
 /* Number of entries (keys). */
@@ -112,6 +114,9 @@ SMR_API int smr_table_build_begin(smr_table_builder *b, void *buf,
  * -E2BIG (more than max_entries distinct keys). */
 SMR_API int smr_table_build_add(smr_table_builder *b, const void *key,
                                 size_t klen, const void *value, size_t vlen);
+
+/* Distinct keys added so far (0 for NULL). */
+SMR_API uint64_t smr_table_build_count(const smr_table_builder *b);
 
 /* Finish: writes the header; *size = bytes used (publish that many).
  * Returns the builder's first error if any. */

@@ -1,0 +1,462 @@
+#!/usr/bin/env bash
+# End-to-end tests of the smr command (tools/smr, docs/smr.1).
+# Usage: test_tool.sh PATH-TO-SMR CASE [PYTHON3]
+# Each case uses channels in its own mktemp -d directory under /dev/shm
+# and removes it on exit.  Processes started in the background are bounded
+# by their own --timeout and killed on exit; the test waits for them
+# through FIFOs (a line read per step), never by sleeping.  Exit 77: the
+# case needs python3 and none was found (ctest reports it skipped).
+set -euo pipefail
+
+SMR=$1
+CASE=$2
+PY=${3:-}
+[[ -x $SMR ]] || { echo "no smr binary at '$SMR'" >&2; exit 1; }
+
+d=$(mktemp -d /dev/shm/smr-tool-XXXXXX)
+ch=$d/ch
+bg=()
+cleanup() {
+  local p
+  for p in "${bg[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  rm -rf "$d"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL ($CASE): $*" >&2
+  exit 1
+}
+
+need_python() {
+  if [[ -z $PY ]] || ! "$PY" -c 'import json' 2>/dev/null; then
+    echo "python3 not found: skipped" >&2
+    exit 77
+  fi
+}
+
+# clean FILE: no sanitizer report in FILE (a stderr): ASAN exits 1 like
+# a missing key, and UBSAN only prints.
+clean() {
+  if grep -qE 'Sanitizer|runtime error:' "$1"; then
+    cat "$1" >&2
+    fail "sanitizer report in $1"
+  fi
+}
+
+# run STATUS CMD...: run CMD, its stdout in $d/out, stderr in $d/err;
+# fail unless it exits with STATUS and reports no sanitizer error.
+run() {
+  local want=$1 got=0
+  shift
+  "$@" >"$d/out" 2>"$d/err" || got=$?
+  clean "$d/err"
+  if [[ $got != "$want" ]]; then
+    echo "--- stdout:" >&2; cat "$d/out" >&2
+    echo "--- stderr:" >&2; cat "$d/err" >&2
+    fail "'$*' exited $got, expected $want"
+  fi
+}
+
+# has FILE TEXT: FILE contains TEXT (fixed string).
+has() {
+  grep -qF -- "$2" "$1" || {
+    echo "--- $1:" >&2; cat "$1" >&2
+    fail "'$1' does not contain '$2'"
+  }
+}
+
+# The channel's current version (0: nothing published), from smr stat.
+version_of() {
+  "$SMR" stat "$1" >"$d/vout" 2>"$d/verr"
+  clean "$d/verr"
+  awk '$1 == "version" { print $2 }' "$d/vout"
+}
+
+# ---- cases -------------------------------------------------------------------
+
+# publish, get, dump and stat between processes; the duplicate rule; get's
+# exit status for a missing key.
+case_basic() {
+  printf 'alpha\t1\nbeta\ttwo words\nalpha\t3\n\tempty key\n' >"$d/in.tsv"
+  run 0 "$SMR" publish "$ch" "$d/in.tsv"
+  [[ $(cat "$d/out") == "version=1 rows=4 keys=3 bytes="* ]] ||
+    fail "publish printed '$(cat "$d/out")'"
+  run 0 "$SMR" get "$ch" beta alpha
+  [[ $(cat "$d/out") == $'two words\n3' ]] || fail "get printed '$(cat "$d/out")'"
+  run 0 "$SMR" get "$ch" ''
+  [[ $(cat "$d/out") == "empty key" ]] || fail "empty key: '$(cat "$d/out")'"
+  # A missing key: exit 1, named on stderr, the others still printed.
+  run 1 "$SMR" get "$ch" alpha nosuch beta
+  [[ $(cat "$d/out") == $'3\ntwo words' ]] || fail "get printed '$(cat "$d/out")'"
+  has "$d/err" "no key 'nosuch'"
+  # Dump: insertion order, the duplicate where its last row was.
+  run 0 "$SMR" dump "$ch"
+  printf 'beta\ttwo words\nalpha\t3\n\tempty key\n' | cmp - "$d/out" ||
+    fail "dump differs"
+  # A second publish: a new version replaces the table.
+  printf 'gamma\tg\n' >"$d/in2.tsv"
+  run 0 "$SMR" publish -q "$ch" "$d/in2.tsv"
+  [[ ! -s $d/out ]] || fail "--quiet printed '$(cat "$d/out")'"
+  run 1 "$SMR" get "$ch" alpha
+  run 0 "$SMR" get "$ch" gamma
+  [[ $(cat "$d/out") == g ]] || fail "get gamma: '$(cat "$d/out")'"
+  run 0 "$SMR" stat "$ch"
+  has "$d/out" "table           1 keys (version 2)"
+  has "$d/out" "checksum        ok"
+  [[ $(version_of "$ch") == 2 ]] || fail "version is not 2"
+  # No such channel: a channel error naming the cause.
+  run 4 "$SMR" get "$d/none" k
+  has "$d/err" "$d/none"
+  has "$d/err" "No such file or directory"
+  run 4 "$SMR" dump "$d/none"
+  run 4 "$SMR" stat "$d/none"
+  # Standard input, key and value columns, a header.
+  printf 'h1\th2\th3\nx\ty\tz\n' |
+    run 0 "$SMR" publish --header --key-col 3 --value-col 1 "$ch" -
+  run 0 "$SMR" dump "$ch"
+  [[ $(cat "$d/out") == $'z\tx' ]] || fail "columns: '$(cat "$d/out")'"
+}
+
+# publish then dump reproduces the input byte for byte (TSV, TSV with CRLF,
+# CSV with quotes, commas, newlines, CRs and every byte but NUL).
+case_roundtrip() {
+  need_python
+  "$PY" - "$d" <<'EOF'
+import random, sys
+d = sys.argv[1]
+random.seed(5)
+nonul = bytes(range(1, 256))
+tsv_alpha = bytes(b for b in nonul if b not in b'\t\n\r')
+def uniq(gen, n):
+    seen, out = set(), []
+    while len(out) < n:
+        k = gen()
+        if k not in seen:
+            seen.add(k)
+            out.append(k)
+    return out
+rnd = lambda alpha, lo, hi: bytes(random.choice(alpha) for _ in range(random.randint(lo, hi)))
+# TSV: any byte but NUL, tab, newline (CR too: only as data in the middle).
+keys = uniq(lambda: rnd(tsv_alpha, 0, 16), 3000)
+rows = [k + b'\t' + rnd(tsv_alpha + b'\r', 0, 60) + b'x\n' for k in keys]
+rows += [b'key%07d\tvalue %d\n' % (i, i * i) for i in range(3000)]
+open(d + '/rt.tsv', 'wb').write(b''.join(rows))
+open(d + '/rt-crlf.tsv', 'wb').write(b''.join(r[:-1] + b'\r\n' for r in rows))
+# CSV: any byte but NUL, quoted exactly when needed.
+def q(b):
+    return b'"' + b.replace(b'"', b'""') + b'"' if any(c in b for c in b',"\r\n') else b
+mix = nonul + b',"\r\n' * 8
+keys = uniq(lambda: rnd(mix, 0, 12), 3000)
+open(d + '/rt.csv', 'wb').write(b''.join(q(k) + b',' + q(rnd(mix, 0, 80)) + b'\n' for k in keys))
+open(d + '/rt-crlf.csv', 'wb').write(b''.join(q(k) + b',' + q(rnd(mix, 0, 80)) + b'\r\n' for k in keys))
+EOF
+  run 0 "$SMR" publish "$ch" "$d/rt.tsv"
+  has "$d/out" "rows=6000 keys=6000"
+  run 0 "$SMR" dump "$ch"
+  cmp "$d/out" "$d/rt.tsv" || fail "TSV round trip differs"
+  run 0 "$SMR" publish --crlf "$ch" "$d/rt-crlf.tsv"
+  run 0 "$SMR" dump --crlf "$ch"
+  cmp "$d/out" "$d/rt-crlf.tsv" || fail "TSV CRLF round trip differs"
+  run 0 "$SMR" dump "$ch"
+  cmp "$d/out" "$d/rt.tsv" || fail "TSV CRLF -> LF differs"
+  run 0 "$SMR" publish --csv "$ch" "$d/rt.csv"
+  has "$d/out" "rows=3000 keys=3000"
+  run 0 "$SMR" dump --csv "$ch"
+  cmp "$d/out" "$d/rt.csv" || fail "CSV round trip differs"
+  run 0 "$SMR" publish --csv "$ch" "$d/rt-crlf.csv"
+  run 0 "$SMR" dump --csv --crlf "$ch"
+  cmp "$d/out" "$d/rt-crlf.csv" || fail "CSV CRLF round trip differs"
+  # These values hold newlines: TSV cannot print them.
+  run 5 "$SMR" dump "$ch"
+  has "$d/err" "use --csv"
+  [[ ! -s $d/out ]] || fail "dump printed part of a table it refused"
+  # No final newline: dump adds it.
+  printf 'a\tb\nc\td' >"$d/nofinal.tsv"
+  run 0 "$SMR" publish "$ch" "$d/nofinal.tsv"
+  run 0 "$SMR" dump "$ch"
+  printf 'a\tb\nc\td\n' | cmp - "$d/out" || fail "no final newline"
+  printf 'k,"v ""q"""' >"$d/nofinal.csv"
+  run 0 "$SMR" publish --csv "$ch" "$d/nofinal.csv"
+  run 0 "$SMR" get "$ch" k
+  [[ $(cat "$d/out") == 'v "q"' ]] || fail "quoted at EOF: '$(cat "$d/out")'"
+}
+
+# Bad input: a clear error naming FILE:LINE, exit 3, nothing published.
+case_bad_input() {
+  printf 'k\tgood\n' >"$d/good.tsv"
+  run 0 "$SMR" publish "$ch" "$d/good.tsv"
+  # bad FILE-CONTENT FORMAT-OPTION EXPECTED-STDERR-TEXT
+  bad() {
+    local -a opt
+    read -ra opt <<<"$2"
+    printf '%b' "$1" >"$d/bad"
+    run 3 "$SMR" publish "${opt[@]}" "$ch" "$d/bad"
+    has "$d/err" "$3"
+    [[ ! -s $d/out ]] || fail "bad input printed '$(cat "$d/out")'"
+    [[ $(version_of "$ch") == 1 ]] || fail "bad input published ($3)"
+  }
+  bad 'a\t1\nb\t2\nc\t3\t4\nd\t5\n' --tsv "$d/bad:3: 3 fields, expected 2 (as on line 1)"
+  bad 'a\t1\nb\nc\t3\n' --tsv "$d/bad:2: 1 field, expected 2"
+  bad 'a\t1\r\n' --tsv "$d/bad:1: line ends with a carriage return"
+  bad 'a\n' --tsv "$d/bad:1: 1 field, but the value is column 2"
+  bad 'a,1\nb,"2\n3\n' --csv "$d/bad:2: unterminated quoted field"
+  bad 'a,1\nb,"2\n3"x\n' --csv "$d/bad:3: text after a closing quote"
+  bad 'a,1\nb,2"\n' --csv "$d/bad:2: quote inside an unquoted field"
+  bad 'a,1\nb,2\rx\n' --csv "$d/bad:2: carriage return inside an unquoted"
+  bad 'a,1\n"b\nc",2,3\n' --csv "$d/bad:2: 3 fields, expected 2"
+  bad '' --tsv "$d/bad: no rows (empty file)"
+  bad 'h1\th2\n' "--header --tsv" "$d/bad: no rows after the header"
+  run 3 "$SMR" publish "$ch" "$d/nonexistent"
+  has "$d/err" "$d/nonexistent: cannot open: No such file or directory"
+  run 3 "$SMR" publish "$ch" "$d"
+  has "$d/err" "$d: is a directory"
+  [[ $(version_of "$ch") == 1 ]] || fail "a missing file published"
+  run 0 "$SMR" get "$ch" k
+  [[ $(cat "$d/out") == good ]] || fail "the table changed"
+  # Bad input for a channel that does not exist yet: none is created.
+  printf 'a\t1\nb\n' >"$d/bad"
+  run 3 "$SMR" publish "$d/new" "$d/bad"
+  [[ ! -e $d/new.smr ]] || fail "bad input created a channel"
+  # Usage errors.
+  run 2 "$SMR" publish "$ch"
+  run 2 "$SMR" publish --key-col 0 "$ch" "$d/good.tsv"
+  run 2 "$SMR" publish --key-col 2 --value-col 2 "$ch" "$d/good.tsv"
+  run 2 "$SMR" publish --buffers 1 "$ch" "$d/good.tsv"
+  run 2 "$SMR" publish --watch "$ch" -
+  run 2 "$SMR" publish --csv --crlf "$ch" "$d/good.tsv"
+  [[ $(version_of "$ch") == 1 ]] || fail "a usage error published"
+}
+
+# smr watch in the background prints the versions published after it
+# started (one line read per publish, so none coalesce); smr stat --json
+# shows it as a live reader.
+case_watch() {
+  need_python
+  printf 'a\t1\nb\t2\n' >"$d/v1.tsv"
+  printf 'a\t1\nb\t2\nc\t3\n' >"$d/v2.tsv"
+  printf 'z\t26\n' >"$d/v3.tsv"
+  run 0 "$SMR" publish --buffers 4 --readers 8 "$ch" "$d/v1.tsv"
+  mkfifo "$d/w"
+  "$SMR" watch --count 3 --timeout 60 "$ch" >"$d/w" 2>"$d/w.err" &
+  local wpid=$!
+  bg+=("$wpid")
+  exec 3<"$d/w"
+  local l
+  read -r -t 60 -u 3 l || fail "watch printed no first line"
+  [[ $l == "version=1 size="*" keys=2" ]] || fail "watch line 1: '$l'"
+  run 0 "$SMR" publish -q "$ch" "$d/v2.tsv"
+  read -r -t 60 -u 3 l || fail "watch did not see version 2"
+  [[ $l == "version=2 size="*" keys=3" ]] || fail "watch line 2: '$l'"
+  # The watcher is a live reader that has read version 2.
+  run 0 "$SMR" stat --json "$ch"
+  mv "$d/out" "$d/stat.json"
+  "$PY" -m json.tool "$d/stat.json" >/dev/null || fail "stat --json is not JSON"
+  "$PY" - "$d/stat.json" "$wpid" <<'EOF' || fail "stat --json content"
+import json, sys
+d = json.load(open(sys.argv[1]))
+pid = int(sys.argv[2])
+assert d["version"] == 2, d
+assert d["table"] == {"version": 2, "keys": 3}, d["table"]
+assert d["checksum"] == "ok", d
+assert d["readers_max"] == 8 and len(d["buffers"]) == 4, d
+assert d["writer"]["alive"] is False, d["writer"]
+assert d["publishes"] == 2, d
+cur = [b for b in d["buffers"] if b["current"]]
+assert len(cur) == 1 and cur[0]["version"] == 2 and cur[0]["size"] == d["size"], d
+me = [r for r in d["readers"] if r["pid"] == pid]
+assert len(me) == 1, d["readers"]
+r = me[0]
+assert r["alive"] is True and r["last_version"] == 2 and r["lag"] == 0, r
+assert r["pinned_version"] == 0, r  # watch holds no guard while it waits
+EOF
+  run 0 "$SMR" publish -q "$ch" "$d/v3.tsv"
+  read -r -t 60 -u 3 l || fail "watch did not see version 3"
+  [[ $l == "version=3 size="*" keys=1" ]] || fail "watch line 3: '$l'"
+  local st=0
+  wait "$wpid" || st=$?
+  clean "$d/w.err"
+  [[ $st == 0 ]] || fail "watch --count 3 exited $st"
+  exec 3<&-
+  # The size watch printed is the payload's.
+  run 0 "$SMR" stat --json "$ch"
+  mv "$d/out" "$d/stat.json"
+  "$PY" - "$d/stat.json" "$l" <<'EOF' || fail "watch size"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert "size=%d " % d["size"] in sys.argv[2], (d["size"], sys.argv[2])
+assert d["readers"] == [], d["readers"]  # watch closed its reader
+EOF
+  # Nothing new: --timeout ends it with status 1.
+  run 1 "$SMR" watch --count 2 --timeout 0.05 "$ch"
+  has "$d/out" "version=3 "
+  has "$d/err" "no new version within the timeout"
+  run 2 "$SMR" watch --count 0 "$ch"
+  run 2 "$SMR" watch --timeout x "$ch"
+  run 4 "$SMR" watch "$d/none"
+  # The channel removed under a watcher: its next wait slice (1 s) says
+  # so, and it exits 4.
+  "$SMR" watch --timeout 60 "$ch" >"$d/w" 2>"$d/w.err" &
+  wpid=$!
+  bg+=("$wpid")
+  exec 3<"$d/w"
+  read -r -t 60 -u 3 l || fail "watch printed no first line"
+  rm -rf "$ch".smr*
+  st=0
+  wait "$wpid" || st=$?
+  exec 3<&-
+  [[ $st == 4 ]] || fail "watch exited $st after the channel was removed"
+  has "$d/w.err" "the channel was removed"
+}
+
+# Every reader slot taken: readers are refused with a clear message, and
+# stat still shows the channel (checksum not verified, table not read)
+# with the reader that holds the slot.
+case_stat_full() {
+  need_python
+  printf 'a\t1\n' >"$d/in.tsv"
+  run 0 "$SMR" publish --readers 1 "$ch" "$d/in.tsv"
+  mkfifo "$d/w"
+  "$SMR" watch --count 2 --timeout 60 "$ch" >"$d/w" 2>"$d/w.err" &
+  local wpid=$! l st=0
+  bg+=("$wpid")
+  exec 3<"$d/w"
+  read -r -t 60 -u 3 l || fail "watch printed no first line"
+  run 4 "$SMR" get "$ch" a
+  has "$d/err" "every reader slot is taken"
+  run 0 "$SMR" stat --json "$ch"
+  mv "$d/out" "$d/stat.json"
+  "$PY" - "$d/stat.json" "$wpid" <<'EOF2' || fail "stat --json, slots full"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["version"] == 1 and d["checksum"] == "skipped", d
+assert "every reader slot is taken" in d["checksum_note"], d
+assert d["table"] is None and "cannot read" in d["table_error"], d
+assert [(r["pid"], r["alive"]) for r in d["readers"]] == [(int(sys.argv[2]), True)], d
+EOF2
+  run 0 "$SMR" publish -q "$ch" "$d/in.tsv"
+  read -r -t 60 -u 3 l || fail "watch did not see version 2"
+  wait "$wpid" || st=$?
+  exec 3<&-
+  clean "$d/w.err"
+  [[ $st == 0 ]] || fail "watch exited $st"
+  # The slot is free again: stat verifies and reads the table.
+  run 0 "$SMR" stat --json "$ch"
+  mv "$d/out" "$d/stat.json"
+  "$PY" - "$d/stat.json" <<'EOF2' || fail "stat --json, slot free"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["checksum"] == "ok" and "checksum_note" not in d, d
+assert d["table"] == {"version": 2, "keys": 1} and d["readers"] == [], d
+EOF2
+}
+
+# publish --watch: republishes on close_write and on rename into place,
+# reports bad input and keeps the last good version, exits 0 on SIGTERM.
+case_publish_watch() {
+  need_python
+  printf 'a\t1\n' >"$d/in.tsv"
+  mkfifo "$d/po" "$d/pe"
+  "$SMR" publish --watch "$ch" "$d/in.tsv" >"$d/po" 2>"$d/pe" &
+  local pid=$! l
+  bg+=("$pid")
+  exec 3<"$d/po" 4<"$d/pe"
+  read -r -t 60 -u 3 l || fail "no first publish"
+  [[ $l == "version=1 rows=1 keys=1 "* ]] || fail "first publish: '$l'"
+  # Rewritten in place (close_write).
+  printf 'a\t2\nb\t3\n' >"$d/in.tsv"
+  read -r -t 60 -u 3 l || fail "no publish after a write"
+  [[ $l == "version=2 rows=2 keys=2 "* ]] || fail "after a write: '$l'"
+  # Renamed into place (moved_to); writing the temporary file is ignored.
+  printf 'a\t4\n' >"$d/tmp.tsv"
+  mv "$d/tmp.tsv" "$d/in.tsv"
+  read -r -t 60 -u 3 l || fail "no publish after a rename"
+  [[ $l == "version=3 rows=1 keys=1 "* ]] || fail "after a rename: '$l'"
+  # Bad input: reported with FILE:LINE, nothing published, still running.
+  printf 'a\t5\nb\n' >"$d/in.tsv"
+  read -r -t 60 -u 4 l || fail "no error for bad input"
+  [[ $l == *"$d/in.tsv:2: 1 field, expected 2"* ]] || fail "error: '$l'"
+  run 0 "$SMR" get "$ch" a
+  [[ $(cat "$d/out") == 4 ]] || fail "bad input changed the table"
+  # The writer is alive while it watches.
+  run 0 "$SMR" stat --json "$ch"
+  mv "$d/out" "$d/stat.json"
+  "$PY" - "$d/stat.json" "$pid" <<'EOF' || fail "stat: writer"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["writer"] == {"pid": int(sys.argv[2]), "alive": True}, d["writer"]
+assert d["version"] == 3, d
+EOF
+  # A second writer is refused while it runs.
+  printf 'q\t1\n' >"$d/other.tsv"
+  run 4 "$SMR" publish "$ch" "$d/other.tsv"
+  has "$d/err" "another writer holds the channel"
+  printf 'a\t6\n' >"$d/in.tsv"
+  read -r -t 60 -u 3 l || fail "no publish after bad input"
+  [[ $l == "version=4 rows=1 keys=1 "* ]] || fail "after bad input: '$l'"
+  kill -TERM "$pid"
+  local st=0
+  wait "$pid" || st=$?
+  cat <&4 >"$d/pe.rest"
+  clean "$d/pe.rest"
+  [[ $st == 0 ]] || fail "publish --watch exited $st on SIGTERM"
+  exec 3<&- 4<&-
+  run 0 "$SMR" get "$ch" a
+  [[ $(cat "$d/out") == 6 ]] || fail "final table: '$(cat "$d/out")'"
+}
+
+# bench: N processes look keys up; every key found.
+case_bench() {
+  awk 'BEGIN { for (i = 0; i < 5000; i++) printf "key%07d\tvalue %d\n", i, i }' \
+    >"$d/in.tsv"
+  run 0 "$SMR" publish -q "$ch" "$d/in.tsv"
+  run 0 "$SMR" bench --procs 2 --seconds 0.2 "$ch"
+  [[ $(grep -c '^process [01]: [1-9][0-9]* lookups in .* 100.0% found' \
+    "$d/out") == 2 ]] || { cat "$d/out" >&2; fail "bench output"; }
+  has "$d/out" "total: "
+  has "$d/out" "in 2 processes"
+  run 4 "$SMR" bench "$d/none"
+  run 2 "$SMR" bench --procs 0 "$ch"
+}
+
+# --progress draws a bar that ends at 100%; without it, a non-terminal
+# stderr stays quiet.
+case_progress() {
+  awk 'BEGIN { for (i = 0; i < 200000; i++) printf "k%d\tv\n", i }' >"$d/in.tsv"
+  run 0 "$SMR" publish --progress "$ch" "$d/in.tsv"
+  has "$d/err" "100%"
+  has "$d/out" "rows=200000 keys=200000"
+  run 0 "$SMR" publish "$ch" "$d/in.tsv"
+  [[ ! -s $d/err ]] || fail "stderr not quiet: '$(cat "$d/err")'"
+}
+
+# Every --help exits 0 with its usage; usage errors exit 2.
+case_help() {
+  run 0 "$SMR" --help
+  has "$d/out" "Usage: smr COMMAND"
+  has "$d/out" "Exit status:"
+  run 0 "$SMR" --version
+  has "$d/out" "smr "
+  local c
+  for c in publish get dump stat watch bench; do
+    run 0 "$SMR" "$c" --help
+    has "$d/out" "Usage: smr $c "
+    has "$d/out" "Exit status:"
+    run 0 "$SMR" help "$c"
+    has "$d/out" "Usage: smr $c "
+  done
+  run 2 "$SMR"
+  run 2 "$SMR" frobnicate
+  has "$d/err" "no command 'frobnicate'"
+  run 2 "$SMR" --frob
+  run 2 "$SMR" get "$ch"
+  run 2 "$SMR" get --frob "$ch" k
+  has "$d/err" "unknown option '--frob'"
+  run 2 "$SMR" dump
+  run 2 "$SMR" stat
+  run 2 "$SMR" watch
+  run 2 "$SMR" help frobnicate
+}
+
+"case_$CASE"
+echo "ok $CASE"

@@ -1,0 +1,35 @@
+# End-to-end tests of the smr command (tools/smr), one ctest per case of
+# test_tool.sh (bash): each uses its own channel directory under /dev/shm.
+#  test_tool_basic          publish/get/dump/stat across processes, last
+#                           row wins, get's status 1 for a missing key
+#  test_tool_roundtrip      publish + dump byte-exact: TSV, TSV CRLF, CSV
+#                           (quotes, commas, newlines, all bytes but NUL)
+#  test_tool_bad_input      ragged rows, bad quoting, CR, empty, header
+#                           only, missing file, directory: FILE:LINE error,
+#                           exit 3, version unchanged; usage errors
+#  test_tool_watch          watch in the background sees each new version
+#                           (stat --json parses and lists it as a live
+#                           reader) and exits 4 when the channel is removed
+#  test_tool_stat_full      every reader slot taken: stat still works
+#                           (checksum not verified), get says why it fails
+#  test_tool_publish_watch  publish --watch: write, rename, bad input, a
+#                           second writer refused, SIGTERM exits 0
+#  test_tool_bench          bench with 2 processes finds every key
+#  test_tool_progress       --progress reaches 100%; quiet otherwise
+#  test_tool_help           --help of every command, usage errors
+# The cases that need python3 (JSON, generated binary input) are skipped
+# without it.
+if(TARGET smr_tool)
+  find_program(SMR_PYTHON3 python3)
+  if(NOT SMR_PYTHON3)
+    set(SMR_PYTHON3 "")
+  endif()
+  foreach(case basic roundtrip bad_input watch stat_full publish_watch bench
+          progress help)
+    add_test(NAME test_tool_${case}
+             COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_tool.sh
+                     $<TARGET_FILE:smr_tool> ${case} "${SMR_PYTHON3}")
+    set_tests_properties(test_tool_${case} PROPERTIES TIMEOUT 120
+                         LABELS unit SKIP_RETURN_CODE 77)
+  endforeach()
+endif()

@@ -1,0 +1,603 @@
+/* smr publish: a TSV or CSV file -> a table built in place in the channel's
+ * buffer, in two passes over the mapped file.
+ *
+ * Pass 1 parses every row and checks it (same number of fields as the
+ * first row, quoting, field sizes), counting rows and key + value bytes.
+ * Those give smr_table_size_bound, the capacity asked of smr_shm_begin;
+ * pass 2 parses again and adds each row straight into the channel buffer.
+ * Any error before the commit aborts the build: nothing is published.  A
+ * file changed in place between or during the passes is caught by pass 2
+ * (rows, bytes or the builder's capacity disagree) or, if it shrank under
+ * the mapping, by the SIGBUS handler below.
+ *
+ * --watch keeps the writer open and republishes when the file's directory
+ * reports close_write or moved_to for its name (inotify, no polling);
+ * SIGINT and SIGTERM arrive through a signalfd between publishes. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "input.h"
+#include "smr.h"
+
+/* Inputs at least this large show a progress bar on a terminal. */
+#define PROGRESS_MIN_BYTES (8u << 20)
+#define PROGRESS_EVERY     65536u /* rows between progress checks */
+
+struct pub_opts {
+  const char *channel, *path;
+  enum input_format fmt;
+  bool crlf, header, quiet, watch;
+  int progress; /* -1: auto (terminal and large input), 0 off, 1 on */
+  uint64_t key_col, val_col; /* 0-based */
+  struct smr_shm_options chan;
+};
+
+struct scan {
+  uint64_t rows;    /* data rows (header excluded) */
+  uint64_t bytes;   /* key + value bytes of the data rows */
+  uint64_t max_esc; /* longest key or value that needs unescaping */
+  uint64_t nfields; /* fields per row */
+  uint64_t first_line;
+};
+
+struct progress {
+  bool on, tty;
+  int last; /* percent shown */
+  const char *name;
+};
+
+static void progress_show(struct progress *pg, double frac) {
+  if (!pg->on)
+    return;
+  int pct = (int)(frac * 100.0);
+  if (pct > 100)
+    pct = 100;
+  if (pct == pg->last)
+    return;
+  pg->last = pct;
+  char bar[41];
+  int fill = pct * 40 / 100;
+  memset(bar, '#', (size_t)fill);
+  memset(bar + fill, ' ', (size_t)(40 - fill));
+  bar[40] = 0;
+  fprintf(stderr, "\r%s: %s [%s] %3d%%", tool_cmd, pg->name, bar, pct);
+  fflush(stderr);
+}
+
+static void progress_end(struct progress *pg) {
+  if (!pg->on || pg->last < 0)
+    return;
+  fputs(pg->tty ? "\r\033[K" : "\n", stderr);
+  fflush(stderr);
+  pg->last = -1;
+}
+
+/* ---- SIGBUS: the input file shrank under the mapping ----------------------
+ */
+
+static sigjmp_buf bus_jmp;
+static volatile sig_atomic_t bus_armed;
+
+static void on_sigbus(int sig) {
+  if (bus_armed) {
+    bus_armed = 0;
+    siglongjmp(bus_jmp, 1);
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+/* ---- the two passes ------------------------------------------------------ */
+
+static int scan_pass(const struct input *in, const struct pub_opts *o,
+                     struct scan *sc, struct progress *pg) {
+  struct parser ps;
+  parser_init(&ps, in, o->fmt, o->crlf, o->key_col, o->val_col);
+  memset(sc, 0, sizeof *sc);
+  uint64_t nrow = 0, line;
+  struct row row;
+  char err[256];
+  for (;;) {
+    int r = parse_row(&ps, &row, &line, err, sizeof err);
+    if (r < 0) {
+      msg("%s:%" PRIu64 ": %s", in->name, line, err);
+      return XS_INPUT;
+    }
+    if (r == 0)
+      break;
+    if (nrow++ == 0) {
+      sc->nfields = row.nfields;
+      sc->first_line = row.line;
+      bool key = o->key_col >= row.nfields;
+      if (key || o->val_col >= row.nfields) {
+        msg("%s:%" PRIu64 ": %" PRIu64 " field%s, but the %s is column %" PRIu64
+            " (--%s-col)",
+            in->name, row.line, row.nfields, row.nfields == 1 ? "" : "s",
+            key ? "key" : "value", (key ? o->key_col : o->val_col) + 1,
+            key ? "key" : "value");
+        return XS_INPUT;
+      }
+    } else if (row.nfields != sc->nfields) {
+      msg("%s:%" PRIu64 ": %" PRIu64 " field%s, expected %" PRIu64
+          " (as on line %" PRIu64 ")",
+          in->name, row.line, row.nfields, row.nfields == 1 ? "" : "s",
+          sc->nfields, sc->first_line);
+      return XS_INPUT;
+    }
+    if (nrow == 1 && o->header)
+      continue;
+    sc->rows++;
+    sc->bytes += row.key.len + row.value.len;
+    if (row.key.esc && row.key.len > sc->max_esc)
+      sc->max_esc = row.key.len;
+    if (row.value.esc && row.value.len > sc->max_esc)
+      sc->max_esc = row.value.len;
+    if (sc->rows % PROGRESS_EVERY == 0)
+      progress_show(pg, parser_progress(&ps, in) / 2);
+  }
+  if (sc->rows == 0) {
+    msg("%s: no rows%s", in->name,
+        o->header && nrow ? " after the header"
+        : in->size        ? ""
+                          : " (empty file)");
+    return XS_INPUT;
+  }
+  return XS_OK;
+}
+
+static int build_pass(const struct input *in, const struct pub_opts *o,
+                      const struct scan *sc, smr_table_builder *b,
+                      unsigned char *kbuf, unsigned char *vbuf,
+                      struct progress *pg) {
+  struct parser ps;
+  parser_init(&ps, in, o->fmt, o->crlf, o->key_col, o->val_col);
+  uint64_t nrow = 0, rows = 0, bytes = 0, line;
+  struct row row;
+  char err[256];
+  for (;;) {
+    int r = parse_row(&ps, &row, &line, err, sizeof err);
+    if (r < 0) {
+      msg("%s:%" PRIu64 ": %s (the file changed while being read)", in->name,
+          line, err);
+      return XS_INPUT;
+    }
+    if (r == 0)
+      break;
+    if (row.nfields != sc->nfields)
+      break; /* changed: reported below */
+    if (nrow++ == 0 && o->header)
+      continue;
+    if (++rows > sc->rows)
+      break;
+    bytes += row.key.len + row.value.len;
+    if (bytes > sc->bytes || (row.key.esc && row.key.len > sc->max_esc) ||
+        (row.value.esc && row.value.len > sc->max_esc))
+      break;
+    const void *k = row.key.p, *v = row.value.p;
+    if (row.key.esc) {
+      field_copy(kbuf, &row.key);
+      k = kbuf;
+    }
+    if (row.value.esc) {
+      field_copy(vbuf, &row.value);
+      v = vbuf;
+    }
+    r = smr_table_build_add(b, k, (size_t)row.key.len, v,
+                            (size_t)row.value.len);
+    if (r < 0) {
+      msg("%s:%" PRIu64 ": cannot add the row: %s", in->name, row.line,
+          strerror(-r));
+      return XS_INPUT;
+    }
+    if (rows % PROGRESS_EVERY == 0)
+      progress_show(pg, 0.5 + parser_progress(&ps, in) / 2);
+  }
+  if (rows != sc->rows || bytes != sc->bytes || ps.p != ps.end) {
+    msg("%s: the file changed while being read", in->name);
+    return XS_INPUT;
+  }
+  progress_show(pg, 1.0);
+  return XS_OK;
+}
+
+/* Run a pass with SIGBUS turned into an error (the file was truncated
+ * while mapped).  Everything the pass writes goes through its pointer
+ * arguments, so nothing here needs to survive the jump but the result. */
+static int guarded(const struct input *in, int (*fn)(void *), void *arg) {
+  if (!in->mapped)
+    return fn(arg);
+  if (sigsetjmp(bus_jmp, 1)) {
+    msg("%s: the file shrank while being read", in->name);
+    return XS_INPUT;
+  }
+  bus_armed = 1;
+  int r = fn(arg);
+  bus_armed = 0;
+  return r;
+}
+
+struct pass_args {
+  const struct input *in;
+  const struct pub_opts *o;
+  struct scan *sc;
+  smr_table_builder *b;
+  unsigned char *kbuf, *vbuf;
+  struct progress *pg;
+};
+
+static int run_scan(void *a) {
+  struct pass_args *p = a;
+  return scan_pass(p->in, p->o, p->sc, p->pg);
+}
+
+static int run_build(void *a) {
+  struct pass_args *p = a;
+  return build_pass(p->in, p->o, p->sc, p->b, p->kbuf, p->vbuf, p->pg);
+}
+
+/* ---- one publish --------------------------------------------------------- */
+
+static int open_writer(const struct pub_opts *o, smr_shm_writer **w) {
+  int r = smr_shm_writer_open(o->channel, &o->chan, w);
+  if (r < 0) {
+    msg("channel '%s': cannot open for writing: %s", o->channel,
+        chan_strerror(r, true));
+    return XS_CHANNEL;
+  }
+  return XS_OK;
+}
+
+/* Build the file's table in the channel and publish it.  *w is opened
+ * here (after the input checked out) when NULL. */
+static int publish_once(smr_shm_writer **w, const struct pub_opts *o) {
+  struct input in;
+  char err[256];
+  if (input_load(&in, o->path, err, sizeof err) < 0) {
+    msg("%s: %s", in.name, err);
+    return XS_INPUT;
+  }
+  struct progress pg = {false, isatty(STDERR_FILENO) != 0, -1, in.name};
+  pg.on = o->progress > 0 ||
+          (o->progress < 0 && pg.tty && in.size >= PROGRESS_MIN_BYTES);
+  struct scan sc;
+  smr_table_builder b;
+  struct pass_args pa = {&in, o, &sc, &b, NULL, NULL, &pg};
+  int x = guarded(&in, run_scan, &pa);
+  uint64_t cap = 0;
+  if (x == XS_OK) {
+    cap = smr_table_size_bound(sc.rows, sc.bytes);
+    if (cap == 0 || cap > SMR_SHM_MAX_PAYLOAD) {
+      msg("%s: %" PRIu64 " rows of %" PRIu64 " bytes are too large for a table",
+          in.name, sc.rows, sc.bytes);
+      x = XS_INPUT;
+    }
+  }
+  if (x == XS_OK && sc.max_esc) {
+    pa.kbuf = malloc((size_t)sc.max_esc);
+    pa.vbuf = malloc((size_t)sc.max_esc);
+    if (!pa.kbuf || !pa.vbuf) {
+      msg("out of memory");
+      x = XS_SYSTEM;
+    }
+  }
+  if (x == XS_OK && !*w)
+    x = open_writer(o, w);
+  void *buf = NULL;
+  if (x == XS_OK) {
+    int r = smr_shm_begin(*w, cap, &buf);
+    if (r < 0) {
+      msg("channel '%s': cannot get a buffer of %" PRIu64 " bytes: %s%s",
+          o->channel, cap, strerror(-r),
+          r == -EBUSY ? " (every buffer is pinned by live readers)" : "");
+      x = XS_CHANNEL;
+      buf = NULL;
+    }
+  }
+  bool open = buf != NULL;
+  if (x == XS_OK) {
+    int r = smr_table_build_begin(&b, buf, cap, sc.rows);
+    if (r < 0) {
+      msg("%s: cannot start the table: %s", in.name, strerror(-r));
+      x = XS_INPUT;
+    }
+  }
+  if (x == XS_OK)
+    x = guarded(&in, run_build, &pa);
+  uint64_t size = 0;
+  smr_table t;
+  if (x == XS_OK) {
+    int r = smr_table_build_end(&b, &size);
+    /* Check what readers will check; also gives the key count. */
+    if (r == 0)
+      r = smr_table_open(&t, buf, size);
+    if (r < 0) {
+      msg("%s: the table did not build: %s", in.name, strerror(-r));
+      x = XS_SYSTEM;
+    }
+  }
+  progress_end(&pg);
+  struct smr_shm_commit_info info;
+  if (x == XS_OK) {
+    int r = smr_shm_commit(*w, size, &info);
+    open = false;
+    if (r < 0) {
+      msg("channel '%s': cannot publish: %s", o->channel,
+          chan_strerror(r, true));
+      x = XS_CHANNEL;
+      smr_shm_abort(*w);
+    }
+  }
+  if (open)
+    smr_shm_abort(*w);
+  if (x == XS_OK && !o->quiet) {
+    printf("version=%" PRIu64 " rows=%" PRIu64 " keys=%" PRIu64
+           " bytes=%" PRIu64 "\n",
+           info.version, sc.rows, smr_table_count(&t), size);
+    fflush(stdout);
+  }
+  free(pa.kbuf);
+  free(pa.vbuf);
+  input_free(&in);
+  return x;
+}
+
+/* ---- --watch ------------------------------------------------------------- */
+
+static int watch_file(const struct pub_opts *o) {
+  smr_shm_writer *w = NULL;
+  int x = open_writer(o, &w);
+  if (x != XS_OK)
+    return x;
+  char *dcopy = strdup(o->path), *bcopy = strdup(o->path);
+  int ino = -1, sfd = -1;
+  if (!dcopy || !bcopy) {
+    msg("out of memory");
+    x = XS_SYSTEM;
+    goto out;
+  }
+  const char *dir = dirname(dcopy), *base = basename(bcopy);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  if (sigprocmask(SIG_BLOCK, &set, NULL) != 0 ||
+      (sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
+    msg("cannot catch signals: %s", strerror(errno));
+    x = XS_SYSTEM;
+    goto out;
+  }
+  ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (ino < 0 ||
+      inotify_add_watch(ino, dir,
+                        IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF |
+                            IN_MOVE_SELF | IN_ONLYDIR) < 0) {
+    msg("%s: cannot watch the directory: %s", dir, strerror(errno));
+    x = errno == ENOENT || errno == ENOTDIR || errno == EACCES ? XS_INPUT
+                                                               : XS_SYSTEM;
+    goto out;
+  }
+  /* The watch is in place before the first publish: a change from here on
+   * is seen. */
+  x = publish_once(&w, o);
+  if (x != XS_OK && x != XS_INPUT)
+    goto out;
+  x = XS_OK;
+  for (;;) {
+    struct pollfd pf[2] = {{sfd, POLLIN, 0}, {ino, POLLIN, 0}};
+    if (poll(pf, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      msg("poll: %s", strerror(errno));
+      x = XS_SYSTEM;
+      break;
+    }
+    if (pf[0].revents)
+      break; /* SIGINT or SIGTERM: exit 0 */
+    /* Drain every queued event, then publish once. */
+    bool hit = false, gone = false;
+    union {
+      struct inotify_event ev;
+      char bytes[64 * (sizeof(struct inotify_event) + 256)];
+    } u;
+    for (;;) {
+      ssize_t n = read(ino, u.bytes, sizeof u.bytes);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      for (ssize_t i = 0; i < n;) {
+        const struct inotify_event *ev = (const void *)(u.bytes + i);
+        if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
+          gone = true;
+        else if (ev->len && strcmp(ev->name, base) == 0)
+          hit = true;
+        i += (ssize_t)(sizeof *ev + ev->len);
+      }
+    }
+    if (gone) {
+      msg("%s: the directory was removed or moved", dir);
+      x = XS_INPUT;
+      break;
+    }
+    if (hit) {
+      x = publish_once(&w, o);
+      if (x != XS_OK && x != XS_INPUT)
+        break;
+      x = XS_OK;
+    }
+  }
+out:
+  if (ino >= 0)
+    close(ino);
+  if (sfd >= 0)
+    close(sfd);
+  free(dcopy);
+  free(bcopy);
+  smr_shm_writer_close(w);
+  return x;
+}
+
+/* ---- command line -------------------------------------------------------- */
+
+static const char publish_help[] =
+    "Usage: smr publish [OPTIONS] CHANNEL FILE\n"
+    "Publish a table built from FILE (TSV or CSV; - reads standard input) on\n"
+    "CHANNEL: the first column is the key, the second the value.  A bad\n"
+    "file publishes nothing.\n"
+    "\n"
+    "Input:\n"
+    "  --tsv             tab-separated values (the default): rows end with\n"
+    "                    \\n, fields cannot hold tabs or newlines\n"
+    "  --csv             comma-separated values, RFC 4180 quoting (\"...\",\n"
+    "                    \"\" for a quote; fields may hold , \\r \\n)\n"
+    "  --crlf            TSV: strip one \\r before each \\n (else an error)\n"
+    "  --header          skip the first row\n"
+    "  --key-col N       the key is column N (default 1)\n"
+    "  --value-col N     the value is column N (default 2)\n"
+    "Every row must have as many fields as the first.  An empty file, or\n"
+    "one with no row after the header, is an error.  A key given twice: the\n"
+    "last row wins.\n"
+    "\n"
+    "Channel (used when the channel is created):\n"
+    "  --buffers K       payload buffers, 2..32 (default 3)\n"
+    "  --readers N       reader slots, 1..4096 (default 64)\n"
+    "\n"
+    "Other:\n"
+    "  --watch           publish again whenever FILE is written (closed after\n"
+    "                    writing) or renamed into place; runs until SIGINT or\n"
+    "                    SIGTERM (then exit 0).  Bad input is reported and\n"
+    "                    skipped; the last good version stays.\n"
+    "  --progress        show a progress bar on stderr (default: only on a\n"
+    "                    terminal, for inputs of 8 MiB or more)\n"
+    "  --no-progress     never show it\n"
+    "  -q, --quiet       do not print the published version\n"
+    "  -h, --help        this help\n"
+    "\n"
+    "Prints \"version=V rows=R keys=K bytes=B\" per publish (keys: distinct\n"
+    "keys; bytes: the table's size).\n"
+    "Exit status: 0 published; 2 usage; 3 input file (cannot read, bad row:\n"
+    "FILE:LINE says where); 4 channel (another writer, no space, ...);\n"
+    "6 system (memory, signals, inotify).\n";
+
+int cmd_publish(int argc, char **argv) {
+  enum {
+    O_TSV = 256,
+    O_CSV,
+    O_CRLF,
+    O_HEADER,
+    O_KEYCOL,
+    O_VALCOL,
+    O_BUFFERS,
+    O_READERS,
+    O_WATCH,
+    O_PROGRESS,
+    O_NOPROGRESS
+  };
+  static const struct option opts[] = {
+      {"tsv", no_argument, NULL, O_TSV},
+      {"csv", no_argument, NULL, O_CSV},
+      {"crlf", no_argument, NULL, O_CRLF},
+      {"header", no_argument, NULL, O_HEADER},
+      {"key-col", required_argument, NULL, O_KEYCOL},
+      {"value-col", required_argument, NULL, O_VALCOL},
+      {"buffers", required_argument, NULL, O_BUFFERS},
+      {"readers", required_argument, NULL, O_READERS},
+      {"watch", no_argument, NULL, O_WATCH},
+      {"progress", no_argument, NULL, O_PROGRESS},
+      {"no-progress", no_argument, NULL, O_NOPROGRESS},
+      {"quiet", no_argument, NULL, 'q'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  struct pub_opts o;
+  memset(&o, 0, sizeof o);
+  o.fmt = FMT_TSV;
+  o.progress = -1;
+  o.key_col = 0;
+  o.val_col = 1;
+  int c;
+  uint64_t v;
+  while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
+    switch (c) {
+    case O_TSV:
+      o.fmt = FMT_TSV;
+      break;
+    case O_CSV:
+      o.fmt = FMT_CSV;
+      break;
+    case O_CRLF:
+      o.crlf = true;
+      break;
+    case O_HEADER:
+      o.header = true;
+      break;
+    case O_KEYCOL:
+    case O_VALCOL:
+      if (!parse_uint(optarg, 1, UINT32_MAX, &v))
+        return usage_error("--%s: not a column number: '%s'",
+                           c == O_KEYCOL ? "key-col" : "value-col", optarg);
+      *(c == O_KEYCOL ? &o.key_col : &o.val_col) = v - 1;
+      break;
+    case O_BUFFERS:
+      if (!parse_uint(optarg, 2, SMR_SHM_MAX_BUFFERS, &v))
+        return usage_error("--buffers: expected 2..%u, got '%s'",
+                           SMR_SHM_MAX_BUFFERS, optarg);
+      o.chan.buffers = (unsigned)v;
+      break;
+    case O_READERS:
+      if (!parse_uint(optarg, 1, SMR_SHM_MAX_READERS, &v))
+        return usage_error("--readers: expected 1..%u, got '%s'",
+                           SMR_SHM_MAX_READERS, optarg);
+      o.chan.readers = (unsigned)v;
+      break;
+    case O_WATCH:
+      o.watch = true;
+      break;
+    case O_PROGRESS:
+      o.progress = 1;
+      break;
+    case O_NOPROGRESS:
+      o.progress = 0;
+      break;
+    case 'q':
+      o.quiet = true;
+      break;
+    case 'h':
+      fputs(publish_help, stdout);
+      return XS_OK;
+    default:
+      return bad_option(c, argv);
+    }
+  }
+  if (argc - optind != 2)
+    return usage_error("expected CHANNEL and FILE");
+  o.channel = argv[optind];
+  o.path = argv[optind + 1];
+  if (o.key_col == o.val_col)
+    return usage_error("the key and the value are the same column");
+  if (o.crlf && o.fmt == FMT_CSV)
+    return usage_error("--crlf is for TSV (CSV accepts \\r\\n already)");
+  if (o.watch && strcmp(o.path, "-") == 0)
+    return usage_error("--watch needs a file, not standard input");
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigbus;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGBUS, &sa, NULL);
+  if (o.watch)
+    return watch_file(&o);
+  smr_shm_writer *w = NULL;
+  int x = publish_once(&w, &o);
+  smr_shm_writer_close(w);
+  return x;
+}
