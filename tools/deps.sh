@@ -7,6 +7,8 @@ smr_need_deps() {
   command -v c++ >/dev/null || missing="$missing g++"
   # The channel checksum (XXH3) is compiled in from xxhash.h.
   [ -f /usr/include/xxhash.h ] || missing="$missing libxxhash-dev"
+  # tinycdb, the peer of bench_table (run by bench_smoke; skipped without).
+  [ -f /usr/include/cdb.h ] || missing="$missing libcdb-dev"
   if [ -n "$missing" ]; then
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"

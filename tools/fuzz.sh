@@ -1,32 +1,56 @@
 #!/usr/bin/env bash
-# Fuzz the channel file parser (fuzz/fuzz_shm.c) with libFuzzer.
+# Fuzz the channel files (fuzz/fuzz_shm.c) and the flat tables
+# (fuzz/fuzz_table.c) with libFuzzer.
 #
-#   tools/fuzz.sh [SECONDS]          (default 60)
+#   tools/fuzz.sh [SECONDS] [TARGET]   (default 60, all)
 #
+# TARGET: shm, table, or all (both in turn: shm gets two thirds of SECONDS,
+# table the rest, so `tools/fuzz.sh 60` runs 40 s + 20 s).
 # Configures build-fuzz with clang (-DSMR_BUILD_FUZZ=ON, ASAN + UBSAN,
-# Debug: SMR_DEBUG assertions on), builds fuzz_shm and the seed generator,
-# writes the seed corpus (valid channels made by the real writer), then
-# fuzzes for SECONDS.  Exit status: 0 if nothing was found, non-zero on a
-# crash, sanitizer report, leak, per-input timeout or failed oracle; the
-# input that triggered it is left in build-fuzz/artifacts/ and the command
-# to replay it is printed.  The corpus grows in build-fuzz/corpus across
-# runs; fuzz/corpus/ (if present) holds committed regression inputs.
+# Debug: SMR_DEBUG assertions on), builds the targets and their seed
+# generators, writes the seed corpora (valid channels made by the real
+# writer, valid tables and record lists made by the builder), then fuzzes.
+# Exit status: 0 if nothing was found, non-zero on a crash, sanitizer
+# report, leak, per-input timeout or failed oracle (with all, both targets
+# still run); the input that triggered it is left in build-fuzz/artifacts/
+# (table-* for the table target) and the command to replay it is printed.
+# The corpora grow in build-fuzz/corpus and build-fuzz/corpus-table across
+# runs; fuzz/corpus/ and fuzz/corpus-table/ hold committed regression
+# inputs.
 #
 # Needs (Debian): clang libclang-rt-14-dev cmake make libxxhash-dev
 # (libclang-rt-N-dev for clang N: the libFuzzer and sanitizer runtimes;
 # llvm-N gives symbolized stack traces).
 # Environment: SMR_FUZZ_BUILD_DIR (default build-fuzz), SMR_FUZZ_FLAGS
-# (extra libFuzzer flags), CC/CXX (default clang/clang++).
+# (extra libFuzzer flags), CC/CXX (default clang/clang++),
+# SMR_FUZZ_TOLERATE / SMR_FUZZ_TABLE_TOLERATE (oracles to turn off past a
+# known bug: see fuzz/fuzz_shm.c, fuzz/fuzz_table.c).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=${1:-60}
-case $seconds in
-'' | *[!0-9]*)
-  echo "usage: tools/fuzz.sh [SECONDS]" >&2
+usage() {
+  echo "usage: tools/fuzz.sh [SECONDS] [shm|table|all]" >&2
   exit 2
-  ;;
+}
+[ $# -le 2 ] || usage
+seconds=${1:-60}
+target=${2:-all}
+case $seconds in
+'' | *[!0-9]*) usage ;;
 esac
+case $target in
+shm) shm_s=$seconds table_s=0 ;;
+table) shm_s=0 table_s=$seconds ;;
+all)
+  shm_s=$((seconds * 2 / 3))
+  table_s=$((seconds - shm_s))
+  ;;
+*) usage ;;
+esac
+targets=()
+[ "$shm_s" -gt 0 ] && targets+=(fuzz_shm fuzz_shm_seed)
+[ "$table_s" -gt 0 ] && targets+=(fuzz_table fuzz_table_seed)
+[ ${#targets[@]} -gt 0 ] || usage
 dir=${SMR_FUZZ_BUILD_DIR:-build-fuzz}
 cc=${CC:-clang}
 cxx=${CXX:-clang++}
@@ -66,33 +90,46 @@ cmake -S . -B "$dir" -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
   -DCMAKE_BUILD_TYPE=Debug -DSMR_BUILD_FUZZ=ON \
   -DSMR_SANITIZE=address,undefined -DSMR_WERROR=ON -DSMR_BUILD_TESTS=OFF \
   -DSMR_BUILD_BENCH=OFF -DSMR_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$dir" -j"$(nproc)" --target fuzz_shm fuzz_shm_seed
+cmake --build "$dir" -j"$(nproc)" --target "${targets[@]}"
 
 # Every sanitizer finding is fatal (UBSAN only reports by default).
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 export ASAN_OPTIONS="detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 
-# The channel files of each input live in a private directory.
-work=$(mktemp -d /dev/shm/smr-fuzz-XXXXXX)
-export SMR_FUZZ_DIR=$work
-
-rm -rf "$dir/seeds"
-mkdir -p "$dir/seeds" "$dir/corpus" "$dir/artifacts"
-"$dir/fuzz/fuzz_shm_seed" "$dir/seeds"
-corpora=("$dir/corpus" "$dir/seeds")
-[ -d fuzz/corpus ] && corpora+=(fuzz/corpus)
-
-echo "fuzz.sh: fuzzing fuzz_shm for ${seconds}s"
 status=0
-# shellcheck disable=SC2086
-"$dir/fuzz/fuzz_shm" -max_total_time="$seconds" -max_len=20000 -timeout=10 \
-  -rss_limit_mb=2048 -print_final_stats=1 \
-  -artifact_prefix="$dir/artifacts/" ${SMR_FUZZ_FLAGS:-} "${corpora[@]}" ||
-  status=$?
-if [ "$status" -ne 0 ]; then
-  echo "fuzz.sh: FAILED (exit $status); artifacts:" >&2
-  ls -1 "$dir/artifacts" >&2 || true
-  echo "replay: $dir/fuzz/fuzz_shm $dir/artifacts/<file>" >&2
-  exit "$status"
+
+# run_target NAME SECONDS SEED_DIR CORPUS_DIR COMMITTED_DIR ARTIFACT_PREFIX
+run_target() {
+  local name=$1 secs=$2 seeds=$3 corpus=$4 committed=$5 prefix=$6 st=0
+  rm -rf "$seeds"
+  mkdir -p "$seeds" "$corpus" "$dir/artifacts"
+  "$dir/fuzz/${name}_seed" "$seeds"
+  local corpora=("$corpus" "$seeds")
+  [ -d "$committed" ] && corpora+=("$committed")
+  echo "fuzz.sh: fuzzing $name for ${secs}s"
+  # shellcheck disable=SC2086
+  "$dir/fuzz/$name" -max_total_time="$secs" -max_len=20000 -timeout=10 \
+    -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$prefix" ${SMR_FUZZ_FLAGS:-} "${corpora[@]}" || st=$?
+  if [ "$st" -ne 0 ]; then
+    echo "fuzz.sh: $name FAILED (exit $st); artifacts:" >&2
+    ls -1 "$dir/artifacts" >&2 || true
+    echo "replay: $dir/fuzz/$name ${prefix}<file>" >&2
+    status=$st
+    return
+  fi
+  echo "fuzz.sh: $name: no crash in ${secs}s"
+}
+
+if [ "$shm_s" -gt 0 ]; then
+  # The channel files of each input live in a private directory.
+  work=$(mktemp -d /dev/shm/smr-fuzz-XXXXXX)
+  export SMR_FUZZ_DIR=$work
+  run_target fuzz_shm "$shm_s" "$dir/seeds" "$dir/corpus" fuzz/corpus \
+    "$dir/artifacts/"
 fi
-echo "fuzz.sh: no crash in ${seconds}s"
+if [ "$table_s" -gt 0 ]; then
+  run_target fuzz_table "$table_s" "$dir/seeds-table" "$dir/corpus-table" \
+    fuzz/corpus-table "$dir/artifacts/table-"
+fi
+exit "$status"

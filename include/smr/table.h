@@ -83,8 +83,10 @@ SMR_API uint64_t smr_table_count(const smr_table *t);
 SMR_API int smr_table_get(const smr_table *t, const void *key, size_t klen,
                           smr_table_value *v);
 
-/* Iterate in insertion order: *cursor starts at 0; returns 1 and fills *e
- * for each entry, 0 at the end, -EINVAL for NULL arguments. */
+/* Iterate in insertion order: *cursor starts at 0 (then pass back what the
+ * previous call left); returns 1 and fills *e for each entry, 0 at the end,
+ * -EINVAL for NULL arguments or a cursor that cannot be this table's (an
+ * invented cursor never reads out of bounds, but may yield garbage). */
 SMR_API int smr_table_next(const smr_table *t, uint64_t *cursor,
                            smr_table_entry *e);
 
@@ -97,14 +99,16 @@ typedef struct smr_table_builder {
   int error; /* first error, sticky */
 } smr_table_builder;
 
-/* Bytes a table of up to `entries` entries whose keys and values total
- * `bytes` bytes needs at most (0 if that exceeds the limits above). */
+/* Bytes a table built from `entries` smr_table_build_add calls (replaced
+ * duplicates included) whose keys and values total `bytes` bytes needs at
+ * most (0 if that exceeds the limits above). */
 SMR_API uint64_t smr_table_size_bound(uint64_t entries, uint64_t bytes);
 
 /* Start a table in buf[0, cap) (8-byte aligned) that will hold at most
  * `max_entries` distinct keys (it sizes the buckets).  Errors: -EINVAL,
  * -E2BIG (max_entries above SMR_TABLE_MAX_ENTRIES), -ENOSPC (cap too small
- * for the buckets). */
+ * for the buckets); except -EINVAL for a NULL builder, the error is kept
+ * in the builder, so later adds and build_end return it too. */
 SMR_API int smr_table_build_begin(smr_table_builder *b, void *buf,
                                   uint64_t cap, uint64_t max_entries);
 
