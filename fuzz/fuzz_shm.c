@@ -886,6 +886,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 }
 
 #ifdef FZ_REPLAY_MAIN
+#include "fuzz_replay.h"
 #include <signal.h>
 
 /* fuzz_shm_replay FILE|DIR...: each input once, directories in name order. */
@@ -947,42 +948,13 @@ static void replay_file(const char *path) {
   g_replayed++;
 }
 
-static int skip_dots(const struct dirent *de) {
-  return de->d_name[0] != '.';
-}
-
 int main(int argc, char **argv) {
-  if (argc < 2) {
-    fprintf(stderr, "usage: fuzz_shm_replay FILE|DIR...\n");
-    return 2;
-  }
   LLVMFuzzerInitialize(&argc, &argv);
   signal(SIGBUS, on_crash);
   signal(SIGSEGV, on_crash);
-  for (int i = 1; i < argc; i++) {
-    struct stat sb;
-    if (stat(argv[i], &sb) != 0) {
-      fprintf(stderr, "fuzz_shm_replay: %s: %s\n", argv[i], strerror(errno));
-      return 1;
-    }
-    if (!S_ISDIR(sb.st_mode)) {
-      replay_file(argv[i]);
-      continue;
-    }
-    struct dirent **list;
-    int n = scandir(argv[i], &list, skip_dots, alphasort);
-    if (n < 0) {
-      fprintf(stderr, "fuzz_shm_replay: %s: %s\n", argv[i], strerror(errno));
-      return 1;
-    }
-    for (int j = 0; j < n; j++) {
-      char path[4096];
-      snprintf(path, sizeof path, "%s/%s", argv[i], list[j]->d_name);
-      replay_file(path);
-      free(list[j]);
-    }
-    free(list);
-  }
+  int r = fz_replay_args("fuzz_shm_replay", argc, argv, replay_file);
+  if (r != 0)
+    return r;
   printf("fuzz_shm_replay: %lu inputs, no failure\n", g_replayed);
   return 0;
 }
