@@ -201,4 +201,37 @@ static inline struct bench_stats bench_stats_of(double *v, int n) {
   return s;
 }
 
+/* ---- pipes between benchmark processes ---- */
+#include <unistd.h>
+
+/* Write all n bytes (retrying short writes and EINTR): 0, or -1. */
+static inline int bench_write_all(int fd, const void *buf, size_t n) {
+  const char *p = (const char *)buf;
+  while (n) {
+    ssize_t k = write(fd, p, n);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0)
+      return -1;
+    p += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+/* Read exactly n bytes: 0, or -1 at end of file or on an error. */
+static inline int bench_read_all(int fd, void *buf, size_t n) {
+  char *p = (char *)buf;
+  while (n) {
+    ssize_t k = read(fd, p, n);
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0)
+      return -1;
+    p += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
 #endif /* SMR_BENCH_COMMON_H */

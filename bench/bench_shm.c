@@ -236,42 +236,13 @@ static void publish_or_fail(smr_shm_writer *w, const void *data, uint64_t n) {
 /* ---- processes and pipes --------------------------------------------------
  */
 
-static int xwrite(int fd, const void *buf, size_t n) {
-  const char *p = buf;
-  while (n) {
-    ssize_t k = write(fd, p, n);
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k <= 0)
-      return -1;
-    p += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
-
-/* 0: n bytes read; -1: end of file or error. */
-static int xread(int fd, void *buf, size_t n) {
-  char *p = buf;
-  while (n) {
-    ssize_t k = read(fd, p, n);
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k <= 0)
-      return -1;
-    p += k;
-    n -= (size_t)k;
-  }
-  return 0;
-}
-
 static void send_cmd(struct child *c, char cmd) {
-  if (xwrite(c->cmd, &cmd, 1) != 0)
+  if (bench_write_all(c->cmd, &cmd, 1) != 0)
     fail("reader process %ld: cannot send '%c' (it died?)", (long)c->pid, cmd);
 }
 
 static void recv_res(struct child *c, void *buf, size_t n) {
-  if (xread(c->res, buf, n) != 0)
+  if (bench_read_all(c->res, buf, n) != 0)
     fail("reader process %ld exited before answering (see above)",
          (long)c->pid);
 }
@@ -280,11 +251,11 @@ static void recv_res(struct child *c, void *buf, size_t n) {
  * pipe: it is done or failed). */
 static char recv_cmd(int fd) {
   char c;
-  return xread(fd, &c, 1) == 0 ? c : 'q';
+  return bench_read_all(fd, &c, 1) == 0 ? c : 'q';
 }
 
 static void reply(int fd, const void *buf, size_t n) {
-  if (xwrite(fd, buf, n) != 0)
+  if (bench_write_all(fd, buf, n) != 0)
     fail("cannot answer (parent gone?)");
 }
 
@@ -636,7 +607,7 @@ static void idle_child(int cmd, int res, int index) {
       break;
     if (c == 'o') {
       unsigned char idx;
-      if (xread(cmd, &idx, 1) != 0 || idx >= MAX_NAMES || r)
+      if (bench_read_all(cmd, &idx, 1) != 0 || idx >= MAX_NAMES || r)
         fail("bad open command");
       rc = smr_shm_reader_open(names[idx], 0, &r);
     } else if (c == 'c') {
@@ -773,7 +744,7 @@ static void scenario_publish(void) {
         if (nr) {
           char cmd[2] = {'o', (char)idx};
           int rc;
-          if (xwrite(idle->cmd, cmd, 2) != 0)
+          if (bench_write_all(idle->cmd, cmd, 2) != 0)
             fail("idle reader process died");
           recv_res(idle, &rc, sizeof rc);
           if (rc != 0)

@@ -677,34 +677,10 @@ static void reader_side(int out) {
   free(h.slots);
   free(h.store);
   if (out >= 0) {
-    const char *p = (const char *)res;
-    size_t left = sizeof res;
-    while (left) {
-      ssize_t k = write(out, p, left);
-      if (k < 0 && errno == EINTR)
-        continue;
-      if (k <= 0)
-        fail("cannot send the results: %s", strerror(errno));
-      p += k;
-      left -= (size_t)k;
-    }
-    if (write(out, &setup, sizeof setup) != (ssize_t)sizeof setup)
-      fail("cannot send the setup figures");
+    if (bench_write_all(out, res, sizeof res) != 0 ||
+        bench_write_all(out, &setup, sizeof setup) != 0)
+      fail("cannot send the results: %s", strerror(errno));
   }
-}
-
-static int xread(int fd, void *buf, size_t n) {
-  char *p = buf;
-  while (n) {
-    ssize_t k = read(fd, p, n);
-    if (k < 0 && errno == EINTR)
-      continue;
-    if (k <= 0)
-      return -1;
-    p += k;
-    n -= (size_t)k;
-  }
-  return 0;
 }
 
 /* ---- the writer side ----------------------------------------------------- */
@@ -985,7 +961,7 @@ int main(int argc, char **argv) {
       close(go[1]);
       close(back[0]);
       char c;
-      if (xread(go[0], &c, 1) != 0)
+      if (bench_read_all(go[0], &c, 1) != 0)
         _exit(1); /* the parent failed */
       reader_side(back[1]);
       _exit(0);
@@ -997,8 +973,8 @@ int main(int argc, char **argv) {
     uint64_t table_bytes = setup.table_bytes;
     if (write(go[1], "g", 1) != 1)
       fail("cannot start the reader process");
-    if (xread(back[0], res, sizeof res) != 0 ||
-        xread(back[0], &setup, sizeof setup) != 0)
+    if (bench_read_all(back[0], res, sizeof res) != 0 ||
+        bench_read_all(back[0], &setup, sizeof setup) != 0)
       fail("the reader process failed (see above)");
     int st;
     while (waitpid(child, &st, 0) < 0 && errno == EINTR) {

@@ -35,7 +35,8 @@ static double now_s(void) {
 }
 
 static void die(const char *what, int err) {
-  fprintf(stderr, "table_procs: %s: %s\n", what, strerror(err < 0 ? -err : err));
+  fprintf(stderr, "table_procs: %s: %s\n", what,
+          strerror(err < 0 ? -err : err));
   exit(1);
 }
 
@@ -70,8 +71,7 @@ static int value_ok(unsigned i, const smr_table_value *v) {
 }
 
 /* Build the table of generation gen[] into buf. */
-static int build(void *buf, uint64_t cap, const unsigned *gen,
-                 uint64_t *size) {
+static int build(void *buf, uint64_t cap, const unsigned *gen, uint64_t *size) {
   smr_table_builder b;
   int r = smr_table_build_begin(&b, buf, cap, n_entries);
   char k[32], v[96];
@@ -148,8 +148,8 @@ static void reader(const char *chan, unsigned id, int out) {
     res.lookups += 4096;
     smr_shm_release(r, &g);
     if (now - last >= 1.0) {
-      printf("  reader %u: %6.1f M lookups/s  version %-4llu (%llu seen)\n",
-             id, (double)(res.lookups - at_last) / (now - last) / 1e6,
+      printf("  reader %u: %6.1f M lookups/s  version %-4llu (%llu seen)\n", id,
+             (double)(res.lookups - at_last) / (now - last) / 1e6,
              (unsigned long long)version, (unsigned long long)res.versions);
       fflush(stdout);
       last = now;
@@ -223,7 +223,8 @@ int main(int argc, char **argv) {
   double t0 = now_s();
   void *buf;
   uint64_t size = 0, cap = table_cap();
-  if ((rc = smr_shm_begin(w, cap, &buf)) || (rc = build(buf, cap, gen, &size)) ||
+  if ((rc = smr_shm_begin(w, cap, &buf)) ||
+      (rc = build(buf, cap, gen, &size)) ||
       (rc = smr_shm_commit(w, size, NULL)))
     die("first publish", rc);
   printf("writer: %u entries, %.1f MB table built in place and published in "
@@ -297,8 +298,8 @@ int main(int argc, char **argv) {
     mapped += res[i].mapped;
     local += res[i].local;
   }
-  printf("%-20s %16.2f M %9s %13.2f M %13.2f M %8.2f\n", "all", total / 1e6,
-         "", mapped / 1e6, local / 1e6, local > 0 ? mapped / local : 0.0);
+  printf("%-20s %16.2f M %9s %13.2f M %13.2f M %8.2f\n", "all", total / 1e6, "",
+         mapped / 1e6, local / 1e6, local > 0 ? mapped / local : 0.0);
   printf("(ratio: lookups in the writer's shared, zero-copy table / the same "
          "lookups in a private copy; every value checked: %s)\n",
          failed ? "ERRORS" : "all correct");

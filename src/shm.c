@@ -247,9 +247,9 @@ struct smr_shm_writer {
   int lock_fd, state_fd, dir_fd;
   int watch_fd; /* < 0: list the directory on every look */
   bool state_locked;
-  struct smr__shm_state *st;      /* read-write */
-  _Atomic uint64_t *ack;          /* st's acks */
-  unsigned nbuf, nslots, flags;   /* flags: the channel's SMR__SHM_F_* */
+  struct smr__shm_state *st;    /* read-write */
+  _Atomic uint64_t *ack;        /* st's acks */
+  unsigned nbuf, nslots, flags; /* flags: the channel's SMR__SHM_F_* */
   unsigned mode, euid;
   bool exact_mode, symmetric, watch_lost;
   int64_t timeout_ns;
@@ -262,13 +262,13 @@ struct smr_shm_writer {
    * with a file; dirty marks names a drain must look up again. */
   struct slot_ent *ent;
   unsigned *live, nlive;
-  unsigned char *dirty;  /* names to look up again */
-  int64_t *closed;       /* names whose file was closed: probe until */
+  unsigned char *dirty; /* names to look up again */
+  int64_t *closed;      /* names whose file was closed: probe until */
   uint64_t closed_ino[CLOSED_INO_MAX]; /* close events by inode */
   unsigned nclosed_ino;
   bool closed_all;
-  unsigned char *seen;   /* scratch for listings */
-  bool resync;           /* events were lost: list the directory */
+  unsigned char *seen; /* scratch for listings */
+  bool resync;         /* events were lost: list the directory */
   /* Barrier bookkeeping (see the opening comment): pub_seq counts publishes
    * by this writer, decur[i] is pub_seq when buffer i stopped being
    * current, covers is pub_seq at the last barrier, disc_covers at the
@@ -316,9 +316,9 @@ static void ent_drop(smr_shm_writer *w, unsigned i) {
  * under a lease.  Any other error (out of descriptors, I/O, interrupted)
  * says nothing about the name: the look fails and is redone. */
 static bool not_a_slot(int err) {
-  return err == -ENOENT || err == -EBADMSG || err == -EACCES ||
-         err == -EPERM || err == -ENXIO || err == -ENODEV ||
-         err == -EAGAIN || err == -EOPNOTSUPP;
+  return err == -ENOENT || err == -EBADMSG || err == -EACCES || err == -EPERM ||
+         err == -ENXIO || err == -ENODEV || err == -EAGAIN ||
+         err == -EOPNOTSUPP;
 }
 
 /* Look up name r<i> again and track what it names now. */
@@ -371,8 +371,7 @@ static bool slot_load(const struct slot_ent *e, struct slot_snap *out) {
     out->active = atomic_load_explicit(&e->map->active, memory_order_acquire);
     /* relaxed: `waiting` is ordered by the fence in commit (see
      * any_waiting) where it matters; pid is informational. */
-    out->waiting =
-        atomic_load_explicit(&e->map->waiting, memory_order_relaxed);
+    out->waiting = atomic_load_explicit(&e->map->waiting, memory_order_relaxed);
     out->pid = atomic_load_explicit(&e->map->pid, memory_order_relaxed);
     return true;
   }
@@ -1358,8 +1357,8 @@ static int remove_dead_slot(struct reader *h, const char *name) {
   struct smr__file_info fi;
   if (smr__file_info(fd, &fi) == 0 && smr__lock_byte(fd, 0) == 0) {
     struct smr__file_info now;
-    if (smr__dir_entry_info(h->dir_fd, name, &now) == 0 &&
-        now.ino == fi.ino && smr__dir_unlink(h->dir_fd, name) == 0)
+    if (smr__dir_entry_info(h->dir_fd, name, &now) == 0 && now.ino == fi.ino &&
+        smr__dir_unlink(h->dir_fd, name) == 0)
       removed = 1;
     smr__unlock_byte(fd, 0);
   }

@@ -9,9 +9,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define SMR__SHM_MAGIC      0x31304d4853524d53ull /* "SMRSHM01" */
-#define SMR__SHM_SLOT_MAGIC 0x32304c53524d5353ull /* "SSMRSL02" */
-#define SMR__SHM_LAYOUT     2u
+#define SMR__SHM_MAGIC       0x31304d4853524d53ull /* "SMRSHM01" */
+#define SMR__SHM_SLOT_MAGIC  0x32304c53524d5353ull /* "SSMRSL02" */
+#define SMR__SHM_LAYOUT      2u
 #define SMR__SHM_HEADER_SIZE 4096u /* state header; acks follow */
 #define SMR__SHM_DESC_OFFSET 256u
 /* A reader's slot file: one page, the slot at offset 0, byte 0 its lock. */

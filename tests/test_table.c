@@ -209,8 +209,7 @@ static void test_builder_errors(void) {
   CHECK_EQ(smr_table_build_begin(&b, buf, cap, 1), 0);
   CHECK_EQ(smr_table_build_add(&b, "a", 1, NULL, 1), -EINVAL);
   CHECK_EQ(smr_table_build_begin(&b, buf, cap, 1), 0);
-  CHECK_EQ(smr_table_build_add(&b, "a", (size_t)SMR_TABLE_MAX_FIELD + 1, "",
-                               0),
+  CHECK_EQ(smr_table_build_add(&b, "a", (size_t)SMR_TABLE_MAX_FIELD + 1, "", 0),
            -EFBIG);
   CHECK_EQ(smr_table_size_bound(SMR_TABLE_MAX_ENTRIES + 1, 0), 0);
   CHECK_EQ(smr_table_size_bound(1, 1ull << 52), 0);

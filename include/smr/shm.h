@@ -29,10 +29,11 @@
  * exact: each reader holds an open-file-description lock on its slot file,
  * which the kernel drops when no process holds its descriptor any more
  * (death included; a child forked meanwhile keeps it until it exits or
- * execs), and the writer reclaims such a slot at once.  A published payload is never modified; a writer that
- * crashes mid-publish leaves the last complete version in place, and a new
- * writer takes over where it stopped.  docs/DESIGN.md ("Channels") has the
- * file layout, the protocol and its correctness argument.
+ * execs), and the writer reclaims such a slot at once.  A published payload is
+ * never modified; a writer that crashes mid-publish leaves the last complete
+ * version in place, and a new writer takes over where it stopped.
+ * docs/DESIGN.md ("Channels") has the file layout, the protocol and its
+ * correctness argument.
  *
  * Errors (negative errno): -EINVAL bad argument; -ENOENT no such channel;
  * -EAGAIN channel still being created; -ENODATA nothing published yet;
@@ -290,8 +291,9 @@ SMR_API uint64_t smr_shm_version(smr_shm_reader *r);
 /* Block until the current version differs from `version`, up to timeout_ns
  * (< 0: forever).  Futex wait, woken by the writer's commit; no polling.
  * Returns 0 (a newer version is current), -ETIMEDOUT, -ESTALE (the channel
- * was unlinked: noticed within a second, even with no timeout), -EINVAL.  Must not be called while holding a guard
- * (-EBUSY): the writer may be waiting for it. */
+ * was unlinked: noticed within a second, even with no timeout), -EINVAL.
+ * Must not be called while holding a guard (-EBUSY): the writer may be
+ * waiting for it. */
 SMR_API int smr_shm_wait(smr_shm_reader *r, uint64_t version,
                          int64_t timeout_ns);
 
@@ -346,9 +348,9 @@ struct smr_shm_stat {
 
 /* Inspect a channel without joining it (read-only opens, no slot claimed;
  * SMR_SHM_STAT_VERIFY opens a reader handle briefly, and reports
- * SMR_SHM_CHECKSUM_SKIP if it cannot: every slot taken, or no permission).  Fills *st and up to
- * `cap` entries of `rs` (one per used slot, *nrs set to how many exist).
- * rs may be NULL with cap 0.  Errors as smr_shm_reader_open. */
+ * SMR_SHM_CHECKSUM_SKIP if it cannot: every slot taken, or no permission).
+ * Fills *st and up to `cap` entries of `rs` (one per used slot, *nrs set to how
+ * many exist). rs may be NULL with cap 0.  Errors as smr_shm_reader_open. */
 SMR_API int smr_shm_stat(const char *name, unsigned flags,
                          struct smr_shm_stat *st,
                          struct smr_shm_reader_stat *rs, size_t cap,

@@ -109,8 +109,8 @@ SMR_API uint64_t smr_table_size_bound(uint64_t entries, uint64_t bytes);
  * -E2BIG (max_entries above SMR_TABLE_MAX_ENTRIES), -ENOSPC (cap too small
  * for the buckets); except -EINVAL for a NULL builder, the error is kept
  * in the builder, so later adds and build_end return it too. */
-SMR_API int smr_table_build_begin(smr_table_builder *b, void *buf,
-                                  uint64_t cap, uint64_t max_entries);
+SMR_API int smr_table_build_begin(smr_table_builder *b, void *buf, uint64_t cap,
+                                  uint64_t max_entries);
 
 /* Add an entry (a key added before is replaced: last wins).  Errors
  * (sticky: later calls and build_end return the first): -EINVAL, -EFBIG

@@ -4,14 +4,14 @@
 #define _GNU_SOURCE
 #include "platform.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <dirent.h>
-#include <poll.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -23,8 +23,8 @@
 #include <linux/futex.h>
 #include <linux/membarrier.h>
 
-int smr__file_openat(int dirfd, const char *path, unsigned how,
-                     unsigned mode, bool exact_mode) {
+int smr__file_openat(int dirfd, const char *path, unsigned how, unsigned mode,
+                     bool exact_mode) {
   /* O_NOFOLLOW: a channel file that is a symlink (planted in a shared
    * directory such as /dev/shm) is refused, not followed.  O_NONBLOCK: a
    * FIFO or device in its place must not block the open; anything but a
@@ -163,9 +163,8 @@ int smr__file_tmp(int dirfd, unsigned mode) {
   if (fd >= 0)
     return fd;
   /* Old kernels and some file systems: the caller names a file instead. */
-  return errno == EISDIR || errno == ENOENT || errno == EINVAL
-             ? -EOPNOTSUPP
-             : -errno;
+  return errno == EISDIR || errno == ENOENT || errno == EINVAL ? -EOPNOTSUPP
+                                                               : -errno;
 }
 
 int smr__file_link_tmp(int fd, int dirfd, const char *name) {
@@ -256,8 +255,7 @@ int smr__watch_drain(int fd,
         what = SMR__WATCH_OVERFLOW;
       else if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF))
         what = SMR__WATCH_GONE;
-      else if (ev->mask &
-               (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO))
+      else if (ev->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO))
         what = SMR__WATCH_NAME;
       else if (ev->mask & IN_CLOSE_WRITE)
         what = SMR__WATCH_CLOSED;

@@ -47,8 +47,8 @@ const char *smr__getenv(const char *name);
 int smr__file_open(const char *path, unsigned how, unsigned mode,
                    bool exact_mode);
 /* The same, relative to directory dirfd (< 0: the working directory). */
-int smr__file_openat(int dirfd, const char *path, unsigned how,
-                     unsigned mode, bool exact_mode);
+int smr__file_openat(int dirfd, const char *path, unsigned how, unsigned mode,
+                     bool exact_mode);
 void smr__file_close(int fd);
 int smr__file_unlink(const char *path);
 /* Size and link count (0: unlinked) of an open file. */
@@ -62,8 +62,7 @@ struct smr__file_info {
 };
 int smr__file_info(int fd, struct smr__file_info *fi);
 /* fstatat without following a symlink. */
-int smr__dir_entry_info(int dirfd, const char *name,
-                        struct smr__file_info *fi);
+int smr__dir_entry_info(int dirfd, const char *name, struct smr__file_info *fi);
 /* pread: returns the bytes read (short at end of file) or -errno. */
 int smr__file_read(int fd, void *buf, size_t len, uint64_t off);
 /* futimens(fd, NULL): an attribute change a directory watch reports. */
@@ -86,8 +85,7 @@ int smr__dir_open(const char *path);
 int smr__dir_remove(const char *path);
 int smr__dir_link(int dirfd, const char *from, const char *to);
 int smr__dir_unlink(int dirfd, const char *name);
-int smr__dir_list(int dirfd, int (*fn)(const char *name, void *arg),
-                  void *arg);
+int smr__dir_list(int dirfd, int (*fn)(const char *name, void *arg), void *arg);
 
 /* Directory watch (inotify): names created, removed or renamed in the
  * directory, files closed after writing, and attribute changes of its files

@@ -256,4 +256,3 @@ int open_and_read(const char *ch, smr_shm_reader **r, smr_shm_guard *g) {
   }
   return XS_OK;
 }
-
