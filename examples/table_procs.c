@@ -65,9 +65,13 @@ static int value_of(unsigned i, unsigned g, char *v) {
 
 /* A value is right if it names its key's id (whatever the generation). */
 static int value_ok(unsigned i, const smr_table_value *v) {
-  char want[32];
-  int n = sprintf(want, "id=%u ", i);
-  return v->size > (size_t)n && memcmp(v->data, want, (size_t)n) == 0;
+  const char *p = v->data, *end = p + v->size;
+  if (v->size < 5 || memcmp(p, "id=", 3) != 0)
+    return 0;
+  unsigned id = 0; /* parse, rather than sprintf: cheaper than the lookup */
+  for (p += 3; p < end && *p >= '0' && *p <= '9'; p++)
+    id = id * 10 + (unsigned)(*p - '0');
+  return p < end && *p == ' ' && id == i;
 }
 
 /* Build the table of generation gen[] into buf. */
