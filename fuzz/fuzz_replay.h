@@ -11,6 +11,44 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* The whole of file `path` in an exact-size buffer (so reads past the
+ * input are caught); *n its length.  Exits on an error. */
+static unsigned char *fz_read_file(const char *prog, const char *path,
+                                   size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+    exit(1);
+  }
+  unsigned char *buf = NULL, *in;
+  size_t len = 0, cap = 0;
+  for (;;) {
+    if (len == cap) {
+      cap = cap ? 2 * cap : 65536;
+      unsigned char *nb = realloc(buf, cap);
+      if (!nb)
+        goto oom;
+      buf = nb;
+    }
+    size_t got = fread(buf + len, 1, cap - len, f);
+    len += got;
+    if (got == 0)
+      break;
+  }
+  fclose(f);
+  in = malloc(len ? len : 1);
+  if (!in)
+    goto oom;
+  if (len)
+    memcpy(in, buf, len);
+  free(buf);
+  *n = len;
+  return in;
+oom:
+  fprintf(stderr, "%s: out of memory\n", prog);
+  exit(1);
+}
+
 static int fz_skip_dots(const struct dirent *de) {
   return de->d_name[0] != '.';
 }

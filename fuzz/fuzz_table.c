@@ -676,34 +676,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 static unsigned long g_replayed;
 
 static void replay_file(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "fuzz_table_replay: %s: %s\n", path, strerror(errno));
-    exit(1);
-  }
-  uint8_t *buf = NULL;
-  size_t n = 0, cap = 0;
-  for (;;) {
-    if (n == cap) {
-      cap = cap ? 2 * cap : 65536;
-      uint8_t *nb = realloc(buf, cap);
-      if (!nb) {
-        fprintf(stderr, "fuzz_table_replay: out of memory\n");
-        exit(1);
-      }
-      buf = nb;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0)
-      break;
-  }
-  fclose(f);
-  /* An exact-size copy, so that reads past the input are caught. */
-  uint8_t *in = xmalloc(n);
-  if (n)
-    memcpy(in, buf, n);
-  free(buf);
+  size_t n;
+  uint8_t *in = fz_read_file("fuzz_table_replay", path, &n);
   g_input = path;
   LLVMFuzzerTestOneInput(in, n);
   g_input = NULL;
