@@ -52,9 +52,26 @@ static int read_all(struct input *in, int fd, char *errmsg, size_t n) {
   return 0;
 }
 
-int input_load(struct input *in, const char *path, char *errmsg, size_t n) {
+static void input_id_of(const struct stat *sb, struct input_id *id) {
+  id->dev = (uint64_t)sb->st_dev;
+  id->ino = (uint64_t)sb->st_ino;
+  id->size = (uint64_t)sb->st_size;
+  id->mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+}
+
+/* A read lease on fd (see INPUT_NO_WRITERS): 1 held, 0 not available,
+ * -EBUSY the file is open for writing. */
+static int take_lease(int fd) {
+  if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0)
+    return 1;
+  return errno == EAGAIN ? -EBUSY : 0;
+}
+
+int input_load(struct input *in, const char *path, unsigned flags, char *errmsg,
+               size_t n) {
   memset(in, 0, sizeof *in);
   in->path = path;
+  in->fd = -1;
   bool std_in = strcmp(path, "-") == 0;
   in->name = std_in ? "<stdin>" : path;
   int fd = std_in ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
@@ -72,8 +89,22 @@ int input_load(struct input *in, const char *path, char *errmsg, size_t n) {
     r = -EISDIR;
     snprintf(errmsg, n, "is a directory");
   } else if (S_ISREG(sb.st_mode)) {
-    in->size = (uint64_t)sb.st_size;
-    if (in->size > 0) {
+    if (!std_in && (flags & INPUT_NO_WRITERS)) {
+      r = take_lease(fd);
+      in->leased = r == 1;
+      /* Stat again under the lease: what is loaded cannot change now. */
+      if (r == 1 && fstat(fd, &sb) != 0)
+        r = -errno;
+      if (r < 0)
+        snprintf(errmsg, n, "%s",
+                 r == -EBUSY ? "open for writing by another process"
+                             : strerror(-r));
+      else
+        r = 0;
+    }
+    input_id_of(&sb, &in->id);
+    in->size = in->id.size;
+    if (r == 0 && in->size > 0) {
       /* Private and read-only: pages come from the page cache.  POPULATE
        * reads the file ahead in one go for the two passes. */
       void *p = mmap(NULL, (size_t)in->size, PROT_READ,
@@ -86,15 +117,44 @@ int input_load(struct input *in, const char *path, char *errmsg, size_t n) {
         in->mapped = true;
       }
     }
+    if (r == 0 && !std_in) {
+      in->fd = fd; /* for input_settle */
+      return 0;
+    }
   } else {
     r = read_all(in, fd, errmsg, n);
   }
   if (!std_in)
     close(fd);
+  in->leased = false;
   return r;
 }
 
+int input_settle(struct input *in, char *errmsg, size_t n) {
+  if (in->fd < 0)
+    return 0;
+  struct stat sb, nb;
+  struct input_id now;
+  bool same = fstat(in->fd, &sb) == 0 && stat(in->path, &nb) == 0;
+  if (same) {
+    input_id_of(&sb, &now);
+    same = memcmp(&now, &in->id, sizeof now) == 0 &&
+           (uint64_t)nb.st_dev == now.dev && (uint64_t)nb.st_ino == now.ino;
+  }
+  close(in->fd);
+  in->fd = -1;
+  in->leased = false;
+  if (same)
+    return 0;
+  snprintf(errmsg, n, "the file changed while being read");
+  return -ESTALE;
+}
+
 void input_free(struct input *in) {
+  if (in->fd >= 0)
+    close(in->fd);
+  in->fd = -1;
+  in->leased = false;
   if (in->mapped)
     munmap((void *)in->data, (size_t)in->size);
   else

@@ -19,17 +19,45 @@
 
 enum input_format { FMT_TSV, FMT_CSV };
 
+/* What identifies a regular file's contents for input_settle: the name
+ * still leads to the same file, of the same size and modification time. */
+struct input_id {
+  uint64_t dev, ino, size;
+  int64_t mtime_ns;
+};
+
 struct input {
   const char *path; /* as given ("-": standard input) */
   const char *name; /* for messages */
   const unsigned char *data;
   uint64_t size;
-  bool mapped; /* munmap, else free */
+  bool mapped;        /* munmap, else free */
+  int fd;             /* a regular file, open until input_settle (else -1) */
+  bool leased;        /* fd holds a read lease (INPUT_NO_WRITERS) */
+  struct input_id id; /* fd's, when loaded */
 };
+
+/* input_load flag: take a read lease on a regular file (fcntl F_SETLEASE,
+ * F_RDLCK), which the kernel grants only while no process has the file
+ * open for writing, and which makes a process that opens it for writing
+ * (or truncates it) wait until input_settle releases it.  A file open for
+ * writing fails with -EBUSY; where leases are not available (another
+ * owner without CAP_LEASE, a file system without leases) the file is
+ * loaded without one (in->leased false). */
+#define INPUT_NO_WRITERS 0x1u
 
 /* Load path: mmap a regular file, read a pipe or "-" into memory.
  * 0, or -errno with errmsg set (the cause, without the file name). */
-int input_load(struct input *in, const char *path, char *errmsg, size_t n);
+int input_load(struct input *in, const char *path, unsigned flags, char *errmsg,
+               size_t n);
+
+/* After the last read of in->data: 0 if the file is what it was when
+ * loaded (struct input_id, from its descriptor and from its name), else
+ * -ESTALE with errmsg set.  Closes the file, ending a lease.  0 for
+ * standard input and pipes. */
+int input_settle(struct input *in, char *errmsg, size_t n);
+
+/* Unmap or free, and close the file if input_settle did not. */
 void input_free(struct input *in);
 
 /* One field of a row: len bytes of content.  esc: quoted with "" escapes,

@@ -12,7 +12,12 @@
  *
  * --watch keeps the writer open and republishes when the file's directory
  * reports close_write or moved_to for its name (inotify, no polling);
- * SIGINT and SIGTERM arrive through a signalfd between publishes. */
+ * SIGINT and SIGTERM arrive through a signalfd between publishes.  It
+ * publishes only a file that no process is writing: not after a modify
+ * seen since the last close_write (struct watch), not while a process has
+ * it open for writing (a read lease, INPUT_NO_WRITERS, held while it is
+ * read), and not if an event for it arrived or its identity (input_settle)
+ * changed while it was read. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
@@ -246,6 +251,68 @@ static int run_build(void *a) {
   return build_pass(p->in, p->o, p->sc, p->b, p->kbuf, p->vbuf, p->pg);
 }
 
+/* ---- --watch: what the directory's events say about the file ------------ */
+
+struct watch {
+  int fd;           /* inotify */
+  const char *base; /* the file's name in its directory */
+  bool pending;     /* closed after writing or renamed into place since the
+                       last publish attempt: publish it */
+  bool dirty;       /* modified since its last close_write or rename into
+                       place: a writer is at work */
+  bool changed;     /* any event for it since publish_once started */
+  bool gone;        /* the directory was removed or moved */
+};
+
+#define WATCH_MASK                                                             \
+  (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY | IN_CREATE | IN_DELETE |          \
+   IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+
+static void watch_event(struct watch *wt, const struct inotify_event *ev) {
+  if (ev->mask & IN_Q_OVERFLOW) {
+    /* Events were lost: look again; the lease and input_settle still
+     * refuse a file being written. */
+    wt->pending = wt->changed = true;
+    wt->dirty = false;
+    return;
+  }
+  if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
+    wt->gone = true;
+    return;
+  }
+  if (!ev->len || strcmp(ev->name, wt->base) != 0)
+    return;
+  wt->changed = true;
+  if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
+    wt->pending = true;
+    wt->dirty = false;
+  } else if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
+    wt->pending = wt->dirty = false; /* nothing there to publish */
+  } else if (ev->mask & IN_MODIFY) {
+    wt->dirty = true; /* written (or truncated) after its last close */
+  }
+}
+
+/* Read every queued event (the descriptor is non-blocking). */
+static void watch_drain(struct watch *wt) {
+  union {
+    struct inotify_event ev;
+    char bytes[64 * (sizeof(struct inotify_event) + 256)];
+  } u;
+  for (;;) {
+    ssize_t n = read(wt->fd, u.bytes, sizeof u.bytes);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return;
+    for (ssize_t i = 0; i < n;) {
+      const struct inotify_event *ev = (const void *)(u.bytes + i);
+      watch_event(wt, ev);
+      i += (ssize_t)(sizeof *ev + ev->len);
+    }
+  }
+}
+
 /* ---- one publish --------------------------------------------------------- */
 
 static int open_writer(const struct pub_opts *o, smr_shm_writer **w) {
@@ -259,14 +326,21 @@ static int open_writer(const struct pub_opts *o, smr_shm_writer **w) {
 }
 
 /* Build the file's table in the channel and publish it.  *w is opened
- * here (after the input checked out) when NULL. */
-static int publish_once(smr_shm_writer **w, const struct pub_opts *o) {
+ * here (after the input checked out) when NULL.  wt (--watch, else NULL):
+ * refuse a file open for writing, or one an event reports changed while it
+ * was read. */
+static int publish_once(smr_shm_writer **w, const struct pub_opts *o,
+                        struct watch *wt) {
   struct input in;
   char err[256];
-  if (input_load(&in, o->path, err, sizeof err) < 0) {
-    msg("%s: %s", in.name, err);
+  int lr = input_load(&in, o->path, wt ? INPUT_NO_WRITERS : 0, err, sizeof err);
+  if (lr < 0) {
+    msg("%s: %s%s", in.name, err,
+        lr == -EBUSY ? ": not published until it is closed" : "");
     return XS_INPUT;
   }
+  if (wt)
+    wt->changed = false;
   struct progress pg = {false, isatty(STDERR_FILENO) != 0, -1, in.name};
   pg.on = o->progress > 0 ||
           (o->progress < 0 && pg.tty && in.size >= PROGRESS_MIN_BYTES);
@@ -314,6 +388,18 @@ static int publish_once(smr_shm_writer **w, const struct pub_opts *o) {
   }
   if (x == XS_OK)
     x = guarded(&in, run_build, &pa);
+  /* The file read, still under the lease if any: was it being changed? */
+  if (x == XS_OK && wt) {
+    watch_drain(wt);
+    if (wt->changed) {
+      msg("%s: the file changed while being read", in.name);
+      x = XS_INPUT;
+    }
+  }
+  if (x == XS_OK && input_settle(&in, err, sizeof err) < 0) {
+    msg("%s: %s", in.name, err);
+    x = XS_INPUT;
+  }
   uint64_t size = 0;
   smr_table t;
   if (x == XS_OK) {
@@ -344,7 +430,7 @@ static int publish_once(smr_shm_writer **w, const struct pub_opts *o) {
     printf("version=%" PRIu64 " rows=%" PRIu64 " keys=%" PRIu64
            " bytes=%" PRIu64 "\n",
            info.version, sc.rows, smr_table_count(&t), size);
-    fflush(stdout);
+    x = flush_stdout();
   }
   free(pa.kbuf);
   free(pa.vbuf);
@@ -360,41 +446,58 @@ static int watch_file(const struct pub_opts *o) {
   if (x != XS_OK)
     return x;
   char *dcopy = strdup(o->path), *bcopy = strdup(o->path);
-  int ino = -1, sfd = -1;
+  struct watch wt = {-1, NULL, true, false, false, false};
+  int sfd = -1;
   if (!dcopy || !bcopy) {
     msg("out of memory");
     x = XS_SYSTEM;
     goto out;
   }
-  const char *dir = dirname(dcopy), *base = basename(bcopy);
+  const char *dir = dirname(dcopy);
+  wt.base = basename(bcopy);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  /* A process opening the file for writing while it is read breaks the
+   * lease, which signals SIGIO: it only has to wait for the read's end. */
+  signal(SIGIO, SIG_IGN);
   if (sigprocmask(SIG_BLOCK, &set, NULL) != 0 ||
       (sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
     msg("cannot catch signals: %s", strerror(errno));
     x = XS_SYSTEM;
     goto out;
   }
-  ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (ino < 0 ||
-      inotify_add_watch(ino, dir,
-                        IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE_SELF |
-                            IN_MOVE_SELF | IN_ONLYDIR) < 0) {
+  wt.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (wt.fd < 0 || inotify_add_watch(wt.fd, dir, WATCH_MASK) < 0) {
     msg("%s: cannot watch the directory: %s", dir, strerror(errno));
     x = errno == ENOENT || errno == ENOTDIR || errno == EACCES ? XS_INPUT
                                                                : XS_SYSTEM;
     goto out;
   }
-  /* The watch is in place before the first publish: a change from here on
-   * is seen. */
-  x = publish_once(&w, o);
-  if (x != XS_OK && x != XS_INPUT)
-    goto out;
-  x = XS_OK;
+  /* The watch is in place before the first publish (wt.pending): a change
+   * from here on is seen. */
   for (;;) {
-    struct pollfd pf[2] = {{sfd, POLLIN, 0}, {ino, POLLIN, 0}};
+    if (wt.gone) {
+      msg("%s: the directory was removed or moved", dir);
+      x = XS_INPUT;
+      break;
+    }
+    if (wt.pending) {
+      wt.pending = false;
+      if (wt.dirty) {
+        msg("%s: modified again since it was closed, so still being "
+            "written: not published until it is closed",
+            o->path);
+        continue;
+      }
+      x = publish_once(&w, o, &wt);
+      if (x != XS_OK && x != XS_INPUT)
+        break;
+      x = XS_OK;
+      continue;
+    }
+    struct pollfd pf[2] = {{sfd, POLLIN, 0}, {wt.fd, POLLIN, 0}};
     if (poll(pf, 2, -1) < 0) {
       if (errno == EINTR)
         continue;
@@ -404,42 +507,11 @@ static int watch_file(const struct pub_opts *o) {
     }
     if (pf[0].revents)
       break; /* SIGINT or SIGTERM: exit 0 */
-    /* Drain every queued event, then publish once. */
-    bool hit = false, gone = false;
-    union {
-      struct inotify_event ev;
-      char bytes[64 * (sizeof(struct inotify_event) + 256)];
-    } u;
-    for (;;) {
-      ssize_t n = read(ino, u.bytes, sizeof u.bytes);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        break;
-      for (ssize_t i = 0; i < n;) {
-        const struct inotify_event *ev = (const void *)(u.bytes + i);
-        if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
-          gone = true;
-        else if (ev->len && strcmp(ev->name, base) == 0)
-          hit = true;
-        i += (ssize_t)(sizeof *ev + ev->len);
-      }
-    }
-    if (gone) {
-      msg("%s: the directory was removed or moved", dir);
-      x = XS_INPUT;
-      break;
-    }
-    if (hit) {
-      x = publish_once(&w, o);
-      if (x != XS_OK && x != XS_INPUT)
-        break;
-      x = XS_OK;
-    }
+    watch_drain(&wt);
   }
 out:
-  if (ino >= 0)
-    close(ino);
+  if (wt.fd >= 0)
+    close(wt.fd);
   if (sfd >= 0)
     close(sfd);
   free(dcopy);
@@ -573,8 +645,7 @@ int cmd_publish(int argc, char **argv) {
       o.quiet = true;
       break;
     case 'h':
-      fputs(publish_help, stdout);
-      return XS_OK;
+      return print_text(publish_help);
     default:
       return bad_option(c, argv);
     }
@@ -597,7 +668,7 @@ int cmd_publish(int argc, char **argv) {
   if (o.watch)
     return watch_file(&o);
   smr_shm_writer *w = NULL;
-  int x = publish_once(&w, &o);
+  int x = publish_once(&w, &o, NULL);
   smr_shm_writer_close(w);
   return x;
 }

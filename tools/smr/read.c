@@ -22,11 +22,6 @@ static int not_a_table(const char *ch, const smr_shm_guard *g, int e) {
   return XS_NOTABLE;
 }
 
-static int write_error(void) {
-  msg("cannot write the output: %s", strerror(errno));
-  return XS_SYSTEM;
-}
-
 /* ---- get ----------------------------------------------------------------- */
 
 static const char get_help[] =
@@ -49,8 +44,7 @@ int cmd_get(int argc, char **argv) {
   while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     if (c != 'h')
       return bad_option(c, argv);
-    fputs(get_help, stdout);
-    return XS_OK;
+    return print_text(get_help);
   }
   if (argc - optind < 2)
     return usage_error("expected CHANNEL and at least one KEY");
@@ -93,10 +87,8 @@ int cmd_get(int argc, char **argv) {
   if (x == XS_SYSTEM)
     msg("out of memory");
   if (x == XS_OK) {
-    if (outlen && fwrite(out, 1, outlen, stdout) != outlen)
-      x = write_error();
-    if (fflush(stdout) != 0 && x == XS_OK)
-      x = write_error();
+    fwrite(out, 1, outlen, stdout);
+    x = flush_stdout();
     for (int i = 0; i < nkeys && x == XS_OK; i++)
       if (missing[i])
         msg("channel '%s': no key '%s' in version %" PRIu64, ch, keys[i],
@@ -195,8 +187,7 @@ int cmd_dump(int argc, char **argv) {
       crlf = true;
       break;
     case 'h':
-      fputs(dump_help, stdout);
-      return XS_OK;
+      return print_text(dump_help);
     default:
       return bad_option(c, argv);
     }
@@ -239,8 +230,7 @@ int cmd_dump(int argc, char **argv) {
       }
       fputs(eol, stdout);
     }
-    if (fflush(stdout) != 0 || ferror(stdout))
-      x = write_error();
+    x = flush_stdout();
   }
   smr_shm_release(r, &g);
   smr_shm_reader_close(r);
@@ -278,19 +268,65 @@ static const char *checksum_name(int c) {
   }
 }
 
-/* A JSON string: quotes, backslashes and control bytes escaped; other
- * bytes as they are. */
-static void json_str(const char *s) {
+/* The length of the well-formed UTF-8 sequence at p (at most n bytes), or
+ * 0: no overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629,
+ * the rule JSON parsers apply). */
+static size_t utf8_len(const unsigned char *p, size_t n) {
+  unsigned char c = p[0];
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xBF; /* the second byte's range */
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0)
+      lo = 0xA0;
+    else if (c == 0xED)
+      hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0)
+      lo = 0x90;
+    else if (c == 0xF4)
+      hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (n < len || p[1] < lo || p[1] > hi)
+    return 0;
+  for (size_t i = 2; i < len; i++)
+    if (p[i] < 0x80 || p[i] > 0xBF)
+      return 0;
+  return len;
+}
+
+/* A JSON string of the bytes s: quotes and backslashes escaped, control
+ * bytes and bytes that are not part of well-formed UTF-8 as \u00XX (the
+ * byte's value), valid UTF-8 as it is.  True if no byte needed \u00XX
+ * for being invalid (the string then reproduces s exactly). */
+static bool json_str(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t n = strlen(s);
+  bool exact = true;
   putchar('"');
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\')
-      printf("\\%c", *p);
-    else if (*p < 0x20)
+  while (n) {
+    size_t k = utf8_len(p, n);
+    if (k == 0 || *p < 0x20) {
+      exact = exact && k != 0;
       printf("\\u%04x", *p);
-    else
-      putchar(*p);
+      k = 1;
+    } else if (*p == '"' || *p == '\\') {
+      printf("\\%c", *p);
+    } else {
+      fwrite(p, 1, k, stdout);
+    }
+    p += k;
+    n -= k;
   }
   putchar('"');
+  return exact;
 }
 
 struct table_info {
@@ -302,7 +338,7 @@ struct table_info {
 static void table_info_get(const char *ch, struct table_info *ti) {
   memset(ti, 0, sizeof *ti);
   smr_shm_reader *r;
-  int e = smr_shm_reader_open(ch, 0, &r);
+  int e = smr_shm_reader_open(ch, SMR_SHM_VERIFY, &r);
   if (e < 0) {
     ti->error = e;
     ti->channel_err = true;
@@ -328,7 +364,13 @@ static void stat_json(const char *ch, const struct smr_shm_stat *st,
                       const struct smr_shm_reader_stat *rs, size_t n,
                       const struct table_info *ti, const char *no_verify) {
   printf("{\n  \"channel\": ");
-  json_str(ch);
+  if (!json_str(ch)) {
+    /* Not UTF-8: the exact bytes too. */
+    printf(",\n  \"channel_hex\": \"");
+    for (const unsigned char *p = (const unsigned char *)ch; *p; p++)
+      printf("%02x", *p);
+    putchar('"');
+  }
   printf(",\n  \"version\": %" PRIu64 ",\n  \"size\": %" PRIu64
          ",\n  \"checksum\": \"%s\",\n",
          st->version, st->size, checksum_name(st->checksum));
@@ -433,8 +475,7 @@ int cmd_stat(int argc, char **argv) {
       json = true;
       break;
     case 'h':
-      fputs(stat_help, stdout);
-      return XS_OK;
+      return print_text(stat_help);
     default:
       return bad_option(c, argv);
     }
@@ -475,9 +516,7 @@ int cmd_stat(int argc, char **argv) {
   else
     stat_text(ch, &st, rs, n, &ti, no_verify);
   free(rs);
-  if (fflush(stdout) != 0)
-    return write_error();
-  return XS_OK;
+  return flush_stdout();
 }
 
 /* ---- watch --------------------------------------------------------------- */
@@ -507,10 +546,8 @@ static int watch_line(const char *ch, smr_shm_reader *r, struct table_cache *tc,
   int e = smr_shm_read(r, &g);
   if (e == -ENODATA)
     return XS_OK;
-  if (e < 0) {
-    msg("channel '%s': cannot read: %s", ch, chan_strerror(e, false));
-    return XS_CHANNEL;
-  }
+  if (e < 0)
+    return read_error(ch, r, e);
   const smr_table *t;
   int te = table_of(tc, &g, &t);
   uint64_t keys = te == 0 ? smr_table_count(t) : 0;
@@ -523,9 +560,7 @@ static int watch_line(const char *ch, smr_shm_reader *r, struct table_cache *tc,
            keys);
   else
     printf("version=%" PRIu64 " size=%" PRIu64 " keys=-\n", v, size);
-  if (fflush(stdout) != 0)
-    return write_error();
-  return XS_OK;
+  return flush_stdout();
 }
 
 int cmd_watch(int argc, char **argv) {
@@ -550,8 +585,7 @@ int cmd_watch(int argc, char **argv) {
         return usage_error("--timeout: expected seconds, got '%s'", optarg);
       break;
     case 'h':
-      fputs(watch_help, stdout);
-      return XS_OK;
+      return print_text(watch_help);
     default:
       return bad_option(c, argv);
     }

@@ -42,11 +42,30 @@ bool parse_seconds(const char *s, int64_t *ns);
 /* strerror(-err) followed by what the error means for a channel in that
  * context ("open" for readers and stat, "write" for writers). */
 const char *chan_strerror(int err, bool writer);
+
+/* Open a reader on ch that verifies each new version's checksum
+ * (SMR_SHM_VERIFY): XS_OK, or XS_CHANNEL with the message printed. */
 int open_reader(const char *ch, smr_shm_reader **r);
+
+/* open_reader, then smr_shm_read into *g: XS_OK, XS_NOTFOUND (nothing
+ * published) or XS_CHANNEL (read_error's message), with *r closed. */
 int open_and_read(const char *ch, smr_shm_reader **r, smr_shm_guard *g);
+
+/* The message for smr_shm_read's error e on r (a checksum mismatch named
+ * as such); returns XS_CHANNEL. */
+int read_error(const char *ch, smr_shm_reader *r, int e);
 
 /* Nanoseconds on CLOCK_MONOTONIC. */
 int64_t now_ns(void);
+
+/* "cannot write the output: <errno text>"; returns XS_SYSTEM. */
+int write_error(void);
+
+/* Flush stdout: XS_OK, or write_error() if it or an earlier write failed. */
+int flush_stdout(void);
+
+/* Print text (a --help) on stdout: flush_stdout()'s status. */
+int print_text(const char *text);
 
 /* getopt_long error handling shared by the subcommands: the message for an
  * unknown option or a missing argument; returns XS_USAGE. */
