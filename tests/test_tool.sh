@@ -458,5 +458,213 @@ case_help() {
   run 2 "$SMR" help frobnicate
 }
 
+# publish --watch never publishes a file a writer is still writing.  The
+# writer (this shell) keeps the file open on fd 5 and writes it in chunks;
+# every version published must be a whole file: 49 rows and a last
+# sentinel row, dumped back byte for byte.  The publisher's stdout and
+# stderr share one FIFO: after each step the test reads the one line the
+# publisher prints for it, a version or the reason it did not publish.
+case_partial_write() {
+  local f=$d/in.tsv l pid
+  # round R FROM TO: rows FROM..TO of round R; sentinel: the last row.
+  round() {
+    local i
+    for ((i = $2; i <= $3; i++)); do printf 'key%03d\tround %d value %d\n' "$i" "$1" "$i"; done
+  }
+  sentinel() { printf 'zz-end\tcomplete\n'; }
+  whole() { round "$1" 1 49; sentinel; }
+  # published R LINE: LINE reports a publish of round R's whole file, which
+  # is what the channel now holds.
+  published() {
+    [[ $2 == version=* ]] || fail "round $1: expected a publish, got '$2'"
+    run 0 "$SMR" dump "$ch"
+    whole "$1" | cmp -s - "$d/out" ||
+      fail "round $1: published a file that is not whole ($(wc -l <"$d/out") rows, last '$(tail -n 1 "$d/out")'): '$2'"
+    [[ $2 == "version="*" rows=50 keys=50 "* ]] || fail "round $1: '$2'"
+  }
+  # refused WHY LINE: LINE is the publisher's note that it skipped the file
+  # because WHY; a publish instead is the bug (its table shows how much).
+  refused() {
+    if [[ $2 == version=* ]]; then
+      run 0 "$SMR" dump "$ch"
+      fail "published a half-written file ($(wc -l <"$d/out") rows, last '$(tail -n 1 "$d/out")'): '$2'"
+    fi
+    [[ $2 == *"$1"* ]] || fail "expected '$1', got '$2'"
+  }
+  # stopped PID: wait until PID is stopped (state T), a bounded spin.
+  stopped() {
+    local s i
+    for ((i = 0; i < 1000000; i++)); do
+      read -r s <"/proc/$1/stat"
+      s=${s##*) }
+      [[ ${s%% *} == T ]] && return 0
+    done
+    fail "process $1 did not stop"
+  }
+  whole 1 >"$f"
+  mkfifo "$d/po"
+  "$SMR" publish --watch "$ch" "$f" >"$d/po" 2>&1 &
+  pid=$!
+  bg+=("$pid")
+  exec 3<"$d/po"
+  read -r -t 60 -u 3 l || fail "no first publish"
+  published 1 "$l"
+  # (a) Written whole and closed, then reopened and written again before
+  # the publisher looks (it is stopped meanwhile): the close is stale.
+  kill -STOP "$pid"
+  stopped "$pid"
+  whole 2 >"$f"
+  exec 5>"$f"
+  round 3 1 20 >&5
+  kill -CONT "$pid"
+  read -r -t 60 -u 3 l || fail "(a): the publisher printed nothing"
+  refused "still being written" "$l"
+  round 3 21 35 >&5
+  round 3 36 49 >&5
+  sentinel >&5
+  exec 5>&-
+  read -r -t 60 -u 3 l || fail "(a): no publish after the writer closed"
+  published 3 "$l"
+  # (b) Another process opens the file for writing and closes it while the
+  # writer still has it open: a close_write, but a writer is at work.
+  # Seen through a read lease: the kernel grants none while the file is
+  # open for writing.
+  if [[ $(cat /proc/sys/fs/leases-enable 2>/dev/null) != 0 ]]; then
+    exec 5>"$f"
+    round 4 1 20 >&5
+    : >>"$f"
+    read -r -t 60 -u 3 l || fail "(b): the publisher printed nothing"
+    refused "open for writing by another process" "$l"
+    round 4 21 49 >&5
+    sentinel >&5
+    exec 5>&-
+    read -r -t 60 -u 3 l || fail "(b): no publish after the writer closed"
+    published 4 "$l"
+  else
+    echo "file leases disabled: case (b) skipped" >&2
+  fi
+  # (c) The workflow smr(1) recommends: write a temporary file in the same
+  # directory, rename it into place.
+  whole 5 >"$d/in.tsv.tmp"
+  mv "$d/in.tsv.tmp" "$f"
+  read -r -t 60 -u 3 l || fail "(c): no publish after the rename"
+  published 5 "$l"
+  kill -TERM "$pid"
+  local st=0
+  wait "$pid" || st=$?
+  cat <&3 >"$d/po.rest"
+  exec 3<&-
+  clean "$d/po.rest"
+  [[ $st == 0 ]] || fail "publish --watch exited $st on SIGTERM"
+  [[ ! -s $d/po.rest ]] || fail "unexpected output: $(cat "$d/po.rest")"
+}
+
+# get, dump and watch verify the payload's checksum: with one bit flipped in
+# the data file of the current version they print nothing from it and exit
+# 4; stat says "checksum bad"; the next good version reads again.
+case_corrupt() {
+  need_python
+  printf 'k\thello-world\nz\tzz\n' >"$d/in.tsv"
+  run 0 "$SMR" publish "$ch" "$d/in.tsv"
+  run 0 "$SMR" get "$ch" k
+  [[ $(cat "$d/out") == hello-world ]] || fail "get before: '$(cat "$d/out")'"
+  run 0 "$SMR" stat --json "$ch"
+  mv "$d/out" "$d/stat.json"
+  # Flip the lowest bit of the value's first byte in the current buffer's
+  # data file ('h' becomes 'i': the table itself stays well-formed).
+  "$PY" - "$d/stat.json" "$ch" <<'EOF2' || fail "cannot flip the bit"
+import json, os, stat, sys
+d = json.load(open(sys.argv[1]))
+cur = [b["index"] for b in d["buffers"] if b["current"]]
+assert len(cur) == 1, d["buffers"]
+path = "%s.smr-data-%d" % (sys.argv[2], cur[0])
+if not os.access(path, os.W_OK):
+    os.chmod(path, os.stat(path).st_mode | stat.S_IWUSR)
+with open(path, "r+b") as f:
+    data = f.read()
+    i = data.find(b"hello-world")
+    assert i >= 0, "value not in " + path
+    f.seek(i)
+    f.write(bytes([data[i] ^ 1]))
+EOF2
+  run 0 "$SMR" stat "$ch"
+  has "$d/out" "checksum        bad"
+  local -a cmd
+  for cmd in "get $ch k" "dump $ch" "dump --csv $ch" \
+    "watch --count 1 --timeout 60 $ch" "bench --procs 1 --seconds 0.1 $ch"; do
+    read -ra cmd <<<"$cmd"
+    run 4 "$SMR" "${cmd[@]}"
+    has "$d/err" "version 1 failed verification"
+    [[ ! -s $d/out ]] || fail "'${cmd[*]}' printed '$(cat "$d/out")'"
+  done
+  # A new version goes to another buffer: readable again.
+  printf 'k\tfixed\n' >"$d/in.tsv"
+  run 0 "$SMR" publish "$ch" "$d/in.tsv"
+  run 0 "$SMR" get "$ch" k
+  [[ $(cat "$d/out") == fixed ]] || fail "get after: '$(cat "$d/out")'"
+}
+
+# Output that cannot be written (stdout on /dev/full) is exit status 6 with
+# a message, for --help, --version and every command that prints.
+case_output_errors() {
+  [[ -w /dev/full ]] || { echo "no /dev/full: skipped" >&2; exit 77; }
+  # full ARGS...: smr ARGS with stdout on /dev/full exits 6 and says why.
+  full() {
+    local got=0
+    "$SMR" "$@" >/dev/full 2>"$d/err" || got=$?
+    clean "$d/err"
+    [[ $got == 6 ]] || fail "'smr $*' >/dev/full exited $got, expected 6"
+    has "$d/err" "cannot write the output"
+  }
+  full --help
+  full -h
+  full --version
+  full -V
+  full help
+  local c
+  for c in publish get dump stat watch bench; do
+    full "$c" --help
+    full help "$c"
+  done
+  printf 'k\tv\n' >"$d/in.tsv"
+  full publish "$ch" "$d/in.tsv"
+  full get "$ch" k
+  full dump "$ch"
+  full stat "$ch"
+  full stat --json "$ch"
+  full watch --count 1 "$ch"
+  full bench --procs 1 --seconds 0.05 "$ch"
+}
+
+# stat --json is valid JSON (parsed by python3, which rejects bytes that
+# are not UTF-8) whatever bytes the channel name holds: quotes,
+# backslashes, control characters, invalid UTF-8 (escaped as \u00XX,
+# the exact bytes in channel_hex), valid UTF-8 as it is.
+case_json_names() {
+  need_python
+  printf 'k\tv\n' >"$d/in.tsv"
+  local n
+  for n in 'q"uote' 'back\slash' $'c\x01t\x1f\tn\nx\x7f' $'bad\xff\xfe' \
+    $'trunc\xc3' $'overlong\xc0\xaf' $'surrogate\xed\xa0\x80' \
+    $'cut\xe2\x82A' $'big\xf4\x90\x80\x80' $'ok\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80'; do
+    run 0 "$SMR" publish -q "$d/$n" "$d/in.tsv"
+    run 0 "$SMR" stat --json "$d/$n"
+    "$PY" - "$d/out" "$d/$n" <<'EOF2' || fail "stat --json for the name $(printf %q "$n")"
+import codecs, json, os, sys
+raw = os.fsencode(sys.argv[2])
+# Each byte that is not part of well-formed UTF-8 reads as U+00XX.
+codecs.register_error("byte", lambda e: (chr(e.object[e.start]), e.start + 1))
+d = json.loads(open(sys.argv[1], "rb").read())
+assert d["channel"] == raw.decode("utf-8", "byte"), (d["channel"], raw)
+try:
+    raw.decode("utf-8")
+    assert "channel_hex" not in d, d
+except UnicodeDecodeError:
+    assert bytes.fromhex(d["channel_hex"]) == raw, (d["channel_hex"], raw)
+assert d["version"] == 1 and d["table"] == {"version": 1, "keys": 1}, d
+EOF2
+  done
+}
+
 "case_$CASE"
 echo "ok $CASE"

@@ -17,6 +17,16 @@
 #  test_tool_bench          bench with 2 processes finds every key
 #  test_tool_progress       --progress reaches 100%; quiet otherwise
 #  test_tool_help           --help of every command, usage errors
+#  test_tool_partial_write  publish --watch publishes only whole files: not
+#                           one modified after its close, not one another
+#                           process has open for writing (read lease); the
+#                           rename workflow
+#  test_tool_corrupt        one bit flipped in a data file: get, dump, watch
+#                           (and bench) refuse it with status 4
+#  test_tool_output_errors  stdout on /dev/full: --help, --version and every
+#                           command exit 6
+#  test_tool_json_names     stat --json is valid JSON for names holding
+#                           quotes, backslashes, control bytes, bad UTF-8
 # The cases that need python3 (JSON, generated binary input) are skipped
 # without it.
 if(TARGET smr_tool)
@@ -25,7 +35,7 @@ if(TARGET smr_tool)
     set(SMR_PYTHON3 "")
   endif()
   foreach(case basic roundtrip bad_input watch stat_full publish_watch bench
-          progress help)
+          progress help partial_write corrupt output_errors json_names)
     add_test(NAME test_tool_${case}
              COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_tool.sh
                      $<TARGET_FILE:smr_tool> ${case} "${SMR_PYTHON3}")
