@@ -549,7 +549,12 @@ static const char publish_help[] =
     "  --watch           publish again whenever FILE is written (closed after\n"
     "                    writing) or renamed into place; runs until SIGINT or\n"
     "                    SIGTERM (then exit 0).  Bad input is reported and\n"
-    "                    skipped; the last good version stays.\n"
+    "                    skipped; the last good version stays.  A file still\n"
+    "                    being written is skipped with a note (modified\n"
+    "                    since it was closed, open for writing elsewhere, or\n"
+    "                    changed while read); its next close publishes it.\n"
+    "                    Safest: write FILE.tmp beside FILE, then rename it\n"
+    "                    to FILE (mv): a rename is never half-done.\n"
     "  --progress        show a progress bar on stderr (default: only on a\n"
     "                    terminal, for inputs of 8 MiB or more)\n"
     "  --no-progress     never show it\n"
@@ -560,7 +565,7 @@ static const char publish_help[] =
     "keys; bytes: the table's size).\n"
     "Exit status: 0 published; 2 usage; 3 input file (cannot read, bad row:\n"
     "FILE:LINE says where); 4 channel (another writer, no space, ...);\n"
-    "6 system (memory, signals, inotify).\n";
+    "6 system (memory, signals, inotify, writing the output).\n";
 
 int cmd_publish(int argc, char **argv) {
   enum {

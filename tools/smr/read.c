@@ -29,13 +29,15 @@ static const char get_help[] =
     "Print the value of each KEY in CHANNEL's table, one per line (the raw\n"
     "bytes, then \\n), in the order given.  A key missing from the table is\n"
     "named on stderr and the others are printed.  Use -- before keys that\n"
-    "start with '-'.\n"
+    "start with '-'.  The payload's checksum is verified first: a corrupt\n"
+    "one prints nothing (status 4).\n"
     "\n"
     "Options:\n"
     "  -h, --help   this help\n"
     "\n"
     "Exit status: 0 every key found; 1 a key missing, or nothing published;\n"
-    "2 usage; 4 channel error; 5 the payload is not a table; 6 system.\n";
+    "2 usage; 4 channel error (a checksum mismatch included); 5 the payload\n"
+    "is not a table; 6 system (writing the output included).\n";
 
 int cmd_get(int argc, char **argv) {
   static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
@@ -107,7 +109,8 @@ int cmd_get(int argc, char **argv) {
 static const char dump_help[] =
     "Usage: smr dump [OPTIONS] CHANNEL\n"
     "Print CHANNEL's table, one row per key in insertion order (a key added\n"
-    "twice appears where its last row was).\n"
+    "twice appears where its last row was).  The payload's checksum is\n"
+    "verified first: a corrupt one prints nothing (status 4).\n"
     "\n"
     "Options:\n"
     "  --tsv        KEY<tab>VALUE<newline> (the default); refuses a table\n"
@@ -123,8 +126,9 @@ static const char dump_help[] =
     "included) and, for CSV, quotes exactly the fields that hold , \" \\r or\n"
     "\\n.\n"
     "\n"
-    "Exit status: 0 printed; 1 nothing published; 2 usage; 4 channel error;\n"
-    "5 not a table, or not printable as TSV; 6 system (writing the output).\n";
+    "Exit status: 0 printed; 1 nothing published; 2 usage; 4 channel error (a\n"
+    "checksum mismatch included); 5 not a table, or not printable as TSV;\n"
+    "6 system (writing the output).\n";
 
 /* A field for CSV: quoted iff it holds , " \r or \n. */
 static void csv_field(FILE *f, const unsigned char *p, size_t n) {
@@ -249,7 +253,9 @@ static const char stat_help[] =
     "pinned now, last version read, lag behind the current one).\n"
     "\n"
     "Options:\n"
-    "  --json       one JSON object instead of text\n"
+    "  --json       one JSON object instead of text (a channel name that is\n"
+    "               not UTF-8: each bad byte as \\u00XX, the exact bytes in\n"
+    "               \"channel_hex\")\n"
     "  -h, --help   this help\n"
     "\n"
     "Exit status: 0 shown (also when nothing is published yet); 2 usage;\n"
@@ -527,7 +533,9 @@ static const char watch_help[] =
     "line per new version as it is published (keys=- if the payload is not\n"
     "a table).  Blocks between versions (futex wake-up, no polling; once a\n"
     "second it checks whether the channel was removed).  Versions published\n"
-    "faster than they are read are seen as one: V tells.\n"
+    "faster than they are read are seen as one: V tells.  Each version's\n"
+    "checksum is verified before its line: a corrupt one ends the watch\n"
+    "(status 4).\n"
     "\n"
     "Options:\n"
     "  --count N            exit after N lines (the first included)\n"
@@ -536,7 +544,7 @@ static const char watch_help[] =
     "  -h, --help           this help\n"
     "\n"
     "Exit status: 0 --count reached; 1 --timeout expired; 2 usage; 4 channel\n"
-    "error (or the channel was removed); 6 system.\n";
+    "error (the channel was removed, a checksum mismatch); 6 system.\n";
 
 /* Print a line for the current version; *version = it (kept if none). */
 static int watch_line(const char *ch, smr_shm_reader *r, struct table_cache *tc,
