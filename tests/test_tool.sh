@@ -643,27 +643,32 @@ case_output_errors() {
 case_json_names() {
   need_python
   printf 'k\tv\n' >"$d/in.tsv"
-  local n
+  local n i=0
   for n in 'q"uote' 'back\slash' $'c\x01t\x1f\tn\nx\x7f' $'bad\xff\xfe' \
     $'trunc\xc3' $'overlong\xc0\xaf' $'surrogate\xed\xa0\x80' \
     $'cut\xe2\x82A' $'big\xf4\x90\x80\x80' $'ok\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80'; do
     run 0 "$SMR" publish -q "$d/$n" "$d/in.tsv"
     run 0 "$SMR" stat --json "$d/$n"
-    "$PY" - "$d/out" "$d/$n" <<'EOF2' || fail "stat --json for the name $(printf %q "$n")"
-import codecs, json, os, sys
-raw = os.fsencode(sys.argv[2])
+    mv "$d/out" "$d/stat$((i++)).json"
+    printf '%s\0' "$d/$n" >>"$d/names"
+  done
+  "$PY" - "$d" <<'EOF2' || fail "stat --json with odd channel names"
+import codecs, json, sys
+d = sys.argv[1].encode()
 # Each byte that is not part of well-formed UTF-8 reads as U+00XX.
 codecs.register_error("byte", lambda e: (chr(e.object[e.start]), e.start + 1))
-d = json.loads(open(sys.argv[1], "rb").read())
-assert d["channel"] == raw.decode("utf-8", "byte"), (d["channel"], raw)
-try:
-    raw.decode("utf-8")
-    assert "channel_hex" not in d, d
-except UnicodeDecodeError:
-    assert bytes.fromhex(d["channel_hex"]) == raw, (d["channel_hex"], raw)
-assert d["version"] == 1 and d["table"] == {"version": 1, "keys": 1}, d
+names = open(d + b"/names", "rb").read().split(b"\0")[:-1]
+for i, raw in enumerate(names):
+    j = json.loads(open(d + b"/stat%d.json" % i, "rb").read())
+    assert j["channel"] == raw.decode("utf-8", "byte"), (j["channel"], raw)
+    try:
+        raw.decode("utf-8")
+        assert "channel_hex" not in j, j
+    except UnicodeDecodeError:
+        assert bytes.fromhex(j["channel_hex"]) == raw, (j["channel_hex"], raw)
+    assert j["version"] == 1 and j["table"] == {"version": 1, "keys": 1}, j
+print("%d names" % len(names))
 EOF2
-  done
 }
 
 "case_$CASE"
