@@ -274,38 +274,36 @@ static const char *checksum_name(int c) {
   }
 }
 
-/* The length of the well-formed UTF-8 sequence at p (at most n bytes), or
- * 0: no overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629,
- * the rule JSON parsers apply). */
+/* Well-formed UTF-8 (Unicode Table 3-7, the rule JSON parsers apply: no
+ * overlong forms, no surrogates, nothing above U+10FFFF): per range of
+ * lead bytes, the sequence's length and the second byte's range (the
+ * other continuation bytes are 0x80..0xBF). */
+static const struct utf8_lead {
+  unsigned char first, last, len, lo, hi;
+} utf8_leads[] = {
+    {0xC2, 0xDF, 2, 0x80, 0xBF}, {0xE0, 0xE0, 3, 0xA0, 0xBF},
+    {0xE1, 0xEC, 3, 0x80, 0xBF}, {0xED, 0xED, 3, 0x80, 0x9F},
+    {0xEE, 0xEF, 3, 0x80, 0xBF}, {0xF0, 0xF0, 4, 0x90, 0xBF},
+    {0xF1, 0xF3, 4, 0x80, 0xBF}, {0xF4, 0xF4, 4, 0x80, 0x8F},
+};
+
+/* The length of the well-formed UTF-8 sequence at p (n > 0 bytes there),
+ * or 0 if none starts there. */
 static size_t utf8_len(const unsigned char *p, size_t n) {
-  unsigned char c = p[0];
-  size_t len;
-  unsigned char lo = 0x80, hi = 0xBF; /* the second byte's range */
-  if (c < 0x80)
+  if (p[0] < 0x80)
     return 1;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0)
-      lo = 0xA0;
-    else if (c == 0xED)
-      hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0)
-      lo = 0x90;
-    else if (c == 0xF4)
-      hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (n < len || p[1] < lo || p[1] > hi)
-    return 0;
-  for (size_t i = 2; i < len; i++)
-    if (p[i] < 0x80 || p[i] > 0xBF)
+  for (size_t k = 0; k < sizeof utf8_leads / sizeof utf8_leads[0]; k++) {
+    const struct utf8_lead *l = &utf8_leads[k];
+    if (p[0] < l->first || p[0] > l->last)
+      continue;
+    if (n < l->len || p[1] < l->lo || p[1] > l->hi)
       return 0;
-  return len;
+    for (size_t i = 2; i < l->len; i++)
+      if (p[i] < 0x80 || p[i] > 0xBF)
+        return 0;
+    return l->len;
+  }
+  return 0;
 }
 
 /* A JSON string of the bytes s: quotes and backslashes escaped, control
