@@ -91,7 +91,6 @@ int input_load(struct input *in, const char *path, unsigned flags, char *errmsg,
   } else if (S_ISREG(sb.st_mode)) {
     if (!std_in && (flags & INPUT_NO_WRITERS)) {
       r = take_lease(fd);
-      in->leased = r == 1;
       /* Stat again under the lease: what is loaded cannot change now. */
       if (r == 1 && fstat(fd, &sb) != 0)
         r = -errno;
@@ -126,7 +125,6 @@ int input_load(struct input *in, const char *path, unsigned flags, char *errmsg,
   }
   if (!std_in)
     close(fd);
-  in->leased = false;
   return r;
 }
 
@@ -143,7 +141,6 @@ int input_settle(struct input *in, char *errmsg, size_t n) {
   }
   close(in->fd);
   in->fd = -1;
-  in->leased = false;
   if (same)
     return 0;
   snprintf(errmsg, n, "the file changed while being read");
@@ -154,7 +151,6 @@ void input_free(struct input *in) {
   if (in->fd >= 0)
     close(in->fd);
   in->fd = -1;
-  in->leased = false;
   if (in->mapped)
     munmap((void *)in->data, (size_t)in->size);
   else

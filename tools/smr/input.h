@@ -31,9 +31,9 @@ struct input {
   const char *name; /* for messages */
   const unsigned char *data;
   uint64_t size;
-  bool mapped;        /* munmap, else free */
-  int fd;             /* a regular file, open until input_settle (else -1) */
-  bool leased;        /* fd holds a read lease (INPUT_NO_WRITERS) */
+  bool mapped; /* munmap, else free */
+  int fd;      /* a regular file, open until input_settle (else -1); it holds
+                  the read lease of INPUT_NO_WRITERS, if one was taken */
   struct input_id id; /* fd's, when loaded */
 };
 
@@ -43,7 +43,7 @@ struct input {
  * (or truncates it) wait until input_settle releases it.  A file open for
  * writing fails with -EBUSY; where leases are not available (another
  * owner without CAP_LEASE, a file system without leases) the file is
- * loaded without one (in->leased false). */
+ * loaded without one. */
 #define INPUT_NO_WRITERS 0x1u
 
 /* Load path: mmap a regular file, read a pipe or "-" into memory.

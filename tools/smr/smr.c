@@ -41,7 +41,8 @@ int usage_error(const char *fmt, ...) {
 }
 
 int write_error(void) {
-  msg("cannot write the output: %s", strerror(errno));
+  /* errno of the failed write, unless only the stream's error flag told */
+  msg("cannot write the output: %s", strerror(errno ? errno : EIO));
   return XS_SYSTEM;
 }
 
