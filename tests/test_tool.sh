@@ -73,6 +73,18 @@ version_of() {
   awk '$1 == "version" { print $2 }' "$d/vout"
 }
 
+# stopped PID: wait until PID (sent SIGSTOP) is stopped, state T in
+# /proc/PID/stat: a bounded spin, no sleep.
+stopped() {
+  local s i
+  for ((i = 0; i < 1000000; i++)); do
+    read -r s <"/proc/$1/stat"
+    s=${s##*) }
+    [[ ${s%% *} == T ]] && return 0
+  done
+  fail "process $1 did not stop"
+}
+
 # ---- cases -------------------------------------------------------------------
 
 # publish, get, dump and stat between processes; the duplicate rule; get's
@@ -491,16 +503,6 @@ case_partial_write() {
     fi
     [[ $2 == *"$1"* ]] || fail "expected '$1', got '$2'"
   }
-  # stopped PID: wait until PID is stopped (state T), a bounded spin.
-  stopped() {
-    local s i
-    for ((i = 0; i < 1000000; i++)); do
-      read -r s <"/proc/$1/stat"
-      s=${s##*) }
-      [[ ${s%% *} == T ]] && return 0
-    done
-    fail "process $1 did not stop"
-  }
   whole 1 >"$f"
   mkfifo "$d/po"
   "$SMR" publish --watch "$ch" "$f" >"$d/po" 2>&1 &
@@ -564,15 +566,12 @@ case_partial_write() {
 # 4; stat says "checksum bad"; the next good version reads again.
 case_corrupt() {
   need_python
-  printf 'k\thello-world\nz\tzz\n' >"$d/in.tsv"
-  run 0 "$SMR" publish "$ch" "$d/in.tsv"
-  run 0 "$SMR" get "$ch" k
-  [[ $(cat "$d/out") == hello-world ]] || fail "get before: '$(cat "$d/out")'"
-  run 0 "$SMR" stat --json "$ch"
-  mv "$d/out" "$d/stat.json"
-  # Flip the lowest bit of the value's first byte in the current buffer's
-  # data file ('h' becomes 'i': the table itself stays well-formed).
-  "$PY" - "$d/stat.json" "$ch" <<'EOF2' || fail "cannot flip the bit"
+  # flip VALUE: flip the lowest bit of VALUE's first byte in the data file
+  # of the channel's current version (the table stays well-formed).
+  flip() {
+    run 0 "$SMR" stat --json "$ch"
+    mv "$d/out" "$d/stat.json"
+    "$PY" - "$d/stat.json" "$ch" "$1" <<'EOF2' || fail "cannot flip a bit of '$1'"
 import json, os, stat, sys
 d = json.load(open(sys.argv[1]))
 cur = [b["index"] for b in d["buffers"] if b["current"]]
@@ -582,11 +581,17 @@ if not os.access(path, os.W_OK):
     os.chmod(path, os.stat(path).st_mode | stat.S_IWUSR)
 with open(path, "r+b") as f:
     data = f.read()
-    i = data.find(b"hello-world")
+    i = data.find(os.fsencode(sys.argv[3]))
     assert i >= 0, "value not in " + path
     f.seek(i)
     f.write(bytes([data[i] ^ 1]))
 EOF2
+  }
+  printf 'k\thello-world\nz\tzz\n' >"$d/in.tsv"
+  run 0 "$SMR" publish "$ch" "$d/in.tsv"
+  run 0 "$SMR" get "$ch" k
+  [[ $(cat "$d/out") == hello-world ]] || fail "get before: '$(cat "$d/out")'"
+  flip hello-world
   run 0 "$SMR" stat "$ch"
   has "$d/out" "checksum        bad"
   local -a cmd
@@ -602,6 +607,28 @@ EOF2
   run 0 "$SMR" publish "$ch" "$d/in.tsv"
   run 0 "$SMR" get "$ch" k
   [[ $(cat "$d/out") == fixed ]] || fail "get after: '$(cat "$d/out")'"
+  # A watch already running stops at a corrupt new version (it is stopped
+  # while the version is published and corrupted, so it reads it after).
+  mkfifo "$d/w"
+  "$SMR" watch --count 2 --timeout 60 "$ch" >"$d/w" 2>"$d/w.err" &
+  local wpid=$! l st=0
+  bg+=("$wpid")
+  exec 3<"$d/w"
+  read -r -t 60 -u 3 l || fail "watch printed no first line"
+  [[ $l == "version=2 "* ]] || fail "watch line 1: '$l'"
+  kill -STOP "$wpid"
+  stopped "$wpid"
+  printf 'k\tcorrupt-soon\n' >"$d/in.tsv"
+  run 0 "$SMR" publish "$ch" "$d/in.tsv"
+  flip corrupt-soon
+  kill -CONT "$wpid"
+  wait "$wpid" || st=$?
+  cat <&3 >"$d/w.rest"
+  exec 3<&-
+  clean "$d/w.err"
+  [[ $st == 4 ]] || fail "watch exited $st at a corrupt version"
+  [[ ! -s $d/w.rest ]] || fail "watch printed '$(cat "$d/w.rest")'"
+  has "$d/w.err" "version 3 failed verification"
 }
 
 # Output that cannot be written (stdout on /dev/full) is exit status 6 with

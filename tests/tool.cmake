@@ -22,7 +22,8 @@
 #                           process has open for writing (read lease); the
 #                           rename workflow
 #  test_tool_corrupt        one bit flipped in a data file: get, dump, watch
-#                           (and bench) refuse it with status 4
+#                           (and bench) refuse it with status 4, and so does
+#                           a running watch when the new version is corrupt
 #  test_tool_output_errors  stdout on /dev/full: --help, --version and every
 #                           command exit 6
 #  test_tool_json_names     stat --json is valid JSON for names holding
