@@ -4,7 +4,9 @@
 # Each case uses channels in its own mktemp -d directory under /dev/shm
 # and removes it on exit.  Processes started in the background are bounded
 # by their own --timeout and killed on exit; the test waits for them
-# through FIFOs (a line read per step), never by sleeping.  Exit 77: the
+# through FIFOs (a line read per step), never by sleeping.  To order a
+# background process's reads after a step, the test stops it (SIGSTOP,
+# then waits for state T in /proc) and continues it after the step.  Exit 77: the
 # case needs python3 and none was found (ctest reports it skipped).
 set -euo pipefail
 
