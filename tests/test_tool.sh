@@ -87,6 +87,18 @@ stopped() {
   fail "process $1 did not stop"
 }
 
+# ended PID STATUS WHAT: background PID, whose output fd 3 reads, exits
+# with STATUS and prints nothing more than what was read (fd 3 is closed).
+ended() {
+  local st=0
+  wait "$1" || st=$?
+  cat <&3 >"$d/rest"
+  exec 3<&-
+  clean "$d/rest"
+  [[ $st == "$2" ]] || fail "$3 exited $st, expected $2"
+  [[ ! -s $d/rest ]] || fail "$3 printed more: $(cat "$d/rest")"
+}
+
 # ---- cases -------------------------------------------------------------------
 
 # publish, get, dump and stat between processes; the duplicate rule; get's
@@ -554,13 +566,7 @@ case_partial_write() {
   read -r -t 60 -u 3 l || fail "(c): no publish after the rename"
   published 5 "$l"
   kill -TERM "$pid"
-  local st=0
-  wait "$pid" || st=$?
-  cat <&3 >"$d/po.rest"
-  exec 3<&-
-  clean "$d/po.rest"
-  [[ $st == 0 ]] || fail "publish --watch exited $st on SIGTERM"
-  [[ ! -s $d/po.rest ]] || fail "unexpected output: $(cat "$d/po.rest")"
+  ended "$pid" 0 "publish --watch (SIGTERM)"
 }
 
 # get, dump and watch verify the payload's checksum: with one bit flipped in
@@ -613,7 +619,7 @@ EOF2
   # while the version is published and corrupted, so it reads it after).
   mkfifo "$d/w"
   "$SMR" watch --count 2 --timeout 60 "$ch" >"$d/w" 2>"$d/w.err" &
-  local wpid=$! l st=0
+  local wpid=$! l
   bg+=("$wpid")
   exec 3<"$d/w"
   read -r -t 60 -u 3 l || fail "watch printed no first line"
@@ -624,12 +630,8 @@ EOF2
   run 0 "$SMR" publish "$ch" "$d/in.tsv"
   flip corrupt-soon
   kill -CONT "$wpid"
-  wait "$wpid" || st=$?
-  cat <&3 >"$d/w.rest"
-  exec 3<&-
+  ended "$wpid" 4 "watch at a corrupt version"
   clean "$d/w.err"
-  [[ $st == 4 ]] || fail "watch exited $st at a corrupt version"
-  [[ ! -s $d/w.rest ]] || fail "watch printed '$(cat "$d/w.rest")'"
   has "$d/w.err" "version 3 failed verification"
 }
 
