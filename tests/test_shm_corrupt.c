@@ -654,9 +654,11 @@ static void check_valid(const char *what) {
   check_case(what, 0, 0, 0, 1, 0, SMR_SHM_CHECKSUM_OK, TK_ANY, 0);
 }
 
-/* Current payload damaged: open works, reads give -EBADMSG. */
+/* Current payload damaged: open works, reads give -EBADMSG.  A writer may
+ * take over, or refuse: -EBADMSG, or -EEXIST where the data file's name
+ * holds something it did not create (a directory). */
 static void check_bad_current(const char *what) {
-  check_case(what, 0, -EBADMSG, -EBADMSG, 0, 0, -1, TK_ANY, 0);
+  check_case(what, 0, -EBADMSG, -EBADMSG, 0, 0, -1, TK_ANY, -EEXIST);
 }
 
 /* Runs fn in a child as uid `uid` (root only), checks it exited 0. */
@@ -1348,12 +1350,29 @@ static void readers_cases(void) {
     check_bad_dir("readers directory owned by another uid");
     fresh_channel(3, 8, 0);
     CHECK_EQ(chown(g_state, UID_HOSTILE, UID_HOSTILE), 0);
-    check_bad_dir("state file owned by another uid than the directory");
-    /* Both moved to another owner: consistent again. */
+    /* A writer (root here) never takes over another user's state file. */
+    check_case("state file owned by another uid than the directory",
+               -EBADMSG, 0, 0, 0, 0, -1, TK_REFUSE, -EPERM);
+    /* The data files still ours (root's): another user's to the readers,
+     * who take the state file's owner for the channel's writer. */
     fresh_channel(3, 8, 0);
     CHECK_EQ(chown(g_state, UID_OTHER, UID_OTHER), 0);
     CHECK_EQ(chown(g_readers, UID_OTHER, UID_OTHER), 0);
-    check_valid("state file and readers directory of another uid");
+    check_case("state file and readers directory of another uid than the "
+               "data files",
+               0, -EBADMSG, -EBADMSG, 0, 0, -1, TK_REFUSE, -EPERM);
+    /* Everything moved to another owner: consistent again for readers; a
+     * writer of another uid (root) still refuses to take it over. */
+    fresh_channel(3, 8, 0);
+    CHECK_EQ(chown(g_state, UID_OTHER, UID_OTHER), 0);
+    CHECK_EQ(chown(g_readers, UID_OTHER, UID_OTHER), 0);
+    for (unsigned i = 0; i < 3; i++) {
+      char p[192];
+      data_path(i, p, sizeof p);
+      CHECK_EQ(chown(p, UID_OTHER, UID_OTHER), 0);
+    }
+    check_case("channel of another uid", 0, 0, 0, 1, 0, SMR_SHM_CHECKSUM_OK,
+               TK_REFUSE, -EPERM);
   } else {
     skip_note("readers directory owned by another uid (chown)");
   }
@@ -1585,7 +1604,9 @@ static void fifo_state_fn(void) {
   smr_shm_writer *w;
   EXPECT_EQ(smr_shm_reader_open(g_name, 0, &r), -EBADMSG);
   EXPECT_EQ(smr_shm_stat(g_name, 0, &st, NULL, 0, NULL), -EBADMSG);
-  EXPECT_EQ(smr_shm_writer_open(g_name, NULL, &w), -EBADMSG);
+  /* The name holds something the writer did not create: never adopted. */
+  EXPECT_EQ(smr_shm_writer_open(g_name, NULL, &w), -EEXIST);
+  EXPECT(strcmp(smr_shm_error_path(), g_state) == 0);
 }
 
 static void fifo_readers_fn(void) {
@@ -1610,15 +1631,16 @@ static void fifo_readers_new_fn(void) {
 }
 
 /* Readers never touch the writer lock; a writer refuses a lock file that
- * is not a regular file, and so does smr_shm_unlink (which takes the lock
- * while removing). */
+ * is not a regular file (-EEXIST: it did not create it), and so does
+ * smr_shm_unlink (which takes the lock while removing). */
 static void fifo_lock_fn(void) {
   check_reader(SMR_SHM_VERIFY, 0, 0, 1, 0);
   struct smr_shm_stat st;
   EXPECT_EQ(smr_shm_stat(g_name, 0, &st, NULL, 0, NULL), 0);
   EXPECT_EQ(st.version, g_cur_version);
   smr_shm_writer *w;
-  EXPECT_EQ(smr_shm_writer_open(g_name, NULL, &w), -EBADMSG);
+  EXPECT_EQ(smr_shm_writer_open(g_name, NULL, &w), -EEXIST);
+  EXPECT(strcmp(smr_shm_error_path(), g_lock) == 0);
 }
 
 static void fifo_data_fn(void) {
