@@ -1901,6 +1901,9 @@ static void sq_writer(void) {
     sq_publish(w, 8, 100);
     smr_shm_writer_close(w);
   }
+  if (rc != g_sq->want)
+    fprintf(stderr, "writer_open: %d (%s), expected %d\n", rc,
+            rc == 0 ? "adopted the squatted name" : "refused", g_sq->want);
   EXPECT_EQ(rc, g_sq->want);
   if (strcmp(smr_shm_error_path(), g_sq_path) != 0)
     fprintf(stderr, "error path '%s', squatted '%s'\n", smr_shm_error_path(),
@@ -2011,9 +2014,9 @@ static void squat_cases(void) {
     return;
   }
   static const struct squat cases[] = {
+      {"squat: state file of a new channel", ".smr", SQ_EMPTY, false, -EPERM},
       {"squat: data file of a new channel", ".smr-data-1", SQ_FILE, false,
        -EPERM},
-      {"squat: state file of a new channel", ".smr", SQ_EMPTY, false, -EPERM},
       {"squat: lock file of a new channel", ".smr-lock", SQ_FILE, false,
        -EPERM},
       {"squat: readers directory of a new channel", ".smr-readers", SQ_DIR,
@@ -2033,8 +2036,13 @@ static void squat_cases(void) {
       {"squat: hard link to the writer's file as a data file", ".smr-data-3",
        SQ_HARDLINK, true, -EEXIST},
   };
+  /* SMR_TEST_SQUAT=<i>: only case i (to look at one case alone). */
+  const char *only = getenv("SMR_TEST_SQUAT");
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-    squat_case(&cases[i]);
+    if (!only || (size_t)atoi(only) == i)
+      squat_case(&cases[i]);
+  if (only)
+    return;
   /* Stale files of the writer's own user, and another user's file at a
    * data name the channel does not use (K = 4: data-9): created anyway. */
   g_case = "squat: unused data name of another user, stale files of ours";

@@ -358,8 +358,11 @@ static void on_usr1(int sig) {
  * it: the signal arrives in the middle of a read. */
 static void raise_usr1(smr_shm_reader *r, void *arg) {
   (void)r;
-  (void)arg;
-  raise(SIGUSR1);
+  static bool raised; /* once: the handler's own read comes here too */
+  if (!raised && arg == NULL) {
+    raised = true;
+    raise(SIGUSR1);
+  }
 }
 
 /* In a child: a read of `outer` interrupted by a handler reading through
