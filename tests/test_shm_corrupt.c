@@ -1351,8 +1351,8 @@ static void readers_cases(void) {
     fresh_channel(3, 8, 0);
     CHECK_EQ(chown(g_state, UID_HOSTILE, UID_HOSTILE), 0);
     /* A writer (root here) never takes over another user's state file. */
-    check_case("state file owned by another uid than the directory",
-               -EBADMSG, 0, 0, 0, 0, -1, TK_REFUSE, -EPERM);
+    check_case("state file owned by another uid than the directory", -EBADMSG,
+               0, 0, 0, 0, -1, TK_REFUSE, -EPERM);
     /* The data files still ours (root's): another user's to the readers,
      * who take the state file's owner for the channel's writer. */
     fresh_channel(3, 8, 0);
@@ -1815,8 +1815,8 @@ static void symlink_cases(void) {
  * lock file), and readers must never get to see the squatter's bytes.  The
  * same user taking over after a crash still works.  Root only. */
 
-static char g_sdir[96];   /* "<dir>/shared", mode 01777 */
-static char g_sname[128]; /* "<sdir>/ch" */
+static char g_sdir[96];     /* "<dir>/shared", mode 01777 */
+static char g_sname[128];   /* "<sdir>/ch" */
 static char g_svictim[160]; /* a file of the writer's user */
 
 enum sq_kind { SQ_FILE, SQ_EMPTY, SQ_FIFO, SQ_LINK, SQ_DIR, SQ_HARDLINK };
@@ -1981,7 +1981,8 @@ static void squat_case(const struct squat *sq) {
   char *before = describe(g_sdir);
   char lock[192];
   snprintf(lock, sizeof lock, "%s.smr-lock", g_sname);
-  bool had_lock = access(lock, F_OK) == 0 || strcmp(sq->suffix, ".smr-lock") == 0;
+  bool had_lock =
+      access(lock, F_OK) == 0 || strcmp(sq->suffix, ".smr-lock") == 0;
   run_as(sq->what, UID_OTHER, sq_writer);
   g_case = sq->what;
   /* Only the writer's own lock file may have appeared. */
@@ -2021,12 +2022,11 @@ static void squat_cases(void) {
        -EPERM},
       {"squat: readers directory of a new channel", ".smr-readers", SQ_DIR,
        false, -EPERM},
-      {"squat: the new state file's name", ".smr-new", SQ_FILE, false,
-       -EPERM},
+      {"squat: the new state file's name", ".smr-new", SQ_FILE, false, -EPERM},
       {"squat: FIFO as a data file of a new channel", ".smr-data-0", SQ_FIFO,
        false, -EPERM},
-      {"squat: symlink as a data file of a new channel", ".smr-data-2",
-       SQ_LINK, false, -EPERM},
+      {"squat: symlink as a data file of a new channel", ".smr-data-2", SQ_LINK,
+       false, -EPERM},
       {"squat: symlink as the state file", ".smr", SQ_LINK, false, -EPERM},
       {"squat: symlink as the lock file", ".smr-lock", SQ_LINK, false, -EPERM},
       {"squat: data file of an existing channel", ".smr-data-3", SQ_FILE, true,

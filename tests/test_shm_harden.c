@@ -248,7 +248,8 @@ static void recreate_section(void) {
   test_chan_done(&c);
 }
 
-/* ---- long names ------------------------------------------------------------ */
+/* ---- long names ------------------------------------------------------------
+ */
 
 /* The longest last component smr/shm.h accepts. */
 #define NAME_LAST_MAX 218u
@@ -276,8 +277,7 @@ static void long_name_case(const char *name, size_t len, const char *dir,
   int rc = smr_shm_writer_open(name, NULL, &w);
   if (len > NAME_LAST_MAX) {
     if (rc != -ENAMETOOLONG)
-      fprintf(stderr, "last component of %zu bytes: writer_open %d\n", len,
-              rc);
+      fprintf(stderr, "last component of %zu bytes: writer_open %d\n", len, rc);
     CHECK_EQ(rc, -ENAMETOOLONG);
     CHECK_EQ(count_entries(dir, start), 0); /* nothing half-made */
     CHECK_EQ(smr_shm_reader_open(name, 0, &r), -ENAMETOOLONG);
@@ -307,9 +307,9 @@ static void long_name_case(const char *name, size_t len, const char *dir,
 static void longname_section(void) {
   struct test_chan c;
   test_chan_init(&c);
-  static const size_t lens[] = {200, 217, 218, 219, 220, 230, 240, 241, 242,
-                                243, 244, 245, 246, 247, 248, 249, 250, 251,
-                                252, 253, 254, 255, 256, 300};
+  static const size_t lens[] = {200, 217, 218, 219, 220, 230, 240, 241,
+                                242, 243, 244, 245, 246, 247, 248, 249,
+                                250, 251, 252, 253, 254, 255, 256, 300};
   for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
     /* A path prefix in our directory. */
     char last[320], name[400];
@@ -340,7 +340,8 @@ static void longname_section(void) {
   test_chan_done(&c);
 }
 
-/* ---- signal handlers -------------------------------------------------------- */
+/* ---- signal handlers --------------------------------------------------------
+ */
 
 static smr_shm_reader *g_sig_reader; /* the handle the handler reads */
 static volatile sig_atomic_t g_sig_reads;
