@@ -394,6 +394,16 @@ static char *describe(const char *path) {
   return t.p;
 }
 
+/* `path` must still look as `before` (from describe) did; frees it. */
+static void expect_same_tree(char *before, const char *path) {
+  char *after = describe(path);
+  if (strcmp(before, after) != 0)
+    fprintf(stderr, "before:\n%safter:\n%s", before, after);
+  EXPECT(strcmp(before, after) == 0);
+  free(before);
+  free(after);
+}
+
 /* ---- Payloads ------------------------------------------------------------ */
 
 #define PAYLOAD 5000u /* bytes per version in the corruption cases */
@@ -1310,10 +1320,7 @@ static void readers_cases(void) {
   {
     char *before = describe(g_vdir);
     check_bad_dir("readers path is a symlink to a directory");
-    char *after = describe(g_vdir);
-    EXPECT(strcmp(before, after) == 0);
-    free(before);
-    free(after);
+    expect_same_tree(before, g_vdir);
   }
   fresh_channel(3, 8, 0);
   rm_tree(g_readers);
@@ -1755,12 +1762,7 @@ static void symlink_dir_case(void) {
   EXPECT_EQ(smr_shm_publish(w, buf, sizeof buf, NULL), 0);
   EXPECT_EQ(smr_shm_reader_close(r), 0);
   smr_shm_writer_close(w);
-  char *after = describe(g_vdir);
-  if (strcmp(before, after) != 0)
-    fprintf(stderr, "before:\n%safter:\n%s", before, after);
-  EXPECT(strcmp(before, after) == 0);
-  free(before);
-  free(after);
+  expect_same_tree(before, g_vdir);
   remove_channel_files();
 }
 
@@ -1992,12 +1994,7 @@ static void squat_case(const struct squat *sq) {
     EXPECT(S_ISREG(sb.st_mode));
     EXPECT_EQ(unlink(lock), 0);
   }
-  char *after = describe(g_sdir);
-  if (strcmp(before, after) != 0)
-    fprintf(stderr, "before:\n%safter:\n%s", before, after);
-  EXPECT(strcmp(before, after) == 0);
-  free(before);
-  free(after);
+  expect_same_tree(before, g_sdir);
   if (strcmp(sq->suffix, ".smr") != 0)
     run_as(sq->what, UID_OTHER, sq_reader); /* else the squatter's own */
   g_case = sq->what;
@@ -3133,15 +3130,6 @@ static void robust_cases(void) {
   remove_channel_files();
 }
 
-static bool want(int argc, char **argv, const char *section, bool dflt) {
-  if (argc < 2)
-    return dflt;
-  for (int i = 1; i < argc; i++)
-    if (strcmp(argv[i], section) == 0)
-      return true;
-  return false;
-}
-
 /* Arguments (optional): the sections to run - state readers payload special
  * symlink squat hostile buggy robust; default all. */
 int main(int argc, char **argv) {
@@ -3166,23 +3154,23 @@ int main(int argc, char **argv) {
     fprintf(stderr, "not running as root: the cross-uid cases are skipped "
                     "(CI runs as root)\n");
 
-  if (want(argc, argv, "state", true))
+  if (test_section(argc, argv, "state"))
     state_cases();
-  if (want(argc, argv, "readers", true))
+  if (test_section(argc, argv, "readers"))
     readers_cases();
-  if (want(argc, argv, "payload", true))
+  if (test_section(argc, argv, "payload"))
     payload_cases();
-  if (want(argc, argv, "special", true))
+  if (test_section(argc, argv, "special"))
     special_file_cases();
-  if (want(argc, argv, "symlink", true))
+  if (test_section(argc, argv, "symlink"))
     symlink_cases();
-  if (want(argc, argv, "squat", true))
+  if (test_section(argc, argv, "squat"))
     squat_cases();
-  if (want(argc, argv, "hostile", true))
+  if (test_section(argc, argv, "hostile"))
     bad_reader_case(HM_HOSTILE);
-  if (want(argc, argv, "buggy", true))
+  if (test_section(argc, argv, "buggy"))
     bad_reader_case(HM_BUGGY);
-  if (want(argc, argv, "robust", true))
+  if (test_section(argc, argv, "robust"))
     robust_cases();
 
   /* A valid channel again, removed by the library: nothing else is left. */

@@ -423,23 +423,14 @@ static void signal_section(void) {
   test_chan_done(&c);
 }
 
-static bool want(int argc, char **argv, const char *section) {
-  if (argc < 2)
-    return true;
-  for (int i = 1; i < argc; i++)
-    if (strcmp(argv[i], section) == 0)
-      return true;
-  return false;
-}
-
 int main(int argc, char **argv) {
-  if (want(argc, argv, "pread"))
+  if (test_section(argc, argv, "pread"))
     pread_section();
-  if (want(argc, argv, "recreate"))
+  if (test_section(argc, argv, "recreate"))
     recreate_section();
-  if (want(argc, argv, "longname"))
+  if (test_section(argc, argv, "longname"))
     longname_section();
-  if (want(argc, argv, "signal"))
+  if (test_section(argc, argv, "signal"))
     signal_section();
   return 0;
 }
