@@ -1128,6 +1128,7 @@ int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
   atomic_store_explicit(&w->st->notify, (uint32_t)SMR__SHM_VERSION(now_cur),
                         memory_order_release);
   smr__futex_wake(&w->st->notify, INT_MAX);
+  err_path[0] = '\0'; /* names of other users the channel does not need */
   *out = w;
   return 0;
 fail:
