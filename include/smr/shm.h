@@ -241,10 +241,12 @@ typedef struct smr_shm_guard {
  * handle's slot file in the readers directory, locks it and links it in
  * under a free slot name.  Creates nothing else.  A handle is used by one
  * thread at a time and holds at most one guard; give each reading thread
- * its own handle.  Not inherited across fork: a child opens its own (and
- * must not use or close the parent's).  Errors: -EINVAL, -ENOENT, -EAGAIN,
- * -EBADMSG, -EACCES, -EUSERS, -ENOMEM, -ENOSPC, -EMFILE.  Blocks on file
- * system calls. */
+ * its own handle, and a signal handler that reads a handle of its own
+ * (never the one whose call it may interrupt: see the top of this file).
+ * Not inherited across fork: a child opens its own (and
+ * must not use or close the parent's).  Errors: -EINVAL, -ENAMETOOLONG,
+ * -ENOENT, -EAGAIN, -EBADMSG, -EACCES, -EUSERS, -ENOMEM, -ENOSPC, -EMFILE.
+ * Blocks on file system calls. */
 SMR_API int smr_shm_reader_open(const char *name, unsigned flags,
                                 smr_shm_reader **out);
 
@@ -255,7 +257,9 @@ SMR_API int smr_shm_reader_close(smr_shm_reader *r);
 SMR_API int smr__shm_read_slow(smr_shm_reader *r);
 SMR_API void smr__shm_release_slow(smr_shm_reader *r);
 
-/* Pin the current payload and return a view of it.  Lock-free; the common
+/* Pin the current payload and return a view of it.  Not re-entrant for one
+ * handle (no use from a signal handler that interrupts it; SMR_DEBUG builds
+ * abort on that).  Lock-free; the common
  * case (payload unchanged since this handle's last read) is three loads and
  * a store to the reader's own slot, with no fence and no atomic RMW; a new
  * version costs a call that announces it under a fence, validates its
@@ -264,7 +268,8 @@ SMR_API void smr__shm_release_slow(smr_shm_reader *r);
  * Ordering: acquire, pairs with the writer's release store of the version,
  * so the whole payload is visible.  Errors: -ENODATA (nothing published
  * yet), -EBUSY (this handle already holds a guard), -EBADMSG (descriptor or
- * file corrupt, or checksum mismatch under SMR_SHM_VERIFY), -ESTALE (the
+ * file corrupt, a data file not owned by the state file's owner, or
+ * checksum mismatch under SMR_SHM_VERIFY), -ESTALE (the
  * channel was removed and created anew: open it again), -ENOMEM.
  * On error no guard is held. */
 SMR_INLINE int smr_shm_read(smr_shm_reader *r, smr_shm_guard *g) {
