@@ -140,9 +140,16 @@ unsigned smr__geteuid(void) {
 int smr__dir_create(const char *path, unsigned mode, bool exact_mode) {
   if (mkdir(path, (mode_t)mode) != 0)
     return -errno;
-  if (exact_mode && chmod(path, (mode_t)mode) != 0)
+  if (!exact_mode)
+    return 0;
+  /* fchmod of what we opened without following a link: in a directory
+   * others may write, the name could name something else by now. */
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
     return -errno;
-  return 0;
+  int r = fchmod(fd, (mode_t)mode) == 0 ? 0 : -errno;
+  close(fd);
+  return r;
 }
 
 int smr__dir_open(const char *path) {
