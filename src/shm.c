@@ -2041,6 +2041,8 @@ int smr_shm_unlink(const char *name) {
       file_path(path, prefix, ".smr-data-", i);
       smr__file_unlink(path);
     }
+    file_path(path, prefix, ".smr-new", -1); /* a creation that died */
+    smr__file_unlink(path);
     file_path(path, prefix, ".smr-lock", -1);
     smr__file_unlink(path);
   }
