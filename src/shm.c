@@ -56,7 +56,6 @@ _Static_assert(SMR__SHM_F_SYMMETRIC == SMR_SHM_SYMMETRIC &&
 #define SMR__SHM_STATE_FLAGS                                                   \
   (SMR__SHM_F_SYMMETRIC | SMR__SHM_F_NOSUM | SMR__SHM_F_DURABLE)
 #define DEFAULT_TIMEOUT_NS 10000000000ll
-#define PATH_EXTRA         32 /* ".smr-data-31" and friends */
 /* While the writer waits for live readers, it re-checks their liveness this
  * often (the kernel cannot wake a futex when a lock holder dies). */
 #define LIVENESS_MIN_NS 1000000ll
@@ -68,19 +67,38 @@ static _Alignas(8) const unsigned char empty_payload[8];
 
 /* ---- names and validation ------------------------------------------------ */
 
+/* The longest name the library derives from a channel's: the readers
+ * directory moved aside with its inode number (remove_readers_dir).  Every
+ * other suffix (".smr", ".smr-lock", ".smr-new", ".smr-data-31",
+ * ".smr-readers") is shorter. */
+#define SUFFIX_MAX (sizeof ".smr-readers.old-18446744073709551615" - 1)
+/* Longest entry a reader creates in the readers directory (its temporary
+ * slot name, see slot_file_create; slot names r<i> are shorter). */
+#define ENTRY_MAX 64
+
+/* NAME -> the path prefix of its files.  Every name derived from it is
+ * checked here, before anything is created: its last component plus the
+ * longest suffix must fit NAME_MAX, and the longest path (an entry of the
+ * readers directory) PATH_MAX; else -ENAMETOOLONG. */
 static int make_prefix(const char *name, char **out) {
   if (!name || !*name)
     return -EINVAL;
   size_t n = strlen(name);
-  if (n + PATH_EXTRA + sizeof "/dev/shm/" > PATH_MAX || name[n - 1] == '/')
+  if (name[n - 1] == '/')
     return -EINVAL;
-  char *p = malloc(n + sizeof "/dev/shm/");
+  const char *slash = strrchr(name, '/');
+  size_t base = slash ? n - (size_t)(slash + 1 - name) : n;
+  size_t full = slash ? n : n + sizeof "/dev/shm/" - 1;
+  if (base + SUFFIX_MAX > NAME_MAX ||
+      full + SUFFIX_MAX + 1 + ENTRY_MAX >= PATH_MAX)
+    return -ENAMETOOLONG;
+  char *p = malloc(full + 1);
   if (!p)
     return -ENOMEM;
-  if (strchr(name, '/'))
+  if (slash)
     memcpy(p, name, n + 1);
   else
-    snprintf(p, n + sizeof "/dev/shm/", "/dev/shm/%s", name);
+    snprintf(p, full + 1, "/dev/shm/%s", name);
   *out = p;
   return 0;
 }
@@ -205,6 +223,33 @@ static int64_t deadline_of(int64_t timeout_ns) {
     return INT64_MAX;
   int64_t now = smr__now_ns();
   return timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
+}
+
+/* ---- which file an error is about ---------------------------------------- */
+
+/* The path behind this thread's last error (smr_shm_error_path): its last
+ * bytes when longer, so the file name itself is always kept. */
+static _Thread_local char err_path[256];
+
+static void note_path(const char *path) {
+  size_t n = strlen(path);
+  if (n < sizeof err_path) {
+    memcpy(err_path, path, n + 1);
+    return;
+  }
+  size_t keep = sizeof err_path - 4;
+  memcpy(err_path, "...", 3);
+  memcpy(err_path + 3, path + n - keep, keep + 1);
+}
+
+const char *smr_shm_error_path(void) {
+  return err_path;
+}
+
+/* An error about the file at `path`: remember the path, return err. */
+static int path_error(const char *path, int err) {
+  note_path(path);
+  return err;
 }
 
 /* ---- writer -------------------------------------------------------------- */
@@ -363,7 +408,10 @@ static int ent_resolve(smr_shm_writer *w, unsigned i) {
   return 0;
 }
 
-static bool slot_load(const struct slot_ent *e, struct slot_snap *out) {
+/* What slot file e announces: 0, -EBADMSG if its owner truncated it (it
+ * announces nothing), or the read's error (we cannot know what it
+ * announces: the caller treats it as pinning every buffer). */
+static int slot_load(const struct slot_ent *e, struct slot_snap *out) {
   if (e->map) {
     /* acquire: pairs with the reader's release store of active = 0, so
      * its reads of a buffer happen before we reuse it. */
@@ -373,9 +421,9 @@ static bool slot_load(const struct slot_ent *e, struct slot_snap *out) {
      * any_waiting) where it matters; pid is informational. */
     out->waiting = atomic_load_explicit(&e->map->waiting, memory_order_relaxed);
     out->pid = atomic_load_explicit(&e->map->pid, memory_order_relaxed);
-    return true;
+    return 0;
   }
-  return slot_read_fd(e->fd, out) == 0;
+  return slot_read_fd(e->fd, out);
 }
 
 /* Remove the file of dead reader i: under a shared lock on it (readers
@@ -636,11 +684,11 @@ static int open_readers_dir(smr_shm_writer *w, unsigned owner) {
   file_path(path, w->prefix, ".smr-readers", -1);
   int r = smr__dir_open(path);
   if (r < 0)
-    return r == -ENOENT ? -EBADMSG : r;
+    return path_error(path, r == -ENOENT ? -EBADMSG : r);
   w->dir_fd = r;
   r = check_dir(w->dir_fd, owner);
   if (r < 0)
-    return r;
+    return path_error(path, r);
   w->ent = calloc(w->nslots, sizeof *w->ent);
   w->live = calloc(w->nslots, sizeof *w->live);
   w->dirty = calloc(w->nslots, 1);
@@ -670,43 +718,166 @@ static int open_readers_dir(smr_shm_writer *w, unsigned owner) {
   return r < 0 ? r : 0;
 }
 
-static int writer_create(smr_shm_writer *w, const struct smr_shm_options *o) {
-  unsigned flags = o ? o->flags : 0;
-  w->nbuf = o && o->buffers ? o->buffers : 3;
-  w->nslots = o && o->readers ? o->readers : 64;
-  w->flags = flags & SMR__SHM_STATE_FLAGS;
-  const char *env = smr__getenv("SMR_FENCE");
-  if (env && strcmp(env, "symmetric") == 0)
-    w->flags |= SMR__SHM_F_SYMMETRIC;
-  /* No usable membarrier here (old kernel, seccomp): readers fence. */
-  if (!(w->flags & SMR__SHM_F_SYMMETRIC) && smr__membarrier_global() < 0)
-    w->flags |= SMR__SHM_F_SYMMETRIC;
-  unsigned reader_mode = o && o->reader_mode ? o->reader_mode : 0666;
-  /* A new directory (new inode): readers of an earlier channel keep their
-   * slot files in the old one, which we can no longer reach. */
-  int r = remove_readers_dir(w->prefix);
-  if (r < 0)
-    return r;
-  char path[PATH_MAX];
-  file_path(path, w->prefix, ".smr-readers", -1);
-  r = smr__dir_create(path, dir_mode_of(reader_mode), w->exact_mode);
-  if (r < 0)
-    return r;
-  /* Stale data files of an earlier channel: new inodes for those too. */
-  for (unsigned i = 0; i < SMR_SHM_MAX_BUFFERS; i++) {
-    file_path(path, w->prefix, ".smr-data-", (int)i);
-    r = smr__file_unlink(path);
-    if (r < 0 && r != -ENOENT)
-      return r;
+/* ---- the writer's own files -----------------------------------------------
+ * In a shared directory (/dev/shm is world-writable) any local user can
+ * create a channel's names before the writer does.  The writer never adopts
+ * a file it did not create: it creates each file exclusively (O_EXCL, mkdir,
+ * and link, which never replaces, for the state file of a new channel), and
+ * accepts an existing one (a channel it takes over, the lock file) only if
+ * it is a regular file of its own euid with a single link.  A name another
+ * user holds is -EPERM; one of ours that is not such a file is -EEXIST;
+ * either way smr_shm_error_path() names it, and nothing is written to it. */
+
+/* The name-of-a-channel-file index the writer creates: the readers
+ * directory, the new state file, data file i (0 <= i < 32). */
+#define NAME_READERS (-2)
+#define NAME_NEW     (-1)
+
+static void writer_path(char *buf, const char *prefix, int which) {
+  if (which == NAME_READERS)
+    file_path(buf, prefix, ".smr-readers", -1);
+  else if (which == NAME_NEW)
+    file_path(buf, prefix, ".smr-new", -1);
+  else
+    file_path(buf, prefix, ".smr-data-", which);
+}
+
+/* A name that exists, as an error (noted): -EPERM if another user holds
+ * it, -EEXIST if it is ours but not a regular file with one link, else
+ * `err` (the name is fine or gone: the call failed for another reason). */
+static int name_taken(const smr_shm_writer *w, const char *path, int err) {
+  struct smr__file_info fi;
+  if (smr__dir_entry_info(-1, path, &fi) == 0) {
+    if (fi.uid != w->euid)
+      err = -EPERM;
+    else if (!fi.regular || fi.nlink != 1)
+      err = -EEXIST;
   }
-  uint64_t size = smr__shm_state_size(w->nslots);
-  r = smr__file_truncate(w->state_fd, 0);
-  if (r == 0)
-    r = smr__file_allocate(w->state_fd, size);
+  return path_error(path, err);
+}
+
+/* An open file the writer will write: a regular file (smr__file_open
+ * checked that), ours, one link; one it has just created (`mode` != 0)
+ * has no permission bit beyond `mode` (the umask only removes bits). */
+static int check_own(const smr_shm_writer *w, int fd, const char *path,
+                     unsigned mode) {
+  struct smr__file_info fi;
+  int r = smr__file_info(fd, &fi);
   if (r < 0)
+    return path_error(path, r);
+  if (fi.uid != w->euid)
+    return path_error(path, -EPERM);
+  if (!fi.regular || fi.nlink != 1 || (mode && (fi.mode & ~mode)))
+    return path_error(path, -EEXIST);
+  return 0;
+}
+
+/* Open `path` read-write, created exclusively (`create`) or existing;
+ * verified with check_own.  Returns the fd. */
+static int open_checked(const smr_shm_writer *w, const char *path,
+                        unsigned mode, bool create) {
+  unsigned how = SMR__OPEN_RDWR;
+  if (create)
+    how |= SMR__OPEN_CREATE | SMR__OPEN_EXCL;
+  int fd = smr__file_open(path, how, mode, w->exact_mode);
+  if (fd == -ENOENT || fd == -EEXIST)
+    return fd; /* the caller decides */
+  if (fd < 0)
+    return name_taken(w, path, fd == -EBADMSG ? -EEXIST : fd);
+  int r = check_own(w, fd, path, create ? mode : 0);
+  if (r < 0) {
+    smr__file_close(fd);
     return r;
-  void *p;
-  r = smr__map(w->state_fd, size, true, false, &p);
+  }
+  return fd;
+}
+
+/* A file of the channel the writer may take over: the existing one if it
+ * is ours, else (absent) a new one, created exclusively.  The fd;
+ * -ENOENT (noted) if absent and not `create`. */
+static int open_own(const smr_shm_writer *w, const char *path, unsigned mode,
+                    bool create) {
+  for (unsigned k = 0; k < 8; k++) {
+    int fd = open_checked(w, path, 0, false);
+    if (fd == -ENOENT && create)
+      fd = open_checked(w, path, mode, true);
+    if (fd == -EEXIST)
+      continue; /* created meanwhile: look at that file */
+    return fd == -ENOENT ? path_error(path, fd) : fd;
+  }
+  return name_taken(w, path, -EEXIST);
+}
+
+/* A new file, created exclusively: the fd. */
+static int create_own(const smr_shm_writer *w, const char *path,
+                      unsigned mode) {
+  int fd = open_checked(w, path, mode, true);
+  return fd == -EEXIST || fd == -ENOENT ? name_taken(w, path, fd) : fd;
+}
+
+/* A name the new channel needs: free, or held by something of ours that an
+ * earlier channel left (0), or another user's (-EPERM, noted). */
+static int check_stale(const smr_shm_writer *w, const char *path) {
+  struct smr__file_info fi;
+  int r = smr__dir_entry_info(-1, path, &fi);
+  if (r == -ENOENT)
+    return 0;
+  if (r < 0)
+    return path_error(path, r);
+  return fi.uid == w->euid ? 0 : path_error(path, -EPERM);
+}
+
+/* Remove what an earlier channel of ours left under `path`. */
+static int remove_stale(const smr_shm_writer *w, const char *path) {
+  int r = check_stale(w, path);
+  if (r == 0)
+    r = smr__file_unlink(path);
+  return r == 0 || r == -ENOENT ? 0 : path_error(path, r);
+}
+
+/* Remove a name only if it still names inode `ino` (dir_fd < 0: a path). */
+static void unlink_if_ours(int dir_fd, const char *name, uint64_t ino) {
+  struct smr__file_info fi;
+  if (smr__dir_entry_info(dir_fd, name, &fi) == 0 && fi.ino == ino)
+    smr__dir_unlink(dir_fd, name);
+}
+
+/* Data file i: its descriptor, size and identity. */
+static int adopt_data(smr_shm_writer *w, unsigned i, int fd) {
+  w->data_fd[i] = fd;
+  int r = smr__file_stat(fd, &w->file_size[i], NULL);
+  if (r == 0)
+    r = smr__file_id(fd, &w->file_dev[i], &w->file_ino[i]);
+  return r;
+}
+
+/* Undo a creation that failed before the state file was named: remove the
+ * names this writer created (it holds the lock: nobody else creates). */
+static void create_undo(smr_shm_writer *w, bool dir_made, int new_fd) {
+  char path[PATH_MAX];
+  for (unsigned i = 0; i < w->nbuf; i++) {
+    if (w->data_fd[i] < 0)
+      continue;
+    writer_path(path, w->prefix, (int)i);
+    unlink_if_ours(-1, path, w->file_ino[i]);
+  }
+  uint64_t dev, ino;
+  if (new_fd >= 0 && smr__file_id(new_fd, &dev, &ino) == 0) {
+    writer_path(path, w->prefix, NAME_NEW);
+    unlink_if_ours(-1, path, ino);
+  }
+  if (dir_made)
+    remove_readers_dir(w->prefix);
+}
+
+/* Fill a new state file (mapped at w->st) and open the readers directory;
+ * the magic last. */
+static int state_init(smr_shm_writer *w, int fd) {
+  uint64_t size = smr__shm_state_size(w->nslots);
+  int r = smr__file_allocate(fd, size);
+  void *p = NULL;
+  if (r == 0)
+    r = smr__map(fd, size, true, false, &p);
   if (r < 0)
     return r;
   struct smr__shm_state *st = p;
@@ -732,28 +903,174 @@ static int writer_create(smr_shm_writer *w, const struct smr_shm_options *o) {
   return 0;
 }
 
-static int writer_takeover(smr_shm_writer *w) {
+/* Create the channel: every file new and exclusively created, the state
+ * file complete before it gets its name.  `replace`: a state file of ours
+ * left by a creation that died stays as it is (a reader may have it
+ * mapped): the new one is renamed over it. */
+static int writer_create(smr_shm_writer *w, const struct smr_shm_options *o,
+                         bool replace) {
+  unsigned flags = o ? o->flags : 0;
+  w->nbuf = o && o->buffers ? o->buffers : 3;
+  w->nslots = o && o->readers ? o->readers : 64;
+  w->flags = flags & SMR__SHM_STATE_FLAGS;
+  const char *env = smr__getenv("SMR_FENCE");
+  if (env && strcmp(env, "symmetric") == 0)
+    w->flags |= SMR__SHM_F_SYMMETRIC;
+  /* No usable membarrier here (old kernel, seccomp): readers fence. */
+  if (!(w->flags & SMR__SHM_F_SYMMETRIC) && smr__membarrier_global() < 0)
+    w->flags |= SMR__SHM_F_SYMMETRIC;
+  unsigned reader_mode = o && o->reader_mode ? o->reader_mode : 0666;
+  char path[PATH_MAX];
+  /* Every name first: another user's anywhere means nothing is touched. */
+  for (int k = NAME_READERS; k < (int)w->nbuf; k++) {
+    writer_path(path, w->prefix, k);
+    int r = check_stale(w, path);
+    if (r < 0)
+      return r;
+  }
+  /* New inodes for everything: readers of an earlier channel keep their
+   * slot files in the old directory, which we can no longer reach, and
+   * their mappings of the old data files. */
+  int r = remove_readers_dir(w->prefix);
+  if (r < 0) {
+    writer_path(path, w->prefix, NAME_READERS);
+    return path_error(path, r);
+  }
+  for (int k = NAME_NEW; k < (int)SMR_SHM_MAX_BUFFERS; k++) {
+    writer_path(path, w->prefix, k);
+    r = remove_stale(w, path);
+    if (r < 0 && k < (int)w->nbuf)
+      return r;
+  }
+  writer_path(path, w->prefix, NAME_READERS);
+  r = smr__dir_create(path, dir_mode_of(reader_mode), w->exact_mode);
+  if (r < 0)
+    return r == -EEXIST ? name_taken(w, path, r) : path_error(path, r);
+  int fd = -1;
+  for (unsigned i = 0; r == 0 && i < w->nbuf; i++) {
+    writer_path(path, w->prefix, (int)i);
+    fd = create_own(w, path, w->mode);
+    r = fd < 0 ? fd : adopt_data(w, i, fd);
+  }
+  fd = -1;
+  if (r == 0) {
+    writer_path(path, w->prefix, NAME_NEW);
+    r = fd = create_own(w, path, w->mode);
+  }
+  if (r >= 0)
+    r = state_init(w, fd);
+  if (r >= 0) {
+    char final[PATH_MAX];
+    file_path(final, w->prefix, ".smr", -1);
+    /* Named complete: a reader never sees a half-made state file. */
+    r = replace ? smr__file_rename(path, final)
+                : smr__dir_link(-1, path, final);
+    if (r == -EEXIST)
+      r = name_taken(w, final, r); /* taken since we looked */
+    else if (r < 0)
+      r = path_error(final, r);
+    else if (!replace)
+      smr__file_unlink(path);
+  }
+  if (r < 0) {
+    create_undo(w, true, fd);
+    smr__file_close(fd);
+    return r;
+  }
+  w->state_fd = fd;
+  return 0;
+}
+
+/* Take over the channel whose state file (ours, at `state_path`) is open. */
+static int writer_takeover(smr_shm_writer *w, const char *state_path) {
   int r = map_state(w->state_fd, true, &w->st);
   if (r < 0)
-    return r == -EAGAIN ? -EBADMSG : r;
+    return path_error(state_path, r == -EAGAIN ? -EBADMSG : r);
   w->nbuf = w->st->buffers;
   w->nslots = w->st->slots;
   w->flags = w->st->flags;
   /* relaxed: the lock we hold orders us after the previous writer. */
   uint64_t cur = atomic_load_explicit(&w->st->current, memory_order_relaxed);
   if (cur && (SMR__SHM_INDEX(cur) >= w->nbuf || SMR__SHM_VERSION(cur) == 0))
-    return -EBADMSG;
-  struct smr__file_info fi;
-  r = smr__file_info(w->state_fd, &fi);
-  if (r < 0)
-    return r;
+    return path_error(state_path, -EBADMSG);
   /* A missing directory is refused, not re-created: readers that have the
-   * old one open would be invisible to us. */
-  return open_readers_dir(w, fi.uid);
+   * old one open would be invisible to us.  (The state file is ours.) */
+  r = open_readers_dir(w, w->euid);
+  char path[PATH_MAX];
+  /* The data files: ours, or created now where an earlier version of the
+   * library had not yet made one. */
+  for (unsigned i = 0; r == 0 && i < w->nbuf; i++) {
+    writer_path(path, w->prefix, (int)i);
+    int fd = open_own(w, path, w->mode, true);
+    r = fd < 0 ? fd : adopt_data(w, i, fd);
+  }
+  return r;
+}
+
+/* The single-writer lock, in a file only writers can open: a lock on a
+ * file readers can read could be taken (shared) by any of them.  The lock
+ * must be on the file that has the name now (smr_shm_unlink removes it). */
+static int writer_lock(smr_shm_writer *w) {
+  char path[PATH_MAX];
+  file_path(path, w->prefix, ".smr-lock", -1);
+  for (unsigned k = 0; k < 8; k++) {
+    int fd = open_own(w, path, lock_mode_of(w->mode), true);
+    if (fd < 0)
+      return fd;
+    int r = smr__lock_byte(fd, 0);
+    uint64_t dev, ino;
+    struct smr__file_info fi;
+    if (r == 0)
+      r = smr__file_id(fd, &dev, &ino);
+    if (r == 0 && smr__dir_entry_info(-1, path, &fi) == 0 && fi.ino == ino &&
+        fi.dev == dev) {
+      w->lock_fd = fd;
+      return 0;
+    }
+    if (r == 0)
+      smr__unlock_byte(fd, 0); /* removed meanwhile: take the new one */
+    smr__file_close(fd);
+    if (r < 0)
+      return r == -EAGAIN ? -EBUSY : path_error(path, r);
+  }
+  return path_error(path, -EBUSY);
+}
+
+/* Open the state file: create the channel, or take it over.  A state file
+ * with magic 0 (or empty) was left by a writer that died creating the
+ * channel: start again, under a new inode. */
+static int writer_state(smr_shm_writer *w, const struct smr_shm_options *o) {
+  char path[PATH_MAX];
+  file_path(path, w->prefix, ".smr", -1);
+  int fd = open_own(w, path, 0, false);
+  if (fd == -ENOENT)
+    return writer_create(w, o, false);
+  if (fd < 0)
+    return fd;
+  uint64_t size;
+  int r = smr__file_stat(fd, &size, NULL);
+  bool fresh = r == 0 && size == 0;
+  if (r == 0 && size >= SMR__SHM_HEADER_SIZE) {
+    void *p;
+    r = smr__map(fd, SMR__SHM_HEADER_SIZE, false, false, &p);
+    if (r == 0) {
+      /* relaxed: we hold the writer lock; nobody writes the file. */
+      fresh = atomic_load_explicit(&((struct smr__shm_state *)p)->magic,
+                                   memory_order_relaxed) == 0;
+      smr__unmap(p, SMR__SHM_HEADER_SIZE);
+    }
+  }
+  if (r < 0 || fresh) {
+    smr__file_close(fd);
+    return r < 0 ? path_error(path, r) : writer_create(w, o, true);
+  }
+  w->state_fd = fd;
+  return writer_takeover(w, path);
 }
 
 int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
                         smr_shm_writer **out) {
+  err_path[0] = '\0';
   if (!out)
     return -EINVAL;
   *out = NULL;
@@ -775,52 +1092,15 @@ int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
   w->exact_mode = o && (o->flags & SMR_SHM_NO_UMASK);
   w->timeout_ns = o && o->timeout_set ? o->timeout_ns : DEFAULT_TIMEOUT_NS;
   int r = make_prefix(name, &w->prefix);
-  if (r < 0) {
-    free(w);
-    return r;
-  }
-  char path[PATH_MAX];
-  /* The single-writer lock lives in a file only writers can open: a lock
-   * on a file readers can read could be taken (shared) by any of them. */
-  file_path(path, w->prefix, ".smr-lock", -1);
-  r = smr__file_open(path, SMR__OPEN_RDWR | SMR__OPEN_CREATE,
-                     lock_mode_of(w->mode), w->exact_mode);
+  if (r == 0)
+    r = writer_lock(w);
+  if (r == 0)
+    r = writer_state(w, o);
   if (r < 0)
     goto fail;
-  w->lock_fd = r;
-  r = smr__lock_byte(w->lock_fd, 0);
-  if (r < 0) {
-    r = r == -EAGAIN ? -EBUSY : r;
-    goto fail;
-  }
-  file_path(path, w->prefix, ".smr", -1);
-  r = smr__file_open(path, SMR__OPEN_RDWR | SMR__OPEN_CREATE, w->mode,
-                     w->exact_mode);
-  if (r < 0)
-    goto fail;
-  w->state_fd = r;
   /* For observers only (smr_shm_stat: writer alive): a reader holding a
    * shared lock here can hide us from them, not keep us out. */
   w->state_locked = smr__lock_byte(w->state_fd, 0) == 0;
-  uint64_t size;
-  r = smr__file_stat(w->state_fd, &size, NULL);
-  if (r < 0)
-    goto fail;
-  bool fresh = size == 0;
-  if (!fresh && size >= SMR__SHM_HEADER_SIZE) {
-    /* A writer that died while creating left magic 0: start again. */
-    void *p;
-    r = smr__map(w->state_fd, SMR__SHM_HEADER_SIZE, false, false, &p);
-    if (r < 0)
-      goto fail;
-    /* relaxed: we hold the writer lock; nobody writes the file. */
-    fresh = atomic_load_explicit(&((struct smr__shm_state *)p)->magic,
-                                 memory_order_relaxed) == 0;
-    smr__unmap(p, SMR__SHM_HEADER_SIZE);
-  }
-  r = fresh ? writer_create(w, o) : writer_takeover(w);
-  if (r < 0)
-    goto fail;
   w->symmetric = (w->flags & SMR__SHM_F_SYMMETRIC) != 0;
   /* Nothing this writer knows about the readers yet: a barrier comes
    * before the first reuse (decur 1 > covers 0); the directory was listed
@@ -848,6 +1128,7 @@ int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
   atomic_store_explicit(&w->st->notify, (uint32_t)SMR__SHM_VERSION(now_cur),
                         memory_order_release);
   smr__futex_wake(&w->st->notify, INT_MAX);
+  err_path[0] = '\0'; /* names of other users the channel does not need */
   *out = w;
   return 0;
 fail:
@@ -883,13 +1164,23 @@ static int writer_barrier(smr_shm_writer *w) {
  * the version buffer i still holds (its owner may be about to mark it
  * active: only a heavy barrier after buffer i stopped being current rules
  * that out).  Idle slots announcing anything else can never use their
- * buffer again without a new announcement (versions only grow). */
-static void scan_pins(smr_shm_writer *w, uint32_t *active, uint32_t *idle) {
+ * buffer again without a new announcement (versions only grow).  A slot
+ * that cannot be read (pread failed: EIO, ENOMEM, EINTR...) may hold a
+ * guard on any buffer: it pins them all, and its error is returned (0 if
+ * every slot was read; a slot its owner truncated announces nothing). */
+static int scan_pins(smr_shm_writer *w, uint32_t *active, uint32_t *idle) {
   uint32_t a = 0, d = 0;
+  int err = 0;
   for (unsigned j = 0; j < w->nlive; j++) {
     struct slot_snap sn;
-    if (!slot_load(&w->ent[w->live[j]], &sn))
+    int r = slot_load(&w->ent[w->live[j]], &sn);
+    if (r == -EBADMSG)
       continue;
+    if (r < 0) {
+      a = ~0u;
+      err = r;
+      continue;
+    }
     uint64_t p = sn.pin;
     if (!p || SMR__SHM_INDEX(p) >= w->nbuf)
       continue;
@@ -901,6 +1192,7 @@ static void scan_pins(smr_shm_writer *w, uint32_t *active, uint32_t *idle) {
   }
   *active = a;
   *idle = d;
+  return err;
 }
 
 /* Buffers of `candidates` usable now: not held by an active slot, not
@@ -926,9 +1218,11 @@ static int reclaim_dead(smr_shm_writer *w, uint32_t mask) {
   for (unsigned j = 0; j < w->nlive;) {
     unsigned i = w->live[j];
     struct slot_snap sn;
-    if (!slot_load(&w->ent[i], &sn) || !sn.pin ||
-        SMR__SHM_INDEX(sn.pin) >= w->nbuf ||
-        !(mask & (1u << SMR__SHM_INDEX(sn.pin)))) {
+    int lr = slot_load(&w->ent[i], &sn);
+    /* Unreadable: it may pin any buffer of `mask`; dead, it pins none. */
+    if (lr == -EBADMSG ||
+        (lr == 0 && (!sn.pin || SMR__SHM_INDEX(sn.pin) >= w->nbuf ||
+                     !(mask & (1u << SMR__SHM_INDEX(sn.pin)))))) {
       j++;
       continue;
     }
@@ -971,7 +1265,9 @@ static int choose_buffer(smr_shm_writer *w, unsigned *out) {
      * reader's fence between announcing and re-validating). */
     smr__fence_seq_cst();
     uint32_t active, idle;
-    scan_pins(w, &active, &idle);
+    /* A slot we cannot read pins every buffer; if that lasts until we give
+     * up, its error (not -EBUSY) tells the caller why. */
+    int rerr = scan_pins(w, &active, &idle);
     uint32_t ok = usable(w, candidates, active, idle);
     int best = -1;
     for (unsigned i = 0; i < w->nbuf; i++)
@@ -1012,7 +1308,7 @@ static int choose_buffer(smr_shm_writer *w, unsigned *out) {
     if (n < 0)
       return n;
     if (w->timeout_ns == 0 && n == 0)
-      return -EBUSY;
+      return rerr ? rerr : -EBUSY;
     int64_t now = smr__now_ns();
     if (!start) {
       start = now;
@@ -1024,7 +1320,7 @@ static int choose_buffer(smr_shm_writer *w, unsigned *out) {
     }
     if (now >= deadline) {
       w->build_waited = now - start;
-      return -EBUSY;
+      return rerr ? rerr : -EBUSY;
     }
     /* Ask releasing readers to signal us (an attribute change of their
      * slot file, which the directory watch reports), then look once more:
@@ -1042,7 +1338,7 @@ static int choose_buffer(smr_shm_writer *w, unsigned *out) {
       atomic_store_explicit(&w->st->waiting, 0, memory_order_relaxed);
       return r;
     }
-    scan_pins(w, &active, &idle);
+    rerr = scan_pins(w, &active, &idle);
     if (!usable(w, candidates, active, idle)) {
       /* Slices: the kernel tells nobody when a lock holder dies. */
       int64_t wait = deadline - now < slice ? deadline - now : slice;
@@ -1057,21 +1353,7 @@ static int choose_buffer(smr_shm_writer *w, unsigned *out) {
 
 /* Make buffer i's file hold `cap` bytes and map it for writing. */
 static int prepare_buffer(smr_shm_writer *w, unsigned i, uint64_t cap) {
-  int r;
-  if (w->data_fd[i] < 0) {
-    char path[PATH_MAX];
-    file_path(path, w->prefix, ".smr-data-", (int)i);
-    r = smr__file_open(path, SMR__OPEN_RDWR | SMR__OPEN_CREATE, w->mode,
-                       w->exact_mode);
-    if (r < 0)
-      return r;
-    w->data_fd[i] = r;
-    r = smr__file_stat(r, &w->file_size[i], NULL);
-    if (r == 0)
-      r = smr__file_id(w->data_fd[i], &w->file_dev[i], &w->file_ino[i]);
-    if (r < 0)
-      return r;
-  }
+  int r; /* the data files are open since smr_shm_writer_open */
   uint64_t page = 4096;
   uint64_t need = (cap + page - 1) & ~(page - 1);
   uint64_t have = w->file_size[i];
@@ -1122,7 +1404,7 @@ int smr_shm_begin(smr_shm_writer *w, uint64_t capacity, void **buf) {
     return -EFBIG;
   w->build_reclaimed = 0;
   w->build_waited = 0;
-  unsigned i;
+  unsigned i = 0;
   int r = choose_buffer(w, &i);
   if (r < 0)
     return r;
@@ -1254,6 +1536,7 @@ struct reader {
   struct smr__shm_slot *slot; /* our slot file, read-write */
   uint64_t slot_ino;
   unsigned nbuf, nslots, slot_index, open_flags, chan_flags;
+  unsigned chan_uid; /* owner of the state file: the channel's writer */
   bool symmetric;
   int owner_pid;
   int data_fd[SMR_SHM_MAX_BUFFERS];
@@ -1269,13 +1552,6 @@ struct reader {
 
 static struct reader *R(smr_shm_reader *r) {
   return (struct reader *)r;
-}
-
-/* Remove our slot file's name if it still names our file. */
-static void unlink_if_ours(int dir_fd, const char *name, uint64_t ino) {
-  struct smr__file_info fi;
-  if (smr__dir_entry_info(dir_fd, name, &fi) == 0 && fi.ino == ino)
-    smr__dir_unlink(dir_fd, name);
 }
 
 static void reader_free(struct reader *h) {
@@ -1316,11 +1592,11 @@ static int open_channel(struct reader *h, const char *name) {
   file_path(path, h->prefix, ".smr", -1);
   r = smr__file_open(path, SMR__OPEN_READ, 0, false);
   if (r < 0)
-    return r;
+    return path_error(path, r);
   h->state_fd = r;
   r = map_state(h->state_fd, false, &h->st);
   if (r < 0)
-    return r;
+    return path_error(path, r);
   h->nbuf = h->st->buffers;
   h->nslots = h->st->slots;
   h->chan_flags = h->st->flags;
@@ -1328,12 +1604,14 @@ static int open_channel(struct reader *h, const char *name) {
   r = smr__file_info(h->state_fd, &fi);
   if (r < 0)
     return r;
+  h->chan_uid = fi.uid;
   file_path(path, h->prefix, ".smr-readers", -1);
   r = smr__dir_open(path);
   if (r < 0)
-    return r == -ENOENT ? -EBADMSG : r;
+    return path_error(path, r == -ENOENT ? -EBADMSG : r);
   h->dir_fd = r;
-  return check_dir(h->dir_fd, fi.uid);
+  r = check_dir(h->dir_fd, fi.uid);
+  return r < 0 ? path_error(path, r) : 0;
 }
 
 static struct reader *reader_alloc(void) {
@@ -1444,6 +1722,7 @@ static int claim_slot(struct reader *h) {
 
 int smr_shm_reader_open(const char *name, unsigned flags,
                         smr_shm_reader **out) {
+  err_path[0] = '\0';
   if (!out || (flags & ~SMR_SHM_VERIFY))
     return -EINVAL;
   *out = NULL;
@@ -1502,13 +1781,22 @@ static int prepare_view(struct reader *h, uint64_t cur) {
   if (h->data_fd[i] < 0) {
     char path[PATH_MAX];
     file_path(path, h->prefix, ".smr-data-", (int)i);
-    r = smr__file_open(path, SMR__OPEN_READ, 0, false);
-    if (r < 0)
-      return r == -ENOENT ? -EBADMSG : r;
-    h->data_fd[i] = r;
-    r = smr__file_id(r, &h->file_dev[i], &h->file_ino[i]);
-    if (r < 0)
-      return r;
+    int fd = smr__file_open(path, SMR__OPEN_READ, 0, false);
+    if (fd < 0)
+      return path_error(path, fd == -ENOENT ? -EBADMSG : fd);
+    /* Only the channel's writer may own its data: a file another user
+     * created under the name could change under a verified guard. */
+    struct smr__file_info fi;
+    r = smr__file_info(fd, &fi);
+    if (r == 0 && fi.uid != h->chan_uid)
+      r = -EBADMSG;
+    if (r < 0) {
+      smr__file_close(fd);
+      return path_error(path, r);
+    }
+    h->data_fd[i] = fd;
+    h->file_dev[i] = fi.dev;
+    h->file_ino[i] = fi.ino;
   }
   /* The file we hold must be the one the descriptor names: after the
    * channel was unlinked and created again under the same name, the path
@@ -1753,6 +2041,8 @@ int smr_shm_unlink(const char *name) {
       file_path(path, prefix, ".smr-data-", i);
       smr__file_unlink(path);
     }
+    file_path(path, prefix, ".smr-new", -1); /* a creation that died */
+    smr__file_unlink(path);
     file_path(path, prefix, ".smr-lock", -1);
     smr__file_unlink(path);
   }

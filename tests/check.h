@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define CHECK(cond)                                                            \
   do {                                                                         \
@@ -27,6 +28,17 @@
 static inline double test_seconds(double dflt) {
   const char *s = getenv("SMR_TEST_SECONDS");
   return s ? atof(s) : dflt;
+}
+
+/* Sections chosen on the command line: true if `section` is among the
+ * arguments, or there are none (run all). */
+static inline int test_section(int argc, char **argv, const char *section) {
+  if (argc < 2)
+    return 1;
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], section) == 0)
+      return 1;
+  return 0;
 }
 
 #endif

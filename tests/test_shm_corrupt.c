@@ -394,6 +394,16 @@ static char *describe(const char *path) {
   return t.p;
 }
 
+/* `path` must still look as `before` (from describe) did; frees it. */
+static void expect_same_tree(char *before, const char *path) {
+  char *after = describe(path);
+  if (strcmp(before, after) != 0)
+    fprintf(stderr, "before:\n%safter:\n%s", before, after);
+  EXPECT(strcmp(before, after) == 0);
+  free(before);
+  free(after);
+}
+
 /* ---- Payloads ------------------------------------------------------------ */
 
 #define PAYLOAD 5000u /* bytes per version in the corruption cases */
@@ -654,9 +664,11 @@ static void check_valid(const char *what) {
   check_case(what, 0, 0, 0, 1, 0, SMR_SHM_CHECKSUM_OK, TK_ANY, 0);
 }
 
-/* Current payload damaged: open works, reads give -EBADMSG. */
+/* Current payload damaged: open works, reads give -EBADMSG.  A writer may
+ * take over, or refuse: -EBADMSG, or -EEXIST where the data file's name
+ * holds something it did not create (a directory). */
 static void check_bad_current(const char *what) {
-  check_case(what, 0, -EBADMSG, -EBADMSG, 0, 0, -1, TK_ANY, 0);
+  check_case(what, 0, -EBADMSG, -EBADMSG, 0, 0, -1, TK_ANY, -EEXIST);
 }
 
 /* Runs fn in a child as uid `uid` (root only), checks it exited 0. */
@@ -1308,10 +1320,7 @@ static void readers_cases(void) {
   {
     char *before = describe(g_vdir);
     check_bad_dir("readers path is a symlink to a directory");
-    char *after = describe(g_vdir);
-    EXPECT(strcmp(before, after) == 0);
-    free(before);
-    free(after);
+    expect_same_tree(before, g_vdir);
   }
   fresh_channel(3, 8, 0);
   rm_tree(g_readers);
@@ -1348,12 +1357,29 @@ static void readers_cases(void) {
     check_bad_dir("readers directory owned by another uid");
     fresh_channel(3, 8, 0);
     CHECK_EQ(chown(g_state, UID_HOSTILE, UID_HOSTILE), 0);
-    check_bad_dir("state file owned by another uid than the directory");
-    /* Both moved to another owner: consistent again. */
+    /* A writer (root here) never takes over another user's state file. */
+    check_case("state file owned by another uid than the directory", -EBADMSG,
+               0, 0, 0, 0, -1, TK_REFUSE, -EPERM);
+    /* The data files still ours (root's): another user's to the readers,
+     * who take the state file's owner for the channel's writer. */
     fresh_channel(3, 8, 0);
     CHECK_EQ(chown(g_state, UID_OTHER, UID_OTHER), 0);
     CHECK_EQ(chown(g_readers, UID_OTHER, UID_OTHER), 0);
-    check_valid("state file and readers directory of another uid");
+    check_case("state file and readers directory of another uid than the "
+               "data files",
+               0, -EBADMSG, -EBADMSG, 0, 0, -1, TK_REFUSE, -EPERM);
+    /* Everything moved to another owner: consistent again for readers; a
+     * writer of another uid (root) still refuses to take it over. */
+    fresh_channel(3, 8, 0);
+    CHECK_EQ(chown(g_state, UID_OTHER, UID_OTHER), 0);
+    CHECK_EQ(chown(g_readers, UID_OTHER, UID_OTHER), 0);
+    for (unsigned i = 0; i < 3; i++) {
+      char p[192];
+      data_path(i, p, sizeof p);
+      CHECK_EQ(chown(p, UID_OTHER, UID_OTHER), 0);
+    }
+    check_case("channel of another uid", 0, 0, 0, 1, 0, SMR_SHM_CHECKSUM_OK,
+               TK_REFUSE, -EPERM);
   } else {
     skip_note("readers directory owned by another uid (chown)");
   }
@@ -1585,7 +1611,9 @@ static void fifo_state_fn(void) {
   smr_shm_writer *w;
   EXPECT_EQ(smr_shm_reader_open(g_name, 0, &r), -EBADMSG);
   EXPECT_EQ(smr_shm_stat(g_name, 0, &st, NULL, 0, NULL), -EBADMSG);
-  EXPECT_EQ(smr_shm_writer_open(g_name, NULL, &w), -EBADMSG);
+  /* The name holds something the writer did not create: never adopted. */
+  EXPECT_EQ(smr_shm_writer_open(g_name, NULL, &w), -EEXIST);
+  EXPECT(strcmp(smr_shm_error_path(), g_state) == 0);
 }
 
 static void fifo_readers_fn(void) {
@@ -1610,15 +1638,16 @@ static void fifo_readers_new_fn(void) {
 }
 
 /* Readers never touch the writer lock; a writer refuses a lock file that
- * is not a regular file, and so does smr_shm_unlink (which takes the lock
- * while removing). */
+ * is not a regular file (-EEXIST: it did not create it), and so does
+ * smr_shm_unlink (which takes the lock while removing). */
 static void fifo_lock_fn(void) {
   check_reader(SMR_SHM_VERIFY, 0, 0, 1, 0);
   struct smr_shm_stat st;
   EXPECT_EQ(smr_shm_stat(g_name, 0, &st, NULL, 0, NULL), 0);
   EXPECT_EQ(st.version, g_cur_version);
   smr_shm_writer *w;
-  EXPECT_EQ(smr_shm_writer_open(g_name, NULL, &w), -EBADMSG);
+  EXPECT_EQ(smr_shm_writer_open(g_name, NULL, &w), -EEXIST);
+  EXPECT(strcmp(smr_shm_error_path(), g_lock) == 0);
 }
 
 static void fifo_data_fn(void) {
@@ -1733,12 +1762,7 @@ static void symlink_dir_case(void) {
   EXPECT_EQ(smr_shm_publish(w, buf, sizeof buf, NULL), 0);
   EXPECT_EQ(smr_shm_reader_close(r), 0);
   smr_shm_writer_close(w);
-  char *after = describe(g_vdir);
-  if (strcmp(before, after) != 0)
-    fprintf(stderr, "before:\n%safter:\n%s", before, after);
-  EXPECT(strcmp(before, after) == 0);
-  free(before);
-  free(after);
+  expect_same_tree(before, g_vdir);
   remove_channel_files();
 }
 
@@ -1780,6 +1804,261 @@ static void symlink_cases(void) {
     symlink_case("planted link: unused data file of an existing channel", dp,
                  true, false);
   }
+}
+
+/* ---- Squatted names: another user creates a channel's files first --------
+ * A world-writable sticky directory like /dev/shm (g_sdir, 01777): the
+ * hostile user (nobody) creates one of a channel's names before the writer
+ * (UID_OTHER, an ordinary user) creates or takes over the channel.  The
+ * writer must refuse with -EPERM (another user's name) or -EEXIST (a name
+ * of its own user holding something it did not create), name the file in
+ * smr_shm_error_path(), write nothing anywhere (the squatted file and every
+ * other file keep their bytes; a refused creation leaves at most its own
+ * lock file), and readers must never get to see the squatter's bytes.  The
+ * same user taking over after a crash still works.  Root only. */
+
+static char g_sdir[96];     /* "<dir>/shared", mode 01777 */
+static char g_sname[128];   /* "<sdir>/ch" */
+static char g_svictim[160]; /* a file of the writer's user */
+
+enum sq_kind { SQ_FILE, SQ_EMPTY, SQ_FIFO, SQ_LINK, SQ_DIR, SQ_HARDLINK };
+
+struct squat {
+  const char *what;
+  const char *suffix; /* the squatted name: g_sname + suffix */
+  enum sq_kind kind;
+  bool existing; /* a channel exists (taken over), else a new one */
+  int want;      /* smr_shm_writer_open's answer */
+};
+
+static const struct squat *g_sq;
+static char g_sq_path[192];
+
+static const char sq_bytes[] = "FOREIGN BYTES: not the writer's payload\n";
+
+/* As nobody: plant the name. */
+static void sq_plant(void) {
+  switch (g_sq->kind) {
+  case SQ_FILE:
+  case SQ_EMPTY: {
+    /* An empty state file reads as a channel being created. */
+    size_t n = g_sq->kind == SQ_FILE ? sizeof sq_bytes : 0;
+    int fd = open(g_sq_path, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    CHECK(fd >= 0);
+    CHECK_EQ(fchmod(fd, 0666), 0); /* anybody may write: the attack */
+    CHECK_EQ(write(fd, sq_bytes, n), (ssize_t)n);
+    CHECK_EQ(close(fd), 0);
+    break;
+  }
+  case SQ_FIFO:
+    CHECK_EQ(mkfifo(g_sq_path, 0666), 0);
+    break;
+  case SQ_LINK:
+    CHECK_EQ(symlink(g_svictim, g_sq_path), 0);
+    break;
+  case SQ_DIR:
+    CHECK_EQ(mkdir(g_sq_path, 0700), 0);
+    CHECK_EQ(chmod(g_sq_path, 01777), 0);
+    break;
+  case SQ_HARDLINK:
+    break; /* root makes it (see squat_case) */
+  }
+}
+
+static void sq_publish(smr_shm_writer *w, unsigned n, uint64_t key) {
+  static unsigned char buf[PAYLOAD];
+  for (unsigned i = 0; i < n; i++) {
+    fill(buf, PAYLOAD, key + i);
+    EXPECT_EQ(smr_shm_publish(w, buf, PAYLOAD, NULL), 0);
+  }
+}
+
+static struct smr_shm_options sq_options(void) {
+  struct smr_shm_options o = {0};
+  o.buffers = 4;
+  o.flags = SMR_SHM_NO_UMASK; /* 0644 files, 01777 readers directory */
+  o.timeout_ns = 0;
+  o.timeout_set = true;
+  return o;
+}
+
+/* As UID_OTHER: the channel the existing cases start from (3 versions,
+ * keys 1..3), left by a writer that died without closing. */
+static void sq_make_channel(void) {
+  struct smr_shm_options o = sq_options();
+  smr_shm_writer *w;
+  EXPECT_EQ(smr_shm_writer_open(g_sname, &o, &w), 0);
+  sq_publish(w, NPUB, 1);
+  _exit(0); /* crashed: no close */
+}
+
+/* As UID_OTHER: the writer meets the squatted name. */
+static void sq_writer(void) {
+  struct smr_shm_options o = sq_options();
+  smr_shm_writer *w = NULL;
+  int rc = smr_shm_writer_open(g_sname, &o, &w);
+  if (rc == 0) {
+    /* A writer that adopted the name: publish through every buffer (what
+     * the squatter would then control), then fail below. */
+    sq_publish(w, 8, 100);
+    smr_shm_writer_close(w);
+  }
+  if (rc != g_sq->want)
+    fprintf(stderr, "writer_open: %d (%s), expected %d\n", rc,
+            rc == 0 ? "adopted the squatted name" : "refused", g_sq->want);
+  EXPECT_EQ(rc, g_sq->want);
+  if (strcmp(smr_shm_error_path(), g_sq_path) != 0)
+    fprintf(stderr, "error path '%s', squatted '%s'\n", smr_shm_error_path(),
+            g_sq_path);
+  EXPECT(strcmp(smr_shm_error_path(), g_sq_path) == 0);
+}
+
+/* As UID_OTHER (the readers' view): a new channel does not exist; an
+ * existing one still serves its last payload, verified. */
+static void sq_reader(void) {
+  smr_shm_reader *r;
+  int rc = smr_shm_reader_open(g_sname, SMR_SHM_VERIFY, &r);
+  if (!g_sq->existing) {
+    EXPECT_EQ(rc, -ENOENT);
+    return;
+  }
+  EXPECT_EQ(rc, 0);
+  smr_shm_guard g;
+  EXPECT_EQ(smr_shm_read(r, &g), 0);
+  EXPECT_EQ(g.version, NPUB);
+  EXPECT_EQ(g.size, PAYLOAD);
+  EXPECT(matches(g.data, g.size, NPUB));
+  smr_shm_release(r, &g);
+  EXPECT_EQ(smr_shm_reader_close(r), 0);
+}
+
+/* As UID_OTHER: taking over its own channel after a crash works, and a
+ * reader reads what it publishes. */
+static void sq_takeover_ok(void) {
+  struct smr_shm_options o = sq_options();
+  smr_shm_writer *w;
+  EXPECT_EQ(smr_shm_writer_open(g_sname, &o, &w), 0);
+  EXPECT_EQ(smr_shm_error_path()[0], '\0');
+  sq_publish(w, 5, 200); /* every buffer once */
+  smr_shm_reader *r;
+  EXPECT_EQ(smr_shm_reader_open(g_sname, SMR_SHM_VERIFY, &r), 0);
+  smr_shm_guard g;
+  EXPECT_EQ(smr_shm_read(r, &g), 0);
+  EXPECT_EQ(g.version, NPUB + 5);
+  EXPECT(matches(g.data, g.size, 204));
+  smr_shm_release(r, &g);
+  EXPECT_EQ(smr_shm_reader_close(r), 0);
+  smr_shm_writer_close(w);
+}
+
+static void sq_clean(void) {
+  rm_tree(g_sdir);
+  CHECK_EQ(mkdir(g_sdir, 0700), 0);
+  CHECK_EQ(chmod(g_sdir, 01777), 0);
+  /* The writer's own precious file, which a planted link points to. */
+  int fd = open(g_svictim, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  CHECK(fd >= 0);
+  CHECK_EQ(write(fd, "precious\n", 9), 9);
+  CHECK_EQ(fchown(fd, UID_OTHER, UID_OTHER), 0);
+  CHECK_EQ(close(fd), 0);
+}
+
+static void squat_case(const struct squat *sq) {
+  g_case = sq->what;
+  g_sq = sq;
+  snprintf(g_sq_path, sizeof g_sq_path, "%s%s", g_sname, sq->suffix);
+  sq_clean();
+  if (sq->existing) {
+    run_as("squat: make the channel", UID_OTHER, sq_make_channel);
+    g_case = sq->what;
+    /* A channel of an earlier version of the library had no file yet for
+     * a buffer it never used: make the name free (as root). */
+    unlink(g_sq_path);
+  }
+  if (sq->kind == SQ_HARDLINK)
+    CHECK_EQ(link(g_svictim, g_sq_path), 0); /* needs root where
+                                                protected_hardlinks is on */
+  else
+    run_as(sq->what, UID_HOSTILE, sq_plant);
+  char *before = describe(g_sdir);
+  char lock[192];
+  snprintf(lock, sizeof lock, "%s.smr-lock", g_sname);
+  bool had_lock =
+      access(lock, F_OK) == 0 || strcmp(sq->suffix, ".smr-lock") == 0;
+  run_as(sq->what, UID_OTHER, sq_writer);
+  g_case = sq->what;
+  /* Only the writer's own lock file may have appeared. */
+  struct stat sb;
+  if (!had_lock && lstat(lock, &sb) == 0) {
+    EXPECT_EQ(sb.st_uid, UID_OTHER);
+    EXPECT(S_ISREG(sb.st_mode));
+    EXPECT_EQ(unlink(lock), 0);
+  }
+  expect_same_tree(before, g_sdir);
+  if (strcmp(sq->suffix, ".smr") != 0)
+    run_as(sq->what, UID_OTHER, sq_reader); /* else the squatter's own */
+  g_case = sq->what;
+  if (sq->existing) {
+    /* The squatted name removed (the operator's recovery): the writer's
+     * user takes its channel over again. */
+    unlink(g_sq_path);
+    run_as(sq->what, UID_OTHER, sq_takeover_ok);
+  }
+}
+
+static void squat_cases(void) {
+  if (!g_root) {
+    skip_note("squatted names (another uid creates a channel's files)");
+    return;
+  }
+  static const struct squat cases[] = {
+      {"squat: state file of a new channel", ".smr", SQ_EMPTY, false, -EPERM},
+      {"squat: data file of a new channel", ".smr-data-1", SQ_FILE, false,
+       -EPERM},
+      {"squat: lock file of a new channel", ".smr-lock", SQ_FILE, false,
+       -EPERM},
+      {"squat: readers directory of a new channel", ".smr-readers", SQ_DIR,
+       false, -EPERM},
+      {"squat: the new state file's name", ".smr-new", SQ_FILE, false, -EPERM},
+      {"squat: FIFO as a data file of a new channel", ".smr-data-0", SQ_FIFO,
+       false, -EPERM},
+      {"squat: symlink as a data file of a new channel", ".smr-data-2", SQ_LINK,
+       false, -EPERM},
+      {"squat: symlink as the state file", ".smr", SQ_LINK, false, -EPERM},
+      {"squat: symlink as the lock file", ".smr-lock", SQ_LINK, false, -EPERM},
+      {"squat: data file of an existing channel", ".smr-data-3", SQ_FILE, true,
+       -EPERM},
+      {"squat: FIFO as a data file of an existing channel", ".smr-data-3",
+       SQ_FIFO, true, -EPERM},
+      {"squat: hard link to the writer's file as a data file", ".smr-data-3",
+       SQ_HARDLINK, true, -EEXIST},
+  };
+  /* SMR_TEST_SQUAT=<i>: only case i (to look at one case alone). */
+  const char *only = getenv("SMR_TEST_SQUAT");
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    if (!only || (size_t)atoi(only) == i)
+      squat_case(&cases[i]);
+  if (only)
+    return;
+  /* Stale files of the writer's own user, and another user's file at a
+   * data name the channel does not use (K = 4: data-9): created anyway. */
+  g_case = "squat: unused data name of another user, stale files of ours";
+  sq_clean();
+  static const struct squat unused = {"", ".smr-data-9", SQ_FILE, false, 0};
+  g_sq = &unused;
+  snprintf(g_sq_path, sizeof g_sq_path, "%s%s", g_sname, unused.suffix);
+  run_as(g_case, UID_HOSTILE, sq_plant);
+  {
+    char p[192];
+    snprintf(p, sizeof p, "%s.smr-data-2", g_sname);
+    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    CHECK(fd >= 0);
+    CHECK_EQ(fchown(fd, UID_OTHER, UID_OTHER), 0);
+    CHECK_EQ(close(fd), 0);
+  }
+  run_as(g_case, UID_OTHER, sq_make_channel);
+  run_as(g_case, UID_OTHER, sq_takeover_ok);
+  rm_tree(g_sdir);
 }
 
 /* ---- Hostile and buggy readers ------------------------------------------
@@ -2851,17 +3130,8 @@ static void robust_cases(void) {
   remove_channel_files();
 }
 
-static bool want(int argc, char **argv, const char *section, bool dflt) {
-  if (argc < 2)
-    return dflt;
-  for (int i = 1; i < argc; i++)
-    if (strcmp(argv[i], section) == 0)
-      return true;
-  return false;
-}
-
 /* Arguments (optional): the sections to run - state readers payload special
- * symlink hostile buggy robust; default all. */
+ * symlink squat hostile buggy robust; default all. */
 int main(int argc, char **argv) {
   snprintf(g_dir, sizeof g_dir, "/dev/shm/smr-corrupt-XXXXXX");
   CHECK(mkdtemp(g_dir) != NULL);
@@ -2874,6 +3144,9 @@ int main(int argc, char **argv) {
   snprintf(g_lock, sizeof g_lock, "%s.smr-lock", g_name);
   snprintf(g_victim, sizeof g_victim, "%s/victim", g_dir);
   snprintf(g_vdir, sizeof g_vdir, "%s/victim-dir", g_dir);
+  snprintf(g_sdir, sizeof g_sdir, "%s/shared", g_dir);
+  snprintf(g_sname, sizeof g_sname, "%s/ch", g_sdir);
+  snprintf(g_svictim, sizeof g_svictim, "%s/victim", g_sdir);
   g_main_pid = getpid();
   g_root = geteuid() == 0;
   signal(SIGABRT, on_abort);
@@ -2881,21 +3154,23 @@ int main(int argc, char **argv) {
     fprintf(stderr, "not running as root: the cross-uid cases are skipped "
                     "(CI runs as root)\n");
 
-  if (want(argc, argv, "state", true))
+  if (test_section(argc, argv, "state"))
     state_cases();
-  if (want(argc, argv, "readers", true))
+  if (test_section(argc, argv, "readers"))
     readers_cases();
-  if (want(argc, argv, "payload", true))
+  if (test_section(argc, argv, "payload"))
     payload_cases();
-  if (want(argc, argv, "special", true))
+  if (test_section(argc, argv, "special"))
     special_file_cases();
-  if (want(argc, argv, "symlink", true))
+  if (test_section(argc, argv, "symlink"))
     symlink_cases();
-  if (want(argc, argv, "hostile", true))
+  if (test_section(argc, argv, "squat"))
+    squat_cases();
+  if (test_section(argc, argv, "hostile"))
     bad_reader_case(HM_HOSTILE);
-  if (want(argc, argv, "buggy", true))
+  if (test_section(argc, argv, "buggy"))
     bad_reader_case(HM_BUGGY);
-  if (want(argc, argv, "robust", true))
+  if (test_section(argc, argv, "robust"))
     robust_cases();
 
   /* A valid channel again, removed by the library: nothing else is left. */

@@ -18,10 +18,29 @@
  * (the K payload buffers), NAME.smr-lock (the single-writer lock, readable
  * by writers only) and the directory NAME.smr-readers/, where each reader
  * handle keeps its own small slot file.  A NAME without '/' lives in
- * /dev/shm; otherwise it is a path prefix in any directory.  The writer
+ * /dev/shm; otherwise it is a path prefix in any directory.  NAME's last
+ * component may have at most 218 bytes (NAME_MAX 255 less the longest
+ * suffix the library adds, ".smr-readers.old-" and an inode number), else
+ * -ENAMETOOLONG before anything is created.  The writer
  * alone writes the state and data files; readers map them read-only and
  * write only their own slot file, so no reader can make another read wrong
  * data or crash the writer.
+ *
+ * Ownership: a channel belongs to the user (euid) that created it.  Its
+ * writer creates every file exclusively and with the whole channel (the
+ * data files too), and uses an existing file only if it is a regular file
+ * of its own euid with one link; readers refuse data files whose owner is
+ * not the state file's.  In a shared directory such as /dev/shm another
+ * user who creates one of the names first makes smr_shm_writer_open fail
+ * (-EPERM, or -EEXIST for a symlink, FIFO, directory or hard link of the
+ * writer's own user), never write into that user's file; the name is in
+ * smr_shm_error_path().  Readers trust whoever owns the state file.
+ *
+ * Signal handlers: a handle must not be used from a signal handler that can
+ * interrupt a call on the same handle (a read in progress would then hold a
+ * guard the writer cannot see).  A handler may use a handle of its own.
+ * Debug builds (SMR_DEBUG) abort on a read that interrupts a read of the
+ * same handle.
  *
  * Safety: a reader announces the version it is about to read in its slot and
  * re-validates it before touching data; the writer never reuses a buffer a
@@ -35,14 +54,17 @@
  * docs/DESIGN.md ("Channels") has the file layout, the protocol and its
  * correctness argument.
  *
- * Errors (negative errno): -EINVAL bad argument; -ENOENT no such channel;
+ * Errors (negative errno): -EINVAL bad argument; -ENAMETOOLONG NAME too
+ * long; -ENOENT no such channel;
  * -EAGAIN channel still being created; -ENODATA nothing published yet;
  * -EBUSY another writer holds the channel, or every buffer is pinned by live
  * readers past the timeout, or a guard is already held; -EBADMSG a file is
  * corrupt, truncated, foreign or of another layout version, or a checksum did
  * not verify; -EUSERS all reader slots taken; -EFBIG payload above
  * SMR_SHM_MAX_PAYLOAD or above RLIMIT_FSIZE; -ENOSPC out of space; -EACCES
- * permissions; -ETIMEDOUT nothing new within the timeout.
+ * permissions; -ETIMEDOUT nothing new within the timeout; -EPERM (writer) a
+ * channel file is another user's; -EEXIST (writer) a channel file's name is
+ * taken by something that is not a regular file with one link.
  */
 #ifndef SMR_SHM_H
 #define SMR_SHM_H
@@ -94,7 +116,13 @@ struct smr_shm_options {
 
 /* Create the channel, or take over an existing one (after a writer exited or
  * crashed).  Takes the channel's single-writer lock: -EBUSY if another
- * writer holds it (the lock dies with its process).  Modes go through the
+ * writer holds it (the lock dies with its process).  Creating makes every
+ * file new (exclusive creation; an earlier channel's leftovers of the same
+ * user are removed first) and names the state file last, complete; a state
+ * file left by a creation that died is replaced by a new inode, never
+ * truncated.  Taking over needs every existing file (lock, state, data) to
+ * be a regular file of the caller's euid with one link: the same user as
+ * the writer that created the channel.  Modes go through the
  * process umask as in open(2) unless SMR_SHM_NO_UMASK: with the usual umask
  * 022 the readers directory becomes 01755 and only the owner's processes
  * can open readers; use NO_UMASK (or umask 0) to let other users read.
@@ -102,10 +130,15 @@ struct smr_shm_options {
  * A child forked while the writer is open shares its lock until the parent
  * closes the writer (the child must not use the handle; after exec the
  * descriptors are closed).
- * Errors: -EINVAL, -EBUSY, -EBADMSG (existing files corrupt or foreign, or
- * the readers directory missing, not a directory, not owned by the state
- * file's owner, or writable by others without the sticky bit), -EACCES,
- * -EPERM, -ENOMEM, -ENOSPC, -EMFILE.  Blocks on file system calls. */
+ * Errors: -EINVAL, -ENAMETOOLONG, -EBUSY, -EBADMSG (existing files corrupt,
+ * or the readers directory missing, not a directory, not owned by the state
+ * file's owner, or writable by others without the sticky bit), -EPERM (a
+ * channel file, or a name the channel needs, belongs to another user: it
+ * may be squatted), -EEXIST (a name the channel needs holds a symlink,
+ * FIFO, directory or a file with more than one link), -EACCES, -ENOMEM,
+ * -ENOSPC, -EMFILE.  smr_shm_error_path() names the file behind -EPERM,
+ * -EEXIST and -EBADMSG (and most others).  Nothing is ever written to a
+ * refused file.  Blocks on file system calls. */
 SMR_API int smr_shm_writer_open(const char *name,
                                 const struct smr_shm_options *opts,
                                 smr_shm_writer **out);
@@ -128,10 +161,13 @@ struct smr_shm_commit_info {
  * smr_shm_abort().  Waits (futex, no polling) up to the timeout while every
  * free buffer is pinned by live readers; never waits for a dead one.  Grows
  * the file with posix_fallocate, so a full disk is -ENOSPC here, never a
- * SIGBUS later.  Errors: -EINVAL, -EBUSY (a build already open, or every
- * buffer pinned past the timeout), -EFBIG, -ENOSPC, -ENOMEM, -EIO,
- * -EMFILE (no descriptor left to track a new reader: nothing is reused).
- * Writer thread only; may block. */
+ * SIGBUS later.  A reader's slot file the writer cannot read (pread fails:
+ * -EIO, -ENOMEM, -EINTR...) counts as pinning every buffer; when that is
+ * still so at the timeout, that error is returned instead of -EBUSY (a slot
+ * its owner truncated pins nothing).  Errors: -EINVAL, -EBUSY (a build
+ * already open, or every buffer pinned past the timeout), -EFBIG, -ENOSPC,
+ * -ENOMEM, -EIO, -EINTR, -EMFILE (no descriptor left to track a new reader:
+ * nothing is reused).  Writer thread only; may block. */
 SMR_API int smr_shm_begin(smr_shm_writer *w, uint64_t capacity, void **buf);
 
 /* Publish the first `size` bytes (<= capacity) of the buffer from
@@ -156,6 +192,14 @@ SMR_API int smr_shm_publish(smr_shm_writer *w, const void *data, uint64_t size,
 /* Change the buffer wait timeout (see smr_shm_options.timeout_ns). */
 SMR_API void smr_shm_writer_set_timeout(smr_shm_writer *w, int64_t timeout_ns);
 
+/* The path of the file behind the last error a smr_shm_* call returned in
+ * this thread, where one file was at fault (a squatted name, a corrupt or
+ * foreign file); "" if none.  smr_shm_writer_open and smr_shm_reader_open
+ * clear it when they start.  Thread-local; valid until this thread's next
+ * smr_shm_* call; a path longer than 255 bytes is cut to its last bytes
+ * after "...".  Never NULL. */
+SMR_API const char *smr_shm_error_path(void);
+
 /* Remove a channel's files (readers that have it open keep their mappings).
  * Errors: -ENOENT (no state file), -EINVAL, -EACCES, -EBUSY (a writer is
  * running). */
@@ -175,13 +219,14 @@ typedef struct smr_shm_reader {
   uint64_t cached;                /* `current` the view below belongs to */
   const void *cached_data;
   uint64_t cached_size;
-  uint32_t flags;    /* SMR__SHM_HELD | _SLOW | _NOVIEW */
+  uint32_t flags;    /* SMR__SHM_HELD | _SLOW | _NOVIEW | _INREAD */
   uint32_t switched; /* set by the slow path: a new version was pinned */
 } smr_shm_reader;
 
 #define SMR__SHM_HELD   0x1u /* a guard is held */
 #define SMR__SHM_SLOW   0x2u /* symmetric mode or test hook: slow path always */
 #define SMR__SHM_NOVIEW 0x4u /* `cached` is not a valid view: slow path */
+#define SMR__SHM_INREAD 0x8u /* SMR_DEBUG: a read is in progress */
 
 /* A zero-copy view of one payload.  Valid until smr_shm_release(). */
 typedef struct smr_shm_guard {
@@ -196,10 +241,12 @@ typedef struct smr_shm_guard {
  * handle's slot file in the readers directory, locks it and links it in
  * under a free slot name.  Creates nothing else.  A handle is used by one
  * thread at a time and holds at most one guard; give each reading thread
- * its own handle.  Not inherited across fork: a child opens its own (and
- * must not use or close the parent's).  Errors: -EINVAL, -ENOENT, -EAGAIN,
- * -EBADMSG, -EACCES, -EUSERS, -ENOMEM, -ENOSPC, -EMFILE.  Blocks on file
- * system calls. */
+ * its own handle, and a signal handler that reads a handle of its own
+ * (never the one whose call it may interrupt: see the top of this file).
+ * Not inherited across fork: a child opens its own (and
+ * must not use or close the parent's).  Errors: -EINVAL, -ENAMETOOLONG,
+ * -ENOENT, -EAGAIN, -EBADMSG, -EACCES, -EUSERS, -ENOMEM, -ENOSPC, -EMFILE.
+ * Blocks on file system calls. */
 SMR_API int smr_shm_reader_open(const char *name, unsigned flags,
                                 smr_shm_reader **out);
 
@@ -210,7 +257,9 @@ SMR_API int smr_shm_reader_close(smr_shm_reader *r);
 SMR_API int smr__shm_read_slow(smr_shm_reader *r);
 SMR_API void smr__shm_release_slow(smr_shm_reader *r);
 
-/* Pin the current payload and return a view of it.  Lock-free; the common
+/* Pin the current payload and return a view of it.  Not re-entrant for one
+ * handle (no use from a signal handler that interrupts it; SMR_DEBUG builds
+ * abort on that).  Lock-free; the common
  * case (payload unchanged since this handle's last read) is three loads and
  * a store to the reader's own slot, with no fence and no atomic RMW; a new
  * version costs a call that announces it under a fence, validates its
@@ -219,17 +268,30 @@ SMR_API void smr__shm_release_slow(smr_shm_reader *r);
  * Ordering: acquire, pairs with the writer's release store of the version,
  * so the whole payload is visible.  Errors: -ENODATA (nothing published
  * yet), -EBUSY (this handle already holds a guard), -EBADMSG (descriptor or
- * file corrupt, or checksum mismatch under SMR_SHM_VERIFY), -ESTALE (the
+ * file corrupt, a data file not owned by the state file's owner, or
+ * checksum mismatch under SMR_SHM_VERIFY), -ESTALE (the
  * channel was removed and created anew: open it again), -ENOMEM.
  * On error no guard is held. */
 SMR_INLINE int smr_shm_read(smr_shm_reader *r, smr_shm_guard *g) {
+#ifdef SMR_DEBUG
+  /* A read that interrupts a read of the same handle (a signal handler
+   * using the handle it interrupted) would leave the interrupted one
+   * holding a guard the writer cannot see. */
+  SMR_ASSERT(!(r->flags & SMR__SHM_INREAD) &&
+             "smr_shm_read interrupted a read of the same handle");
+  r->flags |= SMR__SHM_INREAD;
+  SMR__SIGNAL_FENCE(SMR__SEQ_CST); /* set before anything a handler sees */
+  const uint32_t idle = SMR__SHM_INREAD;
+#else
+  const uint32_t idle = 0;
+#endif
   /* Locals: the compiler barrier below would otherwise reload them. */
   SMR_ATOMIC(uint64_t) *current = r->current;
   SMR_ATOMIC(uint32_t) *active = r->active;
   /* acquire: pairs with the writer's release store of `current`. */
   uint64_t cur = SMR__LOAD(current, SMR__ACQUIRE);
   bool fast = false;
-  if (SMR_LIKELY(cur == r->cached && r->flags == 0)) {
+  if (SMR_LIKELY(cur == r->cached && r->flags == idle)) {
     /* Our slot already announces `cur` (the slow path stored it under a
      * fence); mark it in use.  relaxed: the StoreLoad order between this
      * store and the re-load below is supplied by the writer's membarrier,
@@ -245,6 +307,10 @@ SMR_INLINE int smr_shm_read(smr_shm_reader *r, smr_shm_guard *g) {
   } else {
     /* Fills r->cached* (and sets HELD) for the version it pinned. */
     int rc = smr__shm_read_slow(r);
+#ifdef SMR_DEBUG
+    SMR__SIGNAL_FENCE(SMR__SEQ_CST);
+    r->flags &= ~SMR__SHM_INREAD;
+#endif
     if (rc != 0)
       return rc;
     cur = r->cached;

@@ -111,7 +111,8 @@ int smr__file_info(int fd, struct smr__file_info *fi) {
 int smr__dir_entry_info(int dirfd, const char *name,
                         struct smr__file_info *fi) {
   struct stat st;
-  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+  if (fstatat(dirfd < 0 ? AT_FDCWD : dirfd, name, &st, AT_SYMLINK_NOFOLLOW) !=
+      0)
     return -errno;
   fill_info(&st, fi);
   return 0;
@@ -139,9 +140,16 @@ unsigned smr__geteuid(void) {
 int smr__dir_create(const char *path, unsigned mode, bool exact_mode) {
   if (mkdir(path, (mode_t)mode) != 0)
     return -errno;
-  if (exact_mode && chmod(path, (mode_t)mode) != 0)
+  if (!exact_mode)
+    return 0;
+  /* fchmod of what we opened without following a link: in a directory
+   * others may write, the name could name something else by now. */
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
     return -errno;
-  return 0;
+  int r = fchmod(fd, (mode_t)mode) == 0 ? 0 : -errno;
+  close(fd);
+  return r;
 }
 
 int smr__dir_open(const char *path) {
@@ -183,11 +191,12 @@ int smr__file_rename(const char *from, const char *to) {
 }
 
 int smr__dir_link(int dirfd, const char *from, const char *to) {
-  return linkat(dirfd, from, dirfd, to, 0) == 0 ? 0 : -errno;
+  int d = dirfd < 0 ? AT_FDCWD : dirfd;
+  return linkat(d, from, d, to, 0) == 0 ? 0 : -errno;
 }
 
 int smr__dir_unlink(int dirfd, const char *name) {
-  return unlinkat(dirfd, name, 0) == 0 ? 0 : -errno;
+  return unlinkat(dirfd < 0 ? AT_FDCWD : dirfd, name, 0) == 0 ? 0 : -errno;
 }
 
 int smr__dir_list(int dirfd, int (*fn)(const char *name, void *arg),

@@ -61,7 +61,8 @@ struct smr__file_info {
   bool regular, dir;
 };
 int smr__file_info(int fd, struct smr__file_info *fi);
-/* fstatat without following a symlink. */
+/* fstatat without following a symlink (dirfd < 0: the working directory,
+ * as for every *at function here). */
 int smr__dir_entry_info(int dirfd, const char *name, struct smr__file_info *fi);
 /* pread: returns the bytes read (short at end of file) or -errno. */
 int smr__file_read(int fd, void *buf, size_t len, uint64_t off);
@@ -70,9 +71,11 @@ int smr__file_touch(int fd);
 int smr__file_chmod(int fd, unsigned mode);
 unsigned smr__geteuid(void);
 
-/* Directories.  create: mkdir (mode through the umask unless exact_mode);
+/* Directories.  create: mkdir (mode through the umask unless exact_mode;
+ * -EEXIST if the name exists: mkdir never adopts);
  * open: O_DIRECTORY | O_NOFOLLOW, -EBADMSG for a symlink or non-directory;
- * link: linkat within dirfd (-EEXIST if `to` exists); list: calls fn for
+ * link: linkat within dirfd (-EEXIST if `to` exists; never follows `from`);
+ * rename: replaces `to` atomically; list: calls fn for
  * each entry but "." and ".." until fn returns non-zero (returned). */
 int smr__dir_create(const char *path, unsigned mode, bool exact_mode);
 /* An unnamed regular file in dirfd (O_TMPFILE, read-write, `mode` through
