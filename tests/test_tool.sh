@@ -702,5 +702,21 @@ print("%d names" % len(names))
 EOF2
 }
 
+# A name of the channel taken first by another user: publish refuses with
+# status 4 and names the file (smr_shm_error_path); nothing is published.
+case_squat() {
+  if [[ $(id -u) != 0 ]] || ! id nobody >/dev/null 2>&1; then
+    echo "needs root and user nobody: skipped" >&2
+    exit 77
+  fi
+  printf 'k\tv\n' >"$d/in.tsv"
+  : >"$ch.smr-lock"
+  chown nobody "$ch.smr-lock"
+  run 4 "$SMR" publish -q "$ch" "$d/in.tsv"
+  has "$d/err" "another user"
+  has "$d/err" "$ch.smr-lock"
+  [[ ! -e $ch.smr ]] || fail "a state file was created beside the squatted lock"
+}
+
 "case_$CASE"
 echo "ok $CASE"

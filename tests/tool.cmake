@@ -28,6 +28,8 @@
 #                           command exit 6
 #  test_tool_json_names     stat --json is valid JSON for names holding
 #                           quotes, backslashes, control bytes, bad UTF-8
+#  test_tool_squat          a name taken by another user: publish exits 4
+#                           and its message names the file (root only)
 # The cases that need python3 (JSON, generated binary input) are skipped
 # without it.
 if(TARGET smr_tool)
@@ -36,7 +38,8 @@ if(TARGET smr_tool)
     set(SMR_PYTHON3 "")
   endif()
   foreach(case basic roundtrip bad_input watch stat_full publish_watch bench
-          progress help partial_write corrupt output_errors json_names)
+          progress help partial_write corrupt output_errors json_names
+          squat)
     add_test(NAME test_tool_${case}
              COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_tool.sh
                      $<TARGET_FILE:smr_tool> ${case} "${SMR_PYTHON3}")

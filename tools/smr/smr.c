@@ -88,7 +88,7 @@ bool parse_seconds(const char *s, int64_t *ns) {
 }
 
 const char *chan_strerror(int err, bool writer) {
-  static char buf[256];
+  static char buf[640];
   const char *hint = NULL;
   switch (-err) {
   case ENOENT:
@@ -117,13 +117,25 @@ const char *chan_strerror(int err, bool writer) {
   case EFBIG:
     hint = "payload above the channel's or the file size limit";
     break;
+  case EPERM:
+    hint = "a file of the channel belongs to another user";
+    break;
+  case EEXIST:
+    hint = "a channel name is taken by something that is not its file";
+    break;
   default:
     break;
   }
+  int n;
   if (hint)
-    snprintf(buf, sizeof buf, "%s (%s)", strerror(-err), hint);
+    n = snprintf(buf, sizeof buf, "%s (%s)", strerror(-err), hint);
   else
-    snprintf(buf, sizeof buf, "%s", strerror(-err));
+    n = snprintf(buf, sizeof buf, "%s", strerror(-err));
+  /* The file at fault, when the library names one (smr_shm_error_path is
+   * this thread's, and every caller asks right after the failing call). */
+  const char *path = smr_shm_error_path();
+  if (path[0] != '\0' && n >= 0 && (size_t)n < sizeof buf)
+    snprintf(buf + n, sizeof buf - (size_t)n, ": %s", path);
   return buf;
 }
 
