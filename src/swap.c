@@ -58,9 +58,8 @@
 #include "smr/swap.h"
 
 struct swap_rec {
-  smr_swap_reader pub;  /* hp, cur: owner-written slot, own cache line */
-  smr_swap_reader sink; /* named by nested guards; never scanned */
-  char pad[SMR__CACHELINE - 2 * sizeof(smr_swap_reader)];
+  smr_swap_reader pub; /* hp, cur: owner-written slot, own cache line */
+  char pad[SMR__CACHELINE - sizeof(smr_swap_reader)];
   _Atomic(struct swap_rec *) next; /* registry, append-only */
   _Atomic int in_use;
   int owned;       /* an own reader (never handed to reader_create) */
@@ -156,6 +155,22 @@ static void cell_check(const smr_swap *c) {
 
 /* ---- Nodes --------------------------------------------------------------- */
 
+/* A node's version.  The public field is a plain uint64_t so that the inline
+ * read path loads it with a plain mov the compiler may drop when the guard's
+ * version is unused (a C11 atomic load is never dropped).  Readers only read
+ * it on nodes they pin, which nobody writes; smr_swap_version reads it on a
+ * node that may be recycled concurrently, so the library accesses it with
+ * the gcc/clang __atomic builtins (atomic on an ordinary object; the only
+ * compilers libsmr supports).  Writers store it relaxed: the release store
+ * of cur that publishes the node orders it. */
+static uint64_t node_version(const struct smr_swap_node *n, int order) {
+  return __atomic_load_n(&n->version, order);
+}
+
+static void node_set_version(struct smr_swap_node *n, uint64_t v) {
+  __atomic_store_n(&n->version, v, __ATOMIC_RELAXED);
+}
+
 static struct smr_swap_node *node_get(smr_swap *c) {
   struct smr_swap_node *n = c->free_nodes;
   if (n) {
@@ -195,8 +210,6 @@ static struct swap_rec *rec_new(smr_swap *c, int owned) {
   r->owner = pthread_self();
   atomic_init(&r->pub.hp, c->idle);
   r->pub.cur = &c->cur;
-  atomic_init(&r->sink.hp, c->idle);
-  r->sink.cur = &c->cur; /* compare_exchange's identity check */
   r->cell = c;
   if (owned) /* relaxed: a count for the bound (garbage_bound) */
     atomic_fetch_add_explicit(&c->nown, 1, memory_order_relaxed);
@@ -413,10 +426,7 @@ static struct smr_swap_node *publish(smr_swap *c, struct smr_swap_node *n,
   /* relaxed: only the writer writes versions; the release store of cur
    * below orders this one before any reader's (or smr_swap_version's)
    * acquire load of cur that returns n. */
-  atomic_store_explicit(
-      &n->version,
-      atomic_load_explicit(&old->version, memory_order_relaxed) + 1,
-      memory_order_relaxed);
+  node_set_version(n, node_version(old, __ATOMIC_RELAXED) + 1);
   n->next = NULL;
   /* release: the value's contents and the node's fields happen before any
    * reader's acquire load of cur that returns n. */
@@ -512,7 +522,7 @@ int smr_swap_create(smr_swap **out, void *initial, smr_swap_destroy_fn destroy,
   c->collect_cost_ns = 20000; /* until measured */
   c->last_collect_ns = smr__now_ns();
   n->value = initial;
-  atomic_init(&n->version, 0);
+  n->version = 0; /* not shared yet */
   n->next = NULL;
   atomic_init(&c->cur, n);
   atomic_init(&c->refs, 1);
@@ -588,10 +598,7 @@ int smr_swap_destroy(smr_swap *c) {
       atomic_load_explicit(&c->cur, memory_order_relaxed);
   c->gone.value = NULL;
   /* relaxed: as in publish (the release store of cur orders it). */
-  atomic_store_explicit(
-      &c->gone.version,
-      atomic_load_explicit(&cur->version, memory_order_relaxed) + 1,
-      memory_order_relaxed);
+  node_set_version(&c->gone, node_version(cur, __ATOMIC_RELAXED) + 1);
   /* release: pairs with the readers' validating acquire load. */
   atomic_store_explicit(&c->cur, &c->gone, memory_order_release);
   cur->next = c->retired;
@@ -735,8 +742,8 @@ int smr_swap_exchange(smr_swap *c, void *value, void **old) {
 
 int smr_swap_compare_exchange(smr_swap *c, const smr_guard *expected,
                               void *value) {
-  /* Identity: the guard's reader (a handle, an own reader or a nest sink)
-   * points at this cell's `cur`; versions are unique only per cell. */
+  /* Identity: the guard's reader (a handle or an own reader) points at
+   * this cell's `cur`; versions are unique only per cell. */
   if (!c || !expected || !expected->reader || expected->reader->cur != &c->cur)
     return -EINVAL;
   int rc = writer_begin(c);
@@ -746,8 +753,7 @@ int smr_swap_compare_exchange(smr_swap *c, const smr_guard *expected,
   struct smr_swap_node *cur =
       atomic_load_explicit(&c->cur, memory_order_relaxed);
   /* relaxed: only writers (serialised with us) write versions. */
-  if (atomic_load_explicit(&cur->version, memory_order_relaxed) ==
-      expected->version)
+  if (node_version(cur, __ATOMIC_RELAXED) == expected->version)
     rc = store_locked(c, value);
   else
     rc = -EAGAIN;
@@ -811,7 +817,7 @@ uint64_t smr_swap_version(const smr_swap *c) {
   struct smr_swap_node *n = atomic_load_explicit(&w->cur, memory_order_acquire);
   for (;;) {
     /* acquire: keeps this load before the validating load below. */
-    uint64_t v = atomic_load_explicit(&n->version, memory_order_acquire);
+    uint64_t v = node_version(n, __ATOMIC_ACQUIRE);
     struct smr_swap_node *m =
         atomic_load_explicit(&w->cur, memory_order_acquire);
     if (m == n)
@@ -935,7 +941,7 @@ struct smr__swap_pin smr__swap_read_slow(smr_swap_reader *r) {
   /* relaxed: the owner's own slot. */
   struct smr_swap_node *h = atomic_load_explicit(&r->hp, memory_order_relaxed);
   if (h != SMR__SWAP_IDLE_SYM) /* nested: the outer guard's node; the */
-    return (struct smr__swap_pin){h, &((struct swap_rec *)r)->sink}; /* sink */
+    return (struct smr__swap_pin){h, h};
   struct smr_swap_node *n = atomic_load_explicit(r->cur, memory_order_relaxed);
   for (;;) {
     atomic_store_explicit(&r->hp, n, memory_order_release);
@@ -944,17 +950,18 @@ struct smr__swap_pin smr__swap_read_slow(smr_swap_reader *r) {
     struct smr_swap_node *m =
         atomic_load_explicit(r->cur, memory_order_acquire);
     if (m == n)
-      return (struct smr__swap_pin){n, r};
+      return (struct smr__swap_pin){n, SMR__SWAP_IDLE_SYM};
     n = m;
   }
 }
 
-void smr__swap_reentered(const smr_swap_reader *r) {
-  fprintf(stderr,
-          "libsmr: smr_swap_read on reader %p while a read on it is in "
-          "progress (a signal handler must not use a reader it can "
-          "interrupt)\n",
-          (const void *)r);
+void smr__swap_misuse(const smr_swap_reader *r, int what) {
+  fprintf(stderr, "libsmr: swap reader %p: %s\n", (const void *)r,
+          what == 0 ? "smr_swap_read while a read on it is in progress (a "
+                      "signal handler must not use a reader it can "
+                      "interrupt)"
+                    : "guard released out of order (release guards of one "
+                      "reader in reverse order of their reads)");
   abort();
 }
 

@@ -91,38 +91,40 @@ struct smr_swap_attr {
 };
 
 /* Published node: the library's wrapper around one value.  Readers see it
- * through the inline read path; its fields never change while published.
- * `version` is atomic because smr_swap_version reads it from a node that
- * the writer may be recycling (relaxed accesses: plain movs). */
+ * through the inline read path; its fields never change while published or
+ * pinned, so readers read them with plain loads.  smr_swap_version reads
+ * `version` of a node the writer may be recycling: the library accesses
+ * that field with atomic builtins (see src/swap.c, node_version). */
 struct smr_swap_node {
   void *value;
-  SMR_ATOMIC(uint64_t) version;
+  uint64_t version;
   struct smr_swap_node *next; /* writer's lists; not for readers */
 };
 
 /* Public head of a reader handle (the library allocates the full record).
  * `hp` is the reader's protection slot: the node it pins, or its idle value
  * (NULL in asymmetric mode, SMR__SWAP_IDLE_SYM in symmetric mode, which
- * sends every read to the out-of-line path that issues the fence).  Each
- * record has a second head, its "nest sink", that the guards of nested
- * reads name as their reader: releasing one stores into the sink's hp,
- * which nobody scans, so it never touches the pin. */
+ * sends every read to the out-of-line path that issues the fence).  The
+ * last two fields are used only by code compiled with SMR_DEBUG. */
 typedef struct smr_swap_reader {
   SMR_ATOMIC(struct smr_swap_node *) hp;
   SMR_ATOMIC(struct smr_swap_node *) * cur; /* the cell's published node */
-  SMR_ATOMIC(int) busy; /* SMR_DEBUG builds: a read is in progress */
+  SMR_ATOMIC(int) busy; /* a read is in progress (signal-handler check) */
+  unsigned depth;       /* guards held (release-order check) */
 } smr_swap_reader;
 
 #define SMR__SWAP_IDLE_SYM ((struct smr_swap_node *)1)
 
 /* A read guard: a small struct the caller keeps (normally on its stack).
- * Valid from smr_swap_read() until smr_guard_release() of this guard or of
- * the outermost guard of the same reader, whichever comes first. */
+ * Valid from smr_swap_read() until smr_guard_release().  Guards of one
+ * reader are released in reverse order of their reads (SMR_DEBUG builds
+ * abort on any other order). */
 typedef struct smr_guard {
   void *value;                /* the pinned value */
   uint64_t version;           /* version of the pinned value */
-  smr_swap_reader *reader;    /* reader that pins it (or its nest sink) */
+  smr_swap_reader *reader;    /* reader that pins it */
   struct smr_swap_node *prev; /* slot content to restore on release */
+  unsigned depth;             /* SMR_DEBUG: the reader's depth after the read */
 } smr_guard;
 
 /* ---- Writer side -----------------------------------------------------------
@@ -279,26 +281,26 @@ SMR_API int smr_swap_reader_create(smr_swap *cell, smr_swap_reader **out);
 SMR_API int smr_swap_reader_destroy(smr_swap_reader *r);
 
 /* Out-of-line read: nested reads and symmetric mode.  Returns the pinned
- * node and the reader the guard must name (the handle itself, or its nest
- * sink for a nested read), by value, so that the caller's guard need not
- * live in memory. */
+ * node and the slot value to restore on release, by value, so that the
+ * caller's guard need not live in memory. */
 struct smr__swap_pin {
-  struct smr_swap_node *node;
-  smr_swap_reader *reader;
+  struct smr_swap_node *node, *prev;
 };
 SMR_API struct smr__swap_pin smr__swap_read_slow(smr_swap_reader *r);
 
-/* SMR_DEBUG builds: a read started on a handle whose read is in progress
- * (a signal handler interrupted it).  Prints a message and aborts. */
-SMR_API void smr__swap_reentered(const smr_swap_reader *r);
+/* SMR_DEBUG builds: print what the reader was misused for and abort.
+ * what: 0 = a read started while a read on it was in progress (a signal
+ * handler interrupted it), 1 = a guard released out of LIFO order. */
+SMR_API void smr__swap_misuse(const smr_swap_reader *r, int what);
 
 /* Fast-path announcement (asymmetric mode, no guard held): returns the
  * validated node, which the reader's slot now pins. */
 SMR_INLINE struct smr_swap_node *smr__swap_announce(smr_swap_reader *r) {
   /* Local copy: the compiler barrier below would force a reload of r->cur. */
   SMR_ATOMIC(struct smr_swap_node *) *cur = r->cur;
-  struct smr_swap_node *n = SMR__LOAD(cur, SMR__RELAXED);
-  for (;;) {
+  struct smr_swap_node *n, *m = SMR__LOAD(cur, SMR__RELAXED);
+  do {
+    n = m;
     /* Announce the node.  Release store (a plain mov on x86): a scan that
      * reads any later slot value then synchronises with our earlier guard
      * release.  The StoreLoad ordering against the validating load below is
@@ -308,11 +310,9 @@ SMR_INLINE struct smr_swap_node *smr__swap_announce(smr_swap_reader *r) {
     SMR__SIGNAL_FENCE(SMR__SEQ_CST);
     /* acquire: pairs with the writer's release publish, so the node's fields
      * and the value it points to are visible. */
-    struct smr_swap_node *m = SMR__LOAD(cur, SMR__ACQUIRE);
-    if (SMR_LIKELY(m == n))
-      return n;
-    n = m;
-  }
+    m = SMR__LOAD(cur, SMR__ACQUIRE);
+  } while (SMR_UNLIKELY(m != n));
+  return n;
 }
 
 /* Read the published value and pin it in *g.  No fence and no atomic RMW in
@@ -320,7 +320,7 @@ SMR_INLINE struct smr_swap_node *smr__swap_announce(smr_swap_reader *r) {
  * again to validate (retry if a store slipped in between: lock-free, and a
  * retry needs a publish inside a window of two loads).  A nested read on the
  * same reader (a guard is already held) returns the value already pinned;
- * its guard stays valid until it or the outermost guard is released.  One
+ * release guards in reverse order.  One
  * thread per reader; not from a signal handler that can interrupt a read on
  * the same reader (see the top of this file). */
 SMR_INLINE void *smr_swap_read(smr_swap_reader *r, smr_guard *g) {
@@ -328,32 +328,30 @@ SMR_INLINE void *smr_swap_read(smr_swap_reader *r, smr_guard *g) {
   /* relaxed + signal fences: only this thread (or a handler interrupting
    * it) touches busy. */
   if (SMR__LOAD(&r->busy, SMR__RELAXED))
-    smr__swap_reentered(r);
+    smr__swap_misuse(r, 0);
   SMR__STORE(&r->busy, 1, SMR__RELAXED);
   SMR__SIGNAL_FENCE(SMR__SEQ_CST);
 #endif
   /* relaxed: only this thread writes hp. */
   struct smr_swap_node *h = SMR__LOAD(&r->hp, SMR__RELAXED);
   struct smr_swap_node *n, *prev = NULL;
-  smr_swap_reader *rd = r;
   if (SMR_UNLIKELY(h != NULL)) {
     struct smr__swap_pin p = smr__swap_read_slow(r);
     n = p.node;
-    rd = p.reader;
-    /* The symmetric idle value for an outermost read; for a nested read it
-     * goes to the sink, where any value is harmless. */
-    prev = SMR__SWAP_IDLE_SYM;
+    prev = p.prev;
   } else {
     n = smr__swap_announce(r);
   }
-  g->reader = rd;
+  g->reader = r;
   g->prev = prev;
-  /* relaxed: n is validated (or pinned), so its version was written before
-   * the release publish our acquire load of cur synchronised with. */
-  g->version = SMR__LOAD(&n->version, SMR__RELAXED);
+  /* Plain: n is validated (or pinned), so its fields were written before
+   * the release publish our acquire load of cur synchronised with, and
+   * nobody writes them while we pin it. */
+  g->version = n->version;
   void *v = n->value;
   g->value = v;
 #ifdef SMR_DEBUG
+  g->depth = ++r->depth;
   SMR__SIGNAL_FENCE(SMR__SEQ_CST);
   SMR__STORE(&r->busy, 0, SMR__RELAXED);
 #endif
@@ -362,11 +360,20 @@ SMR_INLINE void *smr_swap_read(smr_swap_reader *r, smr_guard *g) {
 
 /* Release a guard.  Ordering: release store, so the reads made through the
  * guard happen before the writer destroys the value.  Guards of one reader
- * may be released in any order: releasing the outermost one (the read that
- * found the reader idle) unpins the value, releasing a nested one changes
- * nothing; a nested guard's value must not be used after the outermost
- * guard is released. */
+ * are released in reverse order of their reads: the release restores the
+ * slot the read found, so releasing an outer guard before a nested one
+ * unpins the value under the nested guard and the nested release then pins
+ * it again for good (the reader stays pinned, smr_swap_reader_destroy says
+ * -EBUSY).  SMR_DEBUG builds abort on such a release; define SMR_DEBUG
+ * alike in every file that reads or releases through a given reader.  (An
+ * order-independent release needs one more instruction on the read fast
+ * path; see docs/DESIGN.md section 4.) */
 SMR_INLINE void smr_guard_release(smr_guard *g) {
+#ifdef SMR_DEBUG
+  if (g->depth != g->reader->depth)
+    smr__swap_misuse(g->reader, 1);
+  g->reader->depth--;
+#endif
   SMR__STORE(&g->reader->hp, g->prev, SMR__RELEASE);
 }
 
