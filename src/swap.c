@@ -28,7 +28,18 @@
  * max(threshold, readers + 1) + 1 retired values exist at any time, whatever
  * readers do; a reader that never releases its guard pins exactly one value.
  * The writer never waits: a pinned node simply stays in the list for the next
- * collection.
+ * collection.  That needs working barriers: a collection whose barrier the
+ * kernel refuses reclaims nothing.  So every publish first checks the garbage
+ * against threshold + readers + 1 (prepare): at the bound it collects, and
+ * if the barrier is refused it publishes nothing (-ENOBUFS).  A successful
+ * collection leaves at most readers + 1, so with working barriers the check
+ * never refuses.
+ *
+ * Versions: a node's version is written before the publish; smr_swap_version
+ * reads cur, the node's version, and cur again (nodes are recycled, see
+ * smr_swap_version).  Guards are released in LIFO order (checked in SMR_DEBUG
+ * builds); readers must not be used from signal handlers that interrupt them
+ * (checked in SMR_DEBUG builds).  docs/DESIGN.md section 4 has the details.
  *
  * Symmetric mode: the idle slot value is SMR__SWAP_IDLE_SYM, which sends
  * every read to smr__swap_read_slow (it fences after announcing), and the

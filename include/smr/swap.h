@@ -13,8 +13,11 @@
  * holds back that one value and nothing else.  The cell keeps at most
  * (threshold + readers + 1) retired values whatever readers do (readers:
  * reader handles plus the writer's own reader, one per writer thread in
- * multi-writer mode),
- * and the writer never waits for a reader in store/update/collect.
+ * multi-writer mode), and the writer never waits for a reader in
+ * store/update/collect.  The bound holds even when the kernel refuses the
+ * writer-side barrier (membarrier blocked by seccomp mid-run): nothing can
+ * be reclaimed then, so a publish that would exceed the bound fails with
+ * -ENOBUFS instead (smr_swap_stats counts the refusals).
  * docs/DESIGN.md gives the protocol and its correctness argument.
  *
  * Threads: writer functions (store, get, update, exchange, load*,
