@@ -103,6 +103,26 @@ static smr_swap_reader *mkreader(smr_swap *c) {
   return r;
 }
 
+#ifdef SMR_DEBUG
+/* Run fn in a child process: a debug check of libsmr must abort it
+ * (SIGABRT) before fn returns. */
+static void expect_abort(const char *what, void (*fn)(void)) {
+  fflush(NULL);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    fn();
+    fprintf(stderr, "%s child: misuse not detected\n", what);
+    _exit(3);
+  }
+  int st;
+  CHECK_EQ(waitpid(pid, &st, 0), pid);
+  if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT)
+    fprintf(stderr, "%s: child status %#x, wanted SIGABRT\n", what, st);
+  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+}
+#endif
+
 static const unsigned modes[] = {0, SMR_SWAP_SYMMETRIC, SMR_SWAP_MULTI_WRITER};
 #define NMODES (sizeof modes / sizeof modes[0])
 
@@ -196,6 +216,17 @@ static void part_c13(void) {
 /* ---- c14 ------------------------------------------------------------------
  */
 
+#ifdef SMR_DEBUG
+static void c14_child(void) {
+  smr_swap *d = NULL;
+  CHECK_EQ(smr_swap_create(&d, NULL, NULL, NULL), 0);
+  CHECK_EQ(smr_swap_destroy(d), 0); /* no handle: freed now */
+  smr_swap_reader *x = NULL;
+  fprintf(stderr, "c14 child: reader_create on a freed cell returned %d\n",
+          smr_swap_reader_create(d, &x));
+}
+#endif
+
 static void part_c14(void) {
   /* Defined: a handle keeps the memory, reader_create says -EINVAL. */
   smr_swap *c = mkcell(mk(), 0);
@@ -206,24 +237,7 @@ static void part_c14(void) {
   free_all();
 #ifdef SMR_DEBUG
   /* Undefined (the memory is gone), reported in debug builds. */
-  fflush(NULL);
-  pid_t pid = fork();
-  CHECK(pid >= 0);
-  if (pid == 0) {
-    smr_swap *d = NULL;
-    CHECK_EQ(smr_swap_create(&d, NULL, NULL, NULL), 0);
-    CHECK_EQ(smr_swap_destroy(d), 0); /* no handle: freed now */
-    smr_swap_reader *x = NULL;
-    int rc = smr_swap_reader_create(d, &x);
-    fprintf(stderr, "c14 child: reader_create on a freed cell returned %d\n",
-            rc);
-    _exit(3);
-  }
-  int st;
-  CHECK_EQ(waitpid(pid, &st, 0), pid);
-  if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT)
-    fprintf(stderr, "c14: child status %#x, wanted SIGABRT\n", st);
-  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+  expect_abort("c14", c14_child);
 #else
   fprintf(stderr, "c14: freed-cell detection needs SMR_DEBUG; skipped\n");
 #endif
@@ -290,6 +304,20 @@ static void part_c15(void) {
 /* ---- c16 ------------------------------------------------------------------
  */
 
+#ifdef SMR_DEBUG
+static void c16_child(void) {
+  smr_swap *c = mkcell(mk(), 0);
+  smr_swap_reader *r = mkreader(c);
+  smr_guard g1, g2;
+  smr_swap_read(r, &g1);
+  smr_swap_read(r, &g2);
+  smr_guard_release(&g1); /* the outer one first */
+  smr_guard_release(&g2);
+  fprintf(stderr, "c16 child: reader pinned: %d, reader_destroy: %d\n",
+          (int)smr_swap_reader_is_pinned(r), smr_swap_reader_destroy(r));
+}
+#endif
+
 static void part_c16(void) {
   /* LIFO (the contract) keeps the outer value pinned until the end. */
   for (size_t m = 0; m < NMODES; m++) {
@@ -316,28 +344,7 @@ static void part_c16(void) {
 #ifdef SMR_DEBUG
   /* Out of order: reported at the release that breaks the order, before
    * the reader is silently pinned for good. */
-  fflush(NULL);
-  pid_t pid = fork();
-  CHECK(pid >= 0);
-  if (pid == 0) {
-    smr_swap *c = mkcell(mk(), 0);
-    smr_swap_reader *r = mkreader(c);
-    smr_guard g1, g2;
-    smr_swap_read(r, &g1);
-    smr_swap_read(r, &g2);
-    smr_guard_release(&g1); /* the outer one first */
-    smr_guard_release(&g2);
-    fprintf(stderr,
-            "c16 child: out-of-order release not detected; reader "
-            "pinned: %d, reader_destroy: %d\n",
-            (int)smr_swap_reader_is_pinned(r), smr_swap_reader_destroy(r));
-    _exit(3);
-  }
-  int st;
-  CHECK_EQ(waitpid(pid, &st, 0), pid);
-  if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT)
-    fprintf(stderr, "c16: child status %#x, wanted SIGABRT\n", st);
-  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+  expect_abort("c16", c16_child);
 #else
   fprintf(stderr, "c16: the release-order check needs SMR_DEBUG; skipped\n");
 #endif
@@ -381,37 +388,31 @@ static void on_alarm(int sig) {
 }
 #endif
 
+#ifdef SMR_DEBUG
+static void a4_child(void) {
+  smr_swap *c = NULL;
+  static int v = 1;
+  CHECK_EQ(smr_swap_create(&c, &v, NULL, NULL), 0);
+  CHECK_EQ(smr_swap_reader_create(c, &sig_reader), 0);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_alarm;
+  CHECK_EQ(sigaction(SIGALRM, &sa, NULL), 0);
+  struct itimerval it = {{0, 50}, {0, 50}};
+  CHECK_EQ(setitimer(ITIMER_REAL, &it, NULL), 0);
+  /* Reads until a signal lands inside one (then the debug check aborts),
+   * at most 20000 signals. */
+  while (sig_count < 20000) {
+    smr_guard g;
+    (void)smr_swap_read(sig_reader, &g);
+    smr_guard_release(&g);
+  }
+}
+#endif
+
 static void part_a4(void) {
 #ifdef SMR_DEBUG
-  fflush(NULL);
-  pid_t pid = fork();
-  CHECK(pid >= 0);
-  if (pid == 0) {
-    smr_swap *c = NULL;
-    static int v = 1;
-    CHECK_EQ(smr_swap_create(&c, &v, NULL, NULL), 0);
-    CHECK_EQ(smr_swap_reader_create(c, &sig_reader), 0);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    CHECK_EQ(sigaction(SIGALRM, &sa, NULL), 0);
-    struct itimerval it = {{0, 50}, {0, 50}};
-    CHECK_EQ(setitimer(ITIMER_REAL, &it, NULL), 0);
-    /* Reads until a signal lands inside one (then the debug check aborts),
-     * at most 20000 signals. */
-    while (sig_count < 20000) {
-      smr_guard g;
-      (void)smr_swap_read(sig_reader, &g);
-      smr_guard_release(&g);
-    }
-    fprintf(stderr, "a4 child: 20000 handler reads, none detected\n");
-    _exit(3);
-  }
-  int st;
-  CHECK_EQ(waitpid(pid, &st, 0), pid);
-  if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGABRT)
-    fprintf(stderr, "a4: child status %#x, wanted SIGABRT\n", st);
-  CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+  expect_abort("a4", a4_child);
 #else
   fprintf(stderr, "a4: the reentry check needs SMR_DEBUG; skipped\n");
 #endif
