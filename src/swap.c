@@ -636,6 +636,7 @@ int smr_swap_store(smr_swap *c, void *value) {
 void *smr_swap_get(const smr_swap *c) {
   if (!c)
     return NULL;
+  CELL_CHECK(c);
   /* relaxed: the writer reads its own publication. */
   return atomic_load_explicit(&((smr_swap *)c)->cur, memory_order_relaxed)
       ->value;
@@ -664,6 +665,7 @@ int smr_swap_update(smr_swap *c, smr_swap_update_fn fn, void *arg) {
 void *smr_swap_load(smr_swap *c, smr_guard *g) {
   if (!c || !g)
     return NULL;
+  CELL_CHECK(c);
   struct swap_rec *r = own_reader(c);
   return r ? smr_swap_read(&r->pub, g) : NULL;
 }
@@ -687,6 +689,7 @@ int smr_swap_load_copy(smr_swap *c, void *dst, size_t size,
                        smr_swap_copy_fn copy, void *arg) {
   if (!c || !dst)
     return -EINVAL;
+  CELL_CHECK(c);
   struct swap_rec *r = own_reader(c);
   return r ? copy_out(&r->pub, dst, size, copy, arg) : -ENOMEM;
 }
@@ -816,6 +819,7 @@ int smr_swap_fetch_and_update(smr_swap *c, smr_swap_update_fn fn, void *arg,
 uint64_t smr_swap_version(const smr_swap *c) {
   if (!c)
     return 0;
+  CELL_CHECK(c);
   smr_swap *w = (smr_swap *)c;
   /* The version of the published node, read without pinning it: the node
    * may be recycled meanwhile (nodes live as long as the cell), so keep the
@@ -840,6 +844,7 @@ uint64_t smr_swap_version(const smr_swap *c) {
 size_t smr_swap_garbage_count(const smr_swap *c) {
   if (!c)
     return 0;
+  CELL_CHECK(c);
   /* relaxed: a statistic. */
   return atomic_load_explicit(&((smr_swap *)c)->garbage, memory_order_relaxed);
 }
@@ -848,7 +853,8 @@ void *smr_swap_previous(const smr_swap *c) {
   if (!c)
     return NULL;
   smr_swap *w = (smr_swap *)c;
-  lock_w(w);
+  if (writer_begin(w)) /* -ESHUTDOWN: from a destructor destroy runs */
+    return NULL;
   void *v = w->prev ? w->prev->value : NULL;
   unlock_w(w);
   return v;
@@ -866,12 +872,16 @@ long smr_swap_collect(smr_swap *c) {
 }
 
 int smr_swap_fence_mode(const smr_swap *c) {
-  return c ? (int)c->mode : -EINVAL;
+  if (!c)
+    return -EINVAL;
+  CELL_CHECK(c);
+  return (int)c->mode;
 }
 
 int smr_swap_stats(const smr_swap *c, struct smr_swap_stats *out) {
   if (!c || !out)
     return -EINVAL;
+  CELL_CHECK(c);
   smr_swap *w = (smr_swap *)c;
   /* relaxed: statistics, any thread. */
   out->garbage = atomic_load_explicit(&w->garbage, memory_order_relaxed);

@@ -33,8 +33,8 @@
  * freed as soon as the last reader handle is gone (at once if there is
  * none), and that cannot be detected in general.  Debug builds (SMR_DEBUG)
  * keep a registry of live cells and abort with a message when a freed cell
- * is passed to a writer function or to smr_swap_reader_create.  Reader
- * handles stay valid until smr_swap_reader_destroy.
+ * is passed to any smr_swap_* function that takes a cell.  Reader handles
+ * stay valid until smr_swap_reader_destroy (which may free the cell).
  *
  * Signal handlers: a reader handle must not be used from a signal handler
  * that can interrupt a read (smr_swap_read and the functions built on it)
