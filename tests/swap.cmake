@@ -36,6 +36,9 @@ endforeach()
 # asymmetric or seccomp is unavailable).
 smr_test(test_swap_barrier LABELS unit ARGS hook)
 target_include_directories(test_swap_barrier PRIVATE ${PROJECT_SOURCE_DIR}/src)
+add_test(NAME test_swap_barrier_threads COMMAND test_swap_barrier hook-threads)
+set_tests_properties(test_swap_barrier_threads PROPERTIES TIMEOUT 120
+                     LABELS "stress")
 add_test(NAME test_swap_barrier_seccomp COMMAND test_swap_barrier seccomp)
 set_tests_properties(test_swap_barrier_seccomp PROPERTIES TIMEOUT 120
                      LABELS "unit" SKIP_RETURN_CODE 77)

@@ -10,6 +10,9 @@
  *            returns -ECANCELED (the old value stays with the cell); once
  *            barriers work again everything is reclaimed, each value
  *            destroyed exactly once.
+ *   hook-threads  the same refusal switched on and off every 500 stores
+ *            while two reader threads read and nest: values seen are alive,
+ *            the bound holds throughout, nothing is lost or freed twice.
  *   seccomp  the real thing: a seccomp filter makes membarrier fail with
  *            EPERM in the writer thread mid-run (asymmetric cells only; exit
  *            77 = skipped otherwise).  Uses only the API that existed before
@@ -20,6 +23,9 @@
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +185,87 @@ static void part_hook(void) {
   CHECK(smr_strerror_in((enum smr_module)99, -EBUSY) == smr_strerror(-EBUSY));
   CHECK(smr_strerror_in(SMR_MODULE_SWAP, -EIO) == smr_strerror(-EIO));
 }
+
+/* hook-threads: 2 reader threads keep reading (and nesting) while the
+ * writer switches the barrier refusal on and off every 500 stores: every
+ * value a reader sees is alive, the bound holds throughout, and at the end
+ * every value was destroyed or refused exactly once. */
+#define MAGIC 0x5eedf00du
+struct tval {
+  unsigned magic;
+};
+static _Atomic int threads_stop, threads_reading;
+static int tdestroyed; /* writer thread (or the last reader_destroy) */
+
+static void tdtor(void *p, void *ctx) {
+  (void)ctx;
+  struct tval *v = p;
+  CHECK(v->magic == MAGIC);
+  v->magic = 0;
+  free(v);
+  tdestroyed++;
+}
+
+static void *treader(void *arg) {
+  smr_swap_reader *r = NULL;
+  CHECK_EQ(smr_swap_reader_create(arg, &r), 0);
+  /* relaxed: a stop flag; the join orders everything else. */
+  while (!atomic_load_explicit(&threads_stop, memory_order_relaxed)) {
+    smr_guard g, g2;
+    const struct tval *v = smr_swap_read(r, &g);
+    CHECK(v->magic == MAGIC);
+    CHECK(smr_swap_read(r, &g2) == v);
+    smr_guard_release(&g2);
+    CHECK(v->magic == MAGIC);
+    smr_guard_release(&g);
+    /* relaxed: a progress count the writer waits for. */
+    atomic_fetch_add_explicit(&threads_reading, 1, memory_order_relaxed);
+  }
+  CHECK_EQ(smr_swap_reader_destroy(r), 0);
+  return NULL;
+}
+
+static struct tval *tmk(void) {
+  struct tval *v = malloc(sizeof *v);
+  CHECK(v != NULL);
+  v->magic = MAGIC;
+  return v;
+}
+
+static void part_hook_threads(void) {
+  struct smr_swap_attr a = {0, THRESHOLD, NULL};
+  smr_swap *c = NULL;
+  CHECK_EQ(smr_swap_create(&c, tmk(), tdtor, &a), 0);
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    CHECK_EQ(pthread_create(&th[i], NULL, treader, c), 0);
+  /* Start once both readers are reading (relaxed: a progress count). */
+  while (atomic_load_explicit(&threads_reading, memory_order_relaxed) < 2)
+    sched_yield();
+  int made = 1, refused = 0;
+  for (int i = 0; i < 20000; i++) {
+    if (i % 500 == 0)
+      set_barrier_error((i / 500) % 2 ? -EPERM : 0);
+    struct tval *v = tmk();
+    made++;
+    int rc = smr_swap_store(c, v);
+    if (rc) {
+      CHECK_EQ(rc, -ENOBUFS);
+      free(v);
+      refused++;
+    }
+    struct smr_swap_stats st;
+    CHECK_EQ(smr_swap_stats(c, &st), 0);
+    CHECK(st.garbage <= st.bound);
+  }
+  set_barrier_error(0);
+  atomic_store_explicit(&threads_stop, 1, memory_order_relaxed);
+  for (int i = 0; i < 2; i++)
+    CHECK_EQ(pthread_join(th[i], NULL), 0);
+  CHECK(refused > 0);
+  CHECK_EQ(smr_swap_destroy(c), 0);
+  CHECK_EQ(tdestroyed + refused, made);
+}
 #endif
 
 static void deny_membarrier(void) {
@@ -215,6 +302,10 @@ int main(int argc, char **argv) {
 #ifndef SMR_TEST_OLD_API
   if (strcmp(part, "hook") == 0) {
     part_hook();
+    return 0;
+  }
+  if (strcmp(part, "hook-threads") == 0) {
+    part_hook_threads();
     return 0;
   }
 #endif
