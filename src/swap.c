@@ -28,7 +28,18 @@
  * max(threshold, readers + 1) + 1 retired values exist at any time, whatever
  * readers do; a reader that never releases its guard pins exactly one value.
  * The writer never waits: a pinned node simply stays in the list for the next
- * collection.
+ * collection.  That needs working barriers: a collection whose barrier the
+ * kernel refuses reclaims nothing.  So every publish first checks the garbage
+ * against threshold + readers + 1 (prepare): at the bound it collects, and
+ * if the barrier is refused it publishes nothing (-ENOBUFS).  A successful
+ * collection leaves at most readers + 1, so with working barriers the check
+ * never refuses.
+ *
+ * Versions: a node's version is written before the publish; smr_swap_version
+ * reads cur, the node's version, and cur again (nodes are recycled, see
+ * smr_swap_version).  Guards are released in LIFO order (checked in SMR_DEBUG
+ * builds); readers must not be used from signal handlers that interrupt them
+ * (checked in SMR_DEBUG builds).  docs/DESIGN.md section 4 has the details.
  *
  * Symmetric mode: the idle slot value is SMR__SWAP_IDLE_SYM, which sends
  * every read to smr__swap_read_slow (it fences after announcing), and the
@@ -49,6 +60,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,9 +82,8 @@ struct smr_swap {
   /* Read by every reader on every read: alone on its line. */
   _Alignas(SMR__CACHELINE) _Atomic(struct smr_swap_node *) cur;
   /* Writer state. */
-  _Alignas(SMR__CACHELINE) _Atomic uint64_t version;
-  _Atomic size_t garbage;           /* retired + previous */
-  struct smr_swap_node *retired;    /* collectable; writer */
+  _Alignas(SMR__CACHELINE) _Atomic size_t garbage; /* retired + previous */
+  struct smr_swap_node *retired;                   /* collectable; writer */
   struct smr_swap_node *prev;       /* most recently replaced; writer */
   struct smr_swap_node *free_nodes; /* recycled nodes; writer */
   struct smr_swap_node **hazards;   /* scan buffer; writer */
@@ -90,11 +101,86 @@ struct smr_swap {
   pthread_mutex_t wlock;      /* multi-writer mode and after destroy */
   _Atomic(struct swap_rec *) readers;
   _Atomic size_t foreign; /* reader handles (+1 in multi-writer mode) */
+  _Atomic size_t nown;    /* own readers (records with owned = 1) */
   _Atomic int refs;       /* writer + reader handles */
   _Atomic int destroyed;
+  /* Barrier refusals (smr_swap_stats); relaxed statistics. */
+  _Atomic uint64_t barrier_failures, refused;
+  _Atomic int last_barrier_error;
 };
 
+/* Every record of the registry (append-only).  acquire: pairs with the
+ * release CAS in rec_new, so a record's fields are initialised. */
+#define FOR_EACH_REC(r, c)                                                     \
+  for (struct swap_rec *r =                                                    \
+           atomic_load_explicit(&(c)->readers, memory_order_acquire);          \
+       r; r = atomic_load_explicit(&r->next, memory_order_acquire))
+
+/* ---- Debug registry of live cells ---------------------------------------
+ * SMR_DEBUG: every cell between create and the free of its memory is listed
+ * here, so a cell used after that is reported instead of read (the pointer
+ * is only compared, never dereferenced). */
+#ifdef SMR_DEBUG
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static smr_swap **live_cells;
+static size_t live_n, live_cap;
+
+static int live_track(smr_swap *c, int add) {
+  int found = 0;
+  pthread_mutex_lock(&live_lock);
+  for (size_t i = 0; i < live_n && !found; i++)
+    if (live_cells[i] == c) {
+      found = 1;
+      if (add < 0)
+        live_cells[i] = live_cells[--live_n];
+    }
+  if (add > 0 && !found) {
+    if (live_n == live_cap) {
+      size_t cap = live_cap ? 2 * live_cap : 16;
+      smr_swap **p = realloc(live_cells, cap * sizeof *p);
+      SMR_ASSERT(p != NULL && "debug cell registry: out of memory");
+      live_cells = p;
+      live_cap = cap;
+    }
+    live_cells[live_n++] = c;
+  }
+  pthread_mutex_unlock(&live_lock);
+  return found;
+}
+
+static void cell_check(const smr_swap *c) {
+  if (!live_track((smr_swap *)c, 0)) {
+    fprintf(stderr,
+            "libsmr: swap cell %p used after smr_swap_destroy freed "
+            "it (or never created)\n",
+            (const void *)c);
+    abort();
+  }
+}
+#define CELL_CHECK(c)     cell_check(c)
+#define CELL_LIVE(c, add) ((void)live_track((c), (add)))
+#else
+#define CELL_CHECK(c)     ((void)0)
+#define CELL_LIVE(c, add) ((void)0)
+#endif
+
 /* ---- Nodes --------------------------------------------------------------- */
+
+/* A node's version.  The public field is a plain uint64_t so that the inline
+ * read path loads it with a plain mov the compiler may drop when the guard's
+ * version is unused (a C11 atomic load is never dropped).  Readers only read
+ * it on nodes they pin, which nobody writes; smr_swap_version reads it on a
+ * node that may be recycled concurrently, so the library accesses it with
+ * the gcc/clang __atomic builtins (atomic on an ordinary object; the only
+ * compilers libsmr supports).  Writers store it relaxed: the release store
+ * of cur that publishes the node orders it. */
+static uint64_t node_version(const struct smr_swap_node *n, int order) {
+  return __atomic_load_n(&n->version, order);
+}
+
+static void node_set_version(struct smr_swap_node *n, uint64_t v) {
+  __atomic_store_n(&n->version, v, __ATOMIC_RELAXED);
+}
 
 static struct smr_swap_node *node_get(smr_swap *c) {
   struct smr_swap_node *n = c->free_nodes;
@@ -136,6 +222,8 @@ static struct swap_rec *rec_new(smr_swap *c, int owned) {
   atomic_init(&r->pub.hp, c->idle);
   r->pub.cur = &c->cur;
   r->cell = c;
+  if (owned) /* relaxed: a count for the bound (garbage_bound) */
+    atomic_fetch_add_explicit(&c->nown, 1, memory_order_relaxed);
   atomic_init(&r->in_use, 1);
   /* relaxed: the CAS below is the release that publishes the record. */
   struct swap_rec *head =
@@ -177,28 +265,44 @@ static int pinned(struct smr_swap_node **h, size_t n, struct smr_swap_node *x) {
   return bsearch(&x, h, n, sizeof *h, ptr_cmp) != NULL;
 }
 
-/* Barrier, then gather every slot's node into c->hazards.  Returns the count
- * or a negative errno (then nothing may be reclaimed). */
-static long scan_hazards(smr_swap *c) {
+/* The writer-side barrier before a scan of the slots.  0, or -ENOBUFS when
+ * the kernel refused it (the errno is kept for smr_swap_stats): then no
+ * slot may be trusted and nothing may be reclaimed. */
+static int writer_barrier(smr_swap *c) {
   /* seq_cst fence before reading `foreign`: pairs with the seq_cst RMW and
    * fence of smr_swap_reader_create (see the opening comment). */
   smr__fence_seq_cst();
-  if (atomic_load_explicit(&c->foreign, memory_order_acquire) != 0) {
-    int err = smr__heavy_barrier(c->mode);
-    if (err)
-      return err;
-  }
+  if (atomic_load_explicit(&c->foreign, memory_order_acquire) == 0)
+    return 0;
+  int err = smr__heavy_barrier(c->mode);
+  if (!err)
+    return 0;
+  /* relaxed: statistics for smr_swap_stats. */
+  atomic_fetch_add_explicit(&c->barrier_failures, 1, memory_order_relaxed);
+  atomic_store_explicit(&c->last_barrier_error, err, memory_order_relaxed);
+  return -ENOBUFS;
+}
+
+/* A reader's slot after the barrier: the node it pins, or NULL if idle.
+ * acquire: pairs with the reader's release stores to hp (announce and guard
+ * release), so its reads through a guard happen before we destroy the
+ * value. */
+static struct smr_swap_node *slot_of(const struct swap_rec *r) {
+  struct smr_swap_node *h = atomic_load_explicit(
+      &((struct swap_rec *)r)->pub.hp, memory_order_acquire);
+  return h == SMR__SWAP_IDLE_SYM ? NULL : h;
+}
+
+/* Barrier, then gather every slot's node into c->hazards.  Returns the count
+ * or -ENOBUFS / -ENOMEM (then nothing may be reclaimed). */
+static long scan_hazards(smr_swap *c) {
+  int err = writer_barrier(c);
+  if (err)
+    return err;
   size_t n = 0;
-  /* acquire: pairs with the release CAS that appended each record. */
-  for (struct swap_rec *r =
-           atomic_load_explicit(&c->readers, memory_order_acquire);
-       r; r = atomic_load_explicit(&r->next, memory_order_acquire)) {
-    /* acquire: pairs with the reader's release stores to hp (announce and
-     * guard release), so its reads through a guard happen before we destroy
-     * the value. */
-    struct smr_swap_node *h =
-        atomic_load_explicit(&r->pub.hp, memory_order_acquire);
-    if (h == NULL || h == SMR__SWAP_IDLE_SYM)
+  FOR_EACH_REC(r, c) {
+    struct smr_swap_node *h = slot_of(r);
+    if (!h)
       continue;
     if (n == c->hazards_cap) {
       size_t cap = c->hazards_cap ? 2 * c->hazards_cap : 16;
@@ -215,7 +319,8 @@ static long scan_hazards(smr_swap *c) {
   return (long)n;
 }
 
-/* Destroy every retired node no slot pins.  Writer (or wlock) held. */
+/* Destroy every retired node no slot pins.  Writer (or wlock) held.
+ * Returns how many, or -ENOBUFS / -ENOMEM (nothing reclaimed). */
 static long collect(smr_swap *c) {
   if (!c->retired)
     return 0;
@@ -230,7 +335,7 @@ static long collect(smr_swap *c) {
     sample = 2 * c->collect_cost_ns + 1000;
   c->collect_cost_ns += (sample - c->collect_cost_ns) / 4;
   if (nh < 0)
-    return 0;
+    return nh;
   /* Unlink first, destroy after the walk: a destructor may call back into
    * the cell (store, collect) and change the list and the hazard buffer. */
   struct smr_swap_node *dead = NULL;
@@ -289,25 +394,83 @@ static void retire_node(smr_swap *c, struct smr_swap_node *old) {
     collect(c);
 }
 
-/* Publish a new node for value; returns the replaced node, NULL on ENOMEM.
+/* Retired values the cell may hold: threshold + readers + 1 (saturating),
+ * readers = reader handles + own readers. */
+static size_t garbage_bound(smr_swap *c) {
+  /* relaxed: counts; a stale one only moves the point where a store whose
+   * barrier is refused fails. */
+  size_t readers = atomic_load_explicit(&c->foreign, memory_order_relaxed) -
+                   ((c->flags & SMR_SWAP_MULTI_WRITER) ? 1 : 0) +
+                   atomic_load_explicit(&c->nown, memory_order_relaxed);
+  size_t b = readers + 1;
+  return c->threshold > SIZE_MAX - b ? SIZE_MAX : c->threshold + b;
+}
+
+/* Before a publish that adds one retired value: if the garbage is at its
+ * bound, collect first, and fail (nothing published) if that was refused.
+ * Then take the node to publish.  0, -ENOBUFS or -ENOMEM.  Writer (or wlock)
+ * held.  With working barriers a collection always makes room: it leaves at
+ * most readers + 1 retired values (each reader pins one, plus `prev`). */
+static int prepare(smr_swap *c, struct smr_swap_node **out) {
+  if (atomic_load_explicit(&c->garbage, memory_order_relaxed) >=
+      garbage_bound(c)) {
+    long k = collect(c);
+    if (k < 0 && atomic_load_explicit(&c->garbage, memory_order_relaxed) >=
+                     garbage_bound(c)) {
+      if (k == -ENOBUFS) /* relaxed: statistic */
+        atomic_fetch_add_explicit(&c->refused, 1, memory_order_relaxed);
+      return (int)k;
+    }
+  }
+  *out = node_get(c);
+  return *out ? 0 : -ENOMEM;
+}
+
+/* Publish value in node n (from prepare); returns the replaced node.
  * Writer (or wlock) held. */
-static struct smr_swap_node *publish(smr_swap *c, void *value) {
-  struct smr_swap_node *n = node_get(c);
-  if (!n)
-    return NULL;
+static struct smr_swap_node *publish(smr_swap *c, struct smr_swap_node *n,
+                                     void *value) {
   /* relaxed: the writer (or wlock holder) reads its own publication. */
   struct smr_swap_node *old =
       atomic_load_explicit(&c->cur, memory_order_relaxed);
   n->value = value;
-  n->version = old->version + 1;
+  /* relaxed: only the writer writes versions; the release store of cur
+   * below orders this one before any reader's (or smr_swap_version's)
+   * acquire load of cur that returns n. */
+  node_set_version(n, node_version(old, __ATOMIC_RELAXED) + 1);
   n->next = NULL;
   /* release: the value's contents and the node's fields happen before any
    * reader's acquire load of cur that returns n. */
   atomic_store_explicit(&c->cur, n, memory_order_release);
-  /* release: smr_swap_version readers see a version no older than the
-   * value they may then read. */
-  atomic_store_explicit(&c->version, n->version, memory_order_release);
   return old;
+}
+
+/* prepare + publish + retire the replaced node: a plain store. */
+static int store_locked(smr_swap *c, void *value) {
+  struct smr_swap_node *n;
+  int rc = prepare(c, &n);
+  if (!rc)
+    retire_node(c, publish(c, n, value));
+  return rc;
+}
+
+/* Begin a writer call: -ESHUTDOWN once smr_swap_destroy has begun.  Checked
+ * before taking the lock too, so that a destructor run by destroy (which
+ * holds the lock) gets the error instead of a self-deadlock.  0 with the
+ * lock taken (multi-writer mode). */
+static int writer_begin(smr_swap *c) {
+  CELL_CHECK(c);
+  /* acquire: pairs with destroy's release store (ours, or another writer's
+   * in multi-writer mode, which the lock orders anyway). */
+  if (atomic_load_explicit(&c->destroyed, memory_order_acquire))
+    return -ESHUTDOWN;
+  lock_w(c);
+  /* relaxed: under the lock destroy set it under. */
+  if (atomic_load_explicit(&c->destroyed, memory_order_relaxed)) {
+    unlock_w(c);
+    return -ESHUTDOWN;
+  }
+  return 0;
 }
 
 /* The calling writer's own reader.  Single-writer mode: the cell's one own
@@ -318,12 +481,10 @@ static struct swap_rec *own_reader(smr_swap *c) {
   if (!(c->flags & SMR_SWAP_MULTI_WRITER))
     return c->own;
   pthread_t self = pthread_self();
-  /* acquire: pairs with the release CAS in rec_new. */
-  for (struct swap_rec *r =
-           atomic_load_explicit(&c->readers, memory_order_acquire);
-       r; r = atomic_load_explicit(&r->next, memory_order_acquire))
+  FOR_EACH_REC(r, c) {
     if (r->owned && pthread_equal(r->owner, self))
       return r;
+  }
   return rec_new(c, 1);
 }
 
@@ -336,14 +497,12 @@ static int own_pinned(smr_swap *c, int all) {
     return r &&
            atomic_load_explicit(&r->pub.hp, memory_order_relaxed) != c->idle;
   }
-  /* acquire: pairs with the release CAS in rec_new. */
-  for (struct swap_rec *r =
-           atomic_load_explicit(&c->readers, memory_order_acquire);
-       r; r = atomic_load_explicit(&r->next, memory_order_acquire))
+  FOR_EACH_REC(r, c) {
     /* acquire: pairs with the owner's release stores to hp. */
     if (r->owned &&
         atomic_load_explicit(&r->pub.hp, memory_order_acquire) != c->idle)
       return 1;
+  }
   return 0;
 }
 
@@ -374,7 +533,7 @@ int smr_swap_create(smr_swap **out, void *initial, smr_swap_destroy_fn destroy,
   c->collect_cost_ns = 20000; /* until measured */
   c->last_collect_ns = smr__now_ns();
   n->value = initial;
-  n->version = 0;
+  n->version = 0; /* not shared yet */
   n->next = NULL;
   atomic_init(&c->cur, n);
   atomic_init(&c->refs, 1);
@@ -386,6 +545,7 @@ int smr_swap_create(smr_swap **out, void *initial, smr_swap_destroy_fn destroy,
     free(c);
     return -ENOMEM;
   }
+  CELL_LIVE(c, 1);
   *out = c;
   return 0;
 }
@@ -412,6 +572,7 @@ static void free_cell(smr_swap *c) {
   }
   free(c->hazards);
   pthread_mutex_destroy(&c->wlock);
+  CELL_LIVE(c, -1);
   free(c);
 }
 
@@ -423,6 +584,11 @@ static void cell_unref(smr_swap *c) {
 
 int smr_swap_destroy(smr_swap *c) {
   if (!c)
+    return -EINVAL;
+  CELL_CHECK(c);
+  /* A destructor that destroy itself runs (the lock is ours): report the
+   * double destroy instead of deadlocking.  acquire: as in writer_begin. */
+  if (atomic_load_explicit(&c->destroyed, memory_order_acquire))
     return -EINVAL;
   pthread_mutex_lock(&c->wlock);
   /* relaxed load/store of our own flag; the release below publishes it. */
@@ -442,7 +608,8 @@ int smr_swap_destroy(smr_swap *c) {
   struct smr_swap_node *cur =
       atomic_load_explicit(&c->cur, memory_order_relaxed);
   c->gone.value = NULL;
-  c->gone.version = cur->version + 1;
+  /* relaxed: as in publish (the release store of cur orders it). */
+  node_set_version(&c->gone, node_version(cur, __ATOMIC_RELAXED) + 1);
   /* release: pairs with the readers' validating acquire load. */
   atomic_store_explicit(&c->cur, &c->gone, memory_order_release);
   cur->next = c->retired;
@@ -458,38 +625,47 @@ int smr_swap_destroy(smr_swap *c) {
 int smr_swap_store(smr_swap *c, void *value) {
   if (!c)
     return -EINVAL;
-  lock_w(c);
-  struct smr_swap_node *old = publish(c, value);
-  if (old)
-    retire_node(c, old);
+  int rc = writer_begin(c);
+  if (rc)
+    return rc;
+  rc = store_locked(c, value);
   unlock_w(c);
-  return old ? 0 : -ENOMEM;
+  return rc;
 }
 
 void *smr_swap_get(const smr_swap *c) {
   if (!c)
     return NULL;
+  CELL_CHECK(c);
   /* relaxed: the writer reads its own publication. */
   return atomic_load_explicit(&((smr_swap *)c)->cur, memory_order_relaxed)
       ->value;
 }
 
+/* fn applied to the published value.  Writer (or wlock) held. */
+static void *apply(smr_swap *c, smr_swap_update_fn fn, void *arg) {
+  /* relaxed: cur is only written by us, under wlock in multi-writer mode. */
+  return fn(atomic_load_explicit(&c->cur, memory_order_relaxed)->value, arg);
+}
+
 int smr_swap_update(smr_swap *c, smr_swap_update_fn fn, void *arg) {
   if (!c || !fn)
     return -EINVAL;
-  lock_w(c);
-  /* relaxed: cur is only written by us, under wlock in multi-writer mode. */
-  struct smr_swap_node *old = publish(
-      c, fn(atomic_load_explicit(&c->cur, memory_order_relaxed)->value, arg));
-  if (old)
-    retire_node(c, old);
+  int rc = writer_begin(c);
+  if (rc)
+    return rc;
+  struct smr_swap_node *n;
+  rc = prepare(c, &n);
+  if (!rc) /* fn runs only once the publish cannot fail */
+    retire_node(c, publish(c, n, apply(c, fn, arg)));
   unlock_w(c);
-  return old ? 0 : -ENOMEM;
+  return rc;
 }
 
 void *smr_swap_load(smr_swap *c, smr_guard *g) {
   if (!c || !g)
     return NULL;
+  CELL_CHECK(c);
   struct swap_rec *r = own_reader(c);
   return r ? smr_swap_read(&r->pub, g) : NULL;
 }
@@ -513,46 +689,63 @@ int smr_swap_load_copy(smr_swap *c, void *dst, size_t size,
                        smr_swap_copy_fn copy, void *arg) {
   if (!c || !dst)
     return -EINVAL;
+  CELL_CHECK(c);
   struct swap_rec *r = own_reader(c);
   return r ? copy_out(&r->pub, dst, size, copy, arg) : -ENOMEM;
+}
+
+/* Whether a reader slot pins node o (after writer_barrier).  Allocates
+ * nothing, unlike scan_hazards, so exchange cannot fail after publishing. */
+static int slot_pins(smr_swap *c, const struct smr_swap_node *o) {
+  FOR_EACH_REC(r, c) {
+    if (slot_of(r) == o)
+      return 1;
+  }
+  return 0;
 }
 
 int smr_swap_exchange(smr_swap *c, void *value, void **old) {
   if (!c || !old)
     return -EINVAL;
+  *old = NULL;
+  int rc = writer_begin(c);
+  if (rc)
+    return rc;
   struct swap_rec *own = own_reader(c);
-  if (!own)
-    return -ENOMEM;
-  lock_w(c);
   /* relaxed: the writer's own publication. */
-  struct smr_swap_node *cur =
-      atomic_load_explicit(&c->cur, memory_order_relaxed);
+  struct smr_swap_node *n,
+      *cur = atomic_load_explicit(&c->cur, memory_order_relaxed);
+  if (!own)
+    rc = -ENOMEM;
   /* relaxed: the caller's own slot. */
-  if (atomic_load_explicit(&own->pub.hp, memory_order_relaxed) == cur) {
+  else if (atomic_load_explicit(&own->pub.hp, memory_order_relaxed) == cur)
+    rc = -EDEADLK;
+  else
+    rc = prepare(c, &n);
+  if (rc) {
     unlock_w(c);
-    return -EDEADLK;
+    return rc;
   }
-  struct smr_swap_node *o = publish(c, value);
-  if (o) /* previous() must not name the value we hand out */
-    prev_to_retired(c);
+  /* Published from here on: only 0 or -ECANCELED below. */
+  struct smr_swap_node *o = publish(c, n, value);
+  prev_to_retired(c); /* previous() must not name the value we hand out */
   unlock_w(c);
-  if (!o)
-    return -ENOMEM;
-  /* Wait until no slot pins o.  The scan buffer is writer state: lock. */
+  /* Wait until no slot pins o.  The node lists are writer state: lock. */
   unsigned round = 0;
   for (;;) {
     lock_w(c);
-    long nh = scan_hazards(c);
-    int busy = nh < 0 || pinned(c->hazards, (size_t)nh, o);
+    int err = writer_barrier(c);
+    int busy = err || slot_pins(c, o);
     if (!busy) {
       *old = o->value;
       node_put(c, o);
-    } else if (nh < 0 && round > 256) {
+    } else if (err && round > 256) {
       /* The kernel keeps refusing barriers: give up, the cell keeps the
-       * old value (destroyed like any retired value once possible). */
+       * old value (destroyed like any retired value once possible).  The
+       * bound holds: prepare left room for one more retired value. */
       retire_node(c, o);
       unlock_w(c);
-      return (int)nh;
+      return -ECANCELED;
     }
     unlock_w(c);
     if (!busy)
@@ -563,19 +756,21 @@ int smr_swap_exchange(smr_swap *c, void *value, void **old) {
 
 int smr_swap_compare_exchange(smr_swap *c, const smr_guard *expected,
                               void *value) {
-  if (!c || !expected)
+  /* Identity: the guard's reader (a handle or an own reader) points at
+   * this cell's `cur`; versions are unique only per cell. */
+  if (!c || !expected || !expected->reader || expected->reader->cur != &c->cur)
     return -EINVAL;
-  lock_w(c);
+  int rc = writer_begin(c);
+  if (rc)
+    return rc;
   /* relaxed: the writer's own publication (under wlock if multi-writer). */
   struct smr_swap_node *cur =
       atomic_load_explicit(&c->cur, memory_order_relaxed);
-  int rc = -EAGAIN;
-  if (cur->version == expected->version) {
-    struct smr_swap_node *old = publish(c, value);
-    rc = old ? 0 : -ENOMEM;
-    if (old)
-      retire_node(c, old);
-  }
+  /* relaxed: only writers (serialised with us) write versions. */
+  if (node_version(cur, __ATOMIC_RELAXED) == expected->version)
+    rc = store_locked(c, value);
+  else
+    rc = -EAGAIN;
   unlock_w(c);
   return rc;
 }
@@ -587,26 +782,28 @@ static int update_pinned(smr_swap *c, smr_swap_update_fn fn, void *arg,
                          smr_guard *g, int fetch_first) {
   if (!c || !fn || !g)
     return -EINVAL;
-  if (own_pinned(c, 0))
-    return -EBUSY;
+  int rc = writer_begin(c);
+  if (rc)
+    return rc;
   struct swap_rec *own = own_reader(c);
+  struct smr_swap_node *n;
   if (!own)
-    return -ENOMEM;
-  lock_w(c);
-  if (fetch_first)
-    smr_swap_read(&own->pub, g);
-  /* relaxed: as above. */
-  struct smr_swap_node *old = publish(
-      c, fn(atomic_load_explicit(&c->cur, memory_order_relaxed)->value, arg));
-  if (old) {
+    rc = -ENOMEM;
+  /* relaxed: the caller's own slot. */
+  else if (atomic_load_explicit(&own->pub.hp, memory_order_relaxed) != c->idle)
+    rc = -EBUSY;
+  else
+    rc = prepare(c, &n);
+  if (!rc) {
+    if (fetch_first)
+      smr_swap_read(&own->pub, g);
+    struct smr_swap_node *old = publish(c, n, apply(c, fn, arg));
     if (!fetch_first)
       smr_swap_read(&own->pub, g);
     retire_node(c, old);
-  } else if (fetch_first) {
-    smr_guard_release(g);
   }
   unlock_w(c);
-  return old ? 0 : -ENOMEM;
+  return rc;
 }
 
 int smr_swap_update_and_fetch(smr_swap *c, smr_swap_update_fn fn, void *arg,
@@ -622,13 +819,32 @@ int smr_swap_fetch_and_update(smr_swap *c, smr_swap_update_fn fn, void *arg,
 uint64_t smr_swap_version(const smr_swap *c) {
   if (!c)
     return 0;
-  /* acquire: pairs with the release store in publish. */
-  return atomic_load_explicit(&((smr_swap *)c)->version, memory_order_acquire);
+  CELL_CHECK(c);
+  smr_swap *w = (smr_swap *)c;
+  /* The version of the published node, read without pinning it: the node
+   * may be recycled meanwhile (nodes live as long as the cell), so keep the
+   * value only if cur still names the node after reading it.  What we
+   * return was then published no later than that second load (a recycled
+   * node gets its new version before it is published again) and no earlier
+   * than the first, which by coherence is no older than anything this
+   * thread read before.  acquire (cur): pairs with publish's release store,
+   * so the node's version is visible. */
+  struct smr_swap_node *n = atomic_load_explicit(&w->cur, memory_order_acquire);
+  for (;;) {
+    /* acquire: keeps this load before the validating load below. */
+    uint64_t v = node_version(n, __ATOMIC_ACQUIRE);
+    struct smr_swap_node *m =
+        atomic_load_explicit(&w->cur, memory_order_acquire);
+    if (m == n)
+      return v;
+    n = m;
+  }
 }
 
 size_t smr_swap_garbage_count(const smr_swap *c) {
   if (!c)
     return 0;
+  CELL_CHECK(c);
   /* relaxed: a statistic. */
   return atomic_load_explicit(&((smr_swap *)c)->garbage, memory_order_relaxed);
 }
@@ -637,7 +853,8 @@ void *smr_swap_previous(const smr_swap *c) {
   if (!c)
     return NULL;
   smr_swap *w = (smr_swap *)c;
-  lock_w(w);
+  if (writer_begin(w)) /* -ESHUTDOWN: from a destructor destroy runs */
+    return NULL;
   void *v = w->prev ? w->prev->value : NULL;
   unlock_w(w);
   return v;
@@ -646,20 +863,44 @@ void *smr_swap_previous(const smr_swap *c) {
 long smr_swap_collect(smr_swap *c) {
   if (!c)
     return -EINVAL;
-  lock_w(c);
+  int rc = writer_begin(c);
+  if (rc)
+    return rc;
   long k = collect(c);
   unlock_w(c);
   return k;
 }
 
 int smr_swap_fence_mode(const smr_swap *c) {
-  return c ? (int)c->mode : -EINVAL;
+  if (!c)
+    return -EINVAL;
+  CELL_CHECK(c);
+  return (int)c->mode;
+}
+
+int smr_swap_stats(const smr_swap *c, struct smr_swap_stats *out) {
+  if (!c || !out)
+    return -EINVAL;
+  CELL_CHECK(c);
+  smr_swap *w = (smr_swap *)c;
+  /* relaxed: statistics, any thread. */
+  out->garbage = atomic_load_explicit(&w->garbage, memory_order_relaxed);
+  out->bound = garbage_bound(w);
+  out->barrier_failures =
+      atomic_load_explicit(&w->barrier_failures, memory_order_relaxed);
+  out->last_barrier_error =
+      atomic_load_explicit(&w->last_barrier_error, memory_order_relaxed);
+  out->refused = atomic_load_explicit(&w->refused, memory_order_relaxed);
+  return 0;
 }
 
 /* ---- Reader API ---------------------------------------------------------- */
 
 int smr_swap_reader_create(smr_swap *c, smr_swap_reader **out) {
-  if (!c || !out || atomic_load_explicit(&c->destroyed, memory_order_acquire))
+  if (!c || !out)
+    return -EINVAL;
+  CELL_CHECK(c);
+  if (atomic_load_explicit(&c->destroyed, memory_order_acquire))
     return -EINVAL;
   /* Count first: a writer that misses this increment fences before us (see
    * the opening comment).  seq_cst RMW + fence. */
@@ -673,10 +914,7 @@ int smr_swap_reader_create(smr_swap *c, smr_swap_reader **out) {
     return -EINVAL;
   }
   struct swap_rec *r = NULL;
-  /* acquire: pairs with the release CAS in rec_new. */
-  for (struct swap_rec *x =
-           atomic_load_explicit(&c->readers, memory_order_acquire);
-       x; x = atomic_load_explicit(&x->next, memory_order_acquire)) {
+  FOR_EACH_REC(x, c) {
     int expect = 0;
     /* acquire: the previous owner's release (in destroy) happens before. */
     if (!x->owned &&
@@ -723,7 +961,7 @@ int smr_swap_reader_destroy(smr_swap_reader *pub) {
 struct smr__swap_pin smr__swap_read_slow(smr_swap_reader *r) {
   /* relaxed: the owner's own slot. */
   struct smr_swap_node *h = atomic_load_explicit(&r->hp, memory_order_relaxed);
-  if (h != SMR__SWAP_IDLE_SYM) /* nested: the outer guard's node */
+  if (h != SMR__SWAP_IDLE_SYM) /* nested: the outer guard's node; the */
     return (struct smr__swap_pin){h, h};
   struct smr_swap_node *n = atomic_load_explicit(r->cur, memory_order_relaxed);
   for (;;) {
@@ -736,6 +974,16 @@ struct smr__swap_pin smr__swap_read_slow(smr_swap_reader *r) {
       return (struct smr__swap_pin){n, SMR__SWAP_IDLE_SYM};
     n = m;
   }
+}
+
+void smr__swap_misuse(const smr_swap_reader *r, int what) {
+  fprintf(stderr, "libsmr: swap reader %p: %s\n", (const void *)r,
+          what == 0 ? "smr_swap_read while a read on it is in progress (a "
+                      "signal handler must not use a reader it can "
+                      "interrupt)"
+                    : "guard released out of order (release guards of one "
+                      "reader in reverse order of their reads)");
+  abort();
 }
 
 void *smr_swap_reader_map(smr_swap_reader *r, smr_swap_map_fn fn, void *arg) {

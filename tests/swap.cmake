@@ -20,3 +20,25 @@ set_tests_properties(test_swap_mw_own_reader PROPERTIES TIMEOUT 120
 add_test(NAME test_swap_mw_fetch_update COMMAND test_swap_threads mw-fau)
 set_tests_properties(test_swap_mw_fetch_update PROPERTIES TIMEOUT 120
                      LABELS "stress")
+# Issue 10 regressions (C.11-C.17, A.4 swap half), one ctest entry per part;
+# test_swap_regress.c says what each checks.  Linked with --wrap=realloc so
+# part c11 can make the library's realloc fail.
+smr_test(test_swap_regress LABELS unit ARGS c11)
+target_link_options(test_swap_regress PRIVATE -Wl,--wrap=realloc)
+foreach(part c12 c13 c14 c15 c16 c17 a4)
+  add_test(NAME test_swap_regress_${part} COMMAND test_swap_regress ${part})
+  set_tests_properties(test_swap_regress_${part} PROPERTIES TIMEOUT 120
+                       LABELS "unit")
+endforeach()
+# Garbage bound while the writer-side barrier is refused (C.18): through the
+# internal fault-injection hook (src/test_hooks.h), and through a real
+# seccomp filter on membarrier (skipped, exit 77, where the cell is not
+# asymmetric or seccomp is unavailable).
+smr_test(test_swap_barrier LABELS unit ARGS hook)
+target_include_directories(test_swap_barrier PRIVATE ${PROJECT_SOURCE_DIR}/src)
+add_test(NAME test_swap_barrier_threads COMMAND test_swap_barrier hook-threads)
+set_tests_properties(test_swap_barrier_threads PROPERTIES TIMEOUT 120
+                     LABELS "stress")
+add_test(NAME test_swap_barrier_seccomp COMMAND test_swap_barrier seccomp)
+set_tests_properties(test_swap_barrier_seccomp PROPERTIES TIMEOUT 120
+                     LABELS "unit" SKIP_RETURN_CODE 77)

@@ -5,7 +5,8 @@
  *     {magic, version, payload}; the destructor poisons them before freeing.
  *     Readers check every value they see: alive and intact, embedded
  *     version == guard version, versions never go back, no older than the
- *     cell's version read before the read, and nested reads return the
+ *     cell's version read before the read and no newer than the one read
+ *     after it, and nested reads return the
  *     outer value.  The writer rotates store, update, exchange (it frees the
  *     returned value itself, after checking that nobody destroyed it),
  *     fetch_and_update, update_and_fetch and collect, and checks the garbage
@@ -242,6 +243,9 @@ static void *reader_a(void *p) {
     /* Never older than the version read before, never going back. */
     CHECK(ver >= before);
     CHECK(ver >= last);
+    /* ... and the cell's version is never older than what we read (issue
+     * 10 C.12: it used to be stored after the publish). */
+    CHECK(smr_swap_reader_version(r) >= ver);
     last = ver;
     st->reads++;
   }

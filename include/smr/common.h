@@ -3,7 +3,9 @@
  * Conventions used by all modules:
  *  - Functions that can fail return 0 on success or a negative errno code
  *    (-EINVAL, -ENOMEM, -EBUSY, -EDEADLK, -EAGAIN, -EPERM ...); smr_strerror()
- *    turns one into text.  Counters and lookups return their value directly.
+ *    turns one into its generic text, smr_strerror_in() into what it means
+ *    for the module that returned it.  Counters and lookups return their value
+ * directly.
  *  - Only the read fast paths are inline; everything else is exported.
  *  - Define SMR_DEBUG (the CMake Debug build does) to turn on the assertions
  *    that catch misuse too costly to check on a fast path.
@@ -79,9 +81,30 @@
 extern "C" {
 #endif
 
-/* Text for a negative errno code returned by libsmr (or for 0).  Never NULL.
- * Thread-safe; the string is static. */
+/* The modules whose functions return error codes (smr_strerror_in). */
+enum smr_module {
+  SMR_MODULE_ANY = 0, /* generic texts only (smr_strerror) */
+  SMR_MODULE_EPOCH,   /* smr/epoch.h */
+  SMR_MODULE_SWAP,    /* smr/swap.h */
+  SMR_MODULE_SHM,     /* smr/shm.h */
+  SMR_MODULE_TABLE    /* smr/table.h */
+};
+
+/* Text for a negative errno code returned by libsmr (or for 0): the
+ * generic meaning of the code, true whichever module returned it (e.g.
+ * -EBUSY is "resource busy").  Any int is accepted: a positive value, a
+ * code libsmr does not know or one out of errno's range (INT_MIN included)
+ * gives a fixed text such as "unknown error code".  Never NULL; the string
+ * is static (never overwritten, never freed) and the call thread-safe and
+ * async-signal-safe. */
 SMR_API const char *smr_strerror(int err);
+
+/* What err means when returned by a function of module m: the module's own
+ * text where it gives the code a specific meaning (-EBUSY from smr/epoch.h:
+ * "readers still registered, or the record is inside a read section"),
+ * otherwise smr_strerror(err).  Same guarantees as smr_strerror; an unknown
+ * module gives the generic text. */
+SMR_API const char *smr_strerror_in(enum smr_module m, int err);
 
 #ifdef __cplusplus
 }

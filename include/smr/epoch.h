@@ -16,6 +16,14 @@
  * force (Linux membarrier), consist of plain loads and stores only: the
  * writer side pays for the StoreLoad ordering.  See docs/DESIGN.md for the
  * protocol and its correctness argument.
+ *
+ * Signal handlers: a handler may run read sections (smr_enter/smr_leave) on
+ * the record of the thread it interrupts, even in the middle of that
+ * thread's own smr_enter, smr_leave or section: each updates the record with
+ * a single store and the handler's balanced pair leaves it as it was
+ * (docs/DESIGN.md section 3, "Signal handlers", gives the argument and its
+ * one caveat for symmetric mode on weakly ordered CPUs).  Swap cell readers
+ * are not safe there (smr/swap.h).
  */
 #ifndef SMR_EPOCH_H
 #define SMR_EPOCH_H
