@@ -54,6 +54,21 @@
 #define SEQ(c)    ((c) >> 17)
 #define ACTIVE(c) (((c)&SMR__READER_NEST_MASK) != 0)
 
+/* Per-thread state: the thread's records and its liveness token.  The
+ * thread locks `alive` (a robust mutex) when the token is made and never
+ * unlocks it while it has records; when the thread terminates, after every
+ * key destructor of every round has run, the C library (or the kernel)
+ * marks the mutex owner-dead, and the next trylock returns EOWNERDEAD: the
+ * thread can no longer touch anything.  This is the only way a record is
+ * declared gone (see thr_gone). */
+struct thr {
+  pthread_mutex_t alive; /* robust; held by the owner while it lives */
+  _Atomic size_t refs;   /* records pointing here (any domain) */
+  _Atomic int exiting;   /* the exit hook ran: worth checking `alive` */
+  _Atomic int gone;      /* a trylock saw the owner dead */
+  struct rec *head;      /* the owner's records; owner only */
+};
+
 struct rec {
   smr_reader pub; /* owner-written word, alone on its cache line */
   char pad[SMR__CACHELINE - sizeof(smr_reader)];
@@ -61,8 +76,8 @@ struct rec {
   smr_domain *d;
   struct rec *next;  /* domain registry; reg_lock */
   struct rec *tnext; /* owner thread's list; owner only */
+  struct thr *thr;   /* owner thread's token */
   pthread_t owner;
-  int dead; /* owner exited without unregistering; reg_lock */
 };
 
 struct smr_domain {
@@ -87,36 +102,139 @@ struct smr_domain {
   struct rec *readers; /* reg_lock */
 };
 
-/* ---- Thread-exit clean-up ---------------------------------------------- */
+/* ---- Thread liveness and thread-exit clean-up ---------------------------
+ *
+ * A record may be freed or ignored only once its thread can no longer run
+ * code: not when libsmr's key destructor runs, since other key destructors
+ * (in the same round or a later one) may still enter, leave or unregister
+ * it.  So the exit hook frees nothing, takes no lock (a child forked while
+ * another thread held a registry lock must be able to exit) and leaves every
+ * section honoured: it publishes the thread's accesses so far (release
+ * store of ctr), flags the token as exiting and re-arms the key, so the
+ * thread's list stays reachable to destructors of later rounds.  A record
+ * is gone when its token's robust mutex reports the owner dead. */
 
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t thread_key;
 static _Thread_local int in_callback;
 
-static void thread_exit(void *head) {
-  for (struct rec *r = head, *n; r; r = n) {
-    n = r->tnext;
-    pthread_mutex_lock(&r->d->reg_lock);
-    /* relaxed: the exiting owner's own word; the release store below publishes.
-     */
+static void thread_exit(void *arg) {
+  struct thr *t = arg;
+  for (struct rec *r = t->head; r; r = r->tnext) {
+    /* relaxed load: our own word.  release store of the same value: every
+     * access of this thread so far happens before a reaper that reads it
+     * (pairs with the acquire load in rec_free).  Later sections publish
+     * themselves with their own release stores. */
     uint64_t c = atomic_load_explicit(&r->pub.ctr, memory_order_relaxed);
-    /* release: the dead thread's accesses happen before a writer that reads
-     * the cleared depth (pairs with the acquire loads in the scans). */
-    atomic_store_explicit(&r->pub.ctr, c & ~SMR__READER_NEST_MASK,
-                          memory_order_release);
-    r->dead = 1;
-    pthread_mutex_unlock(&r->d->reg_lock);
+    atomic_store_explicit(&r->pub.ctr, c, memory_order_release);
   }
+  /* relaxed: only tells reapers that checking `alive` is worth a trylock;
+   * the verdict comes from the mutex. */
+  atomic_store_explicit(&t->exiting, 1, memory_order_relaxed);
+  /* Re-arm: the C library runs another round (up to
+   * PTHREAD_DESTRUCTOR_ITERATIONS), so destructors of later rounds still
+   * find the records (self_in_section, smr_reader_unregister). */
+  pthread_setspecific(thread_key, t);
+}
+
+/* In a child after fork(): the calling thread's token was copied with its
+ * mutex held by the parent's thread (and off this thread's robust list, which
+ * the C library reset).  Give it a mutex this thread holds.  Tokens of the
+ * parent's other threads stay held by threads that do not exist here: their
+ * records are never declared gone (a child must not use inherited domains). */
+static void thr_init_locked(struct thr *t);
+
+static void atfork_child(void) {
+  struct thr *t = pthread_getspecific(thread_key);
+  if (t)
+    thr_init_locked(t);
 }
 
 static void key_create(void) {
-  if (pthread_key_create(&thread_key, thread_exit) != 0)
-    abort(); /* only fails when the process is out of keys at first use */
+  /* Both only fail when the process is out of keys or memory at first use. */
+  if (pthread_key_create(&thread_key, thread_exit) != 0 ||
+      pthread_atfork(NULL, NULL, atfork_child) != 0)
+    abort();
+}
+
+static void thr_init_locked(struct thr *t) {
+  pthread_mutexattr_t a;
+  /* Robust mutexes need no resources beyond the object; these fail only on
+   * invalid arguments. */
+  if (pthread_mutexattr_init(&a) != 0 ||
+      pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) != 0 ||
+      pthread_mutex_init(&t->alive, &a) != 0 ||
+      pthread_mutex_lock(&t->alive) != 0)
+    abort();
+  pthread_mutexattr_destroy(&a);
+  /* relaxed: the token is not shared yet (or, after fork, by no live
+   * thread). */
+  atomic_store_explicit(&t->exiting, 0, memory_order_relaxed);
+  atomic_store_explicit(&t->gone, 0, memory_order_relaxed);
+}
+
+/* The calling thread's token, made on first use (NULL: out of memory). */
+static struct thr *thr_self(int create) {
+  pthread_once(&key_once, key_create);
+  struct thr *t = pthread_getspecific(thread_key);
+  if (t || !create)
+    return t;
+  t = calloc(1, sizeof *t);
+  if (!t)
+    return NULL;
+  thr_init_locked(t);
+  if (pthread_setspecific(thread_key, t) != 0) {
+    pthread_mutex_unlock(&t->alive);
+    pthread_mutex_destroy(&t->alive);
+    free(t);
+    return NULL;
+  }
+  return t;
 }
 
 static struct rec *thread_records(void) {
-  pthread_once(&key_once, key_create);
-  return pthread_getspecific(thread_key);
+  struct thr *t = thr_self(0);
+  return t ? t->head : NULL;
+}
+
+/* Whether t's thread has terminated.  Called with the reg_lock of a domain
+ * that holds one of t's records (so t stays allocated). */
+static int thr_gone(struct thr *t) {
+  /* acquire: pairs with the release store below (made after the mutex
+   * told another reaper). */
+  if (atomic_load_explicit(&t->gone, memory_order_acquire))
+    return 1;
+  int e = pthread_mutex_trylock(&t->alive);
+  if (e == EBUSY)
+    return 0; /* the owner lives (or another reaper is looking) */
+  /* EOWNERDEAD: the owner terminated holding it.  0: another reaper saw
+   * that and released it (the owner releases only when it drops its last
+   * record, and then no record leads here). */
+  if (e == EOWNERDEAD)
+    pthread_mutex_consistent(&t->alive);
+  if (e == 0 || e == EOWNERDEAD) {
+    /* release: pairs with the acquire load above. */
+    atomic_store_explicit(&t->gone, 1, memory_order_release);
+    pthread_mutex_unlock(&t->alive);
+    return 1;
+  }
+  return 0; /* unexpected error: keep honouring the records */
+}
+
+/* Drop a record's reference to its token; the last one frees it.  Either
+ * the owner (unregistering, alive: it holds `alive`) or a reaper (owner
+ * gone: `alive` is free). */
+static void thr_unref(struct thr *t, int owner) {
+  /* acq_rel: the usual reference count pairing; whoever drops the last
+   * reference sees every other holder's accesses. */
+  if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  if (owner) {
+    pthread_setspecific(thread_key, NULL);
+    pthread_mutex_unlock(&t->alive);
+  }
+  pthread_mutex_destroy(&t->alive);
+  free(t);
 }
 
 /* Whether the calling thread is inside a read section of d. */
@@ -128,17 +246,32 @@ static int self_in_section(smr_domain *d) {
   return 0;
 }
 
-/* Unlink and free dead records.  reg_lock held. */
-static void reap_dead(smr_domain *d) {
-  for (struct rec **pp = &d->readers; *pp;) {
-    struct rec *r = *pp;
-    if (r->dead) {
-      *pp = r->next;
-      free(r);
-    } else {
-      pp = &r->next;
-    }
-  }
+/* If the thread of record *pp is gone, unlink and free the record and
+ * return 1.  `all`: check even if the thread did not run the exit hook (for
+ * smr_domain_destroy: a record registered by a key destructor after the
+ * hook's last round).  reg_lock held. */
+static int reap_if_gone(struct rec **pp, int all) {
+  struct rec *r = *pp;
+  struct thr *t = r->thr;
+  /* relaxed: a hint that a trylock is worth it; thr_gone decides. */
+  if (!(all || atomic_load_explicit(&t->exiting, memory_order_relaxed)) ||
+      !thr_gone(t))
+    return 0;
+  *pp = r->next;
+  /* acquire: pairs with the thread's last release store of its word (its
+   * last smr_leave or smr_enter, or the exit hook), so its accesses happen
+   * before the free and before any reclamation that follows. */
+  (void)atomic_load_explicit(&r->pub.ctr, memory_order_acquire);
+  free(r);
+  thr_unref(t, 0);
+  return 1;
+}
+
+/* Free every record whose thread is gone.  reg_lock held. */
+static void reap_gone(smr_domain *d, int all) {
+  for (struct rec **pp = &d->readers; *pp;)
+    if (!reap_if_gone(pp, all))
+      pp = &(*pp)->next;
 }
 
 /* ---- Domain -------------------------------------------------------------- */
@@ -187,7 +320,7 @@ int smr_domain_destroy(smr_domain *d) {
   if (!d)
     return -EINVAL;
   pthread_mutex_lock(&d->reg_lock);
-  reap_dead(d);
+  reap_gone(d, 1);
   int busy = d->readers != NULL;
   pthread_mutex_unlock(&d->reg_lock);
   if (busy)
@@ -231,20 +364,24 @@ int smr_reader_register(smr_domain *d, smr_reader **out) {
   struct rec *r = smr__alloc_aligned(sizeof *r);
   if (!r)
     return -ENOMEM;
-  struct rec *head = thread_records();
-  r->d = d;
-  r->owner = pthread_self();
-  r->tnext = head;
-  if (pthread_setspecific(thread_key, r) != 0) {
+  struct thr *t = thr_self(1);
+  if (!t) {
     free(r);
     return -ENOMEM;
   }
+  /* relaxed: a reference count increment (the decrement orders). */
+  atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+  r->d = d;
+  r->owner = pthread_self();
+  r->thr = t;
+  r->tnext = t->head;
+  t->head = r;
   /* The mode flag lives in the record so the inline enter needs no other
    * load; it never changes. */
   atomic_init(&r->pub.ctr,
               d->mode == SMR_FENCE_SYMMETRIC ? SMR__READER_SYMMETRIC : 0);
   pthread_mutex_lock(&d->reg_lock);
-  reap_dead(d);
+  reap_gone(d, 0);
   r->next = d->readers;
   d->readers = r;
   pthread_mutex_unlock(&d->reg_lock);
@@ -262,16 +399,12 @@ int smr_reader_unregister(smr_reader *pub) {
   if (ACTIVE(atomic_load_explicit(&r->pub.ctr, memory_order_relaxed)))
     return -EBUSY;
   /* Remove from the thread's list. */
-  struct rec *head = pthread_getspecific(thread_key);
-  if (head == r) {
-    pthread_setspecific(thread_key, r->tnext);
-  } else {
-    for (struct rec *t = head; t; t = t->tnext)
-      if (t->tnext == r) {
-        t->tnext = r->tnext;
-        break;
-      }
-  }
+  struct thr *t = r->thr;
+  for (struct rec **pp = &t->head; *pp; pp = &(*pp)->tnext)
+    if (*pp == r) {
+      *pp = r->tnext;
+      break;
+    }
   smr_domain *d = r->d;
   pthread_mutex_lock(&d->reg_lock);
   for (struct rec **pp = &d->readers; *pp; pp = &(*pp)->next)
@@ -281,6 +414,7 @@ int smr_reader_unregister(smr_reader *pub) {
     }
   pthread_mutex_unlock(&d->reg_lock);
   free(r);
+  thr_unref(t, 1);
   return 0;
 }
 
@@ -312,7 +446,7 @@ void smr__enter_slow(smr_reader *pub, uint64_t c) {
 static int gp_snapshot(smr_domain *d) {
   pthread_t self = pthread_self();
   pthread_mutex_lock(&d->reg_lock);
-  reap_dead(d);
+  reap_gone(d, 0);
   int foreign = 0;
   for (struct rec *r = d->readers; r; r = r->next)
     foreign |= !pthread_equal(r->owner, self);
@@ -383,16 +517,22 @@ static void gp_start(smr_domain *d) {
 static int gp_readers_done(smr_domain *d) {
   int done = 1;
   pthread_mutex_lock(&d->reg_lock);
-  for (struct rec *r = d->readers; r; r = r->next) {
-    if (!r->snap)
-      continue;
-    /* acquire: pairs with smr_leave's release store (and thread_exit's). */
-    uint64_t c = atomic_load_explicit(&r->pub.ctr, memory_order_acquire);
-    if (!r->dead && ACTIVE(c) && SEQ(c) == SEQ(r->snap)) {
-      done = 0;
-      break;
+  for (struct rec **pp = &d->readers; *pp;) {
+    struct rec *r = *pp;
+    if (r->snap) {
+      /* acquire: pairs with smr_leave's release store. */
+      uint64_t c = atomic_load_explicit(&r->pub.ctr, memory_order_acquire);
+      if (ACTIVE(c) && SEQ(c) == SEQ(r->snap)) {
+        /* Still in that section, unless its thread is gone (it exited
+         * inside): then the record goes and stops counting. */
+        if (reap_if_gone(pp, 0))
+          continue;
+        done = 0;
+        break;
+      }
+      r->snap = 0;
     }
-    r->snap = 0;
+    pp = &r->next;
   }
   pthread_mutex_unlock(&d->reg_lock);
   return done;
