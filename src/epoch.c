@@ -44,6 +44,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +67,12 @@ struct thr {
   _Atomic size_t refs;   /* records pointing here (any domain) */
   _Atomic int exiting;   /* the exit hook ran: worth checking `alive` */
   _Atomic int gone;      /* a trylock saw the owner dead */
-  struct rec *head;      /* the owner's records; owner only */
+  int rounds;            /* exit-hook calls so far; owner only */
+  /* Bumped (release) by the owner after each change to the token or its
+   * list and by the exit hook: a reaper's acquire load after it saw the
+   * thread gone orders all of that before the frees. */
+  _Atomic unsigned published;
+  struct rec *head; /* the owner's records; owner only */
 };
 
 struct rec {
@@ -114,27 +120,38 @@ struct smr_domain {
  * thread's list stays reachable to destructors of later rounds.  A record
  * is gone when its token's robust mutex reports the owner dead. */
 
+#ifdef PTHREAD_DESTRUCTOR_ITERATIONS
+#define SMR__EXIT_ROUNDS PTHREAD_DESTRUCTOR_ITERATIONS
+#else
+#define SMR__EXIT_ROUNDS 4 /* the POSIX minimum */
+#endif
+
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t thread_key;
 static _Thread_local int in_callback;
 
+/* Owner only: publish the owner's accesses so far to a reaper (pairs with
+ * the acquire load in reap_if_gone). */
+static void thr_publish(struct thr *t) {
+  /* relaxed load: only the owner writes it.  release: see above. */
+  unsigned v = atomic_load_explicit(&t->published, memory_order_relaxed);
+  atomic_store_explicit(&t->published, v + 1, memory_order_release);
+}
+
 static void thread_exit(void *arg) {
   struct thr *t = arg;
-  for (struct rec *r = t->head; r; r = r->tnext) {
-    /* relaxed load: our own word.  release store of the same value: every
-     * access of this thread so far happens before a reaper that reads it
-     * (pairs with the acquire load in rec_free).  Later sections publish
-     * themselves with their own release stores. */
-    uint64_t c = atomic_load_explicit(&r->pub.ctr, memory_order_relaxed);
-    atomic_store_explicit(&r->pub.ctr, c, memory_order_release);
-  }
-  /* relaxed: only tells reapers that checking `alive` is worth a trylock;
-   * the verdict comes from the mutex. */
+  /* Re-arm: the C library runs another round, so destructors of later
+   * rounds still find the records (self_in_section; smr_reader_register
+   * adds to the same list).  Not into the last round: sanitizer runtimes
+   * finish the thread there and instrumented code must not run after. */
+  if (++t->rounds < SMR__EXIT_ROUNDS - 1)
+    pthread_setspecific(thread_key, t);
+  /* relaxed: only tells reapers that a trylock of `alive` is worth it; the
+   * verdict comes from the mutex. */
   atomic_store_explicit(&t->exiting, 1, memory_order_relaxed);
-  /* Re-arm: the C library runs another round (up to
-   * PTHREAD_DESTRUCTOR_ITERATIONS), so destructors of later rounds still
-   * find the records (self_in_section, smr_reader_unregister). */
-  pthread_setspecific(thread_key, t);
+  /* Everything this thread did so far happens before a reaper's frees;
+   * sections it runs later publish themselves (release stores of ctr). */
+  thr_publish(t);
 }
 
 /* In a child after fork(): the calling thread's token was copied with its
@@ -221,20 +238,25 @@ static int thr_gone(struct thr *t) {
   return 0; /* unexpected error: keep honouring the records */
 }
 
-/* Drop a record's reference to its token; the last one frees it.  Either
+/* Drop a record's reference to its token; the last one frees it (returns
+ * 1 then).  Either
  * the owner (unregistering, alive: it holds `alive`) or a reaper (owner
  * gone: `alive` is free). */
-static void thr_unref(struct thr *t, int owner) {
+static int thr_unref(struct thr *t, int owner) {
   /* acq_rel: the usual reference count pairing; whoever drops the last
    * reference sees every other holder's accesses. */
   if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
-    return;
+    return 0;
   if (owner) {
-    pthread_setspecific(thread_key, NULL);
+    /* The key may hold a newer token (made by a key destructor after the
+     * hook's last round). */
+    if (pthread_getspecific(thread_key) == t)
+      pthread_setspecific(thread_key, NULL);
     pthread_mutex_unlock(&t->alive);
   }
   pthread_mutex_destroy(&t->alive);
   free(t);
+  return 1;
 }
 
 /* Whether the calling thread is inside a read section of d. */
@@ -258,9 +280,13 @@ static int reap_if_gone(struct rec **pp, int all) {
       !thr_gone(t))
     return 0;
   *pp = r->next;
-  /* acquire: pairs with the thread's last release store of its word (its
-   * last smr_leave or smr_enter, or the exit hook), so its accesses happen
-   * before the free and before any reclamation that follows. */
+  /* acquire: pair with the thread's last release stores of its token
+   * (thr_publish) and of this record's word (its last smr_leave or
+   * smr_enter), so its accesses happen before the frees and before any
+   * reclamation that follows.  (The thread is gone: these are its final
+   * values; the kernel's exit path orders them before the owner-dead
+   * mark.) */
+  (void)atomic_load_explicit(&t->published, memory_order_acquire);
   (void)atomic_load_explicit(&r->pub.ctr, memory_order_acquire);
   free(r);
   thr_unref(t, 0);
@@ -385,6 +411,7 @@ int smr_reader_register(smr_domain *d, smr_reader **out) {
   r->next = d->readers;
   d->readers = r;
   pthread_mutex_unlock(&d->reg_lock);
+  thr_publish(t);
   *out = &r->pub;
   return 0;
 }
@@ -414,7 +441,8 @@ int smr_reader_unregister(smr_reader *pub) {
     }
   pthread_mutex_unlock(&d->reg_lock);
   free(r);
-  thr_unref(t, 1);
+  if (!thr_unref(t, 1))
+    thr_publish(t); /* the list changed */
   return 0;
 }
 
