@@ -39,8 +39,15 @@
  * callback into -EDEADLK instead of a self-deadlock (poll only checks, collect
  * returns 0, retire skips its automatic collection).
  *
- * Records of threads that exit without unregistering are marked dead by a
- * pthread key destructor (one key for the library) and freed by the domain.
+ * Thread exit (see "Thread liveness" below): a record is ignored or freed
+ * only once its thread is gone, which a per-thread robust mutex reports
+ * (owner-dead after the thread's last key destructor), never earlier: other
+ * key destructors may still use it.  The exit hook takes no lock (a forked
+ * child must not block on an inherited one).
+ *
+ * Early collection: smr_retire polls (a non-blocking gp_step) whenever 20
+ * barrier costs of time have passed since the last step; see
+ * retire_should_collect.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -92,9 +99,11 @@ struct smr_domain {
   _Atomic size_t garbage;
   _Atomic size_t threshold;
   /* Early collection (see retire_should_collect); relaxed statistics,
-   * written under gp_lock, read by retirers. */
+   * written under gp_lock, read by retirers... */
   _Atomic int64_t last_step_ns;
   _Atomic int64_t barrier_cost_ns;
+  /* ...and the retirers' clock back-off (written by retirers). */
+  _Atomic unsigned early_skip, early_stride;
   /* Grace-period state. */
   _Alignas(SMR__CACHELINE) _Atomic uint64_t gp_started;
   _Atomic uint64_t gp_completed;
@@ -325,6 +334,7 @@ int smr_domain_create(smr_domain **out, const struct smr_domain_attr *attr) {
   d->strict = attr && (attr->flags & SMR_DOMAIN_STRICT_THRESHOLD);
   atomic_init(&d->barrier_cost_ns, 20000); /* until measured */
   atomic_init(&d->last_step_ns, smr__now_ns());
+  atomic_init(&d->early_stride, 1);
   *out = d;
   return 0;
 }
@@ -482,15 +492,18 @@ static int gp_snapshot(smr_domain *d) {
   if (foreign) {
     int64_t t0 = smr__now_ns();
     err = smr__heavy_barrier(d->mode);
-    /* Clamp outliers (preemption inside the syscall). */
+    /* The estimate follows decreases fast and increases slowly, clamped:
+     * a writer preempted inside the syscall (oversubscribed CPUs) must not
+     * inflate it, or early collection would back off exactly when memory
+     * piles up. */
     int64_t est =
         atomic_load_explicit(&d->barrier_cost_ns, memory_order_relaxed);
     int64_t sample = smr__now_ns() - t0;
     if (sample > 2 * est + 1000)
       sample = 2 * est + 1000;
+    est += sample < est ? (sample - est) / 4 : (sample - est) / 16;
     /* relaxed: a cost estimate, read opportunistically by retirers. */
-    atomic_store_explicit(&d->barrier_cost_ns, est + (sample - est) / 4,
-                          memory_order_relaxed);
+    atomic_store_explicit(&d->barrier_cost_ns, est, memory_order_relaxed);
   } else {
     /* Only our own records: program order suffices for them, and a thread
      * that registers later does so under reg_lock, after this point. */
@@ -612,22 +625,49 @@ static long gp_step(smr_domain *d, uint64_t target) {
 }
 
 /* Whether smr_retire should collect at garbage count g: above the
- * threshold, or early, at counts 2, 4, 8, ... when the time since the last
- * collection step is at least 20 times a writer-side barrier (so early steps
- * cost at most ~5% of the time).  Big objects retired every few
- * milliseconds are then reclaimed after about two grace periods instead of
- * piling up to the threshold; a tight retire loop still batches. */
+ * threshold, or early, whenever at least 20 writer-side barriers' worth of
+ * time has passed since the last collection step (so early steps cost at
+ * most ~5% of the time, whatever the garbage count).  A step never waits:
+ * it completes the grace period in flight if its readers are done (a scan,
+ * no barrier), starts the next one, reclaims what is safe.  So objects
+ * retired every millisecond or so (big tables) get one such poll per retire,
+ * as with ck_epoch_poll, and a reader descheduled inside a section delays
+ * them only until it runs again: the rule never gives up (the former rule,
+ * tries at counts 2, 4, 8, ..., backed off exponentially whenever a try met
+ * such a reader, and a writer on oversubscribed CPUs piled up dozens of
+ * tables).  A tight retire loop still batches up to the threshold; to keep
+ * the clock read off its path, a retire that found it too soon makes the
+ * next 1, 3, 7, then 15 retires skip the check (back to every retire after
+ * an early step: at most 15 retires of delay when retires slow down). */
+#define SMR__EARLY_STRIDE_MAX 16u
 static int retire_should_collect(smr_domain *d, size_t g) {
   /* relaxed: tuning knob and heuristics; pair with nothing. */
   size_t th = atomic_load_explicit(&d->threshold, memory_order_relaxed);
   if (g > th)
     return 1;
-  if (d->strict || th == SIZE_MAX || g < 2 || (g & (g - 1)) != 0)
+  if (d->strict || th == SIZE_MAX)
     return 0; /* SIZE_MAX: no automatic collection at all */
+  /* Plain load and store, not an RMW: concurrent retirers may lose a
+   * decrement, which only shifts the next check. */
+  unsigned skip = atomic_load_explicit(&d->early_skip, memory_order_relaxed);
+  if (skip) {
+    atomic_store_explicit(&d->early_skip, skip - 1, memory_order_relaxed);
+    return 0;
+  }
   int64_t last = atomic_load_explicit(&d->last_step_ns, memory_order_relaxed);
   int64_t cost =
       atomic_load_explicit(&d->barrier_cost_ns, memory_order_relaxed);
-  return smr__now_ns() - last >= 20 * cost;
+  unsigned stride =
+      atomic_load_explicit(&d->early_stride, memory_order_relaxed);
+  if (smr__now_ns() - last >= 20 * cost) {
+    if (stride > 1)
+      atomic_store_explicit(&d->early_stride, 1, memory_order_relaxed);
+    return 1;
+  }
+  stride = stride < SMR__EARLY_STRIDE_MAX ? 2 * stride : stride;
+  atomic_store_explicit(&d->early_stride, stride, memory_order_relaxed);
+  atomic_store_explicit(&d->early_skip, stride - 1, memory_order_relaxed);
+  return 0;
 }
 
 int smr_retire(smr_domain *d, struct smr_retired *node,
