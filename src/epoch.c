@@ -124,10 +124,10 @@ struct smr_domain {
  * (in the same round or a later one) may still enter, leave or unregister
  * it.  So the exit hook frees nothing, takes no lock (a child forked while
  * another thread held a registry lock must be able to exit) and leaves every
- * section honoured: it publishes the thread's accesses so far (release
- * store of ctr), flags the token as exiting and re-arms the key, so the
- * thread's list stays reachable to destructors of later rounds.  A record
- * is gone when its token's robust mutex reports the owner dead. */
+ * section honoured: it flags the token as exiting, publishes the thread's
+ * accesses so far (thr_publish) and re-arms the key, so the thread's list
+ * stays reachable to destructors of later rounds.  A record is gone when
+ * its token's robust mutex reports the owner dead (thr_gone). */
 
 #ifdef PTHREAD_DESTRUCTOR_ITERATIONS
 #define SMR__EXIT_ROUNDS PTHREAD_DESTRUCTOR_ITERATIONS
@@ -248,9 +248,8 @@ static int thr_gone(struct thr *t) {
 }
 
 /* Drop a record's reference to its token; the last one frees it (returns
- * 1 then).  Either
- * the owner (unregistering, alive: it holds `alive`) or a reaper (owner
- * gone: `alive` is free). */
+ * 1 then).  `owner`: the caller is the owner, unregistering (it holds
+ * `alive`); otherwise a reaper (the owner is gone and `alive` is free). */
 static int thr_unref(struct thr *t, int owner) {
   /* acq_rel: the usual reference count pairing; whoever drops the last
    * reference sees every other holder's accesses. */
@@ -565,8 +564,11 @@ static int gp_readers_done(smr_domain *d) {
       uint64_t c = atomic_load_explicit(&r->pub.ctr, memory_order_acquire);
       if (ACTIVE(c) && SEQ(c) == SEQ(r->snap)) {
         /* Still in that section, unless its thread is gone (it exited
-         * inside): then the record goes and stops counting. */
-        if (reap_if_gone(pp, 0))
+         * inside): then the record goes and stops counting.  Checked even
+         * without the exit hook's hint (a record registered by a key
+         * destructor after the hook's last round): one trylock per check
+         * that would otherwise fail. */
+        if (reap_if_gone(pp, 1))
           continue;
         done = 0;
         break;

@@ -1,7 +1,10 @@
 # Epoch domain tests (include/smr/epoch.h).
 #  test_epoch          every public function, argument checks, hand-stepped
 #                      grace periods with readers of this thread and parked
-#                      helper threads (deterministic, single writer thread)
+#                      helper threads (deterministic, single writer thread);
+#                      test_early_pace: early collection keeps pace with a
+#                      writer retiring every 10 ms while a reader is inside
+#                      a section at each retire (issue 10, C.19)
 #  test_epoch_fence_symmetric
 #                      the same binary with SMR_FENCE=symmetric (the process
 #                      fence fallback)
