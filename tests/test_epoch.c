@@ -913,16 +913,16 @@ static void test_exit_inside(unsigned flags) {
  * barrier, so it stays below 100 us over these retires whatever the load. */
 enum { PACE_MS = 10, PACE_N = 24 };
 
-static void pace(struct timespec *last) {
+/* Wait until PACE_MS have passed since *since (the end of the previous
+ * retire, so also of its collection step). */
+static void pace(const struct timespec *since) {
   for (;;) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    long ms = (now.tv_sec - last->tv_sec) * 1000 +
-              (now.tv_nsec - last->tv_nsec) / 1000000;
-    if (ms >= PACE_MS) {
-      *last = now;
+    long ms = (now.tv_sec - since->tv_sec) * 1000 +
+              (now.tv_nsec - since->tv_nsec) / 1000000;
+    if (ms >= PACE_MS)
       return;
-    }
     struct timespec ts = {0, (PACE_MS - ms) * 1000000L};
     nanosleep(&ts, NULL);
   }
@@ -948,6 +948,7 @@ static void test_early_pace(unsigned flags) {
     }
     obj_init(&o[i], d);
     retire(d, &o[i]);
+    clock_gettime(CLOCK_MONOTONIC, &last);
     CHECK(smr_garbage_count(d) <= 2);
     CHECK(n_reclaimed >= i - 1);
   }
