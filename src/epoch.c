@@ -627,16 +627,16 @@ static long gp_step(smr_domain *d, uint64_t target) {
 }
 
 /* Whether smr_retire should collect at garbage count g: above the
- * threshold, or early, whenever at least 20 writer-side barriers' worth of
- * time has passed since the last collection step (so early steps cost at
- * most ~5% of the time, whatever the garbage count).  A step never waits:
- * it completes the grace period in flight if its readers are done (a scan,
- * no barrier), starts the next one, reclaims what is safe.  So objects
- * retired every millisecond or so (big tables) get one such poll per retire,
- * as with ck_epoch_poll, and a reader descheduled inside a section delays
- * them only until it runs again: the rule never gives up (the former rule,
- * tries at counts 2, 4, 8, ..., backed off exponentially whenever a try met
- * such a reader, and a writer on oversubscribed CPUs piled up dozens of
+ * threshold, or early, at any count from 2 on (a lone retire is left alone),
+ * whenever at least 20 writer-side barriers' worth of time has passed since
+ * the last collection step (so early steps cost at most ~5% of the time).  A
+ * step never waits: it completes the grace period in flight if its readers are
+ * done (a scan, no barrier), starts the next one, reclaims what is safe.  So
+ * objects retired every millisecond or so (big tables) get one such poll per
+ * retire, as with ck_epoch_poll, and a reader descheduled inside a section
+ * delays them only until it runs again: the rule never gives up (the former
+ * rule, tries at counts 2, 4, 8, ..., backed off exponentially whenever a try
+ * met such a reader, and a writer on oversubscribed CPUs piled up dozens of
  * tables).  A tight retire loop still batches up to the threshold; to keep
  * the clock read off its path, a retire that found it too soon makes the
  * next 1, 3, 7, then 15 retires skip the check (back to every retire after
@@ -647,7 +647,7 @@ static int retire_should_collect(smr_domain *d, size_t g) {
   size_t th = atomic_load_explicit(&d->threshold, memory_order_relaxed);
   if (g > th)
     return 1;
-  if (d->strict || th == SIZE_MAX)
+  if (d->strict || th == SIZE_MAX || g < 2)
     return 0; /* SIZE_MAX: no automatic collection at all */
   /* Plain load and store, not an RMW: concurrent retirers may lose a
    * decrement, which only shifts the next check. */

@@ -73,9 +73,10 @@ struct smr_domain_attr {
   size_t threshold; /* garbage count that triggers an automatic, non-blocking
                        collection in smr_retire(); 0 = default (64);
                        SIZE_MAX = never collect automatically.  Below it,
-                       smr_retire also polls (a non-blocking collection
-                       step) whenever 20 writer-side barriers' worth of time
-                       has passed since the last step, so big objects
+                       from a garbage count of 2 on, smr_retire also polls
+                       (a non-blocking collection step) whenever 20
+                       writer-side barriers' worth of time has passed since
+                       the last step, so big objects
                        retired every millisecond or so are reclaimed within
                        a few retires, also when readers are descheduled
                        inside sections (oversubscribed CPUs) */
