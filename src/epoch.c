@@ -102,8 +102,10 @@ struct smr_domain {
    * written under gp_lock, read by retirers... */
   _Atomic int64_t last_step_ns;
   _Atomic int64_t barrier_cost_ns;
-  /* ...and the retirers' clock back-off (written by retirers). */
-  _Atomic unsigned early_skip, early_stride;
+  /* ...and the retirers' clock back-off (written by retirers): retires
+   * left to skip, retires since the previous check, time of that check. */
+  _Atomic unsigned early_skip, early_span;
+  _Atomic int64_t last_check_ns;
   /* Grace-period state. */
   _Alignas(SMR__CACHELINE) _Atomic uint64_t gp_started;
   _Atomic uint64_t gp_completed;
@@ -333,7 +335,8 @@ int smr_domain_create(smr_domain **out, const struct smr_domain_attr *attr) {
   d->strict = attr && (attr->flags & SMR_DOMAIN_STRICT_THRESHOLD);
   atomic_init(&d->barrier_cost_ns, 20000); /* until measured */
   atomic_init(&d->last_step_ns, smr__now_ns());
-  atomic_init(&d->early_stride, 1);
+  atomic_init(&d->early_span, 1);
+  atomic_init(&d->last_check_ns, smr__now_ns());
   *out = d;
   return 0;
 }
@@ -637,38 +640,51 @@ static long gp_step(smr_domain *d, uint64_t target) {
  * delays them only until it runs again: the rule never gives up (the former
  * rule, tries at counts 2, 4, 8, ..., backed off exponentially whenever a try
  * met such a reader, and a writer on oversubscribed CPUs piled up dozens of
- * tables).  A tight retire loop still batches up to the threshold; to keep
- * the clock read off its path, a retire that found it too soon makes the
- * next 1, 3, 7, then 15 retires skip the check (back to every retire after
- * an early step: at most 15 retires of delay when retires slow down). */
-#define SMR__EARLY_STRIDE_MAX 16u
+ * tables).
+ * A tight retire loop still batches up to the threshold.  To keep the clock
+ * read off its path, a retire that finds it too soon skips the clock for the
+ * retires expected before the gate opens, estimated from the pace of the
+ * retires since the previous check, at most SMR__EARLY_SKIP_MAX of them: a
+ * tight loop reads the clock once per 16 retires, while retires that come
+ * about as often as the gate opens still check every time.  (A back-off by
+ * count alone made such retires skip steps they needed, the garbage piled up,
+ * glibc gave the freed memory back in bursts and the copies faulted it in
+ * again.) */
+#define SMR__EARLY_SKIP_MAX 15
 static int retire_should_collect(smr_domain *d, size_t g) {
-  /* relaxed: tuning knob and heuristics; pair with nothing. */
+  /* relaxed: tuning knob and heuristics; pair with nothing.  The plain
+   * loads and stores below (no RMW) may race between concurrent retirers,
+   * which only shifts the next check. */
   size_t th = atomic_load_explicit(&d->threshold, memory_order_relaxed);
   if (g > th)
     return 1;
   if (d->strict || th == SIZE_MAX || g < 2)
     return 0; /* SIZE_MAX: no automatic collection at all */
-  /* Plain load and store, not an RMW: concurrent retirers may lose a
-   * decrement, which only shifts the next check. */
   unsigned skip = atomic_load_explicit(&d->early_skip, memory_order_relaxed);
   if (skip) {
     atomic_store_explicit(&d->early_skip, skip - 1, memory_order_relaxed);
     return 0;
   }
+  int64_t now = smr__now_ns();
   int64_t last = atomic_load_explicit(&d->last_step_ns, memory_order_relaxed);
-  int64_t cost =
-      atomic_load_explicit(&d->barrier_cost_ns, memory_order_relaxed);
-  unsigned stride =
-      atomic_load_explicit(&d->early_stride, memory_order_relaxed);
-  if (smr__now_ns() - last >= 20 * cost) {
-    if (stride > 1)
-      atomic_store_explicit(&d->early_stride, 1, memory_order_relaxed);
+  int64_t gate =
+      20 * atomic_load_explicit(&d->barrier_cost_ns, memory_order_relaxed);
+  int64_t prev = atomic_load_explicit(&d->last_check_ns, memory_order_relaxed);
+  unsigned n = atomic_load_explicit(&d->early_span, memory_order_relaxed);
+  atomic_store_explicit(&d->last_check_ns, now, memory_order_relaxed);
+  if (now - last >= gate) {
+    atomic_store_explicit(&d->early_span, 1, memory_order_relaxed);
     return 1;
   }
-  stride = stride < SMR__EARLY_STRIDE_MAX ? 2 * stride : stride;
-  atomic_store_explicit(&d->early_stride, stride, memory_order_relaxed);
-  atomic_store_explicit(&d->early_skip, stride - 1, memory_order_relaxed);
+  /* Too soon: n retires took now - prev; skip those that fit in the time
+   * left before the gate opens (the last of them checks). */
+  int64_t per = (now - prev) / (n ? n : 1);
+  int64_t fit = per > 0 ? (gate - (now - last)) / per : SMR__EARLY_SKIP_MAX;
+  unsigned k = fit > SMR__EARLY_SKIP_MAX ? SMR__EARLY_SKIP_MAX
+               : fit > 1                 ? (unsigned)fit - 1
+                                         : 0;
+  atomic_store_explicit(&d->early_span, k + 1, memory_order_relaxed);
+  atomic_store_explicit(&d->early_skip, k, memory_order_relaxed);
   return 0;
 }
 
