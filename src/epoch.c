@@ -39,11 +39,19 @@
  * callback into -EDEADLK instead of a self-deadlock (poll only checks, collect
  * returns 0, retire skips its automatic collection).
  *
- * Records of threads that exit without unregistering are marked dead by a
- * pthread key destructor (one key for the library) and freed by the domain.
+ * Thread exit (see "Thread liveness" below): a record is ignored or freed
+ * only once its thread is gone, which a per-thread robust mutex reports
+ * (owner-dead after the thread's last key destructor), never earlier: other
+ * key destructors may still use it.  The exit hook takes no lock (a forked
+ * child must not block on an inherited one).
+ *
+ * Early collection: smr_retire polls (a non-blocking gp_step) whenever 20
+ * barrier costs of time have passed since the last step; see
+ * retire_should_collect.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +62,26 @@
 #define SEQ(c)    ((c) >> 17)
 #define ACTIVE(c) (((c)&SMR__READER_NEST_MASK) != 0)
 
+/* Per-thread state: the thread's records and its liveness token.  The
+ * thread locks `alive` (a robust mutex) when the token is made and never
+ * unlocks it while it has records; when the thread terminates, after every
+ * key destructor of every round has run, the C library (or the kernel)
+ * marks the mutex owner-dead, and the next trylock returns EOWNERDEAD: the
+ * thread can no longer touch anything.  This is the only way a record is
+ * declared gone (see thr_gone). */
+struct thr {
+  pthread_mutex_t alive; /* robust; held by the owner while it lives */
+  _Atomic size_t refs;   /* records pointing here (any domain) */
+  _Atomic int exiting;   /* the exit hook ran: worth checking `alive` */
+  _Atomic int gone;      /* a trylock saw the owner dead */
+  int rounds;            /* exit-hook calls so far; owner only */
+  /* Bumped (release) by the owner after each change to the token or its
+   * list and by the exit hook: a reaper's acquire load after it saw the
+   * thread gone orders all of that before the frees. */
+  _Atomic unsigned published;
+  struct rec *head; /* the owner's records; owner only */
+};
+
 struct rec {
   smr_reader pub; /* owner-written word, alone on its cache line */
   char pad[SMR__CACHELINE - sizeof(smr_reader)];
@@ -61,8 +89,8 @@ struct rec {
   smr_domain *d;
   struct rec *next;  /* domain registry; reg_lock */
   struct rec *tnext; /* owner thread's list; owner only */
+  struct thr *thr;   /* owner thread's token */
   pthread_t owner;
-  int dead; /* owner exited without unregistering; reg_lock */
 };
 
 struct smr_domain {
@@ -71,9 +99,13 @@ struct smr_domain {
   _Atomic size_t garbage;
   _Atomic size_t threshold;
   /* Early collection (see retire_should_collect); relaxed statistics,
-   * written under gp_lock, read by retirers. */
+   * written under gp_lock, read by retirers... */
   _Atomic int64_t last_step_ns;
   _Atomic int64_t barrier_cost_ns;
+  /* ...and the retirers' clock back-off (written by retirers): retires
+   * left to skip, retires since the previous check, time of that check. */
+  _Atomic unsigned early_skip, early_span;
+  _Atomic int64_t last_check_ns;
   /* Grace-period state. */
   _Alignas(SMR__CACHELINE) _Atomic uint64_t gp_started;
   _Atomic uint64_t gp_completed;
@@ -87,36 +119,154 @@ struct smr_domain {
   struct rec *readers; /* reg_lock */
 };
 
-/* ---- Thread-exit clean-up ---------------------------------------------- */
+/* ---- Thread liveness and thread-exit clean-up ---------------------------
+ *
+ * A record may be freed or ignored only once its thread can no longer run
+ * code: not when libsmr's key destructor runs, since other key destructors
+ * (in the same round or a later one) may still enter, leave or unregister
+ * it.  So the exit hook frees nothing, takes no lock (a child forked while
+ * another thread held a registry lock must be able to exit) and leaves every
+ * section honoured: it flags the token as exiting, publishes the thread's
+ * accesses so far (thr_publish) and re-arms the key, so the thread's list
+ * stays reachable to destructors of later rounds.  A record is gone when
+ * its token's robust mutex reports the owner dead (thr_gone). */
+
+#ifdef PTHREAD_DESTRUCTOR_ITERATIONS
+#define SMR__EXIT_ROUNDS PTHREAD_DESTRUCTOR_ITERATIONS
+#else
+#define SMR__EXIT_ROUNDS 4 /* the POSIX minimum */
+#endif
 
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t thread_key;
 static _Thread_local int in_callback;
 
-static void thread_exit(void *head) {
-  for (struct rec *r = head, *n; r; r = n) {
-    n = r->tnext;
-    pthread_mutex_lock(&r->d->reg_lock);
-    /* relaxed: the exiting owner's own word; the release store below publishes.
-     */
-    uint64_t c = atomic_load_explicit(&r->pub.ctr, memory_order_relaxed);
-    /* release: the dead thread's accesses happen before a writer that reads
-     * the cleared depth (pairs with the acquire loads in the scans). */
-    atomic_store_explicit(&r->pub.ctr, c & ~SMR__READER_NEST_MASK,
-                          memory_order_release);
-    r->dead = 1;
-    pthread_mutex_unlock(&r->d->reg_lock);
-  }
+/* Owner only: publish the owner's accesses so far to a reaper (pairs with
+ * the acquire load in reap_if_gone). */
+static void thr_publish(struct thr *t) {
+  /* relaxed load: only the owner writes it.  release: see above. */
+  unsigned v = atomic_load_explicit(&t->published, memory_order_relaxed);
+  atomic_store_explicit(&t->published, v + 1, memory_order_release);
+}
+
+static void thread_exit(void *arg) {
+  struct thr *t = arg;
+  /* Re-arm: the C library runs another round, so destructors of later
+   * rounds still find the records (self_in_section; smr_reader_register
+   * adds to the same list).  Not into the last round: sanitizer runtimes
+   * finish the thread there and instrumented code must not run after. */
+  if (++t->rounds < SMR__EXIT_ROUNDS - 1)
+    pthread_setspecific(thread_key, t);
+  /* relaxed: only tells reapers that a trylock of `alive` is worth it; the
+   * verdict comes from the mutex. */
+  atomic_store_explicit(&t->exiting, 1, memory_order_relaxed);
+  /* Everything this thread did so far happens before a reaper's frees;
+   * sections it runs later publish themselves (release stores of ctr). */
+  thr_publish(t);
+}
+
+/* In a child after fork(): the calling thread's token was copied with its
+ * mutex held by the parent's thread (and off this thread's robust list, which
+ * the C library reset).  Give it a mutex this thread holds.  Tokens of the
+ * parent's other threads stay held by threads that do not exist here: their
+ * records are never declared gone (a child must not use inherited domains). */
+static void thr_init_locked(struct thr *t);
+
+static void atfork_child(void) {
+  struct thr *t = pthread_getspecific(thread_key);
+  if (t)
+    thr_init_locked(t);
 }
 
 static void key_create(void) {
-  if (pthread_key_create(&thread_key, thread_exit) != 0)
-    abort(); /* only fails when the process is out of keys at first use */
+  /* Both only fail when the process is out of keys or memory at first use. */
+  if (pthread_key_create(&thread_key, thread_exit) != 0 ||
+      pthread_atfork(NULL, NULL, atfork_child) != 0)
+    abort();
+}
+
+static void thr_init_locked(struct thr *t) {
+  pthread_mutexattr_t a;
+  /* Robust mutexes need no resources beyond the object; these fail only on
+   * invalid arguments. */
+  if (pthread_mutexattr_init(&a) != 0 ||
+      pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) != 0 ||
+      pthread_mutex_init(&t->alive, &a) != 0 ||
+      pthread_mutex_lock(&t->alive) != 0)
+    abort();
+  pthread_mutexattr_destroy(&a);
+  /* relaxed: the token is not shared yet (or, after fork, by no live
+   * thread). */
+  atomic_store_explicit(&t->exiting, 0, memory_order_relaxed);
+  atomic_store_explicit(&t->gone, 0, memory_order_relaxed);
+}
+
+/* The calling thread's token, made on first use (NULL: out of memory). */
+static struct thr *thr_self(int create) {
+  pthread_once(&key_once, key_create);
+  struct thr *t = pthread_getspecific(thread_key);
+  if (t || !create)
+    return t;
+  t = calloc(1, sizeof *t);
+  if (!t)
+    return NULL;
+  thr_init_locked(t);
+  if (pthread_setspecific(thread_key, t) != 0) {
+    pthread_mutex_unlock(&t->alive);
+    pthread_mutex_destroy(&t->alive);
+    free(t);
+    return NULL;
+  }
+  return t;
 }
 
 static struct rec *thread_records(void) {
-  pthread_once(&key_once, key_create);
-  return pthread_getspecific(thread_key);
+  struct thr *t = thr_self(0);
+  return t ? t->head : NULL;
+}
+
+/* Whether t's thread has terminated.  Called with the reg_lock of a domain
+ * that holds one of t's records (so t stays allocated). */
+static int thr_gone(struct thr *t) {
+  /* acquire: pairs with the release store below (made after the mutex
+   * told another reaper). */
+  if (atomic_load_explicit(&t->gone, memory_order_acquire))
+    return 1;
+  int e = pthread_mutex_trylock(&t->alive);
+  if (e == EBUSY)
+    return 0; /* the owner lives (or another reaper is looking) */
+  /* EOWNERDEAD: the owner terminated holding it.  0: another reaper saw
+   * that and released it (the owner releases only when it drops its last
+   * record, and then no record leads here). */
+  if (e == EOWNERDEAD)
+    pthread_mutex_consistent(&t->alive);
+  if (e == 0 || e == EOWNERDEAD) {
+    /* release: pairs with the acquire load above. */
+    atomic_store_explicit(&t->gone, 1, memory_order_release);
+    pthread_mutex_unlock(&t->alive);
+    return 1;
+  }
+  return 0; /* unexpected error: keep honouring the records */
+}
+
+/* Drop a record's reference to its token; the last one frees it (returns
+ * 1 then).  `owner`: the caller is the owner, unregistering (it holds
+ * `alive`); otherwise a reaper (the owner is gone and `alive` is free). */
+static int thr_unref(struct thr *t, int owner) {
+  /* acq_rel: the usual reference count pairing; whoever drops the last
+   * reference sees every other holder's accesses. */
+  if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+    return 0;
+  if (owner) {
+    /* The key may hold a newer token (made by a key destructor after the
+     * hook's last round). */
+    if (pthread_getspecific(thread_key) == t)
+      pthread_setspecific(thread_key, NULL);
+    pthread_mutex_unlock(&t->alive);
+  }
+  pthread_mutex_destroy(&t->alive);
+  free(t);
+  return 1;
 }
 
 /* Whether the calling thread is inside a read section of d. */
@@ -128,17 +278,36 @@ static int self_in_section(smr_domain *d) {
   return 0;
 }
 
-/* Unlink and free dead records.  reg_lock held. */
-static void reap_dead(smr_domain *d) {
-  for (struct rec **pp = &d->readers; *pp;) {
-    struct rec *r = *pp;
-    if (r->dead) {
-      *pp = r->next;
-      free(r);
-    } else {
-      pp = &r->next;
-    }
-  }
+/* If the thread of record *pp is gone, unlink and free the record and
+ * return 1.  `all`: check even if the thread did not run the exit hook (for
+ * smr_domain_destroy: a record registered by a key destructor after the
+ * hook's last round).  reg_lock held. */
+static int reap_if_gone(struct rec **pp, int all) {
+  struct rec *r = *pp;
+  struct thr *t = r->thr;
+  /* relaxed: a hint that a trylock is worth it; thr_gone decides. */
+  if (!(all || atomic_load_explicit(&t->exiting, memory_order_relaxed)) ||
+      !thr_gone(t))
+    return 0;
+  *pp = r->next;
+  /* acquire: pair with the thread's last release stores of its token
+   * (thr_publish) and of this record's word (its last smr_leave or
+   * smr_enter), so its accesses happen before the frees and before any
+   * reclamation that follows.  (The thread is gone: these are its final
+   * values; the kernel's exit path orders them before the owner-dead
+   * mark.) */
+  (void)atomic_load_explicit(&t->published, memory_order_acquire);
+  (void)atomic_load_explicit(&r->pub.ctr, memory_order_acquire);
+  free(r);
+  thr_unref(t, 0);
+  return 1;
+}
+
+/* Free every record whose thread is gone.  reg_lock held. */
+static void reap_gone(smr_domain *d, int all) {
+  for (struct rec **pp = &d->readers; *pp;)
+    if (!reap_if_gone(pp, all))
+      pp = &(*pp)->next;
 }
 
 /* ---- Domain -------------------------------------------------------------- */
@@ -166,6 +335,8 @@ int smr_domain_create(smr_domain **out, const struct smr_domain_attr *attr) {
   d->strict = attr && (attr->flags & SMR_DOMAIN_STRICT_THRESHOLD);
   atomic_init(&d->barrier_cost_ns, 20000); /* until measured */
   atomic_init(&d->last_step_ns, smr__now_ns());
+  atomic_init(&d->early_span, 1);
+  atomic_init(&d->last_check_ns, smr__now_ns());
   *out = d;
   return 0;
 }
@@ -187,7 +358,7 @@ int smr_domain_destroy(smr_domain *d) {
   if (!d)
     return -EINVAL;
   pthread_mutex_lock(&d->reg_lock);
-  reap_dead(d);
+  reap_gone(d, 1);
   int busy = d->readers != NULL;
   pthread_mutex_unlock(&d->reg_lock);
   if (busy)
@@ -231,23 +402,28 @@ int smr_reader_register(smr_domain *d, smr_reader **out) {
   struct rec *r = smr__alloc_aligned(sizeof *r);
   if (!r)
     return -ENOMEM;
-  struct rec *head = thread_records();
-  r->d = d;
-  r->owner = pthread_self();
-  r->tnext = head;
-  if (pthread_setspecific(thread_key, r) != 0) {
+  struct thr *t = thr_self(1);
+  if (!t) {
     free(r);
     return -ENOMEM;
   }
+  /* relaxed: a reference count increment (the decrement orders). */
+  atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+  r->d = d;
+  r->owner = pthread_self();
+  r->thr = t;
+  r->tnext = t->head;
+  t->head = r;
   /* The mode flag lives in the record so the inline enter needs no other
    * load; it never changes. */
   atomic_init(&r->pub.ctr,
               d->mode == SMR_FENCE_SYMMETRIC ? SMR__READER_SYMMETRIC : 0);
   pthread_mutex_lock(&d->reg_lock);
-  reap_dead(d);
+  reap_gone(d, 0);
   r->next = d->readers;
   d->readers = r;
   pthread_mutex_unlock(&d->reg_lock);
+  thr_publish(t);
   *out = &r->pub;
   return 0;
 }
@@ -262,16 +438,12 @@ int smr_reader_unregister(smr_reader *pub) {
   if (ACTIVE(atomic_load_explicit(&r->pub.ctr, memory_order_relaxed)))
     return -EBUSY;
   /* Remove from the thread's list. */
-  struct rec *head = pthread_getspecific(thread_key);
-  if (head == r) {
-    pthread_setspecific(thread_key, r->tnext);
-  } else {
-    for (struct rec *t = head; t; t = t->tnext)
-      if (t->tnext == r) {
-        t->tnext = r->tnext;
-        break;
-      }
-  }
+  struct thr *t = r->thr;
+  for (struct rec **pp = &t->head; *pp; pp = &(*pp)->tnext)
+    if (*pp == r) {
+      *pp = r->tnext;
+      break;
+    }
   smr_domain *d = r->d;
   pthread_mutex_lock(&d->reg_lock);
   for (struct rec **pp = &d->readers; *pp; pp = &(*pp)->next)
@@ -281,6 +453,8 @@ int smr_reader_unregister(smr_reader *pub) {
     }
   pthread_mutex_unlock(&d->reg_lock);
   free(r);
+  if (!thr_unref(t, 1))
+    thr_publish(t); /* the list changed */
   return 0;
 }
 
@@ -312,7 +486,7 @@ void smr__enter_slow(smr_reader *pub, uint64_t c) {
 static int gp_snapshot(smr_domain *d) {
   pthread_t self = pthread_self();
   pthread_mutex_lock(&d->reg_lock);
-  reap_dead(d);
+  reap_gone(d, 0);
   int foreign = 0;
   for (struct rec *r = d->readers; r; r = r->next)
     foreign |= !pthread_equal(r->owner, self);
@@ -320,15 +494,18 @@ static int gp_snapshot(smr_domain *d) {
   if (foreign) {
     int64_t t0 = smr__now_ns();
     err = smr__heavy_barrier(d->mode);
-    /* Clamp outliers (preemption inside the syscall). */
+    /* The estimate follows decreases fast and increases slowly, clamped:
+     * a writer preempted inside the syscall (oversubscribed CPUs) must not
+     * inflate it, or early collection would back off exactly when memory
+     * piles up. */
     int64_t est =
         atomic_load_explicit(&d->barrier_cost_ns, memory_order_relaxed);
     int64_t sample = smr__now_ns() - t0;
     if (sample > 2 * est + 1000)
       sample = 2 * est + 1000;
+    est += sample < est ? (sample - est) / 4 : (sample - est) / 16;
     /* relaxed: a cost estimate, read opportunistically by retirers. */
-    atomic_store_explicit(&d->barrier_cost_ns, est + (sample - est) / 4,
-                          memory_order_relaxed);
+    atomic_store_explicit(&d->barrier_cost_ns, est, memory_order_relaxed);
   } else {
     /* Only our own records: program order suffices for them, and a thread
      * that registers later does so under reg_lock, after this point. */
@@ -383,16 +560,25 @@ static void gp_start(smr_domain *d) {
 static int gp_readers_done(smr_domain *d) {
   int done = 1;
   pthread_mutex_lock(&d->reg_lock);
-  for (struct rec *r = d->readers; r; r = r->next) {
-    if (!r->snap)
-      continue;
-    /* acquire: pairs with smr_leave's release store (and thread_exit's). */
-    uint64_t c = atomic_load_explicit(&r->pub.ctr, memory_order_acquire);
-    if (!r->dead && ACTIVE(c) && SEQ(c) == SEQ(r->snap)) {
-      done = 0;
-      break;
+  for (struct rec **pp = &d->readers; *pp;) {
+    struct rec *r = *pp;
+    if (r->snap) {
+      /* acquire: pairs with smr_leave's release store. */
+      uint64_t c = atomic_load_explicit(&r->pub.ctr, memory_order_acquire);
+      if (ACTIVE(c) && SEQ(c) == SEQ(r->snap)) {
+        /* Still in that section, unless its thread is gone (it exited
+         * inside): then the record goes and stops counting.  Checked even
+         * without the exit hook's hint (a record registered by a key
+         * destructor after the hook's last round): one trylock per check
+         * that would otherwise fail. */
+        if (reap_if_gone(pp, 1))
+          continue;
+        done = 0;
+        break;
+      }
+      r->snap = 0;
     }
-    r->snap = 0;
+    pp = &r->next;
   }
   pthread_mutex_unlock(&d->reg_lock);
   return done;
@@ -444,22 +630,62 @@ static long gp_step(smr_domain *d, uint64_t target) {
 }
 
 /* Whether smr_retire should collect at garbage count g: above the
- * threshold, or early, at counts 2, 4, 8, ... when the time since the last
- * collection step is at least 20 times a writer-side barrier (so early steps
- * cost at most ~5% of the time).  Big objects retired every few
- * milliseconds are then reclaimed after about two grace periods instead of
- * piling up to the threshold; a tight retire loop still batches. */
+ * threshold, or early, at any count from 2 on (a lone retire is left alone),
+ * whenever at least 20 writer-side barriers' worth of time has passed since
+ * the last collection step (so early steps cost at most ~5% of the time).  A
+ * step never waits: it completes the grace period in flight if its readers are
+ * done (a scan, no barrier), starts the next one, reclaims what is safe.  So
+ * objects retired every millisecond or so (big tables) get one such poll per
+ * retire, as with ck_epoch_poll, and a reader descheduled inside a section
+ * delays them only until it runs again: the rule never gives up (the former
+ * rule, tries at counts 2, 4, 8, ..., backed off exponentially whenever a try
+ * met such a reader, and a writer on oversubscribed CPUs piled up dozens of
+ * tables).
+ * A tight retire loop still batches up to the threshold.  To keep the clock
+ * read off its path, a retire that finds it too soon skips the clock for the
+ * retires expected before the gate opens, estimated from the pace of the
+ * retires since the previous check, at most SMR__EARLY_SKIP_MAX of them: a
+ * tight loop reads the clock once per 16 retires, while retires that come
+ * about as often as the gate opens still check every time.  (A back-off by
+ * count alone made such retires skip steps they needed, the garbage piled up,
+ * glibc gave the freed memory back in bursts and the copies faulted it in
+ * again.) */
+#define SMR__EARLY_SKIP_MAX 15
 static int retire_should_collect(smr_domain *d, size_t g) {
-  /* relaxed: tuning knob and heuristics; pair with nothing. */
+  /* relaxed: tuning knob and heuristics; pair with nothing.  The plain
+   * loads and stores below (no RMW) may race between concurrent retirers,
+   * which only shifts the next check. */
   size_t th = atomic_load_explicit(&d->threshold, memory_order_relaxed);
   if (g > th)
     return 1;
-  if (d->strict || th == SIZE_MAX || g < 2 || (g & (g - 1)) != 0)
+  if (d->strict || th == SIZE_MAX || g < 2)
     return 0; /* SIZE_MAX: no automatic collection at all */
+  unsigned skip = atomic_load_explicit(&d->early_skip, memory_order_relaxed);
+  if (skip) {
+    atomic_store_explicit(&d->early_skip, skip - 1, memory_order_relaxed);
+    return 0;
+  }
+  int64_t now = smr__now_ns();
   int64_t last = atomic_load_explicit(&d->last_step_ns, memory_order_relaxed);
-  int64_t cost =
-      atomic_load_explicit(&d->barrier_cost_ns, memory_order_relaxed);
-  return smr__now_ns() - last >= 20 * cost;
+  int64_t gate =
+      20 * atomic_load_explicit(&d->barrier_cost_ns, memory_order_relaxed);
+  int64_t prev = atomic_load_explicit(&d->last_check_ns, memory_order_relaxed);
+  unsigned n = atomic_load_explicit(&d->early_span, memory_order_relaxed);
+  atomic_store_explicit(&d->last_check_ns, now, memory_order_relaxed);
+  if (now - last >= gate) {
+    atomic_store_explicit(&d->early_span, 1, memory_order_relaxed);
+    return 1;
+  }
+  /* Too soon: n retires took now - prev; skip those that fit in the time
+   * left before the gate opens (the last of them checks). */
+  int64_t per = (now - prev) / (n ? n : 1);
+  int64_t fit = per > 0 ? (gate - (now - last)) / per : SMR__EARLY_SKIP_MAX;
+  unsigned k = fit > SMR__EARLY_SKIP_MAX ? SMR__EARLY_SKIP_MAX
+               : fit > 1                 ? (unsigned)fit - 1
+                                         : 0;
+  atomic_store_explicit(&d->early_span, k + 1, memory_order_relaxed);
+  atomic_store_explicit(&d->early_skip, k, memory_order_relaxed);
+  return 0;
 }
 
 int smr_retire(smr_domain *d, struct smr_retired *node,

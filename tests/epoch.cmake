@@ -1,7 +1,10 @@
 # Epoch domain tests (include/smr/epoch.h).
 #  test_epoch          every public function, argument checks, hand-stepped
 #                      grace periods with readers of this thread and parked
-#                      helper threads (deterministic, single writer thread)
+#                      helper threads (deterministic, single writer thread);
+#                      test_early_pace: early collection keeps pace with a
+#                      writer retiring every 10 ms while a reader is inside
+#                      a section at each retire (issue 10, C.19)
 #  test_epoch_fence_symmetric
 #                      the same binary with SMR_FENCE=symmetric (the process
 #                      fence fallback)
@@ -11,6 +14,14 @@
 #                      (SMR_TEST_SECONDS seconds in all, default 3)
 #  test_epoch_fork     fork with live readers: the child uses new domains,
 #                      the parent's domain keeps working
+#  test_epoch_exit     a thread whose own pthread key destructor runs read
+#                      sections on its reader (in several rounds) and
+#                      unregisters it, against a retiring, synchronizing
+#                      writer (issue 10, C.9; SMR_TEST_SECONDS, default 2)
+#  test_epoch_fork_exit
+#                      fork while another thread churns the registry lock;
+#                      the child's thread exits (pthread_exit) and must not
+#                      hang (issue 10, C.10; SMR_TEST_SECONDS, default 2)
 #  test_epoch_misuse   death tests of the SMR_DEBUG assertions (unbalanced
 #                      smr_leave aborts) and of the nesting-overflow abort
 #  test_epoch_misuse_ndebug
@@ -21,6 +32,8 @@ set_tests_properties(test_epoch_fence_symmetric PROPERTIES TIMEOUT 60
                      LABELS unit ENVIRONMENT "SMR_FENCE=symmetric")
 smr_test(test_epoch_threads LABELS stress TIMEOUT 300)
 smr_test(test_epoch_fork LABELS unit TIMEOUT 60)
+smr_test(test_epoch_exit LABELS stress TIMEOUT 120)
+smr_test(test_epoch_fork_exit LABELS stress TIMEOUT 120)
 smr_test(test_epoch_misuse LABELS unit TIMEOUT 60)
 # The inline smr_leave() asserts when the caller is compiled with SMR_DEBUG,
 # whatever the build type; the library aborts on nesting overflow in every

@@ -3,11 +3,18 @@
 # bench_lookup_<impl> program found in BUILD_DIR/bench, each configuration in
 # a fresh process (peak RSS is per process), then a summary table.
 #
-# usage: tools/bench_lookup.sh [BUILD_DIR] [--smoke]
+# usage: tools/bench_lookup.sh [BUILD_DIR] [--smoke] [--pace]
 #   BUILD_DIR  build tree with the benchmarks (default: build-bench); configure
 #              it with -DCMAKE_BUILD_TYPE=Release for meaningful figures
 #   --smoke    every configuration for about 0.2 s, one run (checks that
 #              everything works; the figures mean nothing)
+#   --pace     the writer-pace cell (issue 10, C.19): smr_epoch against
+#              ck_epoch only, 100,000 entries, 2 and 4 readers, publishing
+#              back to back and every 1 ms, every process pinned to two CPUs
+#              (LOOKUP_CPUS, default 0,1; taskset) so the readers and the
+#              writer oversubscribe them on any machine; no ratio sweep.
+#              Summary: publishes/s, its ratio to ck_epoch's, and the peak
+#              number of replaced tables not yet freed (live = held + 1).
 #
 # Scenario 2: readers 1, 2, 4 x publish interval 1000 us and 0 (back to
 # back), 100,000 entries.  Scenario 3: one reader, one writer, read:write
@@ -23,6 +30,8 @@
 #   LOOKUP_INTERVALS  default "1000 0"
 #   LOOKUP_RATIOS     default "100:1 10:1 1:1 1:10 1:100"
 #   LOOKUP_ARGS       extra arguments for every program (e.g. --threshold 8)
+#   LOOKUP_CPUS       --pace: CPU list for taskset (default 0,1; empty: no
+#                     pinning)
 # The environment reaches the programs, so GLIBC_TUNABLES set here applies.
 #
 # Summary columns (medians over the runs; "x" columns are ratios):
@@ -37,11 +46,13 @@ set -eu
 
 build="build-bench"
 smoke=0
+pace=0
 for a in "$@"; do
   case "$a" in
   --smoke) smoke=1 ;;
+  --pace) pace=1 ;;
   -h | --help)
-    sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,45p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   -*)
@@ -60,6 +71,22 @@ readers_list=${LOOKUP_READERS:-1 2 4}
 intervals=${LOOKUP_INTERVALS:-1000 0}
 ratios=${LOOKUP_RATIOS:-100:1 10:1 1:1 1:10 1:100}
 extra=${LOOKUP_ARGS:-}
+pin=""
+default_impls="floor rwlock rwlock_wpref mutex smr_swap smr_epoch \
+  urcu_memb_callrcu urcu_memb_sync urcu_qsbr ck_epoch"
+if [ "$pace" = 1 ]; then
+  default_impls="smr_epoch ck_epoch"
+  readers_list=${LOOKUP_READERS:-2 4}
+  ratios=""
+  cpus=${LOOKUP_CPUS-0,1}
+  if [ -n "$cpus" ]; then
+    if command -v taskset >/dev/null 2>&1; then
+      pin="taskset -c $cpus"
+    else
+      echo "bench_lookup.sh: no taskset, --pace runs unpinned" >&2
+    fi
+  fi
+fi
 if [ "$smoke" = 1 ]; then
   common="--smoke"
 else
@@ -71,8 +98,7 @@ if [ ! -d "$build/bench" ]; then
   exit 2
 fi
 impls=""
-for i in ${LOOKUP_IMPLS:-floor rwlock rwlock_wpref mutex smr_swap smr_epoch \
-  urcu_memb_callrcu urcu_memb_sync urcu_qsbr ck_epoch}; do
+for i in ${LOOKUP_IMPLS:-$default_impls}; do
   if [ -x "$build/bench/bench_lookup_$i" ]; then
     impls="$impls $i"
   else
@@ -95,7 +121,7 @@ run() {
   shift
   prog="$build/bench/bench_lookup_$impl"
   # shellcheck disable=SC2086 # word splitting of the option lists is wanted
-  if "$prog" $common $extra "$@" >"$tmp/one" 2>"$tmp/err"; then
+  if $pin "$prog" $common $extra "$@" >"$tmp/one" 2>"$tmp/err"; then
     status=ok
   else
     status="FAILED (exit $?)"
@@ -123,7 +149,7 @@ for q in $ratios; do
 done
 
 # ---- summary (from this invocation's summary lines) ------------------------
-awk '
+awk -v pace="$pace" -v pin="$pin" '
 function get(line, key,    s) {
   if (!match(line, "\"" key "\":(\"[^\"]*\"|[^,}]*)"))
     return ""
@@ -153,6 +179,19 @@ function ratio(a, b) { return (a != "" && b != "" && b + 0 != 0) ? sprintf("%.2f
   }
 }
 END {
+  if (pace && nl) {
+    printf "\nWriter pace (issue 10, C.19)%s: medians; held = peak replaced tables not yet freed\n", pin != "" ? " under " pin : ""
+    printf "%-18s %3s %6s %9s %10s %6s %8s %12s\n", "impl", "R", "int_us", "pub/s", "x ck_epoch", "held", "rss MB", "lookups/s"
+    for (i = 1; i <= nl; i++) {
+      c = lcfg[i]; split(c, p, SUBSEP)
+      n = split(llist[c], im, " ")
+      for (j = 1; j <= n; j++) {
+        k = c SUBSEP im[j]; ck = c SUBSEP "ck_epoch"
+        printf "%-18s %3s %6s %9.1f %10s %6s %8.1f %12.0f%s\n", im[j], p[1], p[2], pps[k], ratio(pps[k], pps[ck]), unrec[k], rss[k], lps[k], bad[k] ? "  VERIFICATION FAILED" : ""
+      }
+    }
+    nl = 0
+  }
   if (nl) {
     printf "\nScenario 2: lookup table (%s), medians\n", "readers x publish interval"
     printf "%-18s %3s %6s %12s %8s %7s %9s %8s %9s %10s %6s %8s\n", "impl", "R", "int_us", "lookups/s", "x rwlock", "x floor", "cpu ns/lk", "cpu x fl", "pub/s", "pubmax us", "unrec", "rss MB"

@@ -81,10 +81,13 @@ struct smr_domain_attr {
   size_t threshold; /* garbage count that triggers an automatic, non-blocking
                        collection in smr_retire(); 0 = default (64);
                        SIZE_MAX = never collect automatically.  Below it,
-                       smr_retire also collects at counts 2, 4, 8, ... when
-                       retires are slow compared with a writer-side barrier
-                       (so big objects retired every few ms do not pile
-                       up) */
+                       from a garbage count of 2 on, smr_retire also polls
+                       (a non-blocking collection step) whenever 20
+                       writer-side barriers' worth of time has passed since
+                       the last step, so big objects
+                       retired every millisecond or so are reclaimed within
+                       a few retires, also when readers are descheduled
+                       inside sections (oversubscribed CPUs) */
 };
 
 /* Create a domain.  attr may be NULL for defaults.  Errors: -EINVAL (out is
@@ -95,8 +98,9 @@ SMR_API int smr_domain_create(smr_domain **out,
 
 /* Destroy a domain: reclaims every object still retired (no reader can hold
  * one, since none is registered) and frees the domain.  Records of threads
- * that exited without unregistering are cleaned up here.  Errors: -EINVAL
- * (NULL), -EBUSY (a live thread still has a reader registered; nothing is
+ * that terminated without unregistering are cleaned up here.  Errors:
+ * -EINVAL (NULL), -EBUSY (a thread that has not terminated, e.g. one still
+ * running its key destructors, has a reader registered; nothing is
  * changed).  Must not race with any other call on the domain. */
 SMR_API int smr_domain_destroy(smr_domain *d);
 
@@ -110,9 +114,18 @@ SMR_API int smr_domain_set_threshold(smr_domain *d, size_t threshold);
 /* ---- Readers ---------------------------------------------------------------
  * A reader record belongs to the thread that registered it; only that thread
  * may enter, leave or unregister it.  A thread may register several records
- * (in the same or different domains).  If the thread exits without
- * unregistering, the record is marked dead at thread exit (even inside a read
- * section: the thread can no longer touch anything) and freed by the domain. */
+ * (in the same or different domains).  The record stays valid and its
+ * sections are honoured until the thread unregisters it or is gone: the
+ * thread may still enter, leave and unregister it from its own pthread key
+ * destructors, whichever round they run in.  If the thread terminates
+ * without unregistering (even inside a read section: it can no longer touch
+ * anything), the domain frees the record once the thread is gone (after its
+ * last key destructor).  A thread's first registration makes a small
+ * per-thread token (a robust mutex the thread holds while it has records);
+ * the last unregistration frees it.
+ * fork(): the child must not use domains inherited from the parent (create
+ * new ones); libsmr takes no lock when a thread exits, so a child never
+ * blocks on a lock inherited in the locked state. */
 
 /* Public head of a reader record; the library allocates the full record.
  * `ctr` packs: bits 0..15 nesting depth, bit 16 SMR__READER_SYMMETRIC,
@@ -132,7 +145,8 @@ SMR_API int smr_reader_register(smr_domain *d, smr_reader **out);
 
 /* Unregister and free a record.  Errors: -EINVAL (NULL), -EPERM (not the
  * owning thread), -EBUSY (the record is inside a read section).  Blocks
- * briefly on the registry lock. */
+ * briefly on the registry lock.  Also allowed from the owning thread's key
+ * destructors at thread exit. */
 SMR_API int smr_reader_unregister(smr_reader *r);
 
 /* Out-of-line part of smr_enter: nested entry or symmetric-mode entry. */
@@ -194,9 +208,10 @@ struct smr_retired {
  * ended.  Call after the object has been unlinked (made unreachable for new
  * readers).  Lock-free, never allocates, never waits for readers or locks;
  * any thread, also from inside a read section and from a reclaim callback.
- * When the domain's garbage exceeds its threshold and no other thread is
- * collecting, it collects (smr_collect: one writer-side barrier, callbacks
- * that became safe run in the calling thread).
+ * When the domain's garbage exceeds its threshold, or early (see
+ * smr_domain_attr.threshold), and no other thread is collecting, it collects
+ * (one non-blocking smr_collect step: at most one writer-side barrier;
+ * callbacks that became safe run in the calling thread).
  * Errors: -EINVAL (NULL argument). */
 SMR_API int smr_retire(smr_domain *d, struct smr_retired *node,
                        void (*fn)(struct smr_retired *));
