@@ -68,7 +68,7 @@ static _Alignas(8) const unsigned char empty_payload[8];
 /* ---- names and validation ------------------------------------------------ */
 
 /* The longest name the library derives from a channel's: the readers
- * directory moved aside with its inode number (remove_readers_dir).  Every
+ * directory moved aside under a 20-digit number (remove_readers_dir).  Every
  * other suffix (".smr", ".smr-lock", ".smr-new", ".smr-data-31",
  * ".smr-readers") is shorter. */
 #define SUFFIX_MAX (sizeof ".smr-readers.old-18446744073709551615" - 1)
@@ -666,13 +666,18 @@ static int remove_readers_dir(const char *prefix) {
   smr__file_close(fd);
   if (r == 0)
     r = smr__dir_remove(path);
-  if (r == -ENOTEMPTY || r == -EEXIST) {
-    /* Another user left a directory of its own inside (we may remove
-     * entries, not what its directories hold): move ours aside. */
+  /* Another user left a directory of its own inside (we may remove
+   * entries, not what its directories hold): move ours aside, under a name
+   * nobody can take first.  One derived from the inode alone could be
+   * (readers see the inode), and rename fails on another user's name: a
+   * new name from the clock on each try. */
+  bool move = r == -ENOTEMPTY || r == -EEXIST;
+  for (unsigned k = 0; move && k < 8; k++) {
     char aside[PATH_MAX];
     snprintf(aside, sizeof aside, "%s.smr-readers.old-%llu", prefix,
-             (unsigned long long)fi.ino);
+             (unsigned long long)((uint64_t)smr__now_ns() ^ (fi.ino << 32)));
     r = smr__file_rename(path, aside);
+    move = r != 0 && r != -ENOENT;
   }
   return r == -ENOENT ? 0 : r;
 }
@@ -1036,12 +1041,29 @@ static int writer_lock(smr_shm_writer *w) {
   return path_error(path, -EBUSY);
 }
 
+/* A creation that died between linking NAME.smr-new as NAME.smr and
+ * removing the new name left the complete state file with two names (one
+ * link too many for open_own): remove the second name.  Only names of our
+ * own user that name the same inode; we hold the writer lock, and in a
+ * sticky directory nobody else can move our names. */
+static void drop_new_link(const smr_shm_writer *w, const char *state_path) {
+  char path[PATH_MAX];
+  writer_path(path, w->prefix, NAME_NEW);
+  struct smr__file_info st, nw;
+  if (smr__dir_entry_info(-1, state_path, &st) == 0 &&
+      smr__dir_entry_info(-1, path, &nw) == 0 && st.regular && nw.regular &&
+      st.uid == w->euid && nw.uid == w->euid && st.dev == nw.dev &&
+      st.ino == nw.ino && st.nlink == 2)
+    smr__file_unlink(path);
+}
+
 /* Open the state file: create the channel, or take it over.  A state file
  * with magic 0 (or empty) was left by a writer that died creating the
  * channel: start again, under a new inode. */
 static int writer_state(smr_shm_writer *w, const struct smr_shm_options *o) {
   char path[PATH_MAX];
   file_path(path, w->prefix, ".smr", -1);
+  drop_new_link(w, path);
   int fd = open_own(w, path, 0, false);
   if (fd == -ENOENT)
     return writer_create(w, o, false);

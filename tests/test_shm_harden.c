@@ -13,6 +13,10 @@
  *             by a reader: the writer that creates the channel again builds
  *             a new inode and renames it into place; the old one is never
  *             truncated or written (no SIGBUS for whoever maps it).
+ *   crashlink a writer killed between linking the new state file as
+ *             NAME.smr and removing NAME.smr-new (smr__file_unlink wrapped
+ *             like smr__file_read): the next writer takes the channel over,
+ *             a reader that opened meanwhile reads what it publishes.
  *   longname  channel names whose last component has 200..256 bytes: the
  *             writer, readers, stat and unlink refuse too long ones with
  *             -ENAMETOOLONG before creating anything (no half-made channel
@@ -55,6 +59,24 @@ int __wrap_smr__file_read(int fd, void *buf, size_t len, uint64_t off) {
     return -e;
   }
   return __real_smr__file_read(fd, buf, len, off);
+}
+
+/* ---- crash injection ------------------------------------------------------
+ * The library's calls of smr__file_unlink come here: with g_die_new set,
+ * the process dies (as if killed) when it is about to remove NAME.smr-new
+ * while NAME.smr exists, i.e. right after linking the new state file into
+ * place. */
+int __real_smr__file_unlink(const char *path);
+int __wrap_smr__file_unlink(const char *path);
+
+static const char *g_die_new; /* the state file's path; NULL: pass through */
+
+int __wrap_smr__file_unlink(const char *path) {
+  size_t n = strlen(path), k = sizeof ".smr-new" - 1;
+  if (g_die_new && n > k && strcmp(path + n - k, ".smr-new") == 0 &&
+      access(g_die_new, F_OK) == 0)
+    _exit(0);
+  return __real_smr__file_unlink(path);
 }
 
 #define PSIZE 4096u
@@ -248,6 +270,59 @@ static void recreate_section(void) {
   test_chan_done(&c);
 }
 
+/* ---- a writer that died naming the state file -----------------------------
+ * The state file is built as NAME.smr-new, linked as NAME.smr, then the
+ * new name removed.  A writer killed between the two leaves the complete
+ * state file with two links; the next writer of the same user must take
+ * the channel over (an earlier version refused it with -EEXIST for good:
+ * "a second link"), and readers must keep reading it. */
+static void crashlink_section(void) {
+  struct test_chan c;
+  test_chan_init(&c);
+  char state[160], nw[160];
+  snprintf(state, sizeof state, "%s.smr", c.name);
+  snprintf(nw, sizeof nw, "%s.smr-new", c.name);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    g_die_new = state;
+    smr_shm_writer *w;
+    smr_shm_writer_open(c.name, NULL, &w);
+    _exit(3); /* not killed where expected */
+  }
+  int st;
+  CHECK_EQ(waitpid(pid, &st, 0), pid);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  struct stat a, b;
+  CHECK_EQ(stat(state, &a), 0);
+  CHECK_EQ(stat(nw, &b), 0);
+  CHECK_EQ(a.st_ino, b.st_ino);
+  CHECK_EQ(a.st_nlink, 2);
+  /* Readers read the complete (empty) channel meanwhile. */
+  smr_shm_reader *r;
+  CHECK_EQ(smr_shm_reader_open(c.name, SMR_SHM_VERIFY, &r), 0);
+  smr_shm_guard g;
+  CHECK_EQ(smr_shm_read(r, &g), -ENODATA);
+  smr_shm_writer *w;
+  int rc = smr_shm_writer_open(c.name, NULL, &w);
+  if (rc != 0)
+    fprintf(stderr, "writer_open after the crash: %d (%s)\n", rc,
+            smr_shm_error_path());
+  CHECK_EQ(rc, 0);
+  CHECK_EQ(stat(state, &a), 0);
+  CHECK_EQ(a.st_ino, b.st_ino); /* taken over, not created again */
+  CHECK_EQ(a.st_nlink, 1);
+  CHECK(access(nw, F_OK) != 0);
+  publish_v(w, 1, 0);
+  CHECK_EQ(smr_shm_read(r, &g), 0); /* the reader that opened before */
+  CHECK(pattern_check(g.data, g.size, 1));
+  smr_shm_release(r, &g);
+  CHECK_EQ(smr_shm_reader_close(r), 0);
+  smr_shm_writer_close(w);
+  CHECK_EQ(smr_shm_unlink(c.name), 0);
+  test_chan_done(&c);
+}
+
 /* ---- long names ------------------------------------------------------------
  */
 
@@ -428,6 +503,8 @@ int main(int argc, char **argv) {
     pread_section();
   if (test_section(argc, argv, "recreate"))
     recreate_section();
+  if (test_section(argc, argv, "crashlink"))
+    crashlink_section();
   if (test_section(argc, argv, "longname"))
     longname_section();
   if (test_section(argc, argv, "signal"))

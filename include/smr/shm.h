@@ -20,7 +20,7 @@
  * handle keeps its own small slot file.  A NAME without '/' lives in
  * /dev/shm; otherwise it is a path prefix in any directory.  NAME's last
  * component may have at most 218 bytes (NAME_MAX 255 less the longest
- * suffix the library adds, ".smr-readers.old-" and an inode number), else
+ * suffix the library adds, ".smr-readers.old-" and a 20-digit number), else
  * -ENAMETOOLONG before anything is created.  The writer
  * alone writes the state and data files; readers map them read-only and
  * write only their own slot file, so no reader can make another read wrong
