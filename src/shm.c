@@ -246,6 +246,12 @@ const char *smr_shm_error_path(void) {
   return err_path;
 }
 
+/* Every public call that can fail starts with this: a path is only ever
+ * the one behind the error the call returns, never an earlier call's. */
+static void clear_path(void) {
+  err_path[0] = '\0';
+}
+
 /* An error about the file at `path`: remember the path, return err. */
 static int path_error(const char *path, int err) {
   note_path(path);
@@ -1092,7 +1098,7 @@ static int writer_state(smr_shm_writer *w, const struct smr_shm_options *o) {
 
 int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
                         smr_shm_writer **out) {
-  err_path[0] = '\0';
+  clear_path();
   if (!out)
     return -EINVAL;
   *out = NULL;
@@ -1150,7 +1156,7 @@ int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
   atomic_store_explicit(&w->st->notify, (uint32_t)SMR__SHM_VERSION(now_cur),
                         memory_order_release);
   smr__futex_wake(&w->st->notify, INT_MAX);
-  err_path[0] = '\0'; /* names of other users the channel does not need */
+  clear_path(); /* names of other users the channel does not need */
   *out = w;
   return 0;
 fail:
@@ -1418,6 +1424,7 @@ static int prepare_buffer(smr_shm_writer *w, unsigned i, uint64_t cap) {
 }
 
 int smr_shm_begin(smr_shm_writer *w, uint64_t capacity, void **buf) {
+  clear_path();
   if (!w || !buf)
     return -EINVAL;
   if (w->build >= 0)
@@ -1440,6 +1447,7 @@ int smr_shm_begin(smr_shm_writer *w, uint64_t capacity, void **buf) {
 }
 
 int smr_shm_abort(smr_shm_writer *w) {
+  clear_path();
   if (!w || w->build < 0)
     return -EINVAL;
   w->build = -1;
@@ -1461,6 +1469,7 @@ static bool any_waiting(smr_shm_writer *w) {
 
 static int commit_sum(smr_shm_writer *w, uint64_t size, uint64_t sum,
                       bool have_sum, struct smr_shm_commit_info *info) {
+  clear_path();
   if (!w || w->build < 0 || size > w->build_cap)
     return -EINVAL;
   unsigned i = (unsigned)w->build;
@@ -1744,7 +1753,7 @@ static int claim_slot(struct reader *h) {
 
 int smr_shm_reader_open(const char *name, unsigned flags,
                         smr_shm_reader **out) {
-  err_path[0] = '\0';
+  clear_path();
   if (!out || (flags & ~SMR_SHM_VERIFY))
     return -EINVAL;
   *out = NULL;
@@ -1779,6 +1788,7 @@ int smr_shm_reader_open(const char *name, unsigned flags,
 }
 
 int smr_shm_reader_close(smr_shm_reader *r) {
+  clear_path();
   if (!r)
     return 0;
   if (r->flags & SMR__SHM_HELD)
@@ -1877,6 +1887,7 @@ static void unpin(struct reader *h) {
 }
 
 int smr__shm_read_slow(smr_shm_reader *pub) {
+  clear_path();
   struct reader *h = R(pub);
   if (pub->flags & SMR__SHM_HELD)
     return -EBUSY;
@@ -1931,6 +1942,7 @@ void smr__shm_release_slow(smr_shm_reader *pub) {
 }
 
 int smr_shm_verify(smr_shm_reader *pub, const smr_shm_guard *g) {
+  clear_path();
   if (!pub || !g || !(pub->flags & SMR__SHM_HELD))
     return -EINVAL;
   struct reader *h = R(pub);
@@ -1958,6 +1970,7 @@ static bool channel_unlinked(struct reader *h) {
 }
 
 int smr_shm_wait(smr_shm_reader *pub, uint64_t version, int64_t timeout_ns) {
+  clear_path();
   if (!pub)
     return -EINVAL;
   if (pub->flags & SMR__SHM_HELD)
@@ -2027,6 +2040,7 @@ void smr__shm_set_test_hook(smr_shm_reader *pub,
 /* ---- unlink and stat ----------------------------------------------------- */
 
 int smr_shm_unlink(const char *name) {
+  clear_path();
   char *prefix;
   int r = make_prefix(name, &prefix);
   if (r < 0)
@@ -2124,6 +2138,7 @@ static int stat_one(const char *name, void *arg) {
 
 int smr_shm_stat(const char *name, unsigned flags, struct smr_shm_stat *st,
                  struct smr_shm_reader_stat *rs, size_t cap, size_t *nrs) {
+  clear_path();
   if (!st || (cap && !rs) || (flags & ~SMR_SHM_STAT_VERIFY))
     return -EINVAL;
   memset(st, 0, sizeof *st);

@@ -9,6 +9,8 @@
 #  test_shm_harden_crashlink a writer killed between naming the new state
 #                            file and removing NAME.smr-new: the next writer
 #                            takes over (was -EEXIST for ever)
+#  test_shm_harden_errpath   smr_shm_error_path is never an earlier call's
+#                            file; long paths keep their file name
 #  test_shm_harden_longname  last components of 200..300 bytes: -ENAMETOOLONG
 #                            before anything is created, or a working channel
 #  test_shm_harden_signal    a handler reading through the handle it
@@ -30,7 +32,7 @@ target_compile_definitions(test_shm_harden PRIVATE SMR_DEBUG)
 # platform function go to the test's __wrap_smr__file_read.
 target_link_options(test_shm_harden PRIVATE -Wl,--wrap=smr__file_read
                     -Wl,--wrap=smr__file_unlink)
-foreach(section pread recreate crashlink longname signal)
+foreach(section pread recreate crashlink errpath longname signal)
   add_test(NAME test_shm_harden_${section}
            COMMAND test_shm_harden ${section})
   set_tests_properties(test_shm_harden_${section} PROPERTIES TIMEOUT 120

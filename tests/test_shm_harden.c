@@ -17,6 +17,9 @@
  *             NAME.smr and removing NAME.smr-new (smr__file_unlink wrapped
  *             like smr__file_read): the next writer takes the channel over,
  *             a reader that opened meanwhile reads what it publishes.
+ *   errpath   smr_shm_error_path names the file behind the error the last
+ *             call returned, never an earlier call's; long paths keep
+ *             their last bytes.
  *   longname  channel names whose last component has 200..256 bytes: the
  *             writer, readers, stat and unlink refuse too long ones with
  *             -ENAMETOOLONG before creating anything (no half-made channel
@@ -323,6 +326,113 @@ static void crashlink_section(void) {
   test_chan_done(&c);
 }
 
+/* ---- smr_shm_error_path ----------------------------------------------------
+ * It names the file behind the error the last call returned, never one of
+ * an earlier call: a call that fails for a reason no file is behind leaves
+ * it empty (an earlier version cleared it only in the two open calls, so
+ * an smr_shm_unlink -ENOENT or a -ETIMEDOUT wait after a refused open
+ * "named" the refused file).  Long paths keep their last bytes. */
+
+/* A state file that is not one: -EBADMSG naming it. */
+static void plant_bad_state(const char *name) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s.smr", name);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  CHECK(fd >= 0);
+  unsigned char junk[4096];
+  memset(junk, 0xff, sizeof junk);
+  CHECK_EQ(write(fd, junk, sizeof junk), (ssize_t)sizeof junk);
+  CHECK_EQ(close(fd), 0);
+}
+
+static void refused_open(const char *bad) {
+  char want[PATH_MAX];
+  snprintf(want, sizeof want, "%s.smr", bad);
+  smr_shm_reader *r;
+  CHECK_EQ(smr_shm_reader_open(bad, 0, &r), -EBADMSG);
+  CHECK(strcmp(smr_shm_error_path(), want) == 0);
+}
+
+static void errpath_section(void) {
+  struct test_chan c;
+  test_chan_init(&c);
+  char bad[160], none[160];
+  snprintf(bad, sizeof bad, "%s/bad", c.dir);
+  snprintf(none, sizeof none, "%s/none", c.dir);
+  plant_bad_state(bad);
+  smr_shm_writer *w;
+  CHECK_EQ(smr_shm_writer_open(c.name, NULL, &w), 0);
+  smr_shm_writer_set_timeout(w, 0);
+  publish_v(w, 1, 0);
+  smr_shm_reader *r;
+  CHECK_EQ(smr_shm_reader_open(c.name, 0, &r), 0);
+  /* Errors no file is behind, each after a refused open. */
+  refused_open(bad);
+  CHECK_EQ(smr_shm_unlink(none), -ENOENT);
+  CHECK_EQ(smr_shm_error_path()[0], '\0');
+  refused_open(bad);
+  CHECK_EQ(smr_shm_abort(w), -EINVAL);
+  CHECK_EQ(smr_shm_error_path()[0], '\0');
+  refused_open(bad);
+  CHECK_EQ(smr_shm_wait(r, 1, 0), -ETIMEDOUT);
+  CHECK_EQ(smr_shm_error_path()[0], '\0');
+  refused_open(bad);
+  smr_shm_guard g;
+  CHECK_EQ(smr_shm_read(r, &g), 0);
+  CHECK_EQ(smr_shm_reader_close(r), -EBUSY);
+  CHECK_EQ(smr_shm_error_path()[0], '\0');
+  smr_shm_release(r, &g);
+  /* Every buffer pinned: -EBUSY from begin, no file behind it. */
+  smr_shm_reader *pins[3];
+  smr_shm_guard pg[3];
+  for (unsigned i = 0; i < 3; i++) {
+    if (i)
+      publish_v(w, 1 + i, 0);
+    CHECK_EQ(smr_shm_reader_open(c.name, 0, &pins[i]), 0);
+    CHECK_EQ(smr_shm_read(pins[i], &pg[i]), 0);
+  }
+  refused_open(bad);
+  void *buf;
+  CHECK_EQ(smr_shm_begin(w, 16, &buf), -EBUSY);
+  CHECK_EQ(smr_shm_error_path()[0], '\0');
+  /* smr_shm_stat of the bad channel names it. */
+  struct smr_shm_stat st;
+  CHECK_EQ(smr_shm_stat(bad, 0, &st, NULL, 0, NULL), -EBADMSG);
+  char want[PATH_MAX];
+  snprintf(want, sizeof want, "%s.smr", bad);
+  CHECK(strcmp(smr_shm_error_path(), want) == 0);
+  /* A path longer than 255 bytes: "..." and its last 252 bytes. */
+  char deep[512];
+  snprintf(deep, sizeof deep, "%s/", c.dir);
+  size_t n = strlen(deep);
+  memset(deep + n, 'd', 240);
+  deep[n + 240] = '\0';
+  CHECK_EQ(mkdir(deep, 0700), 0);
+  char longname[560];
+  snprintf(longname, sizeof longname, "%s/x", deep);
+  plant_bad_state(longname);
+  smr_shm_reader *lr;
+  CHECK_EQ(smr_shm_reader_open(longname, 0, &lr), -EBADMSG);
+  snprintf(want, sizeof want, "%s.smr", longname);
+  const char *got = smr_shm_error_path();
+  CHECK_EQ(strlen(got), 255);
+  CHECK(strncmp(got, "...", 3) == 0);
+  CHECK(strcmp(got + 3, want + strlen(want) - 252) == 0);
+  for (unsigned i = 0; i < 3; i++) {
+    smr_shm_release(pins[i], &pg[i]);
+    CHECK_EQ(smr_shm_reader_close(pins[i]), 0);
+  }
+  CHECK_EQ(smr_shm_reader_close(r), 0);
+  smr_shm_writer_close(w);
+  CHECK_EQ(smr_shm_unlink(c.name), 0);
+  snprintf(want, sizeof want, "%s.smr", longname);
+  CHECK_EQ(unlink(want), 0);
+  CHECK_EQ(rmdir(deep), 0);
+  snprintf(want, sizeof want, "%s.smr", bad);
+  CHECK_EQ(unlink(want), 0);
+  test_chan_done(&c);
+}
+
 /* ---- long names ------------------------------------------------------------
  */
 
@@ -505,6 +615,8 @@ int main(int argc, char **argv) {
     recreate_section();
   if (test_section(argc, argv, "crashlink"))
     crashlink_section();
+  if (test_section(argc, argv, "errpath"))
+    errpath_section();
   if (test_section(argc, argv, "longname"))
     longname_section();
   if (test_section(argc, argv, "signal"))
