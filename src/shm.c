@@ -68,7 +68,7 @@ static _Alignas(8) const unsigned char empty_payload[8];
 /* ---- names and validation ------------------------------------------------ */
 
 /* The longest name the library derives from a channel's: the readers
- * directory moved aside with its inode number (remove_readers_dir).  Every
+ * directory moved aside under a 20-digit number (remove_readers_dir).  Every
  * other suffix (".smr", ".smr-lock", ".smr-new", ".smr-data-31",
  * ".smr-readers") is shorter. */
 #define SUFFIX_MAX (sizeof ".smr-readers.old-18446744073709551615" - 1)
@@ -244,6 +244,12 @@ static void note_path(const char *path) {
 
 const char *smr_shm_error_path(void) {
   return err_path;
+}
+
+/* Every public call that can fail starts with this: a path is only ever
+ * the one behind the error the call returns, never an earlier call's. */
+static void clear_path(void) {
+  err_path[0] = '\0';
 }
 
 /* An error about the file at `path`: remember the path, return err. */
@@ -666,13 +672,18 @@ static int remove_readers_dir(const char *prefix) {
   smr__file_close(fd);
   if (r == 0)
     r = smr__dir_remove(path);
-  if (r == -ENOTEMPTY || r == -EEXIST) {
-    /* Another user left a directory of its own inside (we may remove
-     * entries, not what its directories hold): move ours aside. */
+  /* Another user left a directory of its own inside (we may remove
+   * entries, not what its directories hold): move ours aside, under a name
+   * nobody can take first.  One derived from the inode alone could be
+   * (readers see the inode), and rename fails on another user's name: a
+   * new name from the clock on each try. */
+  bool move = r == -ENOTEMPTY || r == -EEXIST;
+  for (unsigned k = 0; move && k < 8; k++) {
     char aside[PATH_MAX];
     snprintf(aside, sizeof aside, "%s.smr-readers.old-%llu", prefix,
-             (unsigned long long)fi.ino);
+             (unsigned long long)((uint64_t)smr__now_ns() ^ (fi.ino << 32)));
     r = smr__file_rename(path, aside);
+    move = r != 0 && r != -ENOENT;
   }
   return r == -ENOENT ? 0 : r;
 }
@@ -1036,12 +1047,29 @@ static int writer_lock(smr_shm_writer *w) {
   return path_error(path, -EBUSY);
 }
 
+/* A creation that died between linking NAME.smr-new as NAME.smr and
+ * removing the new name left the complete state file with two names (one
+ * link too many for open_own): remove the second name.  Only names of our
+ * own user that name the same inode; we hold the writer lock, and in a
+ * sticky directory nobody else can move our names. */
+static void drop_new_link(const smr_shm_writer *w, const char *state_path) {
+  char path[PATH_MAX];
+  writer_path(path, w->prefix, NAME_NEW);
+  struct smr__file_info st, nw;
+  if (smr__dir_entry_info(-1, state_path, &st) == 0 &&
+      smr__dir_entry_info(-1, path, &nw) == 0 && st.regular && nw.regular &&
+      st.uid == w->euid && nw.uid == w->euid && st.dev == nw.dev &&
+      st.ino == nw.ino && st.nlink == 2)
+    smr__file_unlink(path);
+}
+
 /* Open the state file: create the channel, or take it over.  A state file
  * with magic 0 (or empty) was left by a writer that died creating the
  * channel: start again, under a new inode. */
 static int writer_state(smr_shm_writer *w, const struct smr_shm_options *o) {
   char path[PATH_MAX];
   file_path(path, w->prefix, ".smr", -1);
+  drop_new_link(w, path);
   int fd = open_own(w, path, 0, false);
   if (fd == -ENOENT)
     return writer_create(w, o, false);
@@ -1070,7 +1098,7 @@ static int writer_state(smr_shm_writer *w, const struct smr_shm_options *o) {
 
 int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
                         smr_shm_writer **out) {
-  err_path[0] = '\0';
+  clear_path();
   if (!out)
     return -EINVAL;
   *out = NULL;
@@ -1128,7 +1156,7 @@ int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
   atomic_store_explicit(&w->st->notify, (uint32_t)SMR__SHM_VERSION(now_cur),
                         memory_order_release);
   smr__futex_wake(&w->st->notify, INT_MAX);
-  err_path[0] = '\0'; /* names of other users the channel does not need */
+  clear_path(); /* names of other users the channel does not need */
   *out = w;
   return 0;
 fail:
@@ -1396,6 +1424,7 @@ static int prepare_buffer(smr_shm_writer *w, unsigned i, uint64_t cap) {
 }
 
 int smr_shm_begin(smr_shm_writer *w, uint64_t capacity, void **buf) {
+  clear_path();
   if (!w || !buf)
     return -EINVAL;
   if (w->build >= 0)
@@ -1418,6 +1447,7 @@ int smr_shm_begin(smr_shm_writer *w, uint64_t capacity, void **buf) {
 }
 
 int smr_shm_abort(smr_shm_writer *w) {
+  clear_path();
   if (!w || w->build < 0)
     return -EINVAL;
   w->build = -1;
@@ -1439,6 +1469,7 @@ static bool any_waiting(smr_shm_writer *w) {
 
 static int commit_sum(smr_shm_writer *w, uint64_t size, uint64_t sum,
                       bool have_sum, struct smr_shm_commit_info *info) {
+  clear_path();
   if (!w || w->build < 0 || size > w->build_cap)
     return -EINVAL;
   unsigned i = (unsigned)w->build;
@@ -1722,7 +1753,7 @@ static int claim_slot(struct reader *h) {
 
 int smr_shm_reader_open(const char *name, unsigned flags,
                         smr_shm_reader **out) {
-  err_path[0] = '\0';
+  clear_path();
   if (!out || (flags & ~SMR_SHM_VERIFY))
     return -EINVAL;
   *out = NULL;
@@ -1757,6 +1788,7 @@ int smr_shm_reader_open(const char *name, unsigned flags,
 }
 
 int smr_shm_reader_close(smr_shm_reader *r) {
+  clear_path();
   if (!r)
     return 0;
   if (r->flags & SMR__SHM_HELD)
@@ -1855,6 +1887,7 @@ static void unpin(struct reader *h) {
 }
 
 int smr__shm_read_slow(smr_shm_reader *pub) {
+  clear_path();
   struct reader *h = R(pub);
   if (pub->flags & SMR__SHM_HELD)
     return -EBUSY;
@@ -1909,6 +1942,7 @@ void smr__shm_release_slow(smr_shm_reader *pub) {
 }
 
 int smr_shm_verify(smr_shm_reader *pub, const smr_shm_guard *g) {
+  clear_path();
   if (!pub || !g || !(pub->flags & SMR__SHM_HELD))
     return -EINVAL;
   struct reader *h = R(pub);
@@ -1936,6 +1970,7 @@ static bool channel_unlinked(struct reader *h) {
 }
 
 int smr_shm_wait(smr_shm_reader *pub, uint64_t version, int64_t timeout_ns) {
+  clear_path();
   if (!pub)
     return -EINVAL;
   if (pub->flags & SMR__SHM_HELD)
@@ -2005,6 +2040,7 @@ void smr__shm_set_test_hook(smr_shm_reader *pub,
 /* ---- unlink and stat ----------------------------------------------------- */
 
 int smr_shm_unlink(const char *name) {
+  clear_path();
   char *prefix;
   int r = make_prefix(name, &prefix);
   if (r < 0)
@@ -2102,6 +2138,7 @@ static int stat_one(const char *name, void *arg) {
 
 int smr_shm_stat(const char *name, unsigned flags, struct smr_shm_stat *st,
                  struct smr_shm_reader_stat *rs, size_t cap, size_t *nrs) {
+  clear_path();
   if (!st || (cap && !rs) || (flags & ~SMR_SHM_STAT_VERIFY))
     return -EINVAL;
   memset(st, 0, sizeof *st);

@@ -6,6 +6,11 @@
 #  test_shm_harden_recreate  a state file left by a creation that died, mapped
 #                            by a reader, is replaced by a new inode, never
 #                            truncated
+#  test_shm_harden_crashlink a writer killed between naming the new state
+#                            file and removing NAME.smr-new: the next writer
+#                            takes over (was -EEXIST for ever)
+#  test_shm_harden_errpath   smr_shm_error_path is never an earlier call's
+#                            file; long paths keep their file name
 #  test_shm_harden_longname  last components of 200..300 bytes: -ENAMETOOLONG
 #                            before anything is created, or a working channel
 #  test_shm_harden_signal    a handler reading through the handle it
@@ -13,7 +18,10 @@
 #  test_shm_squat            (test_shm_corrupt squat) another user creates a
 #                            channel's names first: the writer refuses (-EPERM,
 #                            -EEXIST) and names the file, writes nothing,
-#                            readers never see the squatter's bytes (root)
+#                            readers never see the squatter's bytes (root);
+#                            a reader's undeletable directory plus the old
+#                            predictable aside name cannot keep the channel
+#                            from being created again
 add_executable(test_shm_harden test_shm_harden.c)
 target_link_libraries(test_shm_harden PRIVATE smr_static)
 target_include_directories(test_shm_harden PRIVATE ${PROJECT_SOURCE_DIR}/tests
@@ -22,8 +30,9 @@ target_include_directories(test_shm_harden PRIVATE ${PROJECT_SOURCE_DIR}/tests
 target_compile_definitions(test_shm_harden PRIVATE SMR_DEBUG)
 # Fault injection without a hook in the library: the library's calls of the
 # platform function go to the test's __wrap_smr__file_read.
-target_link_options(test_shm_harden PRIVATE -Wl,--wrap=smr__file_read)
-foreach(section pread recreate longname signal)
+target_link_options(test_shm_harden PRIVATE -Wl,--wrap=smr__file_read
+                    -Wl,--wrap=smr__file_unlink)
+foreach(section pread recreate crashlink errpath longname signal)
   add_test(NAME test_shm_harden_${section}
            COMMAND test_shm_harden ${section})
   set_tests_properties(test_shm_harden_${section} PROPERTIES TIMEOUT 120

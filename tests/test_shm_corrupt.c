@@ -2006,6 +2006,68 @@ static void squat_case(const struct squat *sq) {
   }
 }
 
+/* A reader of another user (nobody: the readers directory is 01777) leaves
+ * a directory of its own, not empty, in the readers directory, which the
+ * writer's user cannot empty, and takes the name the readers directory
+ * would be moved aside to (an earlier version used the inode number, which
+ * any reader sees) as a directory and as a file.  The channel removed and
+ * created again by its user must still work. */
+static char g_aside[224];
+
+static void sq_aside_plant(void) {
+  char p[sizeof g_aside + 8];
+  snprintf(p, sizeof p, "%s.smr-readers/own", g_sname);
+  CHECK_EQ(mkdir(p, 0755), 0);
+  snprintf(p, sizeof p, "%s.smr-readers/own/f", g_sname);
+  int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
+  CHECK(fd >= 0);
+  CHECK_EQ(close(fd), 0);
+  CHECK_EQ(mkdir(g_aside, 0755), 0); /* the inode's name */
+  snprintf(p, sizeof p, "%s/keep", g_aside);
+  fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644); /* not empty */
+  CHECK(fd >= 0);
+  CHECK_EQ(close(fd), 0);
+}
+
+static void sq_aside_recreate(void) {
+  EXPECT_EQ(smr_shm_unlink(g_sname), 0);
+  struct smr_shm_options o = sq_options();
+  smr_shm_writer *w = NULL;
+  int rc = smr_shm_writer_open(g_sname, &o, &w);
+  if (rc != 0)
+    fprintf(stderr, "writer_open: %d (%s)\n", rc, smr_shm_error_path());
+  EXPECT_EQ(rc, 0);
+  if (rc != 0)
+    return;
+  sq_publish(w, 2, 300);
+  smr_shm_reader *r;
+  EXPECT_EQ(smr_shm_reader_open(g_sname, SMR_SHM_VERIFY, &r), 0);
+  smr_shm_guard g;
+  EXPECT_EQ(smr_shm_read(r, &g), 0);
+  EXPECT(matches(g.data, g.size, 301));
+  smr_shm_release(r, &g);
+  EXPECT_EQ(smr_shm_reader_close(r), 0);
+  smr_shm_writer_close(w);
+}
+
+static void squat_aside(void) {
+  g_case = "squat: the readers directory's aside name";
+  sq_clean();
+  run_as(g_case, UID_OTHER, sq_make_channel);
+  char readers[192];
+  snprintf(readers, sizeof readers, "%s.smr-readers", g_sname);
+  struct stat sb;
+  CHECK_EQ(stat(readers, &sb), 0);
+  snprintf(g_aside, sizeof g_aside, "%s.smr-readers.old-%llu", g_sname,
+           (unsigned long long)sb.st_ino);
+  run_as(g_case, UID_HOSTILE, sq_aside_plant);
+  run_as(g_case, UID_OTHER, sq_aside_recreate);
+  g_case = "squat: the readers directory's aside name";
+  /* The squatter's names are left alone. */
+  EXPECT_EQ(lstat(g_aside, &sb), 0);
+  EXPECT_EQ(sb.st_uid, UID_HOSTILE);
+}
+
 static void squat_cases(void) {
   if (!g_root) {
     skip_note("squatted names (another uid creates a channel's files)");
@@ -2058,6 +2120,7 @@ static void squat_cases(void) {
   }
   run_as(g_case, UID_OTHER, sq_make_channel);
   run_as(g_case, UID_OTHER, sq_takeover_ok);
+  squat_aside();
   rm_tree(g_sdir);
 }
 

@@ -13,6 +13,13 @@
  *             by a reader: the writer that creates the channel again builds
  *             a new inode and renames it into place; the old one is never
  *             truncated or written (no SIGBUS for whoever maps it).
+ *   crashlink a writer killed between linking the new state file as
+ *             NAME.smr and removing NAME.smr-new (smr__file_unlink wrapped
+ *             like smr__file_read): the next writer takes the channel over,
+ *             a reader that opened meanwhile reads what it publishes.
+ *   errpath   smr_shm_error_path names the file behind the error the last
+ *             call returned, never an earlier call's; long paths keep
+ *             their last bytes.
  *   longname  channel names whose last component has 200..256 bytes: the
  *             writer, readers, stat and unlink refuse too long ones with
  *             -ENAMETOOLONG before creating anything (no half-made channel
@@ -55,6 +62,24 @@ int __wrap_smr__file_read(int fd, void *buf, size_t len, uint64_t off) {
     return -e;
   }
   return __real_smr__file_read(fd, buf, len, off);
+}
+
+/* ---- crash injection ------------------------------------------------------
+ * The library's calls of smr__file_unlink come here: with g_die_new set,
+ * the process dies (as if killed) when it is about to remove NAME.smr-new
+ * while NAME.smr exists, i.e. right after linking the new state file into
+ * place. */
+int __real_smr__file_unlink(const char *path);
+int __wrap_smr__file_unlink(const char *path);
+
+static const char *g_die_new; /* the state file's path; NULL: pass through */
+
+int __wrap_smr__file_unlink(const char *path) {
+  size_t n = strlen(path), k = sizeof ".smr-new" - 1;
+  if (g_die_new && n > k && strcmp(path + n - k, ".smr-new") == 0 &&
+      access(g_die_new, F_OK) == 0)
+    _exit(0);
+  return __real_smr__file_unlink(path);
 }
 
 #define PSIZE 4096u
@@ -248,6 +273,166 @@ static void recreate_section(void) {
   test_chan_done(&c);
 }
 
+/* ---- a writer that died naming the state file -----------------------------
+ * The state file is built as NAME.smr-new, linked as NAME.smr, then the
+ * new name removed.  A writer killed between the two leaves the complete
+ * state file with two links; the next writer of the same user must take
+ * the channel over (an earlier version refused it with -EEXIST for good:
+ * "a second link"), and readers must keep reading it. */
+static void crashlink_section(void) {
+  struct test_chan c;
+  test_chan_init(&c);
+  char state[160], nw[160];
+  snprintf(state, sizeof state, "%s.smr", c.name);
+  snprintf(nw, sizeof nw, "%s.smr-new", c.name);
+  pid_t pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    g_die_new = state;
+    smr_shm_writer *w;
+    smr_shm_writer_open(c.name, NULL, &w);
+    _exit(3); /* not killed where expected */
+  }
+  int st;
+  CHECK_EQ(waitpid(pid, &st, 0), pid);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  struct stat a, b;
+  CHECK_EQ(stat(state, &a), 0);
+  CHECK_EQ(stat(nw, &b), 0);
+  CHECK_EQ(a.st_ino, b.st_ino);
+  CHECK_EQ(a.st_nlink, 2);
+  /* Readers read the complete (empty) channel meanwhile. */
+  smr_shm_reader *r;
+  CHECK_EQ(smr_shm_reader_open(c.name, SMR_SHM_VERIFY, &r), 0);
+  smr_shm_guard g;
+  CHECK_EQ(smr_shm_read(r, &g), -ENODATA);
+  smr_shm_writer *w;
+  int rc = smr_shm_writer_open(c.name, NULL, &w);
+  if (rc != 0)
+    fprintf(stderr, "writer_open after the crash: %d (%s)\n", rc,
+            smr_shm_error_path());
+  CHECK_EQ(rc, 0);
+  CHECK_EQ(stat(state, &a), 0);
+  CHECK_EQ(a.st_ino, b.st_ino); /* taken over, not created again */
+  CHECK_EQ(a.st_nlink, 1);
+  CHECK(access(nw, F_OK) != 0);
+  publish_v(w, 1, 0);
+  CHECK_EQ(smr_shm_read(r, &g), 0); /* the reader that opened before */
+  CHECK(pattern_check(g.data, g.size, 1));
+  smr_shm_release(r, &g);
+  CHECK_EQ(smr_shm_reader_close(r), 0);
+  smr_shm_writer_close(w);
+  CHECK_EQ(smr_shm_unlink(c.name), 0);
+  test_chan_done(&c);
+}
+
+/* ---- smr_shm_error_path ----------------------------------------------------
+ * It names the file behind the error the last call returned, never one of
+ * an earlier call: a call that fails for a reason no file is behind leaves
+ * it empty (an earlier version cleared it only in the two open calls, so
+ * an smr_shm_unlink -ENOENT or a -ETIMEDOUT wait after a refused open
+ * "named" the refused file).  Long paths keep their last bytes. */
+
+/* A state file that is not one: -EBADMSG naming it. */
+static void plant_bad_state(const char *name) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s.smr", name);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  CHECK(fd >= 0);
+  unsigned char junk[4096];
+  memset(junk, 0xff, sizeof junk);
+  CHECK_EQ(write(fd, junk, sizeof junk), (ssize_t)sizeof junk);
+  CHECK_EQ(close(fd), 0);
+}
+
+static void refused_open(const char *bad) {
+  char want[PATH_MAX];
+  snprintf(want, sizeof want, "%s.smr", bad);
+  smr_shm_reader *r;
+  CHECK_EQ(smr_shm_reader_open(bad, 0, &r), -EBADMSG);
+  CHECK(strcmp(smr_shm_error_path(), want) == 0);
+}
+
+static void errpath_section(void) {
+  struct test_chan c;
+  test_chan_init(&c);
+  char bad[160], none[160];
+  snprintf(bad, sizeof bad, "%s/bad", c.dir);
+  snprintf(none, sizeof none, "%s/none", c.dir);
+  plant_bad_state(bad);
+  smr_shm_writer *w;
+  CHECK_EQ(smr_shm_writer_open(c.name, NULL, &w), 0);
+  smr_shm_writer_set_timeout(w, 0);
+  publish_v(w, 1, 0);
+  smr_shm_reader *r;
+  CHECK_EQ(smr_shm_reader_open(c.name, 0, &r), 0);
+  /* Errors no file is behind, each after a refused open. */
+  refused_open(bad);
+  CHECK_EQ(smr_shm_unlink(none), -ENOENT);
+  CHECK_EQ(smr_shm_error_path()[0], '\0');
+  refused_open(bad);
+  CHECK_EQ(smr_shm_abort(w), -EINVAL);
+  CHECK_EQ(smr_shm_error_path()[0], '\0');
+  refused_open(bad);
+  CHECK_EQ(smr_shm_wait(r, 1, 0), -ETIMEDOUT);
+  CHECK_EQ(smr_shm_error_path()[0], '\0');
+  refused_open(bad);
+  smr_shm_guard g;
+  CHECK_EQ(smr_shm_read(r, &g), 0);
+  CHECK_EQ(smr_shm_reader_close(r), -EBUSY);
+  CHECK_EQ(smr_shm_error_path()[0], '\0');
+  smr_shm_release(r, &g);
+  /* Every buffer pinned: -EBUSY from begin, no file behind it. */
+  smr_shm_reader *pins[3];
+  smr_shm_guard pg[3];
+  for (unsigned i = 0; i < 3; i++) {
+    if (i)
+      publish_v(w, 1 + i, 0);
+    CHECK_EQ(smr_shm_reader_open(c.name, 0, &pins[i]), 0);
+    CHECK_EQ(smr_shm_read(pins[i], &pg[i]), 0);
+  }
+  refused_open(bad);
+  void *buf;
+  CHECK_EQ(smr_shm_begin(w, 16, &buf), -EBUSY);
+  CHECK_EQ(smr_shm_error_path()[0], '\0');
+  /* smr_shm_stat of the bad channel names it. */
+  struct smr_shm_stat st;
+  CHECK_EQ(smr_shm_stat(bad, 0, &st, NULL, 0, NULL), -EBADMSG);
+  char want[PATH_MAX];
+  snprintf(want, sizeof want, "%s.smr", bad);
+  CHECK(strcmp(smr_shm_error_path(), want) == 0);
+  /* A path longer than 255 bytes: "..." and its last 252 bytes. */
+  char deep[512];
+  snprintf(deep, sizeof deep, "%s/", c.dir);
+  size_t n = strlen(deep);
+  memset(deep + n, 'd', 240);
+  deep[n + 240] = '\0';
+  CHECK_EQ(mkdir(deep, 0700), 0);
+  char longname[560];
+  snprintf(longname, sizeof longname, "%s/x", deep);
+  plant_bad_state(longname);
+  smr_shm_reader *lr;
+  CHECK_EQ(smr_shm_reader_open(longname, 0, &lr), -EBADMSG);
+  snprintf(want, sizeof want, "%s.smr", longname);
+  const char *got = smr_shm_error_path();
+  CHECK_EQ(strlen(got), 255);
+  CHECK(strncmp(got, "...", 3) == 0);
+  CHECK(strcmp(got + 3, want + strlen(want) - 252) == 0);
+  for (unsigned i = 0; i < 3; i++) {
+    smr_shm_release(pins[i], &pg[i]);
+    CHECK_EQ(smr_shm_reader_close(pins[i]), 0);
+  }
+  CHECK_EQ(smr_shm_reader_close(r), 0);
+  smr_shm_writer_close(w);
+  CHECK_EQ(smr_shm_unlink(c.name), 0);
+  snprintf(want, sizeof want, "%s.smr", longname);
+  CHECK_EQ(unlink(want), 0);
+  CHECK_EQ(rmdir(deep), 0);
+  snprintf(want, sizeof want, "%s.smr", bad);
+  CHECK_EQ(unlink(want), 0);
+  test_chan_done(&c);
+}
+
 /* ---- long names ------------------------------------------------------------
  */
 
@@ -428,6 +613,10 @@ int main(int argc, char **argv) {
     pread_section();
   if (test_section(argc, argv, "recreate"))
     recreate_section();
+  if (test_section(argc, argv, "crashlink"))
+    crashlink_section();
+  if (test_section(argc, argv, "errpath"))
+    errpath_section();
   if (test_section(argc, argv, "longname"))
     longname_section();
   if (test_section(argc, argv, "signal"))

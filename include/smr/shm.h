@@ -20,7 +20,7 @@
  * handle keeps its own small slot file.  A NAME without '/' lives in
  * /dev/shm; otherwise it is a path prefix in any directory.  NAME's last
  * component may have at most 218 bytes (NAME_MAX 255 less the longest
- * suffix the library adds, ".smr-readers.old-" and an inode number), else
+ * suffix the library adds, ".smr-readers.old-" and a 20-digit number), else
  * -ENAMETOOLONG before anything is created.  The writer
  * alone writes the state and data files; readers map them read-only and
  * write only their own slot file, so no reader can make another read wrong
@@ -194,10 +194,12 @@ SMR_API void smr_shm_writer_set_timeout(smr_shm_writer *w, int64_t timeout_ns);
 
 /* The path of the file behind the last error a smr_shm_* call returned in
  * this thread, where one file was at fault (a squatted name, a corrupt or
- * foreign file); "" if none.  smr_shm_writer_open and smr_shm_reader_open
- * clear it when they start.  Thread-local; valid until this thread's next
- * smr_shm_* call; a path longer than 255 bytes is cut to its last bytes
- * after "...".  Never NULL. */
+ * foreign file); "" if none.  Every smr_shm_* call that can fail clears it
+ * when it starts, so it never names the file of an earlier call's error.
+ * Thread-local (another thread's errors are not seen); valid until this
+ * thread's next smr_shm_* call or its exit: copy it to keep it.  A path
+ * longer than 255 bytes is cut to its last bytes after "...", so the file
+ * name itself is always whole.  Never NULL. */
 SMR_API const char *smr_shm_error_path(void);
 
 /* Remove a channel's files (readers that have it open keep their mappings).
