@@ -235,7 +235,8 @@ SMR_API int smr_swap_fetch_and_update(smr_swap *cell, smr_swap_update_fn fn,
  * got, and never newer than the value a read started after it returns. */
 SMR_API uint64_t smr_swap_version(const smr_swap *cell);
 
-/* Retired values not yet destroyed (including the previous value).  Any
+/* Retired values not yet destroyed (including the previous value, and the
+ * old value an smr_swap_exchange in progress waits to hand back).  Any
  * thread (approximate then).  0 for NULL. */
 SMR_API size_t smr_swap_garbage_count(const smr_swap *cell);
 
@@ -256,7 +257,7 @@ SMR_API int smr_swap_fence_mode(const smr_swap *cell);
 
 /* Reclamation health.  Counters are relaxed snapshots (any thread). */
 struct smr_swap_stats {
-  size_t garbage;            /* retired values not yet destroyed */
+  size_t garbage;            /* as smr_swap_garbage_count */
   size_t bound;              /* threshold + readers + 1 now: garbage never
                                 exceeds it */
   uint64_t barrier_failures; /* collections the kernel's refusal of the
@@ -368,7 +369,8 @@ SMR_INLINE void *smr_swap_read(smr_swap_reader *r, smr_guard *g) {
  * unpins the value under the nested guard and the nested release then pins
  * it again for good (the reader stays pinned, smr_swap_reader_destroy says
  * -EBUSY).  SMR_DEBUG builds abort on such a release; define SMR_DEBUG
- * alike in every file that reads or releases through a given reader.  (An
+ * alike in every file that reads or releases through a given reader (the
+ * library's own functions work with either, whatever its build).  (An
  * order-independent release needs one more instruction on the read fast
  * path; see docs/DESIGN.md section 4.) */
 SMR_INLINE void smr_guard_release(smr_guard *g) {
