@@ -33,7 +33,8 @@
  * freed as soon as the last reader handle is gone (at once if there is
  * none), and that cannot be detected in general.  Debug builds (SMR_DEBUG)
  * keep a registry of live cells and abort with a message when a freed cell
- * is passed to any smr_swap_* function that takes a cell.  Reader handles
+ * is passed to any smr_swap_* function that takes a cell (unless a new cell
+ * has since been created at the same address).  Reader handles
  * stay valid until smr_swap_reader_destroy (which may free the cell).
  *
  * Signal handlers: a reader handle must not be used from a signal handler
@@ -258,8 +259,10 @@ SMR_API int smr_swap_fence_mode(const smr_swap *cell);
 /* Reclamation health.  Counters are relaxed snapshots (any thread). */
 struct smr_swap_stats {
   size_t garbage;            /* as smr_swap_garbage_count */
-  size_t bound;              /* threshold + readers + 1 now: garbage never
-                                exceeds it */
+  size_t bound;              /* threshold + readers + 1 now: no publish
+                                takes garbage past it (garbage may exceed it
+                                after reader handles were destroyed while
+                                the barrier was refused) */
   uint64_t barrier_failures; /* collections the kernel's refusal of the
                                 writer-side barrier made reclaim nothing */
   int last_barrier_error;    /* negative errno of the latest refusal, 0 if
