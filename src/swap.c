@@ -557,6 +557,20 @@ int smr_swap_create(smr_swap **out, void *initial, smr_swap_destroy_fn destroy,
   return 0;
 }
 
+/* The cell whose after-destroy collection (smr_swap_destroy, or
+ * smr_swap_reader_destroy once destroy has run) this thread is running,
+ * with c->wlock held: a destructor it runs may destroy a reader handle of
+ * the same cell, which must not take the lock again. */
+static _Thread_local smr_swap *closing;
+
+/* That collection.  Under wlock. */
+static void collect_closing(smr_swap *c) {
+  smr_swap *outer = closing;
+  closing = c;
+  collect(c);
+  closing = outer;
+}
+
 static void free_cell(smr_swap *c) {
   /* No reader handle and no writer remain: nothing can be pinned. */
   struct smr_swap_node *lists[] = {c->retired, c->free_nodes};
@@ -623,7 +637,7 @@ int smr_swap_destroy(smr_swap *c) {
   c->retired = cur;
   prev_to_retired(c);
   garbage_add(c, 1);
-  collect(c);
+  collect_closing(c);
   pthread_mutex_unlock(&c->wlock);
   cell_unref(c);
   return 0;
@@ -992,9 +1006,14 @@ int smr_swap_reader_destroy(smr_swap_reader *pub) {
   /* release: our last guard release happens before the record's reuse. */
   atomic_store_explicit(&r->in_use, 0, memory_order_release);
   atomic_fetch_sub_explicit(&c->foreign, 1, memory_order_release);
-  if (atomic_load_explicit(&c->destroyed, memory_order_acquire)) {
+  /* From a destructor our own closing collection runs (closing == c): the
+   * lock is ours and that collection is under way; skip ours (what it
+   * cannot destroy goes to a later one, or to free_cell).  Its caller
+   * still holds a reference, so cell_unref cannot free the cell here. */
+  if (atomic_load_explicit(&c->destroyed, memory_order_acquire) &&
+      closing != c) {
     pthread_mutex_lock(&c->wlock);
-    collect(c);
+    collect_closing(c);
     pthread_mutex_unlock(&c->wlock);
   }
   cell_unref(c);

@@ -18,6 +18,10 @@
  *              fetch_and_update) had no release-order depth, so the
  *              caller's debug release aborted ("released out of order") on
  *              correct LIFO code.
+ *   dtor-reader  a destructor run by smr_swap_destroy (and one run by the
+ *              smr_swap_reader_destroy after it) destroys an idle reader
+ *              handle of the same cell: it used to lock the cell's mutex
+ *              its caller held and hang for good (alarm: fails in 20 s).
  *   version    C.12 under concurrency, with nodes recycled constantly
  *              (threshold 1): v1 = version(); read (guard version g);
  *              v2 = version(): v1 <= g <= v2, and g is the version of the
@@ -35,6 +39,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "smr.h"
@@ -237,6 +242,58 @@ static void part_debug_mix(void) {
   nmade = ndestroyed = 0;
 }
 
+/* ---- dtor-reader --------------------------------------------------------- */
+
+static smr_swap_reader *dr_victim;
+static void *dr_trigger;
+static int dr_rc = 1;
+
+static void dr_dtor(void *p, void *ctx) {
+  if (p == dr_trigger && dr_victim) {
+    smr_swap_reader *r = dr_victim;
+    dr_victim = NULL;
+    dr_rc = smr_swap_reader_destroy(r);
+  }
+  dtor(p, ctx);
+}
+
+static void part_dtor_reader(void) {
+  alarm(20); /* a hang fails the test */
+  for (int late = 0; late < 2; late++) {
+    for (unsigned mode = 0; mode < 2; mode++) {
+      struct smr_swap_attr at = {mode ? SMR_SWAP_MULTI_WRITER : 0, 0, NULL};
+      smr_swap *c = NULL;
+      void *v0 = mk();
+      CHECK_EQ(smr_swap_create(&c, v0, dr_dtor, &at), 0);
+      smr_swap_reader *keep = NULL, *pin = NULL;
+      CHECK_EQ(smr_swap_reader_create(c, &dr_victim), 0);
+      CHECK_EQ(smr_swap_reader_create(c, &keep), 0);
+      CHECK_EQ(smr_swap_reader_create(c, &pin), 0);
+      smr_guard g;
+      CHECK(smr_swap_read(pin, &g) == v0); /* late: v0 outlives destroy */
+      if (!late)
+        smr_guard_release(&g);
+      CHECK_EQ(smr_swap_store(c, mk()), 0);
+      dr_trigger = v0;
+      dr_rc = 1;
+      CHECK_EQ(smr_swap_destroy(c), 0);
+      if (late) {
+        CHECK_EQ(dr_rc, 1); /* v0 still pinned */
+        smr_guard_release(&g);
+        CHECK_EQ(smr_swap_reader_destroy(pin), 0); /* destroys v0 */
+      } else {
+        CHECK_EQ(smr_swap_reader_destroy(pin), 0);
+      }
+      CHECK_EQ(dr_rc, 0);
+      CHECK(dr_victim == NULL);
+      CHECK_EQ(smr_swap_reader_destroy(keep), 0); /* the last: frees */
+      CHECK_EQ(ndestroyed, nmade);
+      nmade = ndestroyed = 0;
+    }
+  }
+  alarm(0);
+}
+
 /* ---- version ------------------------------------------------------------- */
 
 #define NVER 200000
@@ -298,6 +355,7 @@ int main(int argc, char **argv) {
   } parts[] = {{"mw-cancel", part_mw_cancel},
                {"cas-reenter", part_cas_reenter},
                {"debug-mix", part_debug_mix},
+               {"dtor-reader", part_dtor_reader},
                {"version", part_version}};
   int ran = 0;
   for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)

@@ -74,7 +74,9 @@ typedef struct smr_swap smr_swap;
  * call into the same cell.  Once smr_swap_destroy has begun (in the
  * destructors destroy runs, and in those a later smr_swap_reader_destroy
  * runs) every writer function of the cell fails with -ESHUTDOWN (nothing is
- * published) and smr_swap_destroy with -EINVAL, in either mode. */
+ * published) and smr_swap_destroy with -EINVAL, in either mode; there, and
+ * in either mode, it may destroy reader handles of the cell (an idle one:
+ * smr_swap_reader_destroy). */
 typedef void (*smr_swap_destroy_fn)(void *value, void *ctx);
 
 #define SMR_SWAP_MULTI_WRITER     0x1u /* writer functions from any thread */
