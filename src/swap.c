@@ -125,8 +125,25 @@ static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static smr_swap **live_cells;
 static size_t live_n, live_cap;
 
+/* fork: a child forked while another thread held live_lock would block on
+ * it for good at its first smr_swap_* call (issue 10, C.10 for this lock):
+ * the fork handlers take it around fork(), so the child inherits it free
+ * and the registry consistent. */
+static pthread_once_t live_once = PTHREAD_ONCE_INIT;
+static void live_lock_take(void) {
+  pthread_mutex_lock(&live_lock);
+}
+static void live_lock_drop(void) {
+  pthread_mutex_unlock(&live_lock);
+}
+static void live_init(void) {
+  /* ENOMEM only: the registry then works, forks may hang (debug only). */
+  (void)pthread_atfork(live_lock_take, live_lock_drop, live_lock_drop);
+}
+
 static int live_track(smr_swap *c, int add) {
   int found = 0;
+  pthread_once(&live_once, live_init);
   pthread_mutex_lock(&live_lock);
   for (size_t i = 0; i < live_n && !found; i++)
     if (live_cells[i] == c) {

@@ -49,7 +49,7 @@ set_tests_properties(test_swap_barrier_seccomp PROPERTIES TIMEOUT 120
 # use the barrier fault-injection hook (src/test_hooks.h).
 smr_test(test_swap_review LABELS unit ARGS mw-cancel)
 target_include_directories(test_swap_review PRIVATE ${PROJECT_SOURCE_DIR}/src)
-foreach(part cas-reenter debug-mix dtor-reader version)
+foreach(part cas-reenter debug-mix dtor-reader fork version)
   add_test(NAME test_swap_review_${part} COMMAND test_swap_review ${part})
   set_tests_properties(test_swap_review_${part} PROPERTIES TIMEOUT 120
                        LABELS "unit")

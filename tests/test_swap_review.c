@@ -22,6 +22,12 @@
  *              smr_swap_reader_destroy after it) destroys an idle reader
  *              handle of the same cell: it used to lock the cell's mutex
  *              its caller held and hang for good (alarm: fails in 20 s).
+ *   fork       SMR_DEBUG library builds: a thread keeps calling
+ *              smr_swap_get (each call takes the debug registry's lock)
+ *              while the main thread forks; each child calls
+ *              smr_swap_version.  A child forked while the lock was held
+ *              used to block on it for good (alarm in the child: fails).
+ *              Passes trivially where the library has no registry.
  *   version    C.12 under concurrency, with nodes recycled constantly
  *              (threshold 1): v1 = version(); read (guard version g);
  *              v2 = version(): v1 <= g <= v2, and g is the version of the
@@ -39,6 +45,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -294,6 +301,47 @@ static void part_dtor_reader(void) {
   alarm(0);
 }
 
+/* ---- fork ---------------------------------------------------------------- */
+
+static _Atomic int fork_stop;
+
+static void *fork_hammer(void *p) {
+  smr_swap *c = p;
+  /* relaxed: only ends the loop. */
+  while (!atomic_load_explicit(&fork_stop, memory_order_relaxed))
+    (void)smr_swap_get(c);
+  return NULL;
+}
+
+static void part_fork(void) {
+  static int v = 7;
+  smr_swap *c = NULL;
+  CHECK_EQ(smr_swap_create(&c, &v, NULL, NULL), 0);
+  pthread_t t;
+  CHECK_EQ(pthread_create(&t, NULL, fork_hammer, c), 0);
+  int hung = 0;
+  for (int i = 0; i < 50; i++) {
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+      alarm(5);
+      _exit(smr_swap_version(c) == 0 && smr_swap_get(c) == &v ? 0 : 3);
+    }
+    int st;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+      hung++;
+  }
+  /* relaxed: see fork_hammer. */
+  atomic_store_explicit(&fork_stop, 1, memory_order_relaxed);
+  CHECK_EQ(pthread_join(t, NULL), 0);
+  if (hung)
+    fprintf(stderr, "fork: %d of 50 children hung or failed\n", hung);
+  CHECK_EQ(hung, 0);
+  CHECK_EQ(smr_swap_destroy(c), 0);
+}
+
 /* ---- version ------------------------------------------------------------- */
 
 #define NVER 200000
@@ -352,11 +400,9 @@ int main(int argc, char **argv) {
   static const struct {
     const char *name;
     void (*fn)(void);
-  } parts[] = {{"mw-cancel", part_mw_cancel},
-               {"cas-reenter", part_cas_reenter},
-               {"debug-mix", part_debug_mix},
-               {"dtor-reader", part_dtor_reader},
-               {"version", part_version}};
+  } parts[] = {{"mw-cancel", part_mw_cancel}, {"cas-reenter", part_cas_reenter},
+               {"debug-mix", part_debug_mix}, {"dtor-reader", part_dtor_reader},
+               {"fork", part_fork},           {"version", part_version}};
   int ran = 0;
   for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
     if (argc < 2 || strcmp(argv[1], parts[i].name) == 0) {
