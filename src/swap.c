@@ -125,8 +125,25 @@ static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static smr_swap **live_cells;
 static size_t live_n, live_cap;
 
+/* fork: a child forked while another thread held live_lock would block on
+ * it for good at its first smr_swap_* call (issue 10, C.10 for this lock):
+ * the fork handlers take it around fork(), so the child inherits it free
+ * and the registry consistent. */
+static pthread_once_t live_once = PTHREAD_ONCE_INIT;
+static void live_lock_take(void) {
+  pthread_mutex_lock(&live_lock);
+}
+static void live_lock_drop(void) {
+  pthread_mutex_unlock(&live_lock);
+}
+static void live_init(void) {
+  /* ENOMEM only: the registry then works, forks may hang (debug only). */
+  (void)pthread_atfork(live_lock_take, live_lock_drop, live_lock_drop);
+}
+
 static int live_track(smr_swap *c, int add) {
   int found = 0;
+  pthread_once(&live_once, live_init);
   pthread_mutex_lock(&live_lock);
   for (size_t i = 0; i < live_n && !found; i++)
     if (live_cells[i] == c) {
@@ -173,7 +190,14 @@ static void cell_check(const smr_swap *c) {
  * node that may be recycled concurrently, so the library accesses it with
  * the gcc/clang __atomic builtins (atomic on an ordinary object; the only
  * compilers libsmr supports).  Writers store it relaxed: the release store
- * of cur that publishes the node orders it. */
+ * of cur that publishes the node orders it for whoever loads that node from
+ * cur.  smr_swap_version may also read the new version of a recycled node
+ * before the node is published again; then the seq_cst fence of
+ * writer_barrier, which every recycling (collect, exchange) follows and
+ * which follows the store of cur that replaced the node, is a release fence
+ * that synchronises with smr_swap_version's acquire load of the version, so
+ * its validating load of cur sees that replacement or later and retries
+ * unless the node has been published again (then the version is right). */
 static uint64_t node_version(const struct smr_swap_node *n, int order) {
   return __atomic_load_n(&n->version, order);
 }
@@ -550,6 +574,20 @@ int smr_swap_create(smr_swap **out, void *initial, smr_swap_destroy_fn destroy,
   return 0;
 }
 
+/* The cell whose after-destroy collection (smr_swap_destroy, or
+ * smr_swap_reader_destroy once destroy has run) this thread is running,
+ * with c->wlock held: a destructor it runs may destroy a reader handle of
+ * the same cell, which must not take the lock again. */
+static _Thread_local smr_swap *closing;
+
+/* That collection.  Under wlock. */
+static void collect_closing(smr_swap *c) {
+  smr_swap *outer = closing;
+  closing = c;
+  collect(c);
+  closing = outer;
+}
+
 static void free_cell(smr_swap *c) {
   /* No reader handle and no writer remain: nothing can be pinned. */
   struct smr_swap_node *lists[] = {c->retired, c->free_nodes};
@@ -616,7 +654,7 @@ int smr_swap_destroy(smr_swap *c) {
   c->retired = cur;
   prev_to_retired(c);
   garbage_add(c, 1);
-  collect(c);
+  collect_closing(c);
   pthread_mutex_unlock(&c->wlock);
   cell_unref(c);
   return 0;
@@ -648,6 +686,27 @@ static void *apply(smr_swap *c, smr_swap_update_fn fn, void *arg) {
   return fn(atomic_load_explicit(&c->cur, memory_order_relaxed)->value, arg);
 }
 
+/* A read whose guard goes back to the caller (load, filter, update_and_fetch,
+ * fetch_and_update).  The guard gets its release-order depth even when the
+ * library is built without SMR_DEBUG: a caller built with it checks that
+ * depth in smr_guard_release, and would otherwise read garbage and abort on
+ * correct code.  Out of line, so the inline read path is unchanged. */
+static void *read_for_caller(smr_swap_reader *r, smr_guard *g) {
+  void *v = smr_swap_read(r, g);
+#ifndef SMR_DEBUG
+  g->depth = ++r->depth;
+#endif
+  return v;
+}
+
+/* Release of a guard read_for_caller filled, by the library itself. */
+static void release_for_caller(smr_guard *g) {
+#ifndef SMR_DEBUG
+  g->reader->depth--;
+#endif
+  smr_guard_release(g);
+}
+
 int smr_swap_update(smr_swap *c, smr_swap_update_fn fn, void *arg) {
   if (!c || !fn)
     return -EINVAL;
@@ -667,7 +726,7 @@ void *smr_swap_load(smr_swap *c, smr_guard *g) {
     return NULL;
   CELL_CHECK(c);
   struct swap_rec *r = own_reader(c);
-  return r ? smr_swap_read(&r->pub, g) : NULL;
+  return r ? read_for_caller(&r->pub, g) : NULL;
 }
 
 static int copy_out(smr_swap_reader *r, void *dst, size_t size,
@@ -729,6 +788,10 @@ int smr_swap_exchange(smr_swap *c, void *value, void **old) {
   /* Published from here on: only 0 or -ECANCELED below. */
   struct smr_swap_node *o = publish(c, n, value);
   prev_to_retired(c); /* previous() must not name the value we hand out */
+  /* o counts as garbage while we wait: it takes the room prepare found, so
+   * that in multi-writer mode the other writers' prepare sees it and the
+   * bound holds if we have to leave o to the cell (-ECANCELED). */
+  garbage_add(c, 1);
   unlock_w(c);
   /* Wait until no slot pins o.  The node lists are writer state: lock. */
   unsigned round = 0;
@@ -737,12 +800,14 @@ int smr_swap_exchange(smr_swap *c, void *value, void **old) {
     int err = writer_barrier(c);
     int busy = err || slot_pins(c, o);
     if (!busy) {
+      garbage_add(c, (size_t)-1);
       *old = o->value;
       node_put(c, o);
     } else if (err && round > 256) {
       /* The kernel keeps refusing barriers: give up, the cell keeps the
-       * old value (destroyed like any retired value once possible).  The
-       * bound holds: prepare left room for one more retired value. */
+       * old value (destroyed like any retired value once possible).  o is
+       * counted already (above): retire it without counting it again. */
+      garbage_add(c, (size_t)-1);
       retire_node(c, o);
       unlock_w(c);
       return -ECANCELED;
@@ -763,14 +828,23 @@ int smr_swap_compare_exchange(smr_swap *c, const smr_guard *expected,
   int rc = writer_begin(c);
   if (rc)
     return rc;
-  /* relaxed: the writer's own publication (under wlock if multi-writer). */
-  struct smr_swap_node *cur =
-      atomic_load_explicit(&c->cur, memory_order_relaxed);
-  /* relaxed: only writers (serialised with us) write versions. */
-  if (node_version(cur, __ATOMIC_RELAXED) == expected->version)
-    rc = store_locked(c, value);
-  else
-    rc = -EAGAIN;
+  /* prepare first: its collection may run destructors, which may publish
+   * (single-writer mode), so compare only once nothing but our publish
+   * can follow. */
+  struct smr_swap_node *n;
+  rc = prepare(c, &n);
+  if (!rc) {
+    /* relaxed: the writer's own publication (under wlock if multi-writer). */
+    struct smr_swap_node *cur =
+        atomic_load_explicit(&c->cur, memory_order_relaxed);
+    /* relaxed: only writers (serialised with us) write versions. */
+    if (node_version(cur, __ATOMIC_RELAXED) == expected->version) {
+      retire_node(c, publish(c, n, value));
+    } else {
+      node_put(c, n); /* never published: no reader can hold it */
+      rc = -EAGAIN;
+    }
+  }
   unlock_w(c);
   return rc;
 }
@@ -796,10 +870,10 @@ static int update_pinned(smr_swap *c, smr_swap_update_fn fn, void *arg,
     rc = prepare(c, &n);
   if (!rc) {
     if (fetch_first)
-      smr_swap_read(&own->pub, g);
+      read_for_caller(&own->pub, g);
     struct smr_swap_node *old = publish(c, n, apply(c, fn, arg));
     if (!fetch_first)
-      smr_swap_read(&own->pub, g);
+      read_for_caller(&own->pub, g);
     retire_node(c, old);
   }
   unlock_w(c);
@@ -949,9 +1023,14 @@ int smr_swap_reader_destroy(smr_swap_reader *pub) {
   /* release: our last guard release happens before the record's reuse. */
   atomic_store_explicit(&r->in_use, 0, memory_order_release);
   atomic_fetch_sub_explicit(&c->foreign, 1, memory_order_release);
-  if (atomic_load_explicit(&c->destroyed, memory_order_acquire)) {
+  /* From a destructor our own closing collection runs (closing == c): the
+   * lock is ours and that collection is under way; skip ours (what it
+   * cannot destroy goes to a later one, or to free_cell).  Its caller
+   * still holds a reference, so cell_unref cannot free the cell here. */
+  if (atomic_load_explicit(&c->destroyed, memory_order_acquire) &&
+      closing != c) {
     pthread_mutex_lock(&c->wlock);
-    collect(c);
+    collect_closing(c);
     pthread_mutex_unlock(&c->wlock);
   }
   cell_unref(c);
@@ -999,9 +1078,9 @@ bool smr_swap_reader_filter(smr_swap_reader *r, smr_swap_pred_fn pred,
                             void *arg, smr_guard *g) {
   if (!r || !pred || !g)
     return false;
-  if (pred(smr_swap_read(r, g), arg))
+  if (pred(read_for_caller(r, g), arg))
     return true;
-  smr_guard_release(g);
+  release_for_caller(g);
   return false;
 }
 

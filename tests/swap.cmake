@@ -42,3 +42,15 @@ set_tests_properties(test_swap_barrier_threads PROPERTIES TIMEOUT 120
 add_test(NAME test_swap_barrier_seccomp COMMAND test_swap_barrier seccomp)
 set_tests_properties(test_swap_barrier_seccomp PROPERTIES TIMEOUT 120
                      LABELS "unit" SKIP_RETURN_CODE 77)
+# Review of the issue 10 swap changes: one ctest entry per part;
+# test_swap_review.c says what each checks.  The file is compiled with
+# SMR_DEBUG whatever the build type (part debug-mix: the caller's debug
+# checks over a library that may not have them); mw-cancel and cas-reenter
+# use the barrier fault-injection hook (src/test_hooks.h).
+smr_test(test_swap_review LABELS unit ARGS mw-cancel)
+target_include_directories(test_swap_review PRIVATE ${PROJECT_SOURCE_DIR}/src)
+foreach(part cas-reenter debug-mix dtor-reader fork version)
+  add_test(NAME test_swap_review_${part} COMMAND test_swap_review ${part})
+  set_tests_properties(test_swap_review_${part} PROPERTIES TIMEOUT 120
+                       LABELS "unit")
+endforeach()

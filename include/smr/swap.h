@@ -33,7 +33,8 @@
  * freed as soon as the last reader handle is gone (at once if there is
  * none), and that cannot be detected in general.  Debug builds (SMR_DEBUG)
  * keep a registry of live cells and abort with a message when a freed cell
- * is passed to any smr_swap_* function that takes a cell.  Reader handles
+ * is passed to any smr_swap_* function that takes a cell (unless a new cell
+ * has since been created at the same address).  Reader handles
  * stay valid until smr_swap_reader_destroy (which may free the cell).
  *
  * Signal handlers: a reader handle must not be used from a signal handler
@@ -73,7 +74,9 @@ typedef struct smr_swap smr_swap;
  * call into the same cell.  Once smr_swap_destroy has begun (in the
  * destructors destroy runs, and in those a later smr_swap_reader_destroy
  * runs) every writer function of the cell fails with -ESHUTDOWN (nothing is
- * published) and smr_swap_destroy with -EINVAL, in either mode. */
+ * published) and smr_swap_destroy with -EINVAL, in either mode; there, and
+ * in either mode, it may destroy reader handles of the cell (an idle one:
+ * smr_swap_reader_destroy). */
 typedef void (*smr_swap_destroy_fn)(void *value, void *ctx);
 
 #define SMR_SWAP_MULTI_WRITER     0x1u /* writer functions from any thread */
@@ -235,7 +238,8 @@ SMR_API int smr_swap_fetch_and_update(smr_swap *cell, smr_swap_update_fn fn,
  * got, and never newer than the value a read started after it returns. */
 SMR_API uint64_t smr_swap_version(const smr_swap *cell);
 
-/* Retired values not yet destroyed (including the previous value).  Any
+/* Retired values not yet destroyed (including the previous value, and the
+ * old value an smr_swap_exchange in progress waits to hand back).  Any
  * thread (approximate then).  0 for NULL. */
 SMR_API size_t smr_swap_garbage_count(const smr_swap *cell);
 
@@ -256,9 +260,11 @@ SMR_API int smr_swap_fence_mode(const smr_swap *cell);
 
 /* Reclamation health.  Counters are relaxed snapshots (any thread). */
 struct smr_swap_stats {
-  size_t garbage;            /* retired values not yet destroyed */
-  size_t bound;              /* threshold + readers + 1 now: garbage never
-                                exceeds it */
+  size_t garbage;            /* as smr_swap_garbage_count */
+  size_t bound;              /* threshold + readers + 1 now: no publish
+                                takes garbage past it (garbage may exceed it
+                                after reader handles were destroyed while
+                                the barrier was refused) */
   uint64_t barrier_failures; /* collections the kernel's refusal of the
                                 writer-side barrier made reclaim nothing */
   int last_barrier_error;    /* negative errno of the latest refusal, 0 if
@@ -368,7 +374,8 @@ SMR_INLINE void *smr_swap_read(smr_swap_reader *r, smr_guard *g) {
  * unpins the value under the nested guard and the nested release then pins
  * it again for good (the reader stays pinned, smr_swap_reader_destroy says
  * -EBUSY).  SMR_DEBUG builds abort on such a release; define SMR_DEBUG
- * alike in every file that reads or releases through a given reader.  (An
+ * alike in every file that reads or releases through a given reader (the
+ * library's own functions work with either, whatever its build).  (An
  * order-independent release needs one more instruction on the read fast
  * path; see docs/DESIGN.md section 4.) */
 SMR_INLINE void smr_guard_release(smr_guard *g) {
