@@ -468,6 +468,14 @@ void smr__enter_slow(smr_reader *pub, uint64_t c) {
     }
     /* relaxed: depth only; the outermost entry published the section. */
     atomic_store_explicit(&pub->ctr, c + 1, memory_order_relaxed);
+    /* Symmetric mode: a signal handler's section may nest in an outermost
+     * entry it interrupted between that entry's store and its fence; the
+     * handler's own fence then orders the outer store before the handler's
+     * loads (pairs with the writer's fence in smr__heavy_barrier), with no
+     * reliance on how the CPU delivers signals.  Asymmetric mode needs
+     * none: membarrier acts on the whole thread, handler included. */
+    if (c & SMR__READER_SYMMETRIC)
+      smr__fence_seq_cst();
     return;
   }
   /* Outermost entry in symmetric mode: the seq_cst fence orders the store

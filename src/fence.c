@@ -10,8 +10,8 @@
  * reader-side code is chosen from that copy (it is encoded in each reader's
  * own record), so readers and writers of one domain always agree.  If a
  * membarrier call fails later, the writer does not fall back to a plain fence
- * (readers would not match): smr__membarrier re-registers (after fork) or
- * uses MEMBARRIER_CMD_GLOBAL, and if that too fails the barrier reports the
+ * (readers would not match): smr__membarrier registers again (defensive)
+ * or uses MEMBARRIER_CMD_GLOBAL, and if that too fails the barrier reports the
  * error and callers reclaim nothing (safe, merely delayed).  This is the fix
  * for the mode mismatch of swmr-barrier (research seeds.md §1.4 #4).
  */

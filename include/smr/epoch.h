@@ -21,8 +21,8 @@
  * the record of the thread it interrupts, even in the middle of that
  * thread's own smr_enter, smr_leave or section: each updates the record with
  * a single store and the handler's balanced pair leaves it as it was
- * (docs/DESIGN.md section 3, "Signal handlers", gives the argument and its
- * one caveat for symmetric mode on weakly ordered CPUs).  Swap cell readers
+ * (docs/DESIGN.md section 3, "Signal handlers", gives the argument; in
+ * symmetric mode nested entries fence too, for this case).  Swap cell readers
  * are not safe there (smr/swap.h).
  */
 #ifndef SMR_EPOCH_H
@@ -158,8 +158,9 @@ SMR_API void smr__enter_slow(smr_reader *r, uint64_t c);
  * stay valid until the matching outermost smr_leave().
  * Ordering: in asymmetric mode this is a relaxed load, a relaxed store and a
  * compiler barrier; the writer's membarrier() provides the StoreLoad fence
- * that orders the store before the section's loads.  In symmetric mode the
- * outermost entry also issues a seq_cst fence.  Owning thread only. */
+ * that orders the store before the section's loads.  In symmetric mode
+ * every entry (nested ones too, for signal handlers) also issues a seq_cst
+ * fence.  Owning thread only. */
 SMR_INLINE void smr_enter(smr_reader *r) {
   /* relaxed: only this thread writes ctr. */
   uint64_t c = SMR__LOAD(&r->ctr, SMR__RELAXED);

@@ -10,9 +10,10 @@
 int smr__membarrier_register(void);
 
 /* Issue membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): a full memory barrier
- * on every CPU running a thread of this process.  On -EPERM (not registered,
- * e.g. in a child after fork) registers again and retries; if that fails,
- * falls back to MEMBARRIER_CMD_GLOBAL (all CPUs, slower).  Returns 0 if one
+ * on every CPU running a thread of this process.  On -EPERM (not registered:
+ * defensive, since a fork child inherits the registration) registers again
+ * and retries; if that fails, falls back to MEMBARRIER_CMD_GLOBAL (all CPUs,
+ * slower).  Returns 0 if one
  * of them succeeded (*retried set to 1 if a fallback was needed), else the
  * negative errno of the last attempt. */
 int smr__membarrier(int *retried);
