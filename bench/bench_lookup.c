@@ -22,7 +22,7 @@
  * that each table version was freed exactly once by the end (counter).
  *
  * Compiled once per implementation; exactly one BENCH_IMPL_* is defined:
- *   SMR_SWAP           smr_swap_read / smr_guard_release; writer
+ *   SMR_SWAP           smr_swap_read / smr_swap_guard_release; writer
  *                      smr_swap_store (the cell's destructor frees)
  *   SMR_EPOCH          smr_enter / acquire load / smr_leave; writer release
  *                      store + smr_retire (header embedded in the table)
@@ -561,11 +561,11 @@ void bench_loop(struct reader *rd, uint64_t n) {
   BENCH_NO_UNROLL
   for (uint64_t i = 0; i < n; i++) {
 #if defined(BENCH_IMPL_SMR_SWAP)
-    smr_guard g;
+    smr_swap_guard g;
     /* smr_swap_read does the acquire load of the published node. */
     const struct table *t = smr_swap_read(rd->h, &g);
     lookup_check(t, &st);
-    smr_guard_release(&g);
+    smr_swap_guard_release(&g);
 #elif defined(BENCH_IMPL_SMR_EPOCH)
     smr_enter(rd->h);
     /* acquire: pairs with the writer's release store in publish(). */
@@ -758,10 +758,10 @@ static void writer_unregister(void) {
 static void impl_setup(struct table *t) {
 #if defined(BENCH_IMPL_SMR_SWAP)
   struct smr_swap_attr a = {.threshold = opt.threshold};
-  BENCH_CHECK(smr_swap_create(&cell, t, swap_destroy, &a));
+  BENCH_CHECK(smr_swap_create(t, swap_destroy, &a, &cell));
 #elif defined(BENCH_IMPL_SMR_EPOCH)
   struct smr_domain_attr a = {.threshold = opt.threshold};
-  BENCH_CHECK(smr_domain_create(&dom, &a));
+  BENCH_CHECK(smr_domain_create(&a, &dom));
   /* relaxed: thread creation publishes it to the readers. */
   atomic_store_explicit(&shared, t, memory_order_relaxed);
 #elif defined(HAVE_RWLOCK)

@@ -12,7 +12,7 @@
  *   SMR_EPOCH      smr_enter / smr_leave (process fence mode, normally
  *                  asymmetric: membarrier on the writer side)
  *   SMR_EPOCH_SYM  the same in a domain created with SMR_DOMAIN_SYMMETRIC
- *   SMR_SWAP       smr_swap_read / smr_guard_release
+ *   SMR_SWAP       smr_swap_read / smr_swap_guard_release
  *   SMR_SWAP_SYM   the same on a cell created with SMR_SWAP_SYMMETRIC
  *   URCU_MEMB      urcu_memb_read_lock / unlock + rcu_dereference (inline
  *                  fast paths, _LGPL_SOURCE)
@@ -142,11 +142,11 @@ uint64_t bench_loop(struct ctx *c, uint64_t iters) {
   smr_swap_reader *r = c->r;
   BENCH_NO_UNROLL
   for (uint64_t i = 0; i < iters; i++) {
-    smr_guard g;
+    smr_swap_guard g;
     /* smr_swap_read does the acquire load of the cell's published node. */
     const struct obj *p = (const struct obj *)smr_swap_read(r, &g);
     sum += p->field;
-    smr_guard_release(&g);
+    smr_swap_guard_release(&g);
   }
 #elif defined(BENCH_IMPL_URCU_MEMB)
   (void)c;
@@ -233,7 +233,7 @@ static void setup(struct ctx *c) {
   memset(c, 0, sizeof *c);
 #if defined(BENCH_IMPL_SMR_SWAP) || defined(BENCH_IMPL_SMR_SWAP_SYM)
   struct smr_swap_attr attr = {.flags = CELL_FLAGS};
-  BENCH_CHECK(smr_swap_create(&c->cell, &the_obj, NULL, &attr));
+  BENCH_CHECK(smr_swap_create(&the_obj, NULL, &attr, &c->cell));
   BENCH_CHECK(smr_swap_reader_create(c->cell, &c->r));
 #elif defined(BENCH_IMPL_URCU_MEMB)
   urcu_memb_register_thread();
@@ -256,7 +256,7 @@ static void setup(struct ctx *c) {
   atomic_store_explicit(&shared, &the_obj, memory_order_release);
 #if defined(BENCH_IMPL_SMR_EPOCH) || defined(BENCH_IMPL_SMR_EPOCH_SYM)
   struct smr_domain_attr attr = {.flags = DOMAIN_FLAGS};
-  BENCH_CHECK(smr_domain_create(&c->d, &attr));
+  BENCH_CHECK(smr_domain_create(&attr, &c->d));
   BENCH_CHECK(smr_reader_register(c->d, &c->r));
 #elif defined(BENCH_IMPL_CK_EPOCH)
   ck_epoch_init(&ck_ep);

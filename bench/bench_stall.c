@@ -158,14 +158,14 @@ static _Atomic(struct val *) shared;
 static void impl_setup(void) {
 #if defined(BENCH_IMPL_SMR_SWAP)
   struct smr_swap_attr attr = {.threshold = THRESHOLD};
-  BENCH_CHECK(smr_swap_create(&cell, val_new(0), val_destroy, &attr));
+  BENCH_CHECK(smr_swap_create(val_new(0), val_destroy, &attr, &cell));
 #elif defined(URCU_MEMB_ANY)
   urcu_memb_register_thread(); /* call_rcu needs a registered caller */
   rcu_assign_pointer(shared, val_new(0));
 #else
 #if defined(BENCH_IMPL_SMR_EPOCH)
   struct smr_domain_attr attr = {.threshold = THRESHOLD};
-  BENCH_CHECK(smr_domain_create(&dom, &attr));
+  BENCH_CHECK(smr_domain_create(&attr, &dom));
 #elif defined(BENCH_IMPL_CK_EPOCH)
   ck_epoch_init(&ck_ep);
   ck_epoch_register(&ck_ep, &ck_writer, NULL);
@@ -309,7 +309,7 @@ static void *reader_main(void *arg) {
 #if defined(BENCH_IMPL_SMR_SWAP)
   smr_swap_reader *r;
   BENCH_CHECK(smr_swap_reader_create(cell, &r));
-  smr_guard g;
+  smr_swap_guard g;
   const struct val *v = smr_swap_read(r, &g);
 #elif defined(BENCH_IMPL_SMR_EPOCH)
   smr_reader *r;
@@ -363,7 +363,7 @@ static void *reader_main(void *arg) {
   pthread_mutex_unlock(&st.m);
 
 #if defined(BENCH_IMPL_SMR_SWAP)
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
 #elif defined(BENCH_IMPL_SMR_EPOCH)
   smr_leave(r);
 #elif defined(BENCH_IMPL_CK_EPOCH)

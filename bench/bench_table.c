@@ -1,5 +1,5 @@
 /* bench_table: key lookups in a flat table (smr/table.h) that a reader
- * process maps from a channel (smr/shm.h), against an in-process
+ * process maps from a channel (smr/channel.h), against an in-process
  * open-addressing hash table and tinycdb, side by side in one run (issue 5).
  *
  * Data, the same for every implementation: N entries (--entries, default
@@ -26,14 +26,14 @@
  * for callgrind):
  *   smr_table       [bench_loop_table] this process (the writer) creates a
  *                   channel in /dev/shm and builds the table in place
- *                   (smr_shm_begin with smr_table_size_bound,
- *                   smr_table_build_*, smr_shm_commit); a reader process,
+ *                   (smr_channel_begin with smr_table_size_bound,
+ *                   smr_table_build_*, smr_channel_commit); a reader process,
  *                   forked before the writer opened, opens a reader, takes a
  *                   guard, smr_table_open once (the validation is timed and
  *                   reported apart), then looks up with smr_table_get while
  *                   it holds the guard.
- *   smr_table_read  [bench_loop_table_read] the same plus smr_shm_read and
- *                   smr_shm_release around every --read-batch lookups
+ *   smr_table_read  [bench_loop_table_read] the same plus smr_channel_read and
+ *                   smr_channel_release around every --read-batch lookups
  *                   (default 1: a fresh guard per lookup, as a reader that
  *                   pins the current version per request).
  *   hash            [bench_loop_hash] an in-process open-addressing hash
@@ -97,8 +97,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "smr/channel.h"
 #include "smr/epoch.h" /* smr_fence_init */
-#include "smr/shm.h"
 #include "smr/table.h"
 
 #include "bench_common.h"
@@ -129,7 +129,7 @@ static char chan[256];     /* the channel's name */
 static char cdb_path[256]; /* the cdb file, until mapped and unlinked */
 static pid_t child = -1;   /* the reader process, in the parent */
 static int in_child;
-static smr_shm_writer *writer;
+static smr_channel_writer *writer;
 static volatile sig_atomic_t got_signal;
 
 /* Report and exit 1.  The parent stops the reader process and removes the
@@ -160,9 +160,9 @@ static void fail(const char *fmt, ...) {
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
   }
-  smr_shm_writer_close(writer);
+  smr_channel_writer_close(writer);
   if (chan[0])
-    (void)smr_shm_unlink(chan);
+    (void)smr_channel_unlink(chan);
   exit(got_signal ? 128 + got_signal : 1);
 }
 
@@ -172,7 +172,7 @@ static void fail(const char *fmt, ...) {
  * fail(), which removes the channel.  Otherwise (the reader process
  * itself, or --inproc) the files go here: the cdb file, and with
  * --inproc the channel, after closing the writer that locks it (not
- * async-signal-safe, as smr_shm_unlink is not either: the program is
+ * async-signal-safe, as smr_channel_unlink is not either: the program is
  * ending anyway). */
 static void on_signal(int sig) {
   got_signal = sig;
@@ -183,8 +183,8 @@ static void on_signal(int sig) {
   if (cdb_path[0])
     unlink(cdb_path);
   if (!in_child && chan[0]) {
-    smr_shm_writer_close(writer);
-    smr_shm_unlink(chan);
+    smr_channel_writer_close(writer);
+    smr_channel_unlink(chan);
   }
   _exit(128 + sig);
 }
@@ -427,25 +427,25 @@ uint64_t bench_loop_table(const smr_table *t, const unsigned char *q,
   return acc;
 }
 
-BENCH_LOOP_ATTR uint64_t bench_loop_table_read(smr_shm_reader *r,
+BENCH_LOOP_ATTR uint64_t bench_loop_table_read(smr_channel_reader *r,
                                                const smr_table *t,
                                                const void *base,
                                                const unsigned char *q,
                                                uint64_t n, uint64_t batch,
                                                int chained, uint64_t zero);
 
-uint64_t bench_loop_table_read(smr_shm_reader *r, const smr_table *t,
+uint64_t bench_loop_table_read(smr_channel_reader *r, const smr_table *t,
                                const void *base, const unsigned char *q,
                                uint64_t n, uint64_t batch, int chained,
                                uint64_t zero) {
   uint64_t acc = 0;
   for (uint64_t done = 0; done < n;) {
-    smr_shm_guard g;
-    if (SMR_UNLIKELY(smr_shm_read(r, &g) != 0))
+    smr_channel_guard g;
+    if (SMR_UNLIKELY(smr_channel_read(r, &g) != 0))
       return UINT64_MAX;
     /* The writer is idle: the version (and so the table) never changes. */
     if (SMR_UNLIKELY(g.data != base)) {
-      smr_shm_release(r, &g);
+      smr_channel_release(r, &g);
       return UINT64_MAX;
     }
     uint64_t m = n - done < batch ? n - done : batch;
@@ -454,7 +454,7 @@ uint64_t bench_loop_table_read(smr_shm_reader *r, const smr_table *t,
       QUERY_LOOP(LK_TABLE);
     }
     done += m;
-    smr_shm_release(r, &g);
+    smr_channel_release(r, &g);
   }
   return acc;
 }
@@ -583,19 +583,19 @@ static void check_acc(int l, const struct stream *s, uint64_t acc) {
 static volatile uint64_t zero_mask;
 
 static uint64_t run_loop(int l, const struct stream *s, uint64_t n,
-                         smr_shm_reader *r, const smr_table *t,
+                         smr_channel_reader *r, const smr_table *t,
                          const void *base, const struct htab *h,
                          struct cdb *c) {
   uint64_t acc = 0, zero = zero_mask;
-  smr_shm_guard g;
+  smr_channel_guard g;
   switch (l) {
   case L_TABLE:
     /* The guard is held across the loop; taken and dropped untimed. */
-    CHECK(smr_shm_read(r, &g));
+    CHECK(smr_channel_read(r, &g));
     if (g.data != base)
       fail("the channel's payload moved");
     acc = bench_loop_table(t, s->q, n, s->chained, zero);
-    smr_shm_release(r, &g);
+    smr_channel_release(r, &g);
     break;
   case L_TABLE_READ:
     acc = bench_loop_table_read(r, t, base, s->q, n, cfg.read_batch, s->chained,
@@ -616,10 +616,10 @@ static uint64_t run_loop(int l, const struct stream *s, uint64_t n,
 static void reader_side(int out) {
   setup.cpu = cfg.pin ? pin_first_cpu() : -1;
   CHECK(smr_fence_init(NULL)); /* keep the one-time cost out */
-  smr_shm_reader *r;
-  CHECK(smr_shm_reader_open(chan, 0, &r));
-  smr_shm_guard g;
-  CHECK(smr_shm_read(r, &g));
+  smr_channel_reader *r;
+  CHECK(smr_channel_reader_open(chan, 0, &r));
+  smr_channel_guard g;
+  CHECK(smr_channel_read(r, &g));
   const void *base = g.data;
   smr_table t;
   int64_t t0 = bench_now_ns();
@@ -629,7 +629,7 @@ static void reader_side(int out) {
     fail("smr_table_count %llu, expected %llu",
          (unsigned long long)smr_table_count(&t),
          (unsigned long long)cfg.entries);
-  smr_shm_release(r, &g);
+  smr_channel_release(r, &g);
 
   struct htab h;
   memset(&h, 0, sizeof h);
@@ -643,9 +643,9 @@ static void reader_side(int out) {
   if (cfg.want[L_CDB])
     build_cdb(&c);
 
-  CHECK(smr_shm_read(r, &g));
+  CHECK(smr_channel_read(r, &g));
   verify_all(&t, cfg.want[L_HASH] ? &h : NULL, cfg.want[L_CDB] ? &c : NULL);
-  smr_shm_release(r, &g);
+  smr_channel_release(r, &g);
 
   const struct bench_opts *o = &cfg.o;
   for (int w = 0; w < NWORK; w++) {
@@ -671,7 +671,7 @@ static void reader_side(int out) {
       }
     }
   }
-  CHECK(smr_shm_reader_close(r));
+  CHECK(smr_channel_reader_close(r));
   if (cfg.want[L_CDB])
     cdb_free(&c);
   free(h.slots);
@@ -686,15 +686,15 @@ static void reader_side(int out) {
 /* ---- the writer side ----------------------------------------------------- */
 
 static void publish_table(void) {
-  CHECK(smr_shm_writer_open(chan, NULL, &writer));
+  CHECK(smr_channel_writer_open(chan, NULL, &writer));
   uint64_t cap = smr_table_size_bound(cfg.entries, kv_bytes);
   if (cap == 0)
     fail("smr_table_size_bound: too large");
   int64_t t0 = bench_now_ns();
   void *buf;
-  int rc = smr_shm_begin(writer, cap, &buf);
+  int rc = smr_channel_begin(writer, cap, &buf);
   if (rc != 0)
-    fail("smr_shm_begin(%llu bytes): %s", (unsigned long long)cap,
+    fail("smr_channel_begin(%llu bytes): %s", (unsigned long long)cap,
          strerror(-rc));
   smr_table_builder b;
   CHECK(smr_table_build_begin(&b, buf, cap, cfg.entries));
@@ -703,7 +703,7 @@ static void publish_table(void) {
                               arena + off[i] + klen[i], vlen[i]));
   uint64_t size;
   CHECK(smr_table_build_end(&b, &size));
-  CHECK(smr_shm_commit(writer, size, NULL));
+  CHECK(smr_channel_commit(writer, size, NULL));
   setup.publish_ms = ms_since(t0);
   setup.table_bytes = size;
 }
@@ -857,7 +857,7 @@ static void parse_args(int argc, char **argv) {
       {"--entries", "table entries (--smoke: 10000)", &cfg.entries, 0},
       {"--miss-pct", "absent keys in the second workload, % (0: skip it)",
        &cfg.miss_pct, 0},
-      {"--read-batch", "smr_table_read: lookups per smr_shm_read",
+      {"--read-batch", "smr_table_read: lookups per smr_channel_read",
        &cfg.read_batch, 0},
   };
   size_t next = sizeof ext / sizeof ext[0];
@@ -940,14 +940,14 @@ int main(int argc, char **argv) {
     work[W_CHAIN].shared = 1;
   }
   snprintf(chan, sizeof chan, "smr-bench-%ld-table", (long)getpid());
-  (void)smr_shm_unlink(chan); /* a stale one from a recycled pid */
+  (void)smr_channel_unlink(chan); /* a stale one from a recycled pid */
 
   if (cfg.inproc) {
     publish_table();
     reader_side(-1);
   } else {
     /* The reader process is forked before the writer opens: it inherits
-     * none of the writer's descriptors (smr/shm.h: handles are not
+     * none of the writer's descriptors (smr/channel.h: handles are not
      * inherited across fork). */
     int go[2], back[2];
     if (pipe(go) != 0 || pipe(back) != 0)
@@ -987,9 +987,9 @@ int main(int argc, char **argv) {
     close(go[1]);
     close(back[0]);
   }
-  smr_shm_writer_close(writer);
+  smr_channel_writer_close(writer);
   writer = NULL;
-  CHECK(smr_shm_unlink(chan));
+  CHECK(smr_channel_unlink(chan));
   chan[0] = '\0';
   report();
   free(arena);

@@ -281,12 +281,12 @@ static void setup(struct ctx *c, int nforeign) {
   c->nforeign = nforeign;
   atomic_store_explicit(&freed, 0, memory_order_relaxed); /* no thread yet */
 #if defined(BENCH_IMPL_SMR_SWAP)
-  BENCH_CHECK(smr_swap_create(&c->cell, val_new(0), val_destroy, NULL));
+  BENCH_CHECK(smr_swap_create(val_new(0), val_destroy, NULL, &c->cell));
 #elif defined(URCU_MEMB_ANY) || defined(BENCH_IMPL_URCU_QSBR)
   rcu_assign_pointer(shared, val_new(0));
 #else
 #if defined(BENCH_IMPL_SMR_EPOCH)
-  BENCH_CHECK(smr_domain_create(&c->d, NULL));
+  BENCH_CHECK(smr_domain_create(NULL, &c->d));
 #elif defined(BENCH_IMPL_CK_EPOCH)
   ck_epoch_init(&ck_ep);
   memset(&ck_writer, 0, sizeof ck_writer);

@@ -1,12 +1,12 @@
 # bench_table: lookups in a flat table (smr/table.h) that a reader process
-# maps from a channel (smr/shm.h), against an in-process open-addressing hash
+# maps from a channel (smr/channel.h), against an in-process open-addressing hash
 # table and tinycdb, in one program (issue 5).  Included at the end of
 # bench/CMakeLists.txt.
 #
 #   bench_table [--entries N] [--iters L] [--runs R] [--miss-pct P]
 #               [--seq-keys] [--no-chain] [--smoke] ...          (--help)
 #   (workloads: hit, 10% miss, chained; loops: smr_table from a reader
-#   process, the same with smr_shm_read per lookup, hash, tinycdb)
+#   process, the same with smr_channel_read per lookup, hash, tinycdb)
 #   cmake --build <dir> --target bench_table_smoke   (part of bench_smoke)
 #
 # Needs tinycdb (Debian: libcdb-dev, cdb.h and libcdb) and xxhash.h (the

@@ -154,11 +154,11 @@ static void *smr_reader_main(void *arg) {
     uint64_t version = 0;
     for (int i = 0; i < 256; i++) {
       const char *key = keys[rand_r(&seed) % (unsigned)cfg.entries];
-      smr_guard g;
+      smr_swap_guard g;
       const struct table *t = smr_swap_read(r, &g);
       miss += table_get(t, key) == NULL;
-      version = smr_guard_version(&g);
-      smr_guard_release(&g);
+      version = smr_swap_guard_version(&g);
+      smr_swap_guard_release(&g);
     }
     account(256, miss, version);
   }
@@ -417,7 +417,7 @@ int main(int argc, char **argv) {
   if (!keys && load_entries() != 0)
     return 1;
   struct table *t = table_new(cfg.entries);
-  if (!t || smr_swap_create(&cell, t, table_destroy, NULL) != 0) {
+  if (!t || smr_swap_create(t, table_destroy, NULL, &cell) != 0) {
     fprintf(stderr, "lookup_table: out of memory\n");
     return 1;
   }

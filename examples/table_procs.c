@@ -1,5 +1,5 @@
 /* Demo: one writer process shares a 1,000,000-entry lookup table with
- * several reader processes through a channel (smr/shm.h + smr/table.h).
+ * several reader processes through a channel (smr/channel.h + smr/table.h).
  *
  * The writer builds the table straight into the channel's buffer and
  * publishes it, then keeps changing a few thousand values and publishing
@@ -126,10 +126,10 @@ static double rate(const smr_table *t, uint64_t *seed, uint64_t *bad,
 }
 
 static void reader(const char *chan, unsigned id, int out) {
-  smr_shm_reader *r;
-  int rc = smr_shm_reader_open(chan, 0, &r);
+  smr_channel_reader *r;
+  int rc = smr_channel_reader_open(chan, 0, &r);
   if (rc)
-    die("smr_shm_reader_open", rc);
+    die("smr_channel_reader_open", rc);
   uint64_t seed = 1234 + id, sink = 0, version = 0;
   struct result res;
   memset(&res, 0, sizeof res);
@@ -137,10 +137,10 @@ static void reader(const char *chan, unsigned id, int out) {
   double start = now_s(), last = start, end = start + seconds;
   uint64_t at_last = 0;
   for (double now = start; now < end; now = now_s()) {
-    smr_shm_guard g;
-    rc = smr_shm_read(r, &g);
+    smr_channel_guard g;
+    rc = smr_channel_read(r, &g);
     if (rc)
-      die("smr_shm_read", rc);
+      die("smr_channel_read", rc);
     if (g.version != version) { /* a new version: validate it once */
       rc = smr_table_open(&t, g.data, g.size);
       if (rc)
@@ -150,7 +150,7 @@ static void reader(const char *chan, unsigned id, int out) {
     }
     res.bad += lookups(&t, &seed, 4096, &sink);
     res.lookups += 4096;
-    smr_shm_release(r, &g);
+    smr_channel_release(r, &g);
     if (now - last >= 1.0) {
       printf("  reader %u: %6.1f M lookups/s  version %-4llu (%llu seen)\n", id,
              (double)(res.lookups - at_last) / (now - last) / 1e6,
@@ -163,20 +163,21 @@ static void reader(const char *chan, unsigned id, int out) {
   res.lookups_per_s = (double)res.lookups / (now_s() - start);
   /* The writer has stopped: the same lookups through the channel's table,
    * then through a copy of it in our own memory. */
-  smr_shm_guard g;
-  if ((rc = smr_shm_read(r, &g)) || (rc = smr_table_open(&t, g.data, g.size)))
+  smr_channel_guard g;
+  if ((rc = smr_channel_read(r, &g)) ||
+      (rc = smr_table_open(&t, g.data, g.size)))
     die("final read", rc);
   res.mapped = rate(&t, &seed, &res.bad, &sink);
   void *copy = malloc(g.size ? (size_t)g.size : 1);
   if (!copy)
     die("malloc", ENOMEM);
   memcpy(copy, g.data, (size_t)g.size);
-  smr_shm_release(r, &g);
+  smr_channel_release(r, &g);
   if ((rc = smr_table_open(&t, copy, g.size)))
     die("local table", rc);
   res.local = rate(&t, &seed, &res.bad, &sink);
   free(copy);
-  smr_shm_reader_close(r);
+  smr_channel_reader_close(r);
   if (sink == 42) /* keep the lookups' reads alive */
     putchar(' ');
   if (write(out, &res, sizeof res) != (ssize_t)sizeof res)
@@ -220,16 +221,16 @@ int main(int argc, char **argv) {
   unsigned *gen = calloc(n_entries, sizeof *gen);
   if (!gen)
     die("calloc", ENOMEM);
-  smr_shm_writer *w;
-  int rc = smr_shm_writer_open(chan, NULL, &w);
+  smr_channel_writer *w;
+  int rc = smr_channel_writer_open(chan, NULL, &w);
   if (rc)
-    die("smr_shm_writer_open", rc);
+    die("smr_channel_writer_open", rc);
   double t0 = now_s();
   void *buf;
   uint64_t size = 0, cap = table_cap();
-  if ((rc = smr_shm_begin(w, cap, &buf)) ||
+  if ((rc = smr_channel_begin(w, cap, &buf)) ||
       (rc = build(buf, cap, gen, &size)) ||
-      (rc = smr_shm_commit(w, size, NULL)))
+      (rc = smr_channel_commit(w, size, NULL)))
     die("first publish", rc);
   printf("writer: %u entries, %.1f MB table built in place and published in "
          "%.0f ms\n",
@@ -264,9 +265,9 @@ int main(int argc, char **argv) {
     for (int j = 0; j < 1000; j++)
       gen[rng(&seed) % n_entries]++;
     double b0 = now_s();
-    if ((rc = smr_shm_begin(w, cap, &buf)) ||
+    if ((rc = smr_channel_begin(w, cap, &buf)) ||
         (rc = build(buf, cap, gen, &size)) ||
-        (rc = smr_shm_commit(w, size, NULL)))
+        (rc = smr_channel_commit(w, size, NULL)))
       die("publish", rc);
     build_ms += (now_s() - b0) * 1e3;
     publishes++;
@@ -284,7 +285,7 @@ int main(int argc, char **argv) {
       failed = 1;
     total += res[i].lookups_per_s;
   }
-  smr_shm_writer_close(w);
+  smr_channel_writer_close(w);
   printf("writer: %llu versions published, %.0f ms per rebuild + publish\n",
          (unsigned long long)publishes,
          publishes > 1 ? build_ms / (double)(publishes - 1) : 0.0);
@@ -308,7 +309,7 @@ int main(int argc, char **argv) {
          "lookups in a private copy; every value checked: %s)\n",
          failed ? "ERRORS" : "all correct");
   free(gen);
-  smr_shm_unlink(chan);
+  smr_channel_unlink(chan);
   rmdir(dir);
   return failed ? 1 : 0;
 }

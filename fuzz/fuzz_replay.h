@@ -1,4 +1,4 @@
-/* The replay harnesses' command line (fuzz_shm_replay, fuzz_table_replay):
+/* The replay harnesses' command line (fuzz_channel_replay, fuzz_table_replay):
  * run `replay` once on each FILE, and on each file of each DIR in name
  * order (dot files skipped).  Returns main's exit status. */
 #ifndef SMR_FUZZ_REPLAY_H

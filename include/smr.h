@@ -2,9 +2,9 @@
 #ifndef SMR_H
 #define SMR_H
 
+#include "smr/channel.h"
 #include "smr/common.h"
 #include "smr/epoch.h"
-#include "smr/shm.h"
 #include "smr/swap.h"
 #include "smr/table.h"
 #include "smr/version.h"

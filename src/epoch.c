@@ -312,7 +312,7 @@ static void reap_gone(smr_domain *d, int all) {
 
 /* ---- Domain -------------------------------------------------------------- */
 
-int smr_domain_create(smr_domain **out, const struct smr_domain_attr *attr) {
+int smr_domain_create(const struct smr_domain_attr *attr, smr_domain **out) {
   if (!out || (attr && (attr->flags &
                         ~(SMR_DOMAIN_SYMMETRIC | SMR_DOMAIN_STRICT_THRESHOLD))))
     return -EINVAL;
@@ -356,7 +356,7 @@ static long run_list(struct smr_retired *n) {
 
 int smr_domain_destroy(smr_domain *d) {
   if (!d)
-    return -EINVAL;
+    return 0; /* free-like (DESIGN.md, "Conventions") */
   pthread_mutex_lock(&d->reg_lock);
   reap_gone(d, 1);
   int busy = d->readers != NULL;
@@ -430,7 +430,7 @@ int smr_reader_register(smr_domain *d, smr_reader **out) {
 
 int smr_reader_unregister(smr_reader *pub) {
   if (!pub)
-    return -EINVAL;
+    return 0; /* free-like */
   struct rec *r = (struct rec *)pub;
   if (!pthread_equal(r->owner, pthread_self()))
     return -EPERM;

@@ -22,7 +22,9 @@
 
 #include "internal.h"
 #include "platform/platform.h"
+#ifdef SMR_TEST_HOOKS
 #include "test_hooks.h"
+#endif
 
 static pthread_once_t fence_once = PTHREAD_ONCE_INIT;
 static struct {
@@ -33,8 +35,10 @@ static struct {
 } fence_state;
 /* Statistics only; relaxed. */
 static _Atomic uint64_t fence_heavy_count, fence_heavy_retries;
-/* Fault injection (test_hooks.h); 0 in production. */
+#ifdef SMR_TEST_HOOKS
+/* Fault injection (test_hooks.h); the test library only. */
 _Atomic int smr__test_barrier_error;
+#endif
 
 static void fence_decide(void) {
   const char *env = smr__getenv("SMR_FENCE");
@@ -75,11 +79,13 @@ int smr_fence_init(struct smr_fence_info *info) {
 int smr__heavy_barrier(smr_fence_mode mode) {
   /* Statistics counter: relaxed, pairs with nothing. */
   atomic_fetch_add_explicit(&fence_heavy_count, 1, memory_order_relaxed);
+#ifdef SMR_TEST_HOOKS
   /* relaxed: a test sets it while no writer call runs. */
   int injected =
       atomic_load_explicit(&smr__test_barrier_error, memory_order_relaxed);
   if (SMR_UNLIKELY(injected))
     return injected;
+#endif
   if (mode == SMR_FENCE_SYMMETRIC) {
     /* Pairs with the seq_cst fence every symmetric-mode reader issues after
      * announcing itself. */

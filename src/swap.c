@@ -532,8 +532,8 @@ static int own_pinned(smr_swap *c, int all) {
 
 /* ---- Writer API ---------------------------------------------------------- */
 
-int smr_swap_create(smr_swap **out, void *initial, smr_swap_destroy_fn destroy,
-                    const struct smr_swap_attr *attr) {
+int smr_swap_create(void *initial, smr_swap_destroy_fn destroy,
+                    const struct smr_swap_attr *attr, smr_swap **out) {
   if (!out ||
       (attr && (attr->flags & ~(SMR_SWAP_MULTI_WRITER | SMR_SWAP_SYMMETRIC |
                                 SMR_SWAP_STRICT_THRESHOLD))))
@@ -622,7 +622,7 @@ static void cell_unref(smr_swap *c) {
 
 int smr_swap_destroy(smr_swap *c) {
   if (!c)
-    return -EINVAL;
+    return 0; /* free-like (DESIGN.md, "Conventions") */
   CELL_CHECK(c);
   /* A destructor that destroy itself runs (the lock is ours): report the
    * double destroy instead of deadlocking.  acquire: as in writer_begin. */
@@ -689,9 +689,9 @@ static void *apply(smr_swap *c, smr_swap_update_fn fn, void *arg) {
 /* A read whose guard goes back to the caller (load, filter, update_and_fetch,
  * fetch_and_update).  The guard gets its release-order depth even when the
  * library is built without SMR_DEBUG: a caller built with it checks that
- * depth in smr_guard_release, and would otherwise read garbage and abort on
- * correct code.  Out of line, so the inline read path is unchanged. */
-static void *read_for_caller(smr_swap_reader *r, smr_guard *g) {
+ * depth in smr_swap_guard_release, and would otherwise read garbage and abort
+ * on correct code.  Out of line, so the inline read path is unchanged. */
+static void *read_for_caller(smr_swap_reader *r, smr_swap_guard *g) {
   void *v = smr_swap_read(r, g);
 #ifndef SMR_DEBUG
   g->depth = ++r->depth;
@@ -700,11 +700,11 @@ static void *read_for_caller(smr_swap_reader *r, smr_guard *g) {
 }
 
 /* Release of a guard read_for_caller filled, by the library itself. */
-static void release_for_caller(smr_guard *g) {
+static void release_for_caller(smr_swap_guard *g) {
 #ifndef SMR_DEBUG
   g->reader->depth--;
 #endif
-  smr_guard_release(g);
+  smr_swap_guard_release(g);
 }
 
 int smr_swap_update(smr_swap *c, smr_swap_update_fn fn, void *arg) {
@@ -721,7 +721,7 @@ int smr_swap_update(smr_swap *c, smr_swap_update_fn fn, void *arg) {
   return rc;
 }
 
-void *smr_swap_load(smr_swap *c, smr_guard *g) {
+void *smr_swap_load(smr_swap *c, smr_swap_guard *g) {
   if (!c || !g)
     return NULL;
   CELL_CHECK(c);
@@ -731,7 +731,7 @@ void *smr_swap_load(smr_swap *c, smr_guard *g) {
 
 static int copy_out(smr_swap_reader *r, void *dst, size_t size,
                     smr_swap_copy_fn copy, void *arg) {
-  smr_guard g;
+  smr_swap_guard g;
   const void *v = smr_swap_read(r, &g);
   int rc = 0;
   if (!v)
@@ -740,7 +740,7 @@ static int copy_out(smr_swap_reader *r, void *dst, size_t size,
     copy(dst, v, size, arg);
   else
     memcpy(dst, v, size);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   return rc;
 }
 
@@ -819,7 +819,7 @@ int smr_swap_exchange(smr_swap *c, void *value, void **old) {
   }
 }
 
-int smr_swap_compare_exchange(smr_swap *c, const smr_guard *expected,
+int smr_swap_compare_exchange(smr_swap *c, const smr_swap_guard *expected,
                               void *value) {
   /* Identity: the guard's reader (a handle or an own reader) points at
    * this cell's `cur`; versions are unique only per cell. */
@@ -853,7 +853,7 @@ int smr_swap_compare_exchange(smr_swap *c, const smr_guard *expected,
  * the publish happen under the writer lock, so in multi-writer mode the
  * guard is on exactly the value this call replaced or published. */
 static int update_pinned(smr_swap *c, smr_swap_update_fn fn, void *arg,
-                         smr_guard *g, int fetch_first) {
+                         smr_swap_guard *g, int fetch_first) {
   if (!c || !fn || !g)
     return -EINVAL;
   int rc = writer_begin(c);
@@ -881,12 +881,12 @@ static int update_pinned(smr_swap *c, smr_swap_update_fn fn, void *arg,
 }
 
 int smr_swap_update_and_fetch(smr_swap *c, smr_swap_update_fn fn, void *arg,
-                              smr_guard *g) {
+                              smr_swap_guard *g) {
   return update_pinned(c, fn, arg, g, 0);
 }
 
 int smr_swap_fetch_and_update(smr_swap *c, smr_swap_update_fn fn, void *arg,
-                              smr_guard *g) {
+                              smr_swap_guard *g) {
   return update_pinned(c, fn, arg, g, 1);
 }
 
@@ -1014,7 +1014,7 @@ int smr_swap_reader_create(smr_swap *c, smr_swap_reader **out) {
 
 int smr_swap_reader_destroy(smr_swap_reader *pub) {
   if (!pub)
-    return -EINVAL;
+    return 0; /* free-like */
   struct swap_rec *r = (struct swap_rec *)pub;
   smr_swap *c = r->cell;
   /* relaxed: the owner's own slot. */
@@ -1068,14 +1068,14 @@ void smr__swap_misuse(const smr_swap_reader *r, int what) {
 void *smr_swap_reader_map(smr_swap_reader *r, smr_swap_map_fn fn, void *arg) {
   if (!r || !fn)
     return NULL;
-  smr_guard g;
+  smr_swap_guard g;
   void *res = fn(smr_swap_read(r, &g), arg);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   return res;
 }
 
 bool smr_swap_reader_filter(smr_swap_reader *r, smr_swap_pred_fn pred,
-                            void *arg, smr_guard *g) {
+                            void *arg, smr_swap_guard *g) {
   if (!r || !pred || !g)
     return false;
   if (pred(read_for_caller(r, g), arg))

@@ -46,11 +46,11 @@ int smr_asm_epoch_read(smr_reader *r) {
 
 int smr_asm_swap_read(smr_swap_reader *r) {
   SMR_ASM_MARK("SMR_ASM_BEGIN smr_asm_swap_read");
-  smr_guard g;
+  smr_swap_guard g;
   const struct asm_obj *p = smr_swap_read(r, &g);
   SMR_ASM_CONTROL();
   int x = p->field;
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   SMR_ASM_MARK("SMR_ASM_END smr_asm_swap_read");
   return x;
 }

@@ -34,8 +34,7 @@ endforeach()
 # internal fault-injection hook (src/test_hooks.h), and through a real
 # seccomp filter on membarrier (skipped, exit 77, where the cell is not
 # asymmetric or seccomp is unavailable).
-smr_test(test_swap_barrier LABELS unit ARGS hook)
-target_include_directories(test_swap_barrier PRIVATE ${PROJECT_SOURCE_DIR}/src)
+smr_test(test_swap_barrier HOOKS LABELS unit ARGS hook)
 add_test(NAME test_swap_barrier_threads COMMAND test_swap_barrier hook-threads)
 set_tests_properties(test_swap_barrier_threads PROPERTIES TIMEOUT 120
                      LABELS "stress")
@@ -47,8 +46,7 @@ set_tests_properties(test_swap_barrier_seccomp PROPERTIES TIMEOUT 120
 # SMR_DEBUG whatever the build type (part debug-mix: the caller's debug
 # checks over a library that may not have them); mw-cancel and cas-reenter
 # use the barrier fault-injection hook (src/test_hooks.h).
-smr_test(test_swap_review LABELS unit ARGS mw-cancel)
-target_include_directories(test_swap_review PRIVATE ${PROJECT_SOURCE_DIR}/src)
+smr_test(test_swap_review HOOKS LABELS unit ARGS mw-cancel)
 foreach(part cas-reenter debug-mix dtor-reader fork version)
   add_test(NAME test_swap_review_${part} COMMAND test_swap_review ${part})
   set_tests_properties(test_swap_review_${part} PROPERTIES TIMEOUT 120

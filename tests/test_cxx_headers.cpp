@@ -45,7 +45,7 @@ int main() {
 
   // Epoch domain: C++-compiled enter/leave, C-compiled grace periods.
   smr_domain *d = nullptr;
-  CHECK_EQ(smr_domain_create(&d, nullptr), 0);
+  CHECK_EQ(smr_domain_create(nullptr, &d), 0);
   smr_reader *r = nullptr;
   CHECK_EQ(smr_reader_register(d, &r), 0);
   CHECK(!smr_in_section(r));
@@ -64,29 +64,29 @@ int main() {
 
   // Swap cell: C++-compiled read path on C-published values.
   smr_swap *c = nullptr;
-  CHECK_EQ(smr_swap_create(&c, new cfg{1}, destroy_cfg, nullptr), 0);
+  CHECK_EQ(smr_swap_create(new cfg{1}, destroy_cfg, nullptr, &c), 0);
   smr_swap_reader *sr = nullptr;
   CHECK_EQ(smr_swap_reader_create(c, &sr), 0);
-  smr_guard g;
+  smr_swap_guard g;
   const cfg *v = cfg_cell_read(sr, &g);
   CHECK(v != nullptr);
   CHECK_EQ(v->answer, 1);
-  CHECK_EQ(smr_guard_version(&g), 0);
+  CHECK_EQ(smr_swap_guard_version(&g), 0);
   CHECK(smr_swap_reader_is_pinned(sr));
   CHECK_EQ(cfg_cell_store(c, new cfg{42}), 0);
   CHECK_EQ(smr_swap_collect(c), 0); // previous value, and pinned anyway
   CHECK_EQ(v->answer, 1);           // still pinned by g
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK(!smr_swap_reader_is_pinned(sr));
   const cfg *w = static_cast<const cfg *>(smr_swap_read(sr, &g));
   CHECK_EQ(w->answer, 42);
-  CHECK_EQ(smr_guard_version(&g), 1);
-  smr_guard_release(&g);
+  CHECK_EQ(smr_swap_guard_version(&g), 1);
+  smr_swap_guard_release(&g);
   CHECK_EQ(cfg_cell_get(c)->answer, 42);
   // The cell's own reader (the writer's load).
   const cfg *x = cfg_cell_load(c, &g);
   CHECK(x == w);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK_EQ(smr_swap_reader_destroy(sr), 0);
   CHECK_EQ(smr_swap_destroy(c), 0);
   CHECK_EQ(destroyed, 2);

@@ -147,7 +147,7 @@ int main(void) {
    * created after run after it. */
   CHECK_EQ(pthread_key_create(&key_before, user_dtor), 0);
   struct smr_domain_attr a = {0, 4};
-  CHECK_EQ(smr_domain_create(&dom, &a), 0);
+  CHECK_EQ(smr_domain_create(&a, &dom), 0);
   smr_reader *self;
   CHECK_EQ(smr_reader_register(dom, &self), 0);
   CHECK_EQ(smr_reader_unregister(self), 0);

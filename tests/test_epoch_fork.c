@@ -74,7 +74,7 @@ static struct obj *obj_new(void) {
 static smr_domain *domain(unsigned flags) {
   struct smr_domain_attr a = {flags, SIZE_MAX};
   smr_domain *d;
-  CHECK_EQ(smr_domain_create(&d, &a), 0);
+  CHECK_EQ(smr_domain_create(&a, &d), 0);
   return d;
 }
 

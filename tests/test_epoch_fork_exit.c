@@ -89,7 +89,7 @@ static int wait_child(pid_t pid) {
 }
 
 int main(void) {
-  CHECK_EQ(smr_domain_create(&dom, NULL), 0);
+  CHECK_EQ(smr_domain_create(NULL, &dom), 0);
   smr_reader *self;
   CHECK_EQ(smr_reader_register(dom, &self), 0);
   CHECK_EQ(pthread_key_create(&child_key, child_dtor), 0);

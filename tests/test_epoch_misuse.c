@@ -39,7 +39,7 @@
 static smr_reader *new_reader(unsigned flags) {
   struct smr_domain_attr a = {flags, 0};
   smr_domain *d;
-  CHECK_EQ(smr_domain_create(&d, &a), 0);
+  CHECK_EQ(smr_domain_create(&a, &d), 0);
   smr_reader *r;
   CHECK_EQ(smr_reader_register(d, &r), 0);
   return r;

@@ -137,7 +137,7 @@ static void check_all_reclaimed(int slot) {
 static smr_domain *domain(unsigned flags, size_t threshold) {
   struct smr_domain_attr a = {flags, threshold};
   smr_domain *d;
-  CHECK_EQ(smr_domain_create(&d, &a), 0);
+  CHECK_EQ(smr_domain_create(&a, &d), 0);
   return d;
 }
 

@@ -20,7 +20,7 @@ int main(void) {
   struct smr_fence_info fi;
   CHECK_EQ(smr_fence_init(&fi), 0);
   smr_domain *d;
-  CHECK_EQ(smr_domain_create(&d, NULL), 0);
+  CHECK_EQ(smr_domain_create(NULL, &d), 0);
   smr_reader *r;
   CHECK_EQ(smr_reader_register(d, &r), 0);
   smr_enter(r);
@@ -38,17 +38,17 @@ int main(void) {
 
   freed = 0;
   smr_swap *c;
-  CHECK_EQ(smr_swap_create(&c, malloc(8), free_val, NULL), 0);
+  CHECK_EQ(smr_swap_create(malloc(8), free_val, NULL, &c), 0);
   smr_swap_reader *sr;
   CHECK_EQ(smr_swap_reader_create(c, &sr), 0);
-  smr_guard g;
+  smr_swap_guard g;
   void *v0 = smr_swap_read(sr, &g);
   CHECK(v0 == smr_swap_get(c));
   for (int i = 0; i < 1000; i++)
     CHECK_EQ(smr_swap_store(c, malloc(8)), 0);
   CHECK(g.value == v0);
   CHECK(smr_swap_garbage_count(c) <= 256 + 1);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK_EQ(smr_swap_version(c), 1000);
   CHECK_EQ(smr_swap_reader_destroy(sr), 0);
   CHECK_EQ(smr_swap_destroy(c), 0);

@@ -125,7 +125,7 @@ static size_t check_window(smr_swap *c) {
 static smr_swap *mkcell(void *initial, size_t threshold) {
   struct smr_swap_attr a = {cell_flags, threshold, &dtor_ctx};
   smr_swap *c = NULL;
-  CHECK_EQ(smr_swap_create(&c, initial, dtor, &a), 0);
+  CHECK_EQ(smr_swap_create(initial, dtor, &a, &c), 0);
   CHECK(c != NULL);
   return c;
 }
@@ -189,30 +189,38 @@ SMR_SWAP_TYPED(tval, struct val)
 static void test_bad_args(void) {
   smr_swap *c = NULL;
   struct smr_swap_attr a = {0, 0, &dtor_ctx};
-  CHECK_EQ(smr_swap_create(NULL, NULL, dtor, NULL), -EINVAL);
-  CHECK_EQ(smr_swap_create(NULL, NULL, dtor, &a), -EINVAL);
-  unsigned bad[] = {0x8u, 0x10u, 0x80000000u,
-                    SMR_SWAP_MULTI_WRITER | SMR_SWAP_SYMMETRIC | 0x20u};
+  CHECK_EQ(smr_swap_create(NULL, dtor, NULL, NULL), -EINVAL);
+  CHECK_EQ(smr_swap_create(NULL, dtor, &a, NULL), -EINVAL);
+  /* Unknown bits, and flags of the other modules' sets (unique values). */
+  unsigned bad[] = {0x8u,
+                    0x80u,
+                    0x80000000u,
+                    SMR_SWAP_MULTI_WRITER | SMR_SWAP_SYMMETRIC | 0x80u,
+                    SMR_DOMAIN_SYMMETRIC,
+                    SMR_DOMAIN_STRICT_THRESHOLD,
+                    SMR_CHANNEL_SYMMETRIC,
+                    SMR_CHANNEL_VERIFY};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     a.flags = bad[i];
-    CHECK_EQ(smr_swap_create(&c, NULL, dtor, &a), -EINVAL);
+    CHECK_EQ(smr_swap_create(NULL, dtor, &a, &c), -EINVAL);
   }
   /* A failed create does not take ownership of the initial value. */
   struct val *v = mk();
   a.flags = 0x8u;
-  CHECK_EQ(smr_swap_create(&c, v, dtor, &a), -EINVAL);
+  CHECK_EQ(smr_swap_create(v, dtor, &a, &c), -EINVAL);
+  a.flags = 0;
   give_back(v);
 
   struct val *v0 = mk();
   c = mkcell(v0, 0);
   smr_swap_reader *r = mkreader(c);
   struct val *w = mk();
-  smr_guard g;
+  smr_swap_guard g;
   struct val buf;
   void *old = &buf;
   count_calls = 0;
 
-  CHECK_EQ(smr_swap_destroy(NULL), -EINVAL);
+  CHECK_EQ(smr_swap_destroy(NULL), 0);
   CHECK_EQ(smr_swap_store(NULL, w), -EINVAL);
   CHECK(smr_swap_get(NULL) == NULL);
   CHECK_EQ(smr_swap_update(NULL, count_fn, w), -EINVAL);
@@ -240,7 +248,7 @@ static void test_bad_args(void) {
   CHECK_EQ(smr_swap_reader_create(NULL, &r2), -EINVAL);
   CHECK_EQ(smr_swap_reader_create(c, NULL), -EINVAL);
   CHECK(r2 == (smr_swap_reader *)&buf);
-  CHECK_EQ(smr_swap_reader_destroy(NULL), -EINVAL);
+  CHECK_EQ(smr_swap_reader_destroy(NULL), 0);
   const void *seen = NULL;
   CHECK(smr_swap_reader_map(NULL, map_fn, &seen) == NULL);
   CHECK(smr_swap_reader_map(r, NULL, &seen) == NULL);
@@ -284,14 +292,14 @@ static void test_create_store_read(void) {
 
   smr_swap_reader *r = mkreader(c);
   CHECK_EQ(smr_swap_reader_version(r), 0);
-  smr_guard g;
+  smr_swap_guard g;
   const struct val *p = smr_swap_read(r, &g);
   CHECK(p == v0);
   CHECK(g.value == v0);
-  CHECK_EQ(smr_guard_version(&g), 0);
+  CHECK_EQ(smr_swap_guard_version(&g), 0);
   CHECK(smr_swap_reader_is_pinned(r));
   check_live(p);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK(!smr_swap_reader_is_pinned(r));
 
   struct val *vs[10];
@@ -307,13 +315,13 @@ static void test_create_store_read(void) {
     CHECK(smr_swap_previous(c) == (i ? vs[i - 1] : v0));
     p = smr_swap_read(r, &g);
     CHECK(p == vs[i]);
-    CHECK_EQ(smr_guard_version(&g), i + 1);
+    CHECK_EQ(smr_swap_guard_version(&g), i + 1);
     check_live(p);
-    smr_guard_release(&g);
+    smr_swap_guard_release(&g);
     p = smr_swap_load(c, &g);
     CHECK(p == vs[i]);
-    CHECK_EQ(smr_guard_version(&g), i + 1);
-    smr_guard_release(&g);
+    CHECK_EQ(smr_swap_guard_version(&g), i + 1);
+    smr_swap_guard_release(&g);
   }
   CHECK_EQ(ndestroyed, base + 10 - (int)check_window(c));
   CHECK_EQ(smr_swap_reader_destroy(r), 0);
@@ -326,13 +334,13 @@ static void test_create_store_read(void) {
 static void test_null_value(void) {
   smr_swap *c = mkcell(NULL, 0);
   smr_swap_reader *r = mkreader(c);
-  smr_guard g;
+  smr_swap_guard g;
   CHECK(smr_swap_get(c) == NULL);
   CHECK(smr_swap_read(r, &g) == NULL);
   CHECK(g.value == NULL);
-  CHECK_EQ(smr_guard_version(&g), 0);
+  CHECK_EQ(smr_swap_guard_version(&g), 0);
   CHECK(smr_swap_reader_is_pinned(r));
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK(!smr_swap_reader_is_pinned(r));
 
   struct val buf, ref;
@@ -352,8 +360,8 @@ static void test_null_value(void) {
   CHECK_EQ(smr_swap_version(c), 1);
   CHECK(smr_swap_previous(c) == NULL); /* the replaced value was NULL */
   CHECK(smr_swap_read(r, &g) == v1);
-  CHECK_EQ(smr_guard_version(&g), 1);
-  smr_guard_release(&g);
+  CHECK_EQ(smr_swap_guard_version(&g), 1);
+  smr_swap_guard_release(&g);
   CHECK_EQ(smr_swap_load_copy(c, &buf, sizeof buf, NULL, NULL), 0);
   CHECK(memcmp(&buf, v1, sizeof buf) == 0);
 
@@ -362,8 +370,8 @@ static void test_null_value(void) {
   CHECK(smr_swap_get(c) == NULL);
   CHECK(smr_swap_previous(c) == v1);
   CHECK(smr_swap_load(c, &g) == NULL);
-  CHECK_EQ(smr_guard_version(&g), 2);
-  smr_guard_release(&g);
+  CHECK_EQ(smr_swap_guard_version(&g), 2);
+  smr_swap_guard_release(&g);
   CHECK_EQ(smr_swap_load_copy(c, &buf, sizeof buf, NULL, NULL), -ENOENT);
   CHECK_EQ(smr_swap_reader_destroy(r), 0);
   CHECK_EQ(smr_swap_destroy(c), 0);
@@ -375,21 +383,21 @@ static void test_snapshot(void) {
   struct val *v0 = mk();
   smr_swap *c = mkcell(v0, 4);
   smr_swap_reader *r = mkreader(c);
-  smr_guard g;
+  smr_swap_guard g;
   const struct val *p = smr_swap_read(r, &g);
   CHECK(p == v0);
   int id0 = v0->id;
   for (int i = 0; i < 50; i++) {
     CHECK_EQ(smr_swap_store(c, mk()), 0);
     CHECK(g.value == v0);
-    CHECK_EQ(smr_guard_version(&g), 0);
+    CHECK_EQ(smr_swap_guard_version(&g), 0);
     CHECK_EQ(smr_swap_reader_version(r), i + 1);
     check_live(p);
   }
   CHECK(smr_swap_collect(c) >= 0);
   check_live(p);
   CHECK_EQ(destroyed[id0], 0);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   /* Released and no longer previous: the next collection destroys it. */
   CHECK(smr_swap_collect(c) >= 1);
   CHECK_EQ(destroyed[id0], 1);
@@ -405,21 +413,21 @@ static void test_nested(void) {
   int id1 = v1->id;
   smr_swap *c = mkcell(v1, 2);
   smr_swap_reader *r = mkreader(c);
-  smr_guard g1, g2, g3;
+  smr_swap_guard g1, g2, g3;
   CHECK(smr_swap_read(r, &g1) == v1);
   struct val *v2 = mk();
   CHECK_EQ(smr_swap_store(c, v2), 0);
   CHECK(smr_swap_read(r, &g2) == v1);
-  CHECK_EQ(smr_guard_version(&g2), 0);
+  CHECK_EQ(smr_swap_guard_version(&g2), 0);
   CHECK_EQ(smr_swap_store(c, mk()), 0);
   CHECK(smr_swap_read(r, &g3) == v1);
-  CHECK_EQ(smr_guard_version(&g3), 0);
+  CHECK_EQ(smr_swap_guard_version(&g3), 0);
   CHECK_EQ(smr_swap_store(c, mk()), 0);
   CHECK_EQ(smr_swap_store(c, mk()), 0);
   CHECK(smr_swap_collect(c) >= 0);
-  smr_guard_release(&g3);
+  smr_swap_guard_release(&g3);
   CHECK(smr_swap_reader_is_pinned(r));
-  smr_guard_release(&g2);
+  smr_swap_guard_release(&g2);
   CHECK(smr_swap_reader_is_pinned(r));
   /* Still pinned by g1: collections leave v1 alone. */
   for (int i = 0; i < 10; i++)
@@ -428,34 +436,34 @@ static void test_nested(void) {
   check_live(v1);
   /* A nested read after inner releases still returns the outer value. */
   CHECK(smr_swap_read(r, &g2) == v1);
-  smr_guard_release(&g2);
+  smr_swap_guard_release(&g2);
   CHECK(smr_swap_reader_is_pinned(r));
-  smr_guard_release(&g1);
+  smr_swap_guard_release(&g1);
   CHECK(!smr_swap_reader_is_pinned(r));
   CHECK(smr_swap_collect(c) >= 1);
   CHECK_EQ(destroyed[id1], 1);
   /* A fresh read now sees the current value. */
   CHECK(smr_swap_read(r, &g1) == smr_swap_get(c));
-  CHECK_EQ(smr_guard_version(&g1), smr_swap_version(c));
-  smr_guard_release(&g1);
+  CHECK_EQ(smr_swap_guard_version(&g1), smr_swap_version(c));
+  smr_swap_guard_release(&g1);
 
   /* The cell's own reader nests the same way. */
   void *cur = smr_swap_get(c);
   CHECK(smr_swap_load(c, &g1) == cur);
   CHECK_EQ(smr_swap_store(c, mk()), 0);
   CHECK(smr_swap_load(c, &g2) == cur);
-  CHECK_EQ(smr_guard_version(&g2), smr_guard_version(&g1));
+  CHECK_EQ(smr_swap_guard_version(&g2), smr_swap_guard_version(&g1));
   for (int i = 0; i < 10; i++)
     CHECK_EQ(smr_swap_store(c, mk()), 0);
   check_live(cur);
-  smr_guard_release(&g2);
+  smr_swap_guard_release(&g2);
   CHECK_EQ(smr_swap_store(c, mk()), 0);
   CHECK_EQ(smr_swap_store(c, mk()), 0);
   CHECK(smr_swap_collect(c) >= 0);
   check_live(cur);
-  smr_guard_release(&g1);
+  smr_swap_guard_release(&g1);
   CHECK(smr_swap_load(c, &g1) == smr_swap_get(c));
-  smr_guard_release(&g1);
+  smr_swap_guard_release(&g1);
   CHECK_EQ(smr_swap_reader_destroy(r), 0);
   CHECK_EQ(smr_swap_destroy(c), 0);
   check_all_accounted();
@@ -477,13 +485,13 @@ static void test_update(void) {
   /* update_and_fetch: guard on the new value. */
   struct val *v2 = mk();
   u = (struct upd){0, NULL, v2};
-  smr_guard g, g2;
+  smr_swap_guard g, g2;
   CHECK_EQ(smr_swap_update_and_fetch(c, upd_fn, &u, &g), 0);
   CHECK_EQ(u.calls, 1);
   CHECK(u.seen == v1);
   CHECK(g.value == v2);
   CHECK(smr_swap_get(c) == v2);
-  CHECK_EQ(smr_guard_version(&g), 2);
+  CHECK_EQ(smr_swap_guard_version(&g), 2);
   CHECK_EQ(smr_swap_version(c), 2);
   /* An own guard is held: both fetch variants refuse, calling nothing. */
   struct val *w = mk();
@@ -498,7 +506,7 @@ static void test_update(void) {
     CHECK_EQ(smr_swap_store(c, mk()), 0);
   CHECK(smr_swap_collect(c) >= 0);
   check_live(v2);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
 
   /* fetch_and_update: guard on the old value, which stays valid. */
   void *old = smr_swap_get(c);
@@ -508,7 +516,7 @@ static void test_update(void) {
   CHECK_EQ(u.calls, 1);
   CHECK(u.seen == old);
   CHECK(g.value == old);
-  CHECK_EQ(smr_guard_version(&g), ver);
+  CHECK_EQ(smr_swap_guard_version(&g), ver);
   CHECK(smr_swap_get(c) == w);
   CHECK_EQ(smr_swap_version(c), ver + 1);
   int oid = ((struct val *)old)->id;
@@ -517,20 +525,20 @@ static void test_update(void) {
   CHECK(smr_swap_collect(c) >= 0);
   check_live(old);
   /* An own guard from smr_swap_load blocks them too. */
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK(smr_swap_load(c, &g) == smr_swap_get(c));
   struct val *x = mk();
   u = (struct upd){0, NULL, x};
   CHECK_EQ(smr_swap_fetch_and_update(c, upd_fn, &u, &g2), -EBUSY);
   CHECK_EQ(smr_swap_update_and_fetch(c, upd_fn, &u, &g2), -EBUSY);
   CHECK_EQ(u.calls, 0);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK(smr_swap_collect(c) >= 1);
   CHECK_EQ(destroyed[oid], 1);
   /* Released: they work again. */
   CHECK_EQ(smr_swap_update_and_fetch(c, upd_fn, &u, &g), 0);
   CHECK(g.value == x);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK_EQ(smr_swap_destroy(c), 0);
   check_all_accounted();
 }
@@ -540,11 +548,11 @@ static void test_copy(void) {
   struct val *v0 = mk();
   smr_swap *c = mkcell(v0, 0);
   smr_swap_reader *r = mkreader(c);
-  smr_guard g;
+  smr_swap_guard g;
   CHECK(smr_swap_load(c, &g) == v0);
   CHECK(g.value == v0);
-  CHECK_EQ(smr_guard_version(&g), 0);
-  smr_guard_release(&g);
+  CHECK_EQ(smr_swap_guard_version(&g), 0);
+  smr_swap_guard_release(&g);
 
   struct val buf;
   memset(&buf, 0, sizeof buf);
@@ -576,7 +584,7 @@ static void test_copy(void) {
   CHECK_EQ(smr_swap_reader_copy(r, &buf, sizeof buf, NULL, NULL), 0);
   CHECK(memcmp(&buf, v1, sizeof buf) == 0);
   CHECK(smr_swap_reader_is_pinned(r));
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK_EQ(smr_swap_reader_destroy(r), 0);
   CHECK_EQ(smr_swap_destroy(c), 0);
   check_all_accounted();
@@ -676,7 +684,7 @@ static void test_threshold(void) {
   enum { NR = 6 };
   c = mkcell(mk(), th);
   smr_swap_reader *rs[NR];
-  smr_guard gs[NR];
+  smr_swap_guard gs[NR];
   const struct val *pv[NR];
   int base = ndestroyed;
   int stores = 0;
@@ -698,7 +706,7 @@ static void test_threshold(void) {
     }
   }
   for (int i = 0; i < NR; i++) {
-    smr_guard_release(&gs[i]);
+    smr_swap_guard_release(&gs[i]);
     CHECK_EQ(smr_swap_reader_destroy(rs[i]), 0);
   }
   CHECK(smr_swap_collect(c) >= NR);
@@ -718,7 +726,7 @@ static void plain_dtor(void *p, void *ctx) {
 static void test_attr_null(void) {
   smr_swap *c;
   plain_destroys = 0;
-  CHECK_EQ(smr_swap_create(&c, malloc(16), plain_dtor, NULL), 0);
+  CHECK_EQ(smr_swap_create(malloc(16), plain_dtor, NULL, &c), 0);
   size_t gc = 0;
   for (int i = 1; i <= 256 * 10; i++) {
     CHECK_EQ(smr_swap_store(c, malloc(16)), 0);
@@ -735,7 +743,7 @@ static void test_attr_null(void) {
 
   /* destroy NULL: values are not owned by the cell. */
   static int a, b, d;
-  CHECK_EQ(smr_swap_create(&c, &a, NULL, NULL), 0);
+  CHECK_EQ(smr_swap_create(&a, NULL, NULL, &c), 0);
   CHECK_EQ(smr_swap_store(c, &b), 0);
   CHECK_EQ(smr_swap_store(c, &d), 0);
   CHECK(smr_swap_collect(c) >= 0);
@@ -760,10 +768,10 @@ static void test_exchange(void) {
   CHECK(smr_swap_previous(c) == NULL);
   CHECK(smr_swap_get(c) == v1);
   CHECK_EQ(smr_swap_version(c), 2);
-  smr_guard g;
+  smr_swap_guard g;
   CHECK(smr_swap_read(r, &g) == v1);
-  CHECK_EQ(smr_guard_version(&g), 2);
-  smr_guard_release(&g);
+  CHECK_EQ(smr_swap_guard_version(&g), 2);
+  smr_swap_guard_release(&g);
   /* Many stores and collections later the cell still has not destroyed v0:
    * it belongs to us. */
   for (int i = 0; i < 20; i++)
@@ -788,7 +796,7 @@ static void test_exchange(void) {
   CHECK(old == y);
   CHECK(g.value == cur);
   check_live(cur);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   give_back(old);
   /* A foreign reader's guard on an older value does not block either. */
   CHECK(smr_swap_read(r, &g) == w);
@@ -799,7 +807,7 @@ static void test_exchange(void) {
   CHECK(old == cur2);
   give_back(old);
   check_live(w);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK_EQ(smr_swap_reader_destroy(r), 0);
   CHECK_EQ(smr_swap_destroy(c), 0);
   check_all_accounted();
@@ -810,11 +818,11 @@ static void test_compare_exchange(void) {
   struct val *v0 = mk();
   smr_swap *c = mkcell(v0, 0);
   smr_swap_reader *r = mkreader(c);
-  smr_guard g, g2;
+  smr_swap_guard g, g2;
   CHECK(smr_swap_read(r, &g) == v0);
   struct val *v1 = mk();
   CHECK_EQ(smr_swap_compare_exchange(c, &g, v1), 0);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK(smr_swap_get(c) == v1);
   CHECK_EQ(smr_swap_version(c), 1);
   CHECK(smr_swap_previous(c) == v0); /* the old value was retired */
@@ -831,8 +839,8 @@ static void test_compare_exchange(void) {
   /* A nested guard on the stale value is stale too. */
   CHECK(smr_swap_read(r, &g2) == v1);
   CHECK_EQ(smr_swap_compare_exchange(c, &g2, x), -EAGAIN);
-  smr_guard_release(&g2);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g2);
+  smr_swap_guard_release(&g);
   CHECK(smr_swap_collect(c) >= 0);
   give_back(x); /* never destroyed by the cell */
 
@@ -841,7 +849,7 @@ static void test_compare_exchange(void) {
   struct val *v3 = mk();
   CHECK_EQ(smr_swap_compare_exchange(c, &g, v3), 0);
   CHECK_EQ(smr_swap_compare_exchange(c, &g, x = mk()), -EAGAIN);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   give_back(x);
   CHECK(smr_swap_get(c) == v3);
   CHECK_EQ(smr_swap_reader_destroy(r), 0);
@@ -851,14 +859,14 @@ static void test_compare_exchange(void) {
   /* ABA: the same pointer published again is a different publication. */
   static int a, b, d;
   struct smr_swap_attr at = {cell_flags, 0, NULL};
-  CHECK_EQ(smr_swap_create(&c, &a, NULL, &at), 0);
+  CHECK_EQ(smr_swap_create(&a, NULL, &at, &c), 0);
   r = mkreader(c);
   CHECK(smr_swap_read(r, &g) == &a);
   CHECK_EQ(smr_swap_store(c, &b), 0);
   CHECK_EQ(smr_swap_store(c, &a), 0);
   CHECK(smr_swap_get(c) == &a);
   CHECK_EQ(smr_swap_compare_exchange(c, &g, &d), -EAGAIN);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK(smr_swap_get(c) == &a);
   CHECK_EQ(smr_swap_reader_destroy(r), 0);
   CHECK_EQ(smr_swap_destroy(c), 0);
@@ -875,20 +883,20 @@ static void test_reader_helpers(void) {
   CHECK(res == (char *)v0 + 1);
   CHECK(!smr_swap_reader_is_pinned(r));
 
-  smr_guard g;
+  smr_swap_guard g;
   const void *want = v0;
   CHECK(smr_swap_reader_filter(r, pred_fn, &want, &g));
   CHECK(smr_swap_reader_is_pinned(r));
   CHECK(g.value == v0);
-  CHECK_EQ(smr_guard_version(&g), 0);
+  CHECK_EQ(smr_swap_guard_version(&g), 0);
   struct val *v1 = mk();
   CHECK_EQ(smr_swap_store(c, v1), 0);
   CHECK_EQ(smr_swap_store(c, mk()), 0);
   /* reader_version is the cell's current version, the guard's is pinned. */
   CHECK_EQ(smr_swap_reader_version(r), 2);
-  CHECK_EQ(smr_guard_version(&g), 0);
+  CHECK_EQ(smr_swap_guard_version(&g), 0);
   CHECK(g.value == v0);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK(!smr_swap_reader_is_pinned(r));
   CHECK(!smr_swap_reader_filter(r, pred_fn, &want, &g)); /* v0 not current */
   CHECK(!smr_swap_reader_is_pinned(r));
@@ -904,12 +912,12 @@ static void test_reader_lifecycle(void) {
   smr_swap *c = mkcell(v0, 0);
   smr_swap_reader *r1 = mkreader(c), *r2 = mkreader(c);
   CHECK(r1 != r2);
-  smr_guard g;
+  smr_swap_guard g;
   CHECK(smr_swap_read(r1, &g) == v0);
   CHECK_EQ(smr_swap_reader_destroy(r1), -EBUSY);
   CHECK(smr_swap_reader_is_pinned(r1)); /* still usable */
   CHECK(g.value == v0);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK_EQ(smr_swap_reader_destroy(r1), 0);
   /* The freed record is reused, and comes back idle. */
   smr_swap_reader *r3 = mkreader(c);
@@ -917,18 +925,18 @@ static void test_reader_lifecycle(void) {
   struct val *v1 = mk();
   CHECK_EQ(smr_swap_store(c, v1), 0);
   CHECK(smr_swap_read(r3, &g) == v1);
-  CHECK_EQ(smr_guard_version(&g), 1);
-  smr_guard_release(&g);
+  CHECK_EQ(smr_swap_guard_version(&g), 1);
+  smr_swap_guard_release(&g);
   smr_swap_reader *r4 = mkreader(c);
   CHECK(r4 != r2 && r4 != r3);
 
   /* Nested guard: -EBUSY until the outermost release. */
-  smr_guard g2;
+  smr_swap_guard g2;
   CHECK(smr_swap_read(r4, &g) == v1);
   CHECK(smr_swap_read(r4, &g2) == v1);
-  smr_guard_release(&g2);
+  smr_swap_guard_release(&g2);
   CHECK_EQ(smr_swap_reader_destroy(r4), -EBUSY);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK_EQ(smr_swap_reader_destroy(r4), 0);
   CHECK_EQ(smr_swap_reader_destroy(r3), 0);
 
@@ -954,14 +962,14 @@ static void test_macros(void) {
   CHECK_EQ(tval_store(c, v1), 0);
   CHECK(tval_get(c) == v1);
   CHECK_EQ(tval_store(NULL, v1), -EINVAL);
-  smr_guard g;
+  smr_swap_guard g;
   const struct val *p = tval_read(r, &g);
   CHECK(p == v1);
   CHECK_EQ(p->id, v1->id);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   p = tval_load(c, &g);
   CHECK(p == v1);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
 
   {
     SMR_SWAP_SCOPED_READ(const struct val *, sv, r);
@@ -995,7 +1003,7 @@ static void test_destroy_with_guards(void) {
   struct val *v = mk(), *w = mk();
   smr_swap *c = mkcell(v, 0);
   smr_swap_reader *r1 = mkreader(c), *r2 = mkreader(c);
-  smr_guard g1, g2;
+  smr_swap_guard g1, g2;
   CHECK(smr_swap_read(r1, &g1) == v);
   CHECK_EQ(smr_swap_store(c, w), 0);
   CHECK(smr_swap_read(r2, &g2) == w);
@@ -1003,12 +1011,12 @@ static void test_destroy_with_guards(void) {
   CHECK_EQ(smr_swap_store(c, x), 0);
   int idv = v->id, idw = w->id, idx = x->id;
   /* A guard of the writer's own reader would outlive the writer side. */
-  smr_guard go;
+  smr_swap_guard go;
   CHECK(smr_swap_load(c, &go) == x);
   CHECK_EQ(smr_swap_destroy(c), -EBUSY);
   CHECK_EQ(destroyed[idx], 0);
   CHECK(smr_swap_get(c) == x); /* nothing changed */
-  smr_guard_release(&go);
+  smr_swap_guard_release(&go);
   CHECK_EQ(smr_swap_destroy(c), 0);
   /* x (current, unpinned) goes now; v (retired) and w stay pinned. */
   CHECK_EQ(destroyed[idx], 1);
@@ -1016,12 +1024,12 @@ static void test_destroy_with_guards(void) {
   CHECK_EQ(destroyed[idw], 0);
   check_live(g1.value);
   check_live(g2.value);
-  smr_guard_release(&g2);
+  smr_swap_guard_release(&g2);
   CHECK_EQ(smr_swap_reader_destroy(r2), 0);
   CHECK_EQ(destroyed[idw], 1); /* released and a handle destroyed */
   CHECK_EQ(destroyed[idv], 0);
   check_live(g1.value);
-  smr_guard_release(&g1);
+  smr_swap_guard_release(&g1);
   CHECK_EQ(smr_swap_reader_destroy(r1), 0);
   CHECK_EQ(destroyed[idv], 1);
   check_all_accounted();
@@ -1046,16 +1054,16 @@ static void test_reentrant_destructor(void) {
   memset(reent_destroys, 0, sizeof reent_destroys);
   reent_depth = 0;
   struct smr_swap_attr a = {0, 2, NULL};
-  CHECK_EQ(smr_swap_create(&reent_cell, (void *)(intptr_t)1, reent_dtor, &a),
+  CHECK_EQ(smr_swap_create((void *)(intptr_t)1, reent_dtor, &a, &reent_cell),
            0);
   smr_swap_reader *r = mkreader(reent_cell);
-  smr_guard g;
+  smr_swap_guard g;
   for (int i = 2; i < 30; i++) {
     CHECK_EQ(smr_swap_store(reent_cell, (void *)(intptr_t)i), 0);
     if (i == 10)
       CHECK(smr_swap_read(r, &g) == (void *)(intptr_t)10);
     if (i == 20)
-      smr_guard_release(&g);
+      smr_swap_guard_release(&g);
   }
   CHECK_EQ(smr_swap_reader_destroy(r), 0);
   CHECK_EQ(smr_swap_destroy(reent_cell), 0);
@@ -1074,10 +1082,10 @@ static void test_read_after_destroy(void) {
   smr_swap_reader *r = mkreader(c), *r2 = NULL;
   CHECK_EQ(smr_swap_destroy(c), 0);
   CHECK_EQ(destroyed[idv], 1);
-  smr_guard g;
+  smr_swap_guard g;
   CHECK(smr_swap_read(r, &g) == NULL);
-  CHECK_EQ(smr_guard_version(&g), 1);
-  smr_guard_release(&g);
+  CHECK_EQ(smr_swap_guard_version(&g), 1);
+  smr_swap_guard_release(&g);
   CHECK_EQ(smr_swap_reader_create(c, &r2), -EINVAL);
   CHECK(r2 == NULL);
   CHECK_EQ(smr_swap_reader_destroy(r), 0);

@@ -68,7 +68,7 @@ static void drop(void *v) {
 static smr_swap *mkcell(unsigned flags, smr_swap_reader **r) {
   struct smr_swap_attr a = {flags, THRESHOLD, NULL};
   smr_swap *c = NULL;
-  CHECK_EQ(smr_swap_create(&c, mk(), dtor, &a), 0);
+  CHECK_EQ(smr_swap_create(mk(), dtor, &a, &c), 0);
   /* A reader handle: without one the cell needs no heavy barrier. */
   CHECK_EQ(smr_swap_reader_create(c, r), 0);
   return c;
@@ -144,11 +144,11 @@ static void part_hook(void) {
     fn_calls = 0;
     CHECK_EQ(smr_swap_update(c, make_next, NULL), -ENOBUFS);
     CHECK_EQ(fn_calls, 0);
-    smr_guard g;
+    smr_swap_guard g;
     smr_swap_read(r, &g);
     void *v = mk(), *old = (void *)1;
     CHECK_EQ(smr_swap_compare_exchange(c, &g, v), -ENOBUFS);
-    smr_guard_release(&g);
+    smr_swap_guard_release(&g);
     CHECK_EQ(smr_swap_exchange(c, v, &old), -ENOBUFS);
     CHECK(old == NULL && smr_swap_get(c) != v);
     CHECK_EQ(smr_swap_collect(c), -ENOBUFS);
@@ -179,8 +179,8 @@ static void part_hook(void) {
   CHECK(strstr(smr_strerror_in(SMR_MODULE_SWAP, -ECANCELED), "published"));
   CHECK(strstr(smr_strerror_in(SMR_MODULE_SWAP, -ESHUTDOWN), "destroy"));
   CHECK(strstr(smr_strerror_in(SMR_MODULE_EPOCH, -EBUSY), "registered"));
-  CHECK(!strstr(smr_strerror_in(SMR_MODULE_SHM, -EBUSY), "registered"));
-  CHECK(smr_strerror_in(SMR_MODULE_SHM, -EBUSY) !=
+  CHECK(!strstr(smr_strerror_in(SMR_MODULE_CHANNEL, -EBUSY), "registered"));
+  CHECK(smr_strerror_in(SMR_MODULE_CHANNEL, -EBUSY) !=
         smr_strerror_in(SMR_MODULE_EPOCH, -EBUSY));
   CHECK(smr_strerror_in((enum smr_module)99, -EBUSY) == smr_strerror(-EBUSY));
   CHECK(smr_strerror_in(SMR_MODULE_SWAP, -EIO) == smr_strerror(-EIO));
@@ -211,13 +211,13 @@ static void *treader(void *arg) {
   CHECK_EQ(smr_swap_reader_create(arg, &r), 0);
   /* relaxed: a stop flag; the join orders everything else. */
   while (!atomic_load_explicit(&threads_stop, memory_order_relaxed)) {
-    smr_guard g, g2;
+    smr_swap_guard g, g2;
     const struct tval *v = smr_swap_read(r, &g);
     CHECK(v->magic == MAGIC);
     CHECK(smr_swap_read(r, &g2) == v);
-    smr_guard_release(&g2);
+    smr_swap_guard_release(&g2);
     CHECK(v->magic == MAGIC);
-    smr_guard_release(&g);
+    smr_swap_guard_release(&g);
     /* relaxed: a progress count the writer waits for. */
     atomic_fetch_add_explicit(&threads_reading, 1, memory_order_relaxed);
   }
@@ -235,7 +235,7 @@ static struct tval *tmk(void) {
 static void part_hook_threads(void) {
   struct smr_swap_attr a = {0, THRESHOLD, NULL};
   smr_swap *c = NULL;
-  CHECK_EQ(smr_swap_create(&c, tmk(), tdtor, &a), 0);
+  CHECK_EQ(smr_swap_create(tmk(), tdtor, &a, &c), 0);
   pthread_t th[2];
   for (int i = 0; i < 2; i++)
     CHECK_EQ(pthread_create(&th[i], NULL, treader, c), 0);

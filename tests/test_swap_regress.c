@@ -93,7 +93,7 @@ static void free_all(void) {
 static smr_swap *mkcell(void *initial, unsigned flags) {
   struct smr_swap_attr a = {flags, 0, NULL};
   smr_swap *c = NULL;
-  CHECK_EQ(smr_swap_create(&c, initial, dtor, &a), 0);
+  CHECK_EQ(smr_swap_create(initial, dtor, &a, &c), 0);
   return c;
 }
 
@@ -133,7 +133,7 @@ static void part_c11(void) {
   for (size_t m = 0; m < NMODES; m++) {
     smr_swap *c = mkcell(mk(), modes[m]);
     smr_swap_reader *r = mkreader(c);
-    smr_guard g;
+    smr_swap_guard g;
     smr_swap_read(r, &g); /* pins v0: a slot the scan must record */
     struct val *v1 = mk(), *v2 = mk();
     CHECK_EQ(smr_swap_store(c, v1), 0);
@@ -150,7 +150,7 @@ static void part_c11(void) {
     CHECK_EQ(rc, 0); /* waiting for the old value allocates nothing */
     CHECK(old == v1 && v1->live);
     v1->live = 0; /* ours now */
-    smr_guard_release(&g);
+    smr_swap_guard_release(&g);
     CHECK_EQ(smr_swap_reader_destroy(r), 0);
     CHECK_EQ(smr_swap_destroy(c), 0);
     CHECK_EQ(ndestroyed + 1, nvals); /* v0, v2 destroyed; v1 given back */
@@ -165,15 +165,15 @@ static void part_c12(void) {
   for (size_t m = 0; m < NMODES; m++) {
     smr_swap *c = mkcell(mk(), modes[m]);
     smr_swap_reader *r = mkreader(c);
-    smr_guard g;
+    smr_swap_guard g;
     CHECK_EQ(smr_swap_store(c, mk()), 0);
     smr_swap_read(r, &g);
-    CHECK(smr_swap_reader_version(r) >= smr_guard_version(&g));
-    smr_guard_release(&g);
+    CHECK(smr_swap_reader_version(r) >= smr_swap_guard_version(&g));
+    smr_swap_guard_release(&g);
     CHECK_EQ(smr_swap_destroy(c), 0); /* r keeps the memory alive */
     CHECK(smr_swap_read(r, &g) == NULL);
-    uint64_t seen = smr_guard_version(&g);
-    smr_guard_release(&g);
+    uint64_t seen = smr_swap_guard_version(&g);
+    smr_swap_guard_release(&g);
     uint64_t v = smr_swap_reader_version(r);
     if (v < seen)
       fprintf(stderr, "c12: reader read version %llu, then version() %llu\n",
@@ -192,19 +192,19 @@ static void part_c13(void) {
     struct val *a0 = mk(), *b0 = mk();
     smr_swap *a = mkcell(a0, modes[m]), *b = mkcell(b0, modes[m]);
     smr_swap_reader *rb = mkreader(b);
-    smr_guard g;
+    smr_swap_guard g;
     CHECK(smr_swap_read(rb, &g) == b0);
-    CHECK_EQ(smr_guard_version(&g), smr_swap_version(a)); /* both 0 */
+    CHECK_EQ(smr_swap_guard_version(&g), smr_swap_version(a)); /* both 0 */
     struct val *nv = mk();
     int rc = smr_swap_compare_exchange(a, &g, nv);
     CHECK_EQ(rc, -EINVAL);
     CHECK(smr_swap_get(a) == a0);
     /* The cell's own guards and handles of the right cell still work. */
-    smr_guard ga;
+    smr_swap_guard ga;
     CHECK(smr_swap_load(a, &ga) == a0);
     CHECK_EQ(smr_swap_compare_exchange(a, &ga, nv), 0);
-    smr_guard_release(&ga);
-    smr_guard_release(&g);
+    smr_swap_guard_release(&ga);
+    smr_swap_guard_release(&g);
     CHECK_EQ(smr_swap_reader_destroy(rb), 0);
     CHECK_EQ(smr_swap_destroy(a), 0);
     CHECK_EQ(smr_swap_destroy(b), 0);
@@ -219,7 +219,7 @@ static void part_c13(void) {
 #ifdef SMR_DEBUG
 static void c14_child(void) {
   smr_swap *d = NULL;
-  CHECK_EQ(smr_swap_create(&d, NULL, NULL, NULL), 0);
+  CHECK_EQ(smr_swap_create(NULL, NULL, NULL, &d), 0);
   CHECK_EQ(smr_swap_destroy(d), 0); /* no handle: freed now */
   smr_swap_reader *x = NULL;
   fprintf(stderr, "c14 child: reader_create on a freed cell returned %d\n",
@@ -268,9 +268,9 @@ static void part_c15(void) {
      * destructors must get the same answers. */
     for (int late = 0; late < 2; late++) {
       struct smr_swap_attr a = {modes[m], 0, NULL};
-      CHECK_EQ(smr_swap_create(&reenter_cell, mk(), reenter_dtor, &a), 0);
+      CHECK_EQ(smr_swap_create(mk(), reenter_dtor, &a, &reenter_cell), 0);
       smr_swap_reader *r = mkreader(reenter_cell);
-      smr_guard g;
+      smr_swap_guard g;
       if (late)
         smr_swap_read(r, &g);
       CHECK_EQ(smr_swap_store(reenter_cell, mk()), 0);
@@ -285,7 +285,7 @@ static void part_c15(void) {
         /* ... and the last reader_destroy v0, with the same answers. */
         reenter_calls = 0;
         reenter_store_rc = reenter_destroy_rc = 1;
-        smr_guard_release(&g);
+        smr_swap_guard_release(&g);
         CHECK_EQ(smr_swap_reader_destroy(r), 0); /* destroys v0, frees */
       } else {
         CHECK_EQ(smr_swap_reader_destroy(r), 0);
@@ -308,11 +308,11 @@ static void part_c15(void) {
 static void c16_child(void) {
   smr_swap *c = mkcell(mk(), 0);
   smr_swap_reader *r = mkreader(c);
-  smr_guard g1, g2;
+  smr_swap_guard g1, g2;
   smr_swap_read(r, &g1);
   smr_swap_read(r, &g2);
-  smr_guard_release(&g1); /* the outer one first */
-  smr_guard_release(&g2);
+  smr_swap_guard_release(&g1); /* the outer one first */
+  smr_swap_guard_release(&g2);
   fprintf(stderr, "c16 child: reader pinned: %d, reader_destroy: %d\n",
           (int)smr_swap_reader_is_pinned(r), smr_swap_reader_destroy(r));
 }
@@ -324,15 +324,15 @@ static void part_c16(void) {
     struct val *v0 = mk();
     smr_swap *c = mkcell(v0, modes[m]);
     smr_swap_reader *r = mkreader(c);
-    smr_guard g1, g2;
+    smr_swap_guard g1, g2;
     CHECK(smr_swap_read(r, &g1) == v0);
     CHECK(smr_swap_read(r, &g2) == v0); /* nested */
     CHECK_EQ(smr_swap_store(c, mk()), 0);
     CHECK_EQ(smr_swap_store(c, mk()), 0);
     CHECK(smr_swap_collect(c) >= 0);
-    smr_guard_release(&g2);
+    smr_swap_guard_release(&g2);
     CHECK(v0->live && smr_swap_reader_is_pinned(r));
-    smr_guard_release(&g1);
+    smr_swap_guard_release(&g1);
     CHECK(!smr_swap_reader_is_pinned(r));
     CHECK(smr_swap_collect(c) >= 0);
     CHECK(!v0->live);
@@ -381,9 +381,9 @@ static volatile sig_atomic_t sig_count;
 
 static void on_alarm(int sig) {
   (void)sig;
-  smr_guard g;
+  smr_swap_guard g;
   (void)smr_swap_read(sig_reader, &g); /* misuse: may interrupt a read */
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   sig_count++;
 }
 #endif
@@ -392,7 +392,7 @@ static void on_alarm(int sig) {
 static void a4_child(void) {
   smr_swap *c = NULL;
   static int v = 1;
-  CHECK_EQ(smr_swap_create(&c, &v, NULL, NULL), 0);
+  CHECK_EQ(smr_swap_create(&v, NULL, NULL, &c), 0);
   CHECK_EQ(smr_swap_reader_create(c, &sig_reader), 0);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -403,9 +403,9 @@ static void a4_child(void) {
   /* Reads until a signal lands inside one (then the debug check aborts),
    * at most 20000 signals. */
   while (sig_count < 20000) {
-    smr_guard g;
+    smr_swap_guard g;
     (void)smr_swap_read(sig_reader, &g);
-    smr_guard_release(&g);
+    smr_swap_guard_release(&g);
   }
 }
 #endif

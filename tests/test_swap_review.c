@@ -97,7 +97,7 @@ static void *exchanger(void *p) {
 static void part_mw_cancel(void) {
   struct smr_swap_attr at = {SMR_SWAP_MULTI_WRITER, 4, NULL};
   smr_swap *c = NULL;
-  CHECK_EQ(smr_swap_create(&c, mk(), dtor, &at), 0);
+  CHECK_EQ(smr_swap_create(mk(), dtor, &at, &c), 0);
   smr_swap_reader *r = NULL; /* a handle: the barrier is the heavy one */
   CHECK_EQ(smr_swap_reader_create(c, &r), 0);
   set_barrier_error(-EPERM);
@@ -154,7 +154,7 @@ static void re_dtor(void *p, void *ctx) {
 
 static void part_cas_reenter(void) {
   struct smr_swap_attr at = {0, 2, NULL};
-  CHECK_EQ(smr_swap_create(&re_cell, mk(), re_dtor, &at), 0);
+  CHECK_EQ(smr_swap_create(mk(), re_dtor, &at, &re_cell), 0);
   smr_swap_reader *r = NULL;
   CHECK_EQ(smr_swap_reader_create(re_cell, &r), 0);
   /* Fill the garbage to its bound with barriers refused. */
@@ -172,12 +172,12 @@ static void part_cas_reenter(void) {
   CHECK(refused);
   set_barrier_error(0);
   /* The next publish collects first; that collection's destructor stores. */
-  smr_guard g;
+  smr_swap_guard g;
   void *seen = smr_swap_read(r, &g);
   re_val = mk();
   void *mine = mk();
   int rc = smr_swap_compare_exchange(re_cell, &g, mine);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK_EQ(re_rc, 0); /* the destructor's store went through */
   CHECK(re_val == NULL);
   if (rc == 0)
@@ -216,10 +216,10 @@ static bool no(const void *v, void *arg) {
 
 static void part_debug_mix(void) {
   smr_swap *c = NULL;
-  CHECK_EQ(smr_swap_create(&c, mk(), dtor, NULL), 0);
+  CHECK_EQ(smr_swap_create(mk(), dtor, NULL, &c), 0);
   smr_swap_reader *r = NULL;
   CHECK_EQ(smr_swap_reader_create(c, &r), 0);
-  smr_guard g1, g2, g3;
+  smr_swap_guard g1, g2, g3;
   /* Garbage in the guards, as on a real stack. */
   memset(&g1, 0xa5, sizeof g1);
   memset(&g2, 0x5a, sizeof g2);
@@ -227,21 +227,21 @@ static void part_debug_mix(void) {
   /* Library-filled guards released by this (SMR_DEBUG) file, LIFO. */
   CHECK(smr_swap_load(c, &g1) != NULL);
   CHECK(smr_swap_load(c, &g2) != NULL); /* nested */
-  smr_guard_release(&g2);
-  smr_guard_release(&g1);
+  smr_swap_guard_release(&g2);
+  smr_swap_guard_release(&g1);
   CHECK(smr_swap_read(r, &g1) != NULL); /* inline read, this file */
   CHECK(smr_swap_reader_filter(r, yes, NULL, &g2));
   CHECK(!smr_swap_reader_filter(r, no, NULL, &g3));
-  smr_guard_release(&g2);
-  smr_guard_release(&g1);
+  smr_swap_guard_release(&g2);
+  smr_swap_guard_release(&g1);
   memset(&g1, 0xa5, sizeof g1);
   CHECK_EQ(smr_swap_update_and_fetch(c, plus_one, NULL, &g1), 0);
-  smr_guard_release(&g1);
+  smr_swap_guard_release(&g1);
   memset(&g1, 0x5a, sizeof g1);
   CHECK_EQ(smr_swap_fetch_and_update(c, plus_one, NULL, &g1), 0);
   CHECK(smr_swap_load(c, &g2) != NULL); /* nested on the own reader */
-  smr_guard_release(&g2);
-  smr_guard_release(&g1);
+  smr_swap_guard_release(&g2);
+  smr_swap_guard_release(&g1);
   CHECK(!smr_swap_reader_is_pinned(r));
   CHECK_EQ(smr_swap_reader_destroy(r), 0);
   CHECK_EQ(smr_swap_destroy(c), 0);
@@ -271,22 +271,22 @@ static void part_dtor_reader(void) {
       struct smr_swap_attr at = {mode ? SMR_SWAP_MULTI_WRITER : 0, 0, NULL};
       smr_swap *c = NULL;
       void *v0 = mk();
-      CHECK_EQ(smr_swap_create(&c, v0, dr_dtor, &at), 0);
+      CHECK_EQ(smr_swap_create(v0, dr_dtor, &at, &c), 0);
       smr_swap_reader *keep = NULL, *pin = NULL;
       CHECK_EQ(smr_swap_reader_create(c, &dr_victim), 0);
       CHECK_EQ(smr_swap_reader_create(c, &keep), 0);
       CHECK_EQ(smr_swap_reader_create(c, &pin), 0);
-      smr_guard g;
+      smr_swap_guard g;
       CHECK(smr_swap_read(pin, &g) == v0); /* late: v0 outlives destroy */
       if (!late)
-        smr_guard_release(&g);
+        smr_swap_guard_release(&g);
       CHECK_EQ(smr_swap_store(c, mk()), 0);
       dr_trigger = v0;
       dr_rc = 1;
       CHECK_EQ(smr_swap_destroy(c), 0);
       if (late) {
         CHECK_EQ(dr_rc, 1); /* v0 still pinned */
-        smr_guard_release(&g);
+        smr_swap_guard_release(&g);
         CHECK_EQ(smr_swap_reader_destroy(pin), 0); /* destroys v0 */
       } else {
         CHECK_EQ(smr_swap_reader_destroy(pin), 0);
@@ -316,7 +316,7 @@ static void *fork_hammer(void *p) {
 static void part_fork(void) {
   static int v = 7;
   smr_swap *c = NULL;
-  CHECK_EQ(smr_swap_create(&c, &v, NULL, NULL), 0);
+  CHECK_EQ(smr_swap_create(&v, NULL, NULL, &c), 0);
   pthread_t t;
   CHECK_EQ(pthread_create(&t, NULL, fork_hammer, c), 0);
   int hung = 0;
@@ -362,7 +362,7 @@ static void part_version(void) {
     ver_of[i] = i;
   struct smr_swap_attr at = {0, 1, NULL}; /* recycle nodes at once */
   smr_swap *c = NULL;
-  CHECK_EQ(smr_swap_create(&c, &ver_of[0], NULL, &at), 0);
+  CHECK_EQ(smr_swap_create(&ver_of[0], NULL, &at, &c), 0);
   smr_swap_reader *r = NULL;
   CHECK_EQ(smr_swap_reader_create(c, &r), 0);
   pthread_t t;
@@ -372,11 +372,11 @@ static void part_version(void) {
   /* relaxed: see ver_writer. */
   while (!atomic_load_explicit(&ver_stop, memory_order_relaxed)) {
     uint64_t v1 = smr_swap_reader_version(r);
-    smr_guard g;
+    smr_swap_guard g;
     const uint64_t *val = smr_swap_read(r, &g);
-    uint64_t gv = smr_guard_version(&g);
+    uint64_t gv = smr_swap_guard_version(&g);
     uint64_t inval = *val;
-    smr_guard_release(&g);
+    smr_swap_guard_release(&g);
     uint64_t v2 = smr_swap_reader_version(r);
     if (!(last <= v1 && v1 <= gv && gv <= v2 && inval == gv))
       fprintf(stderr,

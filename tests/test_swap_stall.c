@@ -109,19 +109,19 @@ struct reader_arg {
 static void *reader_main(void *p) {
   struct reader_arg *a = p;
   wait_phase(P_PIN);
-  smr_guard g;
+  smr_swap_guard g;
   const struct sval *v = smr_swap_read(a->r, &g);
   check_intact(v, v->idx);
-  CHECK_EQ(smr_guard_version(&g), v->idx);
+  CHECK_EQ(smr_swap_guard_version(&g), v->idx);
   a->pinned = v;
-  a->pinned_version = smr_guard_version(&g);
+  a->pinned_version = smr_swap_guard_version(&g);
   set_phase(P_PINNED);
   /* Parked, holding the guard, while the writer works. */
   wait_phase(P_RELEASE);
   CHECK(g.value == v);
-  CHECK_EQ(smr_guard_version(&g), a->pinned_version);
+  CHECK_EQ(smr_swap_guard_version(&g), a->pinned_version);
   check_intact(v, a->pinned_version);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK(!smr_swap_reader_is_pinned(a->r));
   set_phase(P_RELEASED);
   if (a->destroy_handle) {
@@ -142,7 +142,7 @@ static void test_stalled_reader(unsigned flags) {
   phase = P_START;
   struct smr_swap_attr attr = {flags, 0 /* default threshold */, &dtor_ctx};
   smr_swap *c;
-  CHECK_EQ(smr_swap_create(&c, mk(0), dtor, &attr), 0);
+  CHECK_EQ(smr_swap_create(mk(0), dtor, &attr, &c), 0);
   struct reader_arg a = {0};
   CHECK_EQ(smr_swap_reader_create(c, &a.r), 0);
   const size_t readers = 1;
@@ -205,7 +205,7 @@ static void test_destroy_under_guard(unsigned flags, int pin_current) {
   phase = P_START;
   struct smr_swap_attr attr = {flags, 0, &dtor_ctx};
   smr_swap *c;
-  CHECK_EQ(smr_swap_create(&c, mk(0), dtor, &attr), 0);
+  CHECK_EQ(smr_swap_create(mk(0), dtor, &attr, &c), 0);
   struct reader_arg a = {0};
   a.destroy_handle = 1;
   CHECK_EQ(smr_swap_reader_create(c, &a.r), 0);
@@ -259,7 +259,7 @@ static void test_destroy_two_readers(unsigned flags) {
   phase = P_START;
   struct smr_swap_attr attr = {flags, 0, &dtor_ctx};
   smr_swap *c;
-  CHECK_EQ(smr_swap_create(&c, mk(0), dtor, &attr), 0);
+  CHECK_EQ(smr_swap_create(mk(0), dtor, &attr, &c), 0);
   struct reader_arg a = {0};
   a.destroy_handle = 1;
   CHECK_EQ(smr_swap_reader_create(c, &a.r), 0);

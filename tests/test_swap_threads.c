@@ -193,7 +193,7 @@ static void *reader_a(void *p) {
     if (i == MIN_READS)
       mark_warm();
     uint64_t before = smr_swap_reader_version(r);
-    smr_guard g, g2;
+    smr_swap_guard g, g2;
     uint64_t ver;
     switch (i % 8) {
     case 6: { /* copy out under a guard */
@@ -214,28 +214,28 @@ static void *reader_a(void *p) {
         const struct tv *v = g.value;
         check_tv(v);
         CHECK_EQ(v->version % 2, 0);
-        CHECK_EQ(smr_guard_version(&g), v->version);
+        CHECK_EQ(smr_swap_guard_version(&g), v->version);
         CHECK(v->version >= ver);
         ver = v->version;
-        smr_guard_release(&g);
+        smr_swap_guard_release(&g);
       }
       break;
     }
     default: {
       const struct tv *v = smr_swap_read(r, &g);
       check_tv(v);
-      ver = smr_guard_version(&g);
+      ver = smr_swap_guard_version(&g);
       CHECK_EQ(v->version, ver);
       /* A nested read returns the same value while the writer goes on. */
       const struct tv *v2 = smr_swap_read(r, &g2);
       CHECK(v2 == v);
-      CHECK_EQ(smr_guard_version(&g2), ver);
+      CHECK_EQ(smr_swap_guard_version(&g2), ver);
       check_tv(v2);
-      smr_guard_release(&g2);
+      smr_swap_guard_release(&g2);
       CHECK(smr_swap_reader_is_pinned(r));
       check_tv(v); /* still protected by the outer guard */
       CHECK_EQ(v->version, ver);
-      smr_guard_release(&g);
+      smr_swap_guard_release(&g);
       break;
     }
     }
@@ -266,7 +266,7 @@ static void *next_fn(const void *cur, void *arg) {
 static void part_a(unsigned flags, double secs) {
   start_part();
   struct smr_swap_attr attr = {flags, A_THRESHOLD, &dtor_ctx};
-  CHECK_EQ(smr_swap_create(&cell, mk(0), dtor, &attr), 0);
+  CHECK_EQ(smr_swap_create(mk(0), dtor, &attr, &cell), 0);
   w_ver = 0;
   CHECK_EQ(pthread_barrier_init(&start_bar, NULL, NREADERS + 1), 0);
   pthread_t th[NREADERS];
@@ -278,7 +278,7 @@ static void part_a(unsigned flags, double secs) {
   double end = now_s() + secs;
   long ops[7] = {0};
   for (long i = 0; now_s() < end || !all_warm(NREADERS); i++) {
-    smr_guard g;
+    smr_swap_guard g;
     void *old = NULL;
     int op = (int)(i % 7);
     switch (op) {
@@ -300,14 +300,14 @@ static void part_a(unsigned flags, double secs) {
       CHECK_EQ(smr_swap_fetch_and_update(cell, next_fn, NULL, &g), 0);
       const struct tv *v = g.value;
       w_ver++;
-      CHECK_EQ(smr_guard_version(&g), w_ver - 1);
+      CHECK_EQ(smr_swap_guard_version(&g), w_ver - 1);
       /* The old value outlives further publishes while the guard holds. */
       CHECK_EQ(smr_swap_store(cell, mk(w_ver + 1)), 0);
       w_ver++;
       CHECK(smr_swap_collect(cell) >= 0);
       check_tv(v);
       CHECK_EQ(v->version, w_ver - 2);
-      smr_guard_release(&g);
+      smr_swap_guard_release(&g);
       break;
     }
     case 4: {
@@ -316,8 +316,8 @@ static void part_a(unsigned flags, double secs) {
       const struct tv *v = g.value;
       check_tv(v);
       CHECK_EQ(v->version, w_ver);
-      CHECK_EQ(smr_guard_version(&g), w_ver);
-      smr_guard_release(&g);
+      CHECK_EQ(smr_swap_guard_version(&g), w_ver);
+      smr_swap_guard_release(&g);
       break;
     }
     case 5:
@@ -327,7 +327,7 @@ static void part_a(unsigned flags, double secs) {
       const struct tv *v = smr_swap_load(cell, &g);
       check_tv(v);
       CHECK_EQ(v->version, w_ver);
-      smr_guard_release(&g);
+      smr_swap_guard_release(&g);
       break;
     }
     }
@@ -394,13 +394,13 @@ static void *writer_b(void *p) {
       CHECK(smr_swap_collect(cell) >= 0);
     int rc;
     do {
-      smr_guard g;
+      smr_swap_guard g;
       const struct tv *v = smr_swap_read(r, &g);
       check_tv(v);
-      CHECK_EQ(v->version, smr_guard_version(&g));
+      CHECK_EQ(v->version, smr_swap_guard_version(&g));
       struct tv *nv = mk(v->version + 1);
       rc = smr_swap_compare_exchange(cell, &g, nv);
-      smr_guard_release(&g);
+      smr_swap_guard_release(&g);
       if (rc) {
         CHECK_EQ(rc, -EAGAIN);
         give_back(nv); /* not consumed, not destroyed */
@@ -420,14 +420,14 @@ static void *reader_b(void *p) {
   pthread_barrier_wait(&start_bar);
   uint64_t last = 0;
   while (!stopped()) {
-    smr_guard g;
+    smr_swap_guard g;
     const struct tv *v = smr_swap_read(r, &g);
     check_tv(v);
     /* Each publish adds exactly one, so the count is the version. */
-    CHECK_EQ(v->version, smr_guard_version(&g));
+    CHECK_EQ(v->version, smr_swap_guard_version(&g));
     CHECK(v->version >= last);
     last = v->version;
-    smr_guard_release(&g);
+    smr_swap_guard_release(&g);
     ++*reads;
   }
   CHECK_EQ(smr_swap_reader_destroy(r), 0);
@@ -437,7 +437,7 @@ static void *reader_b(void *p) {
 static void part_b(double secs) {
   start_part();
   struct smr_swap_attr attr = {SMR_SWAP_MULTI_WRITER, 16, &dtor_ctx};
-  CHECK_EQ(smr_swap_create(&cell, mk(0), dtor, &attr), 0);
+  CHECK_EQ(smr_swap_create(mk(0), dtor, &attr, &cell), 0);
   CHECK_EQ(pthread_barrier_init(&start_bar, NULL, NWRITERS + NBREADERS + 1), 0);
   pthread_t tw[NWRITERS], tr[NBREADERS];
   b_end = now_s() + secs;
@@ -508,15 +508,15 @@ static void live_del(smr_swap_reader *r) {
 }
 
 static uint64_t read_check(smr_swap_reader *r, uint64_t last) {
-  smr_guard g;
+  smr_swap_guard g;
   uint64_t before = smr_swap_reader_version(r);
   const struct tv *v = smr_swap_read(r, &g);
   check_tv(v);
-  CHECK_EQ(v->version, smr_guard_version(&g));
+  CHECK_EQ(v->version, smr_swap_guard_version(&g));
   uint64_t ver = v->version;
   CHECK(ver >= before);
   CHECK(ver >= last);
-  smr_guard_release(&g); /* v must not be touched from here on */
+  smr_swap_guard_release(&g); /* v must not be touched from here on */
   return ver;
 }
 
@@ -537,12 +537,12 @@ static void *churn_c(void *p) {
       CHECK(!smr_swap_reader_is_pinned(r2));
       live_add(r2);
       /* r2 pins while r1 reads on (two handles, one thread). */
-      smr_guard g;
+      smr_swap_guard g;
       const struct tv *v = smr_swap_read(r2, &g);
       last = read_check(r1, last);
       check_tv(v);
       CHECK_EQ(smr_swap_reader_destroy(r2), -EBUSY);
-      smr_guard_release(&g);
+      smr_swap_guard_release(&g);
     }
     last = read_check(r1, last);
     live_del(r1);
@@ -560,7 +560,7 @@ static void *churn_c(void *p) {
 static void part_c(double secs) {
   start_part();
   struct smr_swap_attr attr = {0, C_THRESHOLD, &dtor_ctx};
-  CHECK_EQ(smr_swap_create(&cell, mk(0), dtor, &attr), 0);
+  CHECK_EQ(smr_swap_create(mk(0), dtor, &attr, &cell), 0);
   CHECK_EQ(pthread_barrier_init(&start_bar, NULL, NCHURN + 1), 0);
   pthread_t th[NCHURN];
   long rounds[NCHURN] = {0};
@@ -607,18 +607,18 @@ static void *loader_d(void *p) {
   pthread_barrier_wait(&start_bar);
   while (!stopped()) {
     uint64_t before = smr_swap_version(cell);
-    smr_guard g;
+    smr_swap_guard g;
     const struct tv *v = smr_swap_load(cell, &g);
     check_tv(v);
-    if (smr_guard_version(&g) < before)
+    if (smr_swap_guard_version(&g) < before)
       fprintf(stderr,
               "smr_swap_load returned version %llu after the cell "
               "reached %llu\n",
-              (unsigned long long)smr_guard_version(&g),
+              (unsigned long long)smr_swap_guard_version(&g),
               (unsigned long long)before);
-    CHECK(smr_guard_version(&g) >= before);
-    CHECK_EQ(v->version, smr_guard_version(&g));
-    smr_guard_release(&g);
+    CHECK(smr_swap_guard_version(&g) >= before);
+    CHECK_EQ(v->version, smr_swap_guard_version(&g));
+    smr_swap_guard_release(&g);
     ++*loads;
   }
   return NULL;
@@ -627,7 +627,7 @@ static void *loader_d(void *p) {
 static void part_d(double secs) {
   start_part();
   struct smr_swap_attr attr = {SMR_SWAP_MULTI_WRITER, 0, &dtor_ctx};
-  CHECK_EQ(smr_swap_create(&cell, mk(0), dtor, &attr), 0);
+  CHECK_EQ(smr_swap_create(mk(0), dtor, &attr, &cell), 0);
   CHECK_EQ(pthread_barrier_init(&start_bar, NULL, NLOADERS + 1), 0);
   pthread_t th[NLOADERS];
   long loads[NLOADERS] = {0};
@@ -645,10 +645,10 @@ static void part_d(double secs) {
     CHECK_EQ(pthread_join(th[i], NULL), 0);
   CHECK_EQ(pthread_barrier_destroy(&start_bar), 0);
   /* Every guard is released: the own reader pins nothing. */
-  smr_guard g;
+  smr_swap_guard g;
   const struct tv *v = smr_swap_load(cell, &g);
   CHECK_EQ(v->version, ver);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   CHECK_EQ(smr_swap_destroy(cell), 0);
   check_counts();
   printf("(d) %llu stores, %ld + %ld loads\n", (unsigned long long)ver,
@@ -667,10 +667,10 @@ static void *fau_e(void *p) {
   long *n = p;
   pthread_barrier_wait(&start_bar);
   while (!stopped()) {
-    smr_guard g;
+    smr_swap_guard g;
     CHECK_EQ(smr_swap_fetch_and_update(cell, inc_fn, NULL, &g), 0);
     check_tv(g.value);
-    smr_guard_release(&g);
+    smr_swap_guard_release(&g);
     ++*n;
   }
   return NULL;
@@ -689,7 +689,7 @@ static void *upd_e(void *p) {
 static void part_e(double secs) {
   start_part();
   struct smr_swap_attr attr = {SMR_SWAP_MULTI_WRITER, 0, &dtor_ctx};
-  CHECK_EQ(smr_swap_create(&cell, mk(0), dtor, &attr), 0);
+  CHECK_EQ(smr_swap_create(mk(0), dtor, &attr, &cell), 0);
   smr_swap_reader *r;
   CHECK_EQ(smr_swap_reader_create(cell, &r), 0);
   CHECK_EQ(pthread_barrier_init(&start_bar, NULL, 3), 0);
@@ -701,17 +701,17 @@ static void part_e(double secs) {
   double end = now_s() + secs;
   uint64_t last = 0;
   while (now_s() < end) {
-    smr_guard g;
+    smr_swap_guard g;
     const struct tv *v = smr_swap_read(r, &g);
     check_tv(v);
-    if (v->version != smr_guard_version(&g))
+    if (v->version != smr_swap_guard_version(&g))
       fprintf(stderr, "version %llu carries count %llu: an update was lost\n",
-              (unsigned long long)smr_guard_version(&g),
+              (unsigned long long)smr_swap_guard_version(&g),
               (unsigned long long)v->version);
-    CHECK_EQ(v->version, smr_guard_version(&g));
+    CHECK_EQ(v->version, smr_swap_guard_version(&g));
     CHECK(v->version >= last);
     last = v->version;
-    smr_guard_release(&g);
+    smr_swap_guard_release(&g);
   }
   set_stop();
   CHECK_EQ(pthread_join(t1, NULL), 0);

@@ -703,7 +703,7 @@ EOF2
 }
 
 # A name of the channel taken first by another user: publish refuses with
-# status 4 and names the file (smr_shm_error_path); nothing is published.
+# status 4 and names the file (smr_channel_error_path); nothing is published.
 case_squat() {
   if [[ $(id -u) != 0 ]] || ! id nobody >/dev/null 2>&1; then
     echo "needs root and user nobody: skipped" >&2

@@ -398,14 +398,14 @@ static void *swap_updater(void *arg) {
       CHECK_EQ(u.calls, 1);
       break;
     case S_FETCH_UPDATE: {
-      smr_guard g;
+      smr_swap_guard g;
       CHECK_EQ(smr_swap_fetch_and_update(cell, swap_update_fn, &u, &g), 0);
       CHECK_EQ(u.calls, 1);
       CHECK(g.value == cur);
-      CHECK_EQ(smr_guard_version(&g), cur->version);
+      CHECK_EQ(smr_swap_guard_version(&g), cur->version);
       CHECK_EQ(atomic_load_explicit(&cur->magic, memory_order_relaxed),
                MAGIC_LIVE);
-      smr_guard_release(&g);
+      smr_swap_guard_release(&g);
       break;
     }
     }
@@ -433,12 +433,12 @@ static void *swap_reader(void *arg) {
   uint64_t last = 0;
   while (!atomic_load_explicit(&stop, memory_order_relaxed) ||
          st->reads < MIN_READS) {
-    smr_guard g;
+    smr_swap_guard g;
     struct elem *e = smr_swap_read(r, &g);
-    uint64_t gv = smr_guard_version(&g);
+    uint64_t gv = smr_swap_guard_version(&g);
     if (atomic_load_explicit(&e->magic, memory_order_relaxed) != MAGIC_LIVE) {
       st->err_freed++;
-      smr_guard_release(&g);
+      smr_swap_guard_release(&g);
       continue;
     }
     if (gv < last || e->version != gv)
@@ -446,11 +446,11 @@ static void *swap_reader(void *arg) {
     last = gv;
     if (*e->payload != gv)
       st->err_payload++;
-    smr_guard g2; /* nested: must return the pinned value */
-    if (smr_swap_read(r, &g2) != (void *)e || smr_guard_version(&g2) != gv)
+    smr_swap_guard g2; /* nested: must return the pinned value */
+    if (smr_swap_read(r, &g2) != (void *)e || smr_swap_guard_version(&g2) != gv)
       st->err_nested++;
     spin();
-    smr_guard_release(&g2);
+    smr_swap_guard_release(&g2);
     /* acquire: pairs with the writer's release store in pipe_advance, so
      * the version read next is at least the one that increment followed. */
     int pc = atomic_load_explicit(&e->pipe_count, memory_order_acquire);
@@ -461,7 +461,7 @@ static void *swap_reader(void *arg) {
       st->err_freed++;
     else if (*e->payload != gv)
       st->err_payload++;
-    smr_guard_release(&g);
+    smr_swap_guard_release(&g);
     st->hist[bucket(pc)]++;
     st->reads++;
     reader_yield(st->reads);
@@ -534,14 +534,14 @@ int main(int argc, char **argv) {
     atomic_init(&ering[i].magic, MAGIC_FREED);
     atomic_init(&sring[i].magic, MAGIC_FREED);
   }
-  CHECK_EQ(smr_domain_create(&dom, NULL), 0);
+  CHECK_EQ(smr_domain_create(NULL, &dom), 0);
   CHECK_EQ(smr_domain_fence_mode(dom), fi.mode);
   elem_init(&ering[0], 0);
   atomic_store_explicit(&epoch_cur, &ering[0], memory_order_release);
 
   struct smr_swap_attr sa = {0, SWAP_THRESHOLD, NULL};
   elem_init(&sring[0], 0);
-  CHECK_EQ(smr_swap_create(&cell, &sring[0], swap_destroy, &sa), 0);
+  CHECK_EQ(smr_swap_create(&sring[0], swap_destroy, &sa, &cell), 0);
   CHECK_EQ(smr_swap_fence_mode(cell), fi.mode);
 
   struct reader_arg *ea = calloc((size_t)n_epoch, sizeof *ea);

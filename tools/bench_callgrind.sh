@@ -20,12 +20,12 @@
 # unlock calls (callees included); urcu_qsbr amortises one quiescent state
 # over 1024 reads, urcu_qsbr_qs1 announces one per read.
 #
-# When BUILD_DIR/bench/bench_shm exists, the cross-process channel's read is
-# counted too (row smr_shm): bench_shm --only read --inproc runs the loop
-# "smr_shm_read, load the payload's first byte, smr_shm_release" with the
+# When BUILD_DIR/bench/bench_channel exists, the cross-process channel's read is
+# counted too (row smr_channel): bench_channel --only read --inproc runs the loop
+# "smr_channel_read, load the payload's first byte, smr_channel_release" with the
 # reader handle in the writer's own process (the writer published once and
 # is idle, so this is the path a reader process runs), collected with
-# --toggle-collect=bench_loop_shm_read; the line under the table compares it
+# --toggle-collect=bench_loop_channel_read; the line under the table compares it
 # with the smr_swap row (in-process swap cell, same loop shape).
 #
 # Prints one JSON object per program, then a table.  tools/bench_suite.sh
@@ -86,27 +86,27 @@ for p in $progs; do
   echo "$impl ${mode:-unknown} $ir" >>"$results"
 done
 
-# The channel read, if bench_shm is built (see the top).
-shm="$build/bench/bench_shm"
-if [ -x "$shm" ]; then
-  out="$tmp/callgrind.smr_shm.out"
-  if ! valgrind --tool=callgrind --toggle-collect=bench_loop_shm_read \
-    --callgrind-out-file="$out" "$shm" --only read --inproc \
+# The channel read, if bench_channel is built (see the top).
+channel="$build/bench/bench_channel"
+if [ -x "$channel" ]; then
+  out="$tmp/callgrind.smr_channel.out"
+  if ! valgrind --tool=callgrind --toggle-collect=bench_loop_channel_read \
+    --callgrind-out-file="$out" "$channel" --only read --inproc \
     --iters "$iters" --runs 1 --warmup 0 \
-    >"$tmp/smr_shm.stdout" 2>"$tmp/smr_shm.stderr"; then
-    echo "bench_callgrind.sh: $shm failed under valgrind:" >&2
-    cat "$tmp/smr_shm.stderr" >&2
+    >"$tmp/smr_channel.stdout" 2>"$tmp/smr_channel.stderr"; then
+    echo "bench_callgrind.sh: $channel failed under valgrind:" >&2
+    cat "$tmp/smr_channel.stderr" >&2
     exit 1
   fi
   ir=$(sed -n 's/^summary: *\([0-9][0-9]*\).*/\1/p' "$out")
   if [ -z "$ir" ] || [ "$ir" -eq 0 ]; then
-    echo "bench_callgrind.sh: no instructions collected for smr_shm" \
-      "(is bench_loop_shm_read present in $shm?)" >&2
+    echo "bench_callgrind.sh: no instructions collected for smr_channel" \
+      "(is bench_loop_channel_read present in $channel?)" >&2
     exit 1
   fi
-  mode=$(sed -n 's/.*"impl":"smr_shm","mode":"\([a-z]*\)".*"summary":true.*/\1/p' \
-    "$tmp/smr_shm.stdout" | head -n 1)
-  echo "smr_shm ${mode:-unknown} $ir" >>"$results"
+  mode=$(sed -n 's/.*"impl":"smr_channel","mode":"\([a-z]*\)".*"summary":true.*/\1/p' \
+    "$tmp/smr_channel.stdout" | head -n 1)
+  echo "smr_channel ${mode:-unknown} $ir" >>"$results"
 fi
 
 awk -v iters="$iters" '
@@ -132,12 +132,12 @@ awk -v iters="$iters" '
     }
     printf "(%d read sections per program; Ir/read includes the loop'\''s own ", iters
     printf "increment, compare and branch)\n"
-    shm = swap = -1
+    channel = swap = -1
     for (i = 1; i <= n; i++) {
-      if (impl[i] == "smr_shm") shm = ir[i] / iters
+      if (impl[i] == "smr_channel") channel = ir[i] / iters
       if (impl[i] == "smr_swap") swap = ir[i] / iters
     }
-    if (shm >= 0 && swap >= 0)
-      printf "smr_shm (channel) / smr_swap (in-process cell): %.2fx the instructions per read (%+.3f)\n", \
-             shm / swap, shm - swap
+    if (channel >= 0 && swap >= 0)
+      printf "smr_channel (cross-process) / smr_swap (in-process cell): %.2fx the instructions per read (%+.3f)\n", \
+             channel / swap, channel - swap
   }' "$results"

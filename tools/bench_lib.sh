@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# Shell helpers shared by tools/bench_suite.sh, bench_shm.sh and bench_plot.sh;
+# Shell helpers shared by tools/bench_suite.sh, bench_channel.sh and bench_plot.sh;
 # sourced (. tools/bench_lib.sh), not run.  POSIX sh.
 
 # BENCH_JGET: awk functions for the benchmarks' JSON lines, to put in front

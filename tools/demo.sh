@@ -20,7 +20,7 @@ all)
   echo "== 1. Threads of one process share a lookup table (smr/swap.h)"
   "$dir/examples/lookup_table"
   echo
-  echo "== 2. Processes share a 1,000,000-entry table (smr/shm.h + smr/table.h)"
+  echo "== 2. Processes share a 1,000,000-entry table (smr/channel.h + smr/table.h)"
   exec "$dir/examples/table_procs" ;;
 *) exec "$dir/examples/lookup_table" "$@" ;;
 esac

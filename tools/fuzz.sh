@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Fuzz the channel files (fuzz/fuzz_shm.c) and the flat tables
+# Fuzz the channel files (fuzz/fuzz_channel.c) and the flat tables
 # (fuzz/fuzz_table.c) with libFuzzer.
 #
 #   tools/fuzz.sh [SECONDS] [TARGET]   (default 60, all)
 #
-# TARGET: shm, table, or all (both in turn: shm gets two thirds of SECONDS,
+# TARGET: channel, table, or all (both in turn: channel gets two thirds of SECONDS,
 # table the rest, so `tools/fuzz.sh 60` runs 40 s + 20 s).
 # Configures build-fuzz with clang (-DSMR_BUILD_FUZZ=ON, ASAN + UBSAN,
 # Debug: SMR_DEBUG assertions on), builds the targets and their seed
@@ -24,12 +24,12 @@
 # Environment: SMR_FUZZ_BUILD_DIR (default build-fuzz), SMR_FUZZ_FLAGS
 # (extra libFuzzer flags), CC/CXX (default clang/clang++),
 # SMR_FUZZ_TOLERATE / SMR_FUZZ_TABLE_TOLERATE (oracles to turn off past a
-# known bug: see fuzz/fuzz_shm.c, fuzz/fuzz_table.c).
+# known bug: see fuzz/fuzz_channel.c, fuzz/fuzz_table.c).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
-  echo "usage: tools/fuzz.sh [SECONDS] [shm|table|all]" >&2
+  echo "usage: tools/fuzz.sh [SECONDS] [channel|table|all]" >&2
   exit 2
 }
 [ $# -le 2 ] || usage
@@ -39,16 +39,16 @@ case $seconds in
 '' | *[!0-9]*) usage ;;
 esac
 case $target in
-shm) shm_s=$seconds table_s=0 ;;
-table) shm_s=0 table_s=$seconds ;;
+channel) channel_s=$seconds table_s=0 ;;
+table) channel_s=0 table_s=$seconds ;;
 all)
-  shm_s=$((seconds * 2 / 3))
-  table_s=$((seconds - shm_s))
+  channel_s=$((seconds * 2 / 3))
+  table_s=$((seconds - channel_s))
   ;;
 *) usage ;;
 esac
 targets=()
-[ "$shm_s" -gt 0 ] && targets+=(fuzz_shm fuzz_shm_seed)
+[ "$channel_s" -gt 0 ] && targets+=(fuzz_channel fuzz_channel_seed)
 [ "$table_s" -gt 0 ] && targets+=(fuzz_table fuzz_table_seed)
 [ ${#targets[@]} -gt 0 ] || usage
 dir=${SMR_FUZZ_BUILD_DIR:-build-fuzz}
@@ -121,11 +121,11 @@ run_target() {
   echo "fuzz.sh: $name: no crash in ${secs}s"
 }
 
-if [ "$shm_s" -gt 0 ]; then
+if [ "$channel_s" -gt 0 ]; then
   # The channel files of each input live in a private directory.
   work=$(mktemp -d /dev/shm/smr-fuzz-XXXXXX)
   export SMR_FUZZ_DIR=$work
-  run_target fuzz_shm "$shm_s" "$dir/seeds" "$dir/corpus" fuzz/corpus \
+  run_target fuzz_channel "$channel_s" "$dir/seeds" "$dir/corpus" fuzz/corpus \
     "$dir/artifacts/"
 fi
 if [ "$table_s" -gt 0 ]; then

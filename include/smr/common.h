@@ -86,7 +86,7 @@ enum smr_module {
   SMR_MODULE_ANY = 0, /* generic texts only (smr_strerror) */
   SMR_MODULE_EPOCH,   /* smr/epoch.h */
   SMR_MODULE_SWAP,    /* smr/swap.h */
-  SMR_MODULE_SHM,     /* smr/shm.h */
+  SMR_MODULE_CHANNEL, /* smr/channel.h */
   SMR_MODULE_TABLE    /* smr/table.h */
 };
 

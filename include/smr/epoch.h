@@ -70,7 +70,10 @@ SMR_API int smr_fence_init(struct smr_fence_info *info);
 
 typedef struct smr_domain smr_domain;
 
-/* Force this domain to use fences on both sides whatever the process mode. */
+/* Domain flags (smr_domain_attr.flags).  Values are unique across libsmr's
+ * flag sets (docs/DESIGN.md, "Conventions"): a flag of another set is
+ * refused with -EINVAL.
+ * Force this domain to use fences on both sides whatever the process mode. */
 #define SMR_DOMAIN_SYMMETRIC 0x1u
 /* Collect automatically only above the threshold, never early: predictable
  * batching (and deterministic counts in tests). */
@@ -93,14 +96,14 @@ struct smr_domain_attr {
 /* Create a domain.  attr may be NULL for defaults.  Errors: -EINVAL (out is
  * NULL or unknown flags), -ENOMEM.  Any thread; may block briefly (first call
  * registers membarrier for the process). */
-SMR_API int smr_domain_create(smr_domain **out,
-                              const struct smr_domain_attr *attr);
+SMR_API int smr_domain_create(const struct smr_domain_attr *attr,
+                              smr_domain **out);
 
 /* Destroy a domain: reclaims every object still retired (no reader can hold
  * one, since none is registered) and frees the domain.  Records of threads
- * that terminated without unregistering are cleaned up here.  Errors:
- * -EINVAL (NULL), -EBUSY (a thread that has not terminated, e.g. one still
- * running its key destructors, has a reader registered; nothing is
+ * that terminated without unregistering are cleaned up here.  NULL: 0
+ * (free-like).  Errors: -EBUSY (a thread that has not terminated, e.g. one
+ * still running its key destructors, has a reader registered; nothing is
  * changed).  Must not race with any other call on the domain. */
 SMR_API int smr_domain_destroy(smr_domain *d);
 
@@ -143,7 +146,7 @@ typedef struct smr_reader {
  * Takes the domain's registry lock (may block briefly). */
 SMR_API int smr_reader_register(smr_domain *d, smr_reader **out);
 
-/* Unregister and free a record.  Errors: -EINVAL (NULL), -EPERM (not the
+/* Unregister and free a record.  NULL: 0 (free-like).  Errors: -EPERM (not the
  * owning thread), -EBUSY (the record is inside a read section).  Blocks
  * briefly on the registry lock.  Also allowed from the owning thread's key
  * destructors at thread exit. */

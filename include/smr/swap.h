@@ -2,10 +2,10 @@
  * read it through guards, with no lock, no fence and no atomic
  * read-modify-write on the read path.
  *
- *   smr_swap *cell;  smr_swap_create(&cell, table, table_free, NULL);
+ *   smr_swap *cell;  smr_swap_create(table, table_free, NULL, &cell);
  *   smr_swap_reader *r;  smr_swap_reader_create(cell, &r);   // per thread
- *   smr_guard g;  const table *t = smr_swap_read(r, &g);     // readers
- *   lookup(t, key);  smr_guard_release(&g);
+ *   smr_swap_guard g;  const table *t = smr_swap_read(r, &g);     // readers
+ *   lookup(t, key);  smr_swap_guard_release(&g);
  *   smr_swap_store(cell, new_table);                         // the writer
  *
  * Protection is per reader and exact (hazard-pointer style): a guard pins
@@ -79,9 +79,14 @@ typedef struct smr_swap smr_swap;
  * smr_swap_reader_destroy). */
 typedef void (*smr_swap_destroy_fn)(void *value, void *ctx);
 
-#define SMR_SWAP_MULTI_WRITER     0x1u /* writer functions from any thread */
-#define SMR_SWAP_SYMMETRIC        0x2u /* fences on both sides (no membarrier) */
-#define SMR_SWAP_STRICT_THRESHOLD 0x4u /* collect only above the threshold */
+/* Flag values are unique across libsmr's flag sets (docs/DESIGN.md,
+ * "Conventions"): a flag of another set is refused with -EINVAL. */
+/* Writer functions from any thread. */
+#define SMR_SWAP_MULTI_WRITER 0x10u
+/* Fences on both sides (no membarrier). */
+#define SMR_SWAP_SYMMETRIC 0x20u
+/* Collect only above the threshold. */
+#define SMR_SWAP_STRICT_THRESHOLD 0x40u
 
 struct smr_swap_attr {
   unsigned flags;   /* SMR_SWAP_* */
@@ -122,16 +127,16 @@ typedef struct smr_swap_reader {
 #define SMR__SWAP_IDLE_SYM ((struct smr_swap_node *)1)
 
 /* A read guard: a small struct the caller keeps (normally on its stack).
- * Valid from smr_swap_read() until smr_guard_release().  Guards of one
+ * Valid from smr_swap_read() until smr_swap_guard_release().  Guards of one
  * reader are released in reverse order of their reads (SMR_DEBUG builds
  * abort on any other order). */
-typedef struct smr_guard {
+typedef struct smr_swap_guard {
   void *value;                /* the pinned value */
   uint64_t version;           /* version of the pinned value */
   smr_swap_reader *reader;    /* reader that pins it */
   struct smr_swap_node *prev; /* slot content to restore on release */
   unsigned depth;             /* SMR_DEBUG: the reader's depth after the read */
-} smr_guard;
+} smr_swap_guard;
 
 /* ---- Writer side -----------------------------------------------------------
  */
@@ -139,18 +144,17 @@ typedef struct smr_guard {
 /* Create a cell publishing `initial` (version 0; may be NULL).  destroy may be
  * NULL (values are then not owned by the cell).  attr may be NULL.
  * Errors: -EINVAL (out NULL, unknown flags), -ENOMEM.  Any thread. */
-SMR_API int smr_swap_create(smr_swap **out, void *initial,
-                            smr_swap_destroy_fn destroy,
-                            const struct smr_swap_attr *attr);
+SMR_API int smr_swap_create(void *initial, smr_swap_destroy_fn destroy,
+                            const struct smr_swap_attr *attr, smr_swap **out);
 
 /* Destroy the writer's side.  The cell then publishes NULL (a read after
  * destroy returns NULL, with a new version); every value no guard pins is
  * destroyed now; values pinned by guards stay valid until released and are
  * destroyed by a later smr_swap_reader_destroy, at the latest the last one
  * (the cell's memory lives until then).  The cell pointer is dead once this
- * returns 0 (see "Lifetime" above).  Errors: -EINVAL (NULL; called again
- * from a destructor it runs), -EBUSY (a guard of the writer's own reader is
- * still held: release it first; nothing is changed). */
+ * returns 0 (see "Lifetime" above).  NULL: 0 (free-like).  Errors: -EINVAL
+ * (called again from a destructor it runs), -EBUSY (a guard of the writer's own
+ * reader is still held: release it first; nothing is changed). */
 SMR_API int smr_swap_destroy(smr_swap *cell);
 
 /* Publish value (new version) and retire the old one; when the garbage
@@ -179,7 +183,7 @@ SMR_API int smr_swap_update(smr_swap *cell, smr_swap_update_fn fn, void *arg);
 /* Read through the cell's own reader (the writer's load): fills *g and
  * returns the value.  Nested loads return the same pinned value until the
  * outermost guard is released.  NULL cell or guard: returns NULL. */
-SMR_API void *smr_swap_load(smr_swap *cell, smr_guard *g);
+SMR_API void *smr_swap_load(smr_swap *cell, smr_swap_guard *g);
 
 /* Copy function for the *_copy calls; NULL means memcpy(dst, src, size). */
 typedef void (*smr_swap_copy_fn)(void *dst, const void *src, size_t size,
@@ -212,24 +216,25 @@ SMR_API int smr_swap_exchange(smr_swap *cell, void *value, void **old);
  * arc-swap:
  *   do { v = smr_swap_read(r, &g); nv = make(v);
  *        rc = smr_swap_compare_exchange(cell, &g, nv);
- *        smr_guard_release(&g); if (rc) drop(nv); } while (rc == -EAGAIN);
+ *        smr_swap_guard_release(&g); if (rc) drop(nv); } while (rc == -EAGAIN);
  * Returns 0 (published, old value retired), -EAGAIN (another value is
  * published; value is not consumed), -EINVAL (NULL, or a guard of another
  * cell), -ENOMEM, -ESHUTDOWN, -ENOBUFS (as store; nothing published). */
-SMR_API int smr_swap_compare_exchange(smr_swap *cell, const smr_guard *expected,
+SMR_API int smr_swap_compare_exchange(smr_swap *cell,
+                                      const smr_swap_guard *expected,
                                       void *value);
 
 /* Store fn(current) and return, in *g, a guard on the new value (cell's own
  * reader).  Errors as smr_swap_update; -EBUSY if a guard of the cell's own
  * reader is still held (it would pin the old value instead). */
 SMR_API int smr_swap_update_and_fetch(smr_swap *cell, smr_swap_update_fn fn,
-                                      void *arg, smr_guard *g);
+                                      void *arg, smr_swap_guard *g);
 
 /* Pin the current value in *g (cell's own reader), then store fn(current).
  * The guard keeps the old value alive until released.  Errors as
  * smr_swap_update_and_fetch. */
 SMR_API int smr_swap_fetch_and_update(smr_swap *cell, smr_swap_update_fn fn,
-                                      void *arg, smr_guard *g);
+                                      void *arg, smr_swap_guard *g);
 
 /* Version of the published value: 0 for the initial value, +1 per publish
  * (smr_swap_destroy's NULL counts as one).  Any thread; 0 for NULL.
@@ -286,7 +291,8 @@ SMR_API int smr_swap_reader_create(smr_swap *cell, smr_swap_reader **out);
 
 /* Destroy a reader handle.  After smr_swap_destroy, also destroys the values
  * no guard pins any more, and frees the cell with the last handle.
- * Errors: -EINVAL, -EBUSY (a guard of this reader is still held). */
+ * NULL: 0 (free-like).  Errors: -EBUSY (a guard of this reader is still
+ * held). */
 SMR_API int smr_swap_reader_destroy(smr_swap_reader *r);
 
 /* Out-of-line read: nested reads and symmetric mode.  Returns the pinned
@@ -332,7 +338,7 @@ SMR_INLINE struct smr_swap_node *smr__swap_announce(smr_swap_reader *r) {
  * release guards in reverse order.  One
  * thread per reader; not from a signal handler that can interrupt a read on
  * the same reader (see the top of this file). */
-SMR_INLINE void *smr_swap_read(smr_swap_reader *r, smr_guard *g) {
+SMR_INLINE void *smr_swap_read(smr_swap_reader *r, smr_swap_guard *g) {
 #ifdef SMR_DEBUG
   /* relaxed + signal fences: only this thread (or a handler interrupting
    * it) touches busy. */
@@ -378,7 +384,7 @@ SMR_INLINE void *smr_swap_read(smr_swap_reader *r, smr_guard *g) {
  * library's own functions work with either, whatever its build).  (An
  * order-independent release needs one more instruction on the read fast
  * path; see docs/DESIGN.md section 4.) */
-SMR_INLINE void smr_guard_release(smr_guard *g) {
+SMR_INLINE void smr_swap_guard_release(smr_swap_guard *g) {
 #ifdef SMR_DEBUG
   if (g->depth != g->reader->depth)
     smr__swap_misuse(g->reader, 1);
@@ -388,7 +394,7 @@ SMR_INLINE void smr_guard_release(smr_guard *g) {
 }
 
 /* The pinned value's version. */
-SMR_INLINE uint64_t smr_guard_version(const smr_guard *g) {
+SMR_INLINE uint64_t smr_swap_guard_version(const smr_swap_guard *g) {
   return g->version;
 }
 
@@ -404,7 +410,7 @@ SMR_API void *smr_swap_reader_map(smr_swap_reader *r, smr_swap_map_fn fn,
 /* Read and keep the guard only if pred(value, arg) holds: returns true with
  * *g held, or false with nothing held (also for NULL arguments). */
 SMR_API bool smr_swap_reader_filter(smr_swap_reader *r, smr_swap_pred_fn pred,
-                                    void *arg, smr_guard *g);
+                                    void *arg, smr_swap_guard *g);
 
 /* Copy the current value out under a guard; as smr_swap_load_copy. */
 SMR_API int smr_swap_reader_copy(smr_swap_reader *r, void *dst, size_t size,
@@ -413,7 +419,7 @@ SMR_API int smr_swap_reader_copy(smr_swap_reader *r, void *dst, size_t size,
 /* Whether the reader holds a guard (false for NULL).  Owning thread. */
 SMR_API bool smr_swap_reader_is_pinned(const smr_swap_reader *r);
 
-/* The cell's current version (not the pinned one: see smr_guard_version);
+/* The cell's current version (not the pinned one: see smr_swap_guard_version);
  * 0 for NULL. */
 SMR_API uint64_t smr_swap_reader_version(const smr_swap_reader *r);
 
@@ -431,10 +437,11 @@ SMR_API uint64_t smr_swap_reader_version(const smr_swap_reader *r);
     return (T *)smr_swap_get(c);                                               \
   }                                                                            \
   SMR__UNUSED static inline const T *name##_read(smr_swap_reader *r,           \
-                                                 smr_guard *g) {               \
+                                                 smr_swap_guard *g) {          \
     return (const T *)smr_swap_read(r, g);                                     \
   }                                                                            \
-  SMR__UNUSED static inline const T *name##_load(smr_swap *c, smr_guard *g) {  \
+  SMR__UNUSED static inline const T *name##_load(smr_swap *c,                  \
+                                                 smr_swap_guard *g) {          \
     return (const T *)smr_swap_load(c, g);                                     \
   }
 
@@ -442,14 +449,14 @@ SMR_API uint64_t smr_swap_reader_version(const smr_swap_reader *r);
  * clang; elsewhere release it by hand).
  *   { SMR_SWAP_SCOPED_READ(const struct config *, c, r); use(c); }  */
 #if defined(__GNUC__) && !defined(__cplusplus)
-static inline void smr__guard_cleanup(smr_guard *g) {
-  smr_guard_release(g);
+static inline void smr__swap_guard_cleanup(smr_swap_guard *g) {
+  smr_swap_guard_release(g);
 }
 #define SMR__CAT2(a, b) a##b
 #define SMR__CAT(a, b)  SMR__CAT2(a, b)
 #define SMR_SWAP_SCOPED_READ(T, var, reader)                                   \
-  smr_guard SMR__CAT(smr__g_, __LINE__)                                        \
-      __attribute__((cleanup(smr__guard_cleanup)));                            \
+  smr_swap_guard SMR__CAT(smr__g_, __LINE__)                                   \
+      __attribute__((cleanup(smr__swap_guard_cleanup)));                       \
   T var = (T)smr_swap_read((reader), &SMR__CAT(smr__g_, __LINE__))
 #endif
 

@@ -5,11 +5,11 @@
  *
  *   // writer: build straight into the channel's in-place buffer
  *   uint64_t cap = smr_table_size_bound(rows, key_and_value_bytes);
- *   void *buf;  smr_shm_begin(w, cap, &buf);
+ *   void *buf;  smr_channel_begin(w, cap, &buf);
  *   smr_table_builder b;  smr_table_build_begin(&b, buf, cap, rows);
  *   smr_table_build_add(&b, "k", 1, "v", 1);   // ... once per row
  *   uint64_t size;  smr_table_build_end(&b, &size);
- *   smr_shm_commit(w, size, NULL);
+ *   smr_channel_commit(w, size, NULL);
  *
  *   // reader: validate once per version, then look up
  *   smr_table t;  smr_table_open(&t, g.data, g.size);

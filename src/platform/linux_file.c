@@ -1,6 +1,6 @@
 /* Linux implementation of the file, mapping, lock and futex part of the
  * platform layer (see platform.h).  Thin wrappers: errno becomes a negative
- * return value; the channel protocol lives in src/shm.c. */
+ * return value; the channel protocol lives in src/channel.c. */
 #define _GNU_SOURCE
 #include "platform.h"
 

@@ -30,7 +30,7 @@ void smr__backoff(unsigned *round);
 const char *smr__getenv(const char *name);
 
 /* ---- Files, mappings, locks and futexes (src/platform/linux_file.c) ----
- * Used by the cross-process channel (src/shm.c).  All return 0 (or a
+ * Used by the cross-process channel (src/channel.c).  All return 0 (or a
  * non-negative value where stated) or a negative errno. */
 #include <stdatomic.h>
 #include <stdbool.h>

@@ -6,12 +6,12 @@
 int main(void) {
   smr_swap *c;
   smr_swap_reader *r;
-  smr_guard g;
+  smr_swap_guard g;
   int x = 7;
-  if (smr_swap_create(&c, &x, NULL, NULL) || smr_swap_reader_create(c, &r))
+  if (smr_swap_create(&x, NULL, NULL, &c) || smr_swap_reader_create(c, &r))
     return 1;
   int v = *(const int *)smr_swap_read(r, &g);
-  smr_guard_release(&g);
+  smr_swap_guard_release(&g);
   smr_swap_reader_destroy(r);
   smr_swap_destroy(c);
   printf("installed libsmr %s: read %d\n", smr_version_string(), v);

@@ -84,10 +84,10 @@ static int sample_keys(const smr_table *t, uint64_t *rng, struct sample *s) {
 
 static int child(const char *ch, uint32_t proc, int64_t ns, int ready_fd,
                  int go_fd, int res_fd) {
-  smr_shm_reader *r;
-  /* No SMR_SHM_VERIFY: measured lookups, not a checksum pass per version
+  smr_channel_reader *r;
+  /* No SMR_CHANNEL_VERIFY: measured lookups, not a checksum pass per version
    * (cmd_bench verified the current version once). */
-  int e = smr_shm_reader_open(ch, 0, &r);
+  int e = smr_channel_reader_open(ch, 0, &r);
   if (e < 0) {
     msg("process %u: channel '%s': cannot open: %s", proc, ch,
         chan_strerror(e, false));
@@ -97,20 +97,20 @@ static int child(const char *ch, uint32_t proc, int64_t ns, int ready_fd,
   struct table_cache tc = {0, NULL, 0, {0}};
   const smr_table *t;
   struct sample s;
-  smr_shm_guard g;
-  e = smr_shm_read(r, &g);
+  smr_channel_guard g;
+  e = smr_channel_read(r, &g);
   if (e == 0) {
     e = table_of(&tc, &g, &t);
     if (e == 0)
       e = sample_keys(t, &rng, &s);
-    smr_shm_release(r, &g);
+    smr_channel_release(r, &g);
   }
   if (e == 0 && s.n == 0)
     e = -ENOENT;
   if (e < 0) {
     msg("process %u: channel '%s': %s", proc, ch,
         e == -ENOENT ? "the table is empty" : chan_strerror(e, false));
-    smr_shm_reader_close(r);
+    smr_channel_reader_close(r);
     return e == -ENODATA ? XS_NOTFOUND : XS_CHANNEL;
   }
   /* Ready; then block until the parent closes the go pipe. */
@@ -126,7 +126,7 @@ static int child(const char *ch, uint32_t proc, int64_t ns, int ready_fd,
   while (now < end) {
     for (unsigned i = 0; i < CHECK_EVERY; i++) {
       uint64_t k = rng_next(&rng) % s.n;
-      e = smr_shm_read(r, &g);
+      e = smr_channel_read(r, &g);
       if (e < 0)
         break;
       if (table_of(&tc, &g, &t) == 0) {
@@ -141,7 +141,7 @@ static int child(const char *ch, uint32_t proc, int64_t ns, int ready_fd,
         seen = g.version;
         res.versions++;
       }
-      smr_shm_release(r, &g);
+      smr_channel_release(r, &g);
       res.lookups++;
     }
     if (e < 0) {
@@ -154,7 +154,7 @@ static int child(const char *ch, uint32_t proc, int64_t ns, int ready_fd,
   }
   res.ns = now - start;
   bench_sink = sink; /* keeps the value reads */
-  smr_shm_reader_close(r);
+  smr_channel_reader_close(r);
   free(s.off);
   free(s.bytes);
   if (write(res_fd, &res, sizeof res) != (ssize_t)sizeof res)
@@ -194,9 +194,9 @@ int cmd_bench(int argc, char **argv) {
   while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     switch (c) {
     case O_PROCS:
-      if (!parse_uint(optarg, 1, SMR_SHM_MAX_READERS, &procs))
+      if (!parse_uint(optarg, 1, SMR_CHANNEL_MAX_READERS, &procs))
         return usage_error("--procs: expected 1..%u, got '%s'",
-                           SMR_SHM_MAX_READERS, optarg);
+                           SMR_CHANNEL_MAX_READERS, optarg);
       break;
     case O_SECONDS:
       if (!parse_seconds(optarg, &ns))
@@ -213,8 +213,8 @@ int cmd_bench(int argc, char **argv) {
   const char *ch = argv[optind];
   /* Check once here, for one clear message instead of N. */
   {
-    smr_shm_reader *r;
-    smr_shm_guard g;
+    smr_channel_reader *r;
+    smr_channel_guard g;
     int x = open_and_read(ch, &r, &g);
     if (x != XS_OK)
       return x;
@@ -231,9 +231,9 @@ int cmd_bench(int argc, char **argv) {
         msg("channel '%s': the table is empty", ch);
         x = XS_NOTFOUND;
       }
-      smr_shm_release(r, &g);
+      smr_channel_release(r, &g);
     }
-    smr_shm_reader_close(r);
+    smr_channel_reader_close(r);
     if (x != XS_OK)
       return x;
   }

@@ -3,7 +3,7 @@
  *
  * Pass 1 parses every row and checks it (same number of fields as the
  * first row, quoting, field sizes), counting rows and key + value bytes.
- * Those give smr_table_size_bound, the capacity asked of smr_shm_begin;
+ * Those give smr_table_size_bound, the capacity asked of smr_channel_begin;
  * pass 2 parses again and adds each row straight into the channel buffer.
  * Any error before the commit aborts the build: nothing is published.  A
  * file changed in place between or during the passes is caught by pass 2
@@ -45,7 +45,7 @@ struct pub_opts {
   bool crlf, header, quiet, watch;
   int progress; /* -1: auto (terminal and large input), 0 off, 1 on */
   uint64_t key_col, val_col; /* 0-based */
-  struct smr_shm_options chan;
+  struct smr_channel_options chan;
 };
 
 struct scan {
@@ -315,8 +315,8 @@ static void watch_drain(struct watch *wt) {
 
 /* ---- one publish --------------------------------------------------------- */
 
-static int open_writer(const struct pub_opts *o, smr_shm_writer **w) {
-  int r = smr_shm_writer_open(o->channel, &o->chan, w);
+static int open_writer(const struct pub_opts *o, smr_channel_writer **w) {
+  int r = smr_channel_writer_open(o->channel, &o->chan, w);
   if (r < 0) {
     msg("channel '%s': cannot open for writing: %s", o->channel,
         chan_strerror(r, true));
@@ -329,7 +329,7 @@ static int open_writer(const struct pub_opts *o, smr_shm_writer **w) {
  * here (after the input checked out) when NULL.  wt (--watch, else NULL):
  * refuse a file open for writing, or one an event reports changed while it
  * was read. */
-static int publish_once(smr_shm_writer **w, const struct pub_opts *o,
+static int publish_once(smr_channel_writer **w, const struct pub_opts *o,
                         struct watch *wt) {
   struct input in;
   char err[256];
@@ -351,7 +351,7 @@ static int publish_once(smr_shm_writer **w, const struct pub_opts *o,
   uint64_t cap = 0;
   if (x == XS_OK) {
     cap = smr_table_size_bound(sc.rows, sc.bytes);
-    if (cap == 0 || cap > SMR_SHM_MAX_PAYLOAD) {
+    if (cap == 0 || cap > SMR_CHANNEL_MAX_PAYLOAD) {
       msg("%s: %" PRIu64 " rows of %" PRIu64 " bytes are too large for a table",
           in.name, sc.rows, sc.bytes);
       x = XS_INPUT;
@@ -369,7 +369,7 @@ static int publish_once(smr_shm_writer **w, const struct pub_opts *o,
     x = open_writer(o, w);
   void *buf = NULL;
   if (x == XS_OK) {
-    int r = smr_shm_begin(*w, cap, &buf);
+    int r = smr_channel_begin(*w, cap, &buf);
     if (r < 0) {
       msg("channel '%s': cannot get a buffer of %" PRIu64 " bytes: %s%s",
           o->channel, cap, strerror(-r),
@@ -413,19 +413,19 @@ static int publish_once(smr_shm_writer **w, const struct pub_opts *o,
     }
   }
   progress_end(&pg);
-  struct smr_shm_commit_info info;
+  struct smr_channel_commit_info info;
   if (x == XS_OK) {
-    int r = smr_shm_commit(*w, size, &info);
+    int r = smr_channel_commit(*w, size, &info);
     open = false;
     if (r < 0) {
       msg("channel '%s': cannot publish: %s", o->channel,
           chan_strerror(r, true));
       x = XS_CHANNEL;
-      smr_shm_abort(*w);
+      smr_channel_abort(*w);
     }
   }
   if (open)
-    smr_shm_abort(*w);
+    smr_channel_abort(*w);
   if (x == XS_OK && !o->quiet) {
     printf("version=%" PRIu64 " rows=%" PRIu64 " keys=%" PRIu64
            " bytes=%" PRIu64 "\n",
@@ -441,7 +441,7 @@ static int publish_once(smr_shm_writer **w, const struct pub_opts *o,
 /* ---- --watch ------------------------------------------------------------- */
 
 static int watch_file(const struct pub_opts *o) {
-  smr_shm_writer *w = NULL;
+  smr_channel_writer *w = NULL;
   int x = open_writer(o, &w);
   if (x != XS_OK)
     return x;
@@ -516,7 +516,7 @@ out:
     close(sfd);
   free(dcopy);
   free(bcopy);
-  smr_shm_writer_close(w);
+  smr_channel_writer_close(w);
   return x;
 }
 
@@ -626,15 +626,15 @@ int cmd_publish(int argc, char **argv) {
       *(c == O_KEYCOL ? &o.key_col : &o.val_col) = v - 1;
       break;
     case O_BUFFERS:
-      if (!parse_uint(optarg, 2, SMR_SHM_MAX_BUFFERS, &v))
+      if (!parse_uint(optarg, 2, SMR_CHANNEL_MAX_BUFFERS, &v))
         return usage_error("--buffers: expected 2..%u, got '%s'",
-                           SMR_SHM_MAX_BUFFERS, optarg);
+                           SMR_CHANNEL_MAX_BUFFERS, optarg);
       o.chan.buffers = (unsigned)v;
       break;
     case O_READERS:
-      if (!parse_uint(optarg, 1, SMR_SHM_MAX_READERS, &v))
+      if (!parse_uint(optarg, 1, SMR_CHANNEL_MAX_READERS, &v))
         return usage_error("--readers: expected 1..%u, got '%s'",
-                           SMR_SHM_MAX_READERS, optarg);
+                           SMR_CHANNEL_MAX_READERS, optarg);
       o.chan.readers = (unsigned)v;
       break;
     case O_WATCH:
@@ -672,8 +672,8 @@ int cmd_publish(int argc, char **argv) {
   sigaction(SIGBUS, &sa, NULL);
   if (o.watch)
     return watch_file(&o);
-  smr_shm_writer *w = NULL;
+  smr_channel_writer *w = NULL;
   int x = publish_once(&w, &o, NULL);
-  smr_shm_writer_close(w);
+  smr_channel_writer_close(w);
   return x;
 }

@@ -15,7 +15,7 @@
 
 /* Open a reader on ch and pin its current payload; on error the message
  * is printed and the exit status returned (with *r closed). */
-static int not_a_table(const char *ch, const smr_shm_guard *g, int e) {
+static int not_a_table(const char *ch, const smr_channel_guard *g, int e) {
   msg("channel '%s': the payload of version %" PRIu64 " (%" PRIu64
       " bytes) is not a table: %s",
       ch, g->version, g->size, strerror(-e));
@@ -53,8 +53,8 @@ int cmd_get(int argc, char **argv) {
   const char *ch = argv[optind];
   char **keys = argv + optind + 1;
   int nkeys = argc - optind - 1;
-  smr_shm_reader *r;
-  smr_shm_guard g;
+  smr_channel_reader *r;
+  smr_channel_guard g;
   int x = open_and_read(ch, &r, &g);
   if (x != XS_OK)
     return x;
@@ -82,8 +82,8 @@ int cmd_get(int argc, char **argv) {
   uint64_t version = g.version;
   if (e < 0)
     x = not_a_table(ch, &g, e);
-  smr_shm_release(r, &g);
-  smr_shm_reader_close(r);
+  smr_channel_release(r, &g);
+  smr_channel_reader_close(r);
   if (mem && fclose(mem) != 0)
     x = XS_SYSTEM;
   if (x == XS_SYSTEM)
@@ -199,8 +199,8 @@ int cmd_dump(int argc, char **argv) {
   if (argc - optind != 1)
     return usage_error("expected CHANNEL");
   const char *ch = argv[optind];
-  smr_shm_reader *r;
-  smr_shm_guard g;
+  smr_channel_reader *r;
+  smr_channel_guard g;
   int x = open_and_read(ch, &r, &g);
   if (x != XS_OK)
     return x;
@@ -236,8 +236,8 @@ int cmd_dump(int argc, char **argv) {
     }
     x = flush_stdout();
   }
-  smr_shm_release(r, &g);
-  smr_shm_reader_close(r);
+  smr_channel_release(r, &g);
+  smr_channel_reader_close(r);
   return x;
 }
 
@@ -263,11 +263,11 @@ static const char stat_help[] =
 
 static const char *checksum_name(int c) {
   switch (c) {
-  case SMR_SHM_CHECKSUM_NONE:
+  case SMR_CHANNEL_CHECKSUM_NONE:
     return "none";
-  case SMR_SHM_CHECKSUM_OK:
+  case SMR_CHANNEL_CHECKSUM_OK:
     return "ok";
-  case SMR_SHM_CHECKSUM_BAD:
+  case SMR_CHANNEL_CHECKSUM_BAD:
     return "bad";
   default:
     return "skipped";
@@ -341,15 +341,15 @@ struct table_info {
 
 static void table_info_get(const char *ch, struct table_info *ti) {
   memset(ti, 0, sizeof *ti);
-  smr_shm_reader *r;
-  int e = smr_shm_reader_open(ch, SMR_SHM_VERIFY, &r);
+  smr_channel_reader *r;
+  int e = smr_channel_reader_open(ch, SMR_CHANNEL_VERIFY, &r);
   if (e < 0) {
     ti->error = e;
     ti->channel_err = true;
     return;
   }
-  smr_shm_guard g;
-  e = smr_shm_read(r, &g);
+  smr_channel_guard g;
+  e = smr_channel_read(r, &g);
   if (e < 0) {
     ti->error = e;
     ti->channel_err = true;
@@ -359,13 +359,13 @@ static void table_info_get(const char *ch, struct table_info *ti) {
     ti->error = table_of(&tc, &g, &t);
     ti->version = g.version;
     ti->keys = ti->error == 0 ? smr_table_count(t) : 0;
-    smr_shm_release(r, &g);
+    smr_channel_release(r, &g);
   }
-  smr_shm_reader_close(r);
+  smr_channel_reader_close(r);
 }
 
-static void stat_json(const char *ch, const struct smr_shm_stat *st,
-                      const struct smr_shm_reader_stat *rs, size_t n,
+static void stat_json(const char *ch, const struct smr_channel_stat *st,
+                      const struct smr_channel_reader_stat *rs, size_t n,
                       const struct table_info *ti, const char *no_verify) {
   printf("{\n  \"channel\": ");
   if (!json_str(ch)) {
@@ -395,12 +395,12 @@ static void stat_json(const char *ch, const struct smr_shm_stat *st,
          st->publishes, st->dead_reclaimed);
   printf("  \"flags\": {\"durable\": %s, \"checksum\": %s, \"symmetric\": "
          "%s},\n",
-         (st->flags & SMR_SHM_DURABLE) ? "true" : "false",
-         (st->flags & SMR_SHM_NO_CHECKSUM) ? "false" : "true",
-         (st->flags & SMR_SHM_SYMMETRIC) ? "true" : "false");
+         (st->flags & SMR_CHANNEL_DURABLE) ? "true" : "false",
+         (st->flags & SMR_CHANNEL_NO_CHECKSUM) ? "false" : "true",
+         (st->flags & SMR_CHANNEL_SYMMETRIC) ? "true" : "false");
   printf("  \"buffers\": [");
   for (unsigned i = 0; i < st->buffers; i++) {
-    const struct smr_shm_buffer_stat *b = &st->buffer[i];
+    const struct smr_channel_buffer_stat *b = &st->buffer[i];
     printf("%s\n    {\"index\": %u, \"version\": %" PRIu64
            ", \"size\": %" PRIu64 ", \"file_size\": %" PRIu64
            ", \"pinned\": %u, \"current\": %s}",
@@ -419,8 +419,8 @@ static void stat_json(const char *ch, const struct smr_shm_stat *st,
   printf("%s]\n}\n", n ? "\n  " : "");
 }
 
-static void stat_text(const char *ch, const struct smr_shm_stat *st,
-                      const struct smr_shm_reader_stat *rs, size_t n,
+static void stat_text(const char *ch, const struct smr_channel_stat *st,
+                      const struct smr_channel_reader_stat *rs, size_t n,
                       const struct table_info *ti, const char *no_verify) {
   printf("channel         %s\n", ch);
   printf("version         %" PRIu64 "%s\n", st->version,
@@ -443,14 +443,14 @@ static void stat_text(const char *ch, const struct smr_shm_stat *st,
   printf("publishes       %" PRIu64 "\n", st->publishes);
   printf("dead reclaimed  %" PRIu64 "\n", st->dead_reclaimed);
   printf("flags          %s%s%s\n",
-         (st->flags & SMR_SHM_NO_CHECKSUM) ? " no-checksum" : " checksum",
-         (st->flags & SMR_SHM_DURABLE) ? " durable" : "",
-         (st->flags & SMR_SHM_SYMMETRIC) ? " symmetric" : "");
+         (st->flags & SMR_CHANNEL_NO_CHECKSUM) ? " no-checksum" : " checksum",
+         (st->flags & SMR_CHANNEL_DURABLE) ? " durable" : "",
+         (st->flags & SMR_CHANNEL_SYMMETRIC) ? " symmetric" : "");
   printf("buffers         %u\n", st->buffers);
   printf("  %5s %12s %14s %14s %6s\n", "index", "version", "size", "file size",
          "pinned");
   for (unsigned i = 0; i < st->buffers; i++) {
-    const struct smr_shm_buffer_stat *b = &st->buffer[i];
+    const struct smr_channel_buffer_stat *b = &st->buffer[i];
     printf("  %5u %12" PRIu64 " %14" PRIu64 " %14" PRIu64 " %6u%s\n", i,
            b->version, b->size, b->file_size, b->pinned,
            b->current ? "  current" : "");
@@ -487,19 +487,20 @@ int cmd_stat(int argc, char **argv) {
   if (argc - optind != 1)
     return usage_error("expected CHANNEL");
   const char *ch = argv[optind];
-  struct smr_shm_reader_stat *rs = calloc(SMR_SHM_MAX_READERS, sizeof *rs);
+  struct smr_channel_reader_stat *rs =
+      calloc(SMR_CHANNEL_MAX_READERS, sizeof *rs);
   if (!rs) {
     msg("out of memory");
     return XS_SYSTEM;
   }
-  struct smr_shm_stat st;
+  struct smr_channel_stat st;
   size_t n = 0;
-  int e =
-      smr_shm_stat(ch, SMR_SHM_STAT_VERIFY, &st, rs, SMR_SHM_MAX_READERS, &n);
+  int e = smr_channel_stat(ch, SMR_CHANNEL_STAT_VERIFY, &st, rs,
+                           SMR_CHANNEL_MAX_READERS, &n);
   /* Verifying opens a reader; when it cannot (every slot taken, or no
    * permission to join) the library skips the checksum: say why. */
   const char *no_verify = NULL;
-  if (e == 0 && st.version && st.checksum == SMR_SHM_CHECKSUM_SKIP)
+  if (e == 0 && st.version && st.checksum == SMR_CHANNEL_CHECKSUM_SKIP)
     no_verify = (size_t)st.readers >= st.readers_max
                     ? "every reader slot is taken"
                     : "cannot join the channel as a reader";
@@ -508,8 +509,8 @@ int cmd_stat(int argc, char **argv) {
     msg("channel '%s': cannot inspect: %s", ch, chan_strerror(e, false));
     return XS_CHANNEL;
   }
-  if (n > SMR_SHM_MAX_READERS)
-    n = SMR_SHM_MAX_READERS;
+  if (n > SMR_CHANNEL_MAX_READERS)
+    n = SMR_CHANNEL_MAX_READERS;
   /* After the statistics, so this brief reader is not listed in them. */
   struct table_info ti;
   memset(&ti, 0, sizeof ti);
@@ -545,11 +546,12 @@ static const char watch_help[] =
     "error (the channel was removed, a checksum mismatch); 6 system.\n";
 
 /* Print a line for the current version; *version = it (kept if none). */
-static int watch_line(const char *ch, smr_shm_reader *r, struct table_cache *tc,
-                      uint64_t *version, bool *printed) {
-  smr_shm_guard g;
+static int watch_line(const char *ch, smr_channel_reader *r,
+                      struct table_cache *tc, uint64_t *version,
+                      bool *printed) {
+  smr_channel_guard g;
   *printed = false;
-  int e = smr_shm_read(r, &g);
+  int e = smr_channel_read(r, &g);
   if (e == -ENODATA)
     return XS_OK;
   if (e < 0)
@@ -558,7 +560,7 @@ static int watch_line(const char *ch, smr_shm_reader *r, struct table_cache *tc,
   int te = table_of(tc, &g, &t);
   uint64_t keys = te == 0 ? smr_table_count(t) : 0;
   uint64_t v = g.version, size = g.size;
-  smr_shm_release(r, &g);
+  smr_channel_release(r, &g);
   *version = v;
   *printed = true;
   if (te == 0)
@@ -599,7 +601,7 @@ int cmd_watch(int argc, char **argv) {
   if (argc - optind != 1)
     return usage_error("expected CHANNEL");
   const char *ch = argv[optind];
-  smr_shm_reader *r;
+  smr_channel_reader *r;
   int e = open_reader(ch, &r);
   if (e != XS_OK)
     return e;
@@ -618,7 +620,7 @@ int cmd_watch(int argc, char **argv) {
     }
     /* Slices of a second: a wait that times out tells whether the channel
      * was removed (-ESTALE). */
-    e = smr_shm_wait(r, version, left < 1000000000 ? left : 1000000000);
+    e = smr_channel_wait(r, version, left < 1000000000 ? left : 1000000000);
     if (e == -ETIMEDOUT)
       continue;
     if (e < 0) {
@@ -632,6 +634,6 @@ int cmd_watch(int argc, char **argv) {
     if (printed && timeout >= 0)
       deadline = now_ns() + timeout;
   }
-  smr_shm_reader_close(r);
+  smr_channel_reader_close(r);
   return x;
 }

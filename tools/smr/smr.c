@@ -1,5 +1,5 @@
 /* smr: publish, read and inspect libsmr channels that carry tables
- * (smr/shm.h, smr/table.h) from the command line.  docs/smr.1 is the
+ * (smr/channel.h, smr/table.h) from the command line.  docs/smr.1 is the
  * manual; smr.h lists the pieces. */
 #define _GNU_SOURCE
 #include "smr.h"
@@ -131,9 +131,9 @@ const char *chan_strerror(int err, bool writer) {
     n = snprintf(buf, sizeof buf, "%s (%s)", strerror(-err), hint);
   else
     n = snprintf(buf, sizeof buf, "%s", strerror(-err));
-  /* The file at fault, when the library names one (smr_shm_error_path is
+  /* The file at fault, when the library names one (smr_channel_error_path is
    * this thread's, and every caller asks right after the failing call). */
-  const char *path = smr_shm_error_path();
+  const char *path = smr_channel_error_path();
   if (path[0] != '\0' && n >= 0 && (size_t)n < sizeof buf)
     snprintf(buf + n, sizeof buf - (size_t)n, ": %s", path);
   return buf;
@@ -145,7 +145,7 @@ int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int table_of(struct table_cache *c, const smr_shm_guard *g,
+int table_of(struct table_cache *c, const smr_channel_guard *g,
              const smr_table **t) {
   if (c->version != g->version || c->data != g->data) {
     c->version = g->version;
@@ -254,8 +254,8 @@ int main(int argc, char **argv) {
 
 /* Readers verify: a payload whose checksum does not match is refused
  * (-EBADMSG) rather than printed.  bench's lookup processes opt out. */
-int open_reader(const char *ch, smr_shm_reader **r) {
-  int e = smr_shm_reader_open(ch, SMR_SHM_VERIFY, r);
+int open_reader(const char *ch, smr_channel_reader **r) {
+  int e = smr_channel_reader_open(ch, SMR_CHANNEL_VERIFY, r);
   if (e < 0) {
     msg("channel '%s': cannot open: %s", ch, chan_strerror(e, false));
     return XS_CHANNEL;
@@ -263,22 +263,23 @@ int open_reader(const char *ch, smr_shm_reader **r) {
   return XS_OK;
 }
 
-int read_error(const char *ch, smr_shm_reader *r, int e) {
+int read_error(const char *ch, smr_channel_reader *r, int e) {
   if (e == -EBADMSG)
     msg("channel '%s': version %" PRIu64 " failed verification: its "
         "checksum does not match (corrupt data), or the channel's files are "
         "corrupt; nothing printed from it",
-        ch, smr_shm_version(r));
+        ch, smr_channel_version(r));
   else
     msg("channel '%s': cannot read: %s", ch, chan_strerror(e, false));
   return XS_CHANNEL;
 }
 
-int open_and_read(const char *ch, smr_shm_reader **r, smr_shm_guard *g) {
+int open_and_read(const char *ch, smr_channel_reader **r,
+                  smr_channel_guard *g) {
   int x = open_reader(ch, r);
   if (x != XS_OK)
     return x;
-  int e = smr_shm_read(*r, g);
+  int e = smr_channel_read(*r, g);
   if (e < 0) {
     if (e == -ENODATA) {
       msg("channel '%s': nothing published yet", ch);
@@ -286,7 +287,7 @@ int open_and_read(const char *ch, smr_shm_reader **r, smr_shm_guard *g) {
     } else {
       x = read_error(ch, *r, e);
     }
-    smr_shm_reader_close(*r);
+    smr_channel_reader_close(*r);
     *r = NULL;
   }
   return x;

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "smr/shm.h"
+#include "smr/channel.h"
 #include "smr/table.h"
 
 /* Exit statuses (smr --help and smr(1) document them). */
@@ -44,16 +44,16 @@ bool parse_seconds(const char *s, int64_t *ns);
 const char *chan_strerror(int err, bool writer);
 
 /* Open a reader on ch that verifies each new version's checksum
- * (SMR_SHM_VERIFY): XS_OK, or XS_CHANNEL with the message printed. */
-int open_reader(const char *ch, smr_shm_reader **r);
+ * (SMR_CHANNEL_VERIFY): XS_OK, or XS_CHANNEL with the message printed. */
+int open_reader(const char *ch, smr_channel_reader **r);
 
-/* open_reader, then smr_shm_read into *g: XS_OK, XS_NOTFOUND (nothing
+/* open_reader, then smr_channel_read into *g: XS_OK, XS_NOTFOUND (nothing
  * published) or XS_CHANNEL (read_error's message), with *r closed. */
-int open_and_read(const char *ch, smr_shm_reader **r, smr_shm_guard *g);
+int open_and_read(const char *ch, smr_channel_reader **r, smr_channel_guard *g);
 
-/* The message for smr_shm_read's error e on r (a checksum mismatch named
+/* The message for smr_channel_read's error e on r (a checksum mismatch named
  * as such); returns XS_CHANNEL. */
-int read_error(const char *ch, smr_shm_reader *r, int e);
+int read_error(const char *ch, smr_channel_reader *r, int e);
 
 /* Nanoseconds on CLOCK_MONOTONIC. */
 int64_t now_ns(void);
@@ -89,7 +89,7 @@ struct table_cache {
 
 /* Under a held guard g: the table of g's version (0), or the error that
  * smr_table_open gave for it (then the payload is not a table). */
-int table_of(struct table_cache *c, const smr_shm_guard *g,
+int table_of(struct table_cache *c, const smr_channel_guard *g,
              const smr_table **t);
 
 #endif

@@ -4,7 +4,7 @@
  *                 pattern and checksum, versions never go back) while the
  *                 writer publishes continuously, sizes growing and shrinking
  *   kill-readers  reader processes killed with SIGKILL at random points,
- *                 200 times (SMR_SHM_KILLS): the writer never waits for a
+ *                 200 times (SMR_CHANNEL_KILLS): the writer never waits for a
  *                 dead reader (timeout 0 with K = readers + 2 buffers, so
  *                 only a dead reader could make it fail), slots are
  *                 reclaimed, no reader sees a torn payload
@@ -19,7 +19,8 @@
  *                 same run with re-validation switched off must see the
  *                 reused buffer (so the test can fail)
  */
-#include "shm_util.h"
+#include "channel_util.h"
+#include "test_hooks.h"
 
 #include <signal.h>
 #include <stdatomic.h>
@@ -48,16 +49,17 @@ static uint64_t rnd(void) {
 }
 
 /* Writer side: publish the pattern of the next version. */
-static int publish_next(smr_shm_writer *w, uint64_t *version, uint64_t max) {
+static int publish_next(smr_channel_writer *w, uint64_t *version,
+                        uint64_t max) {
   uint64_t v = *version + 1;
   uint64_t size = pattern_size(v, max);
   void *buf;
-  int r = smr_shm_begin(w, size, &buf);
+  int r = smr_channel_begin(w, size, &buf);
   if (r < 0)
     return r;
   pattern_fill(buf, size, v);
-  struct smr_shm_commit_info info;
-  r = smr_shm_commit(w, size, &info);
+  struct smr_channel_commit_info info;
+  r = smr_channel_commit(w, size, &info);
   if (r < 0)
     return r;
   if (info.version != v)
@@ -69,9 +71,9 @@ static int publish_next(smr_shm_writer *w, uint64_t *version, uint64_t max) {
 /* Reader process body: read until told to stop (or killed); every payload
  * is checked.  Exits 0 if all good, 1 on a bad payload. */
 static void reader_loop(bool verify_sum) {
-  smr_shm_reader *r;
+  smr_channel_reader *r;
   int rc;
-  while ((rc = smr_shm_reader_open(chan.name, 0, &r)) == -EUSERS)
+  while ((rc = smr_channel_reader_open(chan.name, 0, &r)) == -EUSERS)
     ; /* a killed reader's slot is freed when the kernel reaps it */
   if (rc != 0) {
     fprintf(stderr, "reader open: %s\n", smr_strerror(rc));
@@ -81,8 +83,8 @@ static void reader_loop(bool verify_sum) {
   unsigned long n = 0;
   /* relaxed: a flag polled by the loop; nothing is published through it. */
   while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
-    smr_shm_guard g;
-    rc = smr_shm_read(r, &g);
+    smr_channel_guard g;
+    rc = smr_channel_read(r, &g);
     if (rc == -ENODATA)
       continue;
     if (rc != 0) {
@@ -92,7 +94,7 @@ static void reader_loop(bool verify_sum) {
     bool ok = g.version >= last && pattern_check(g.data, g.size, g.version) &&
               g.size == pattern_size(g.version, max_size);
     if (ok && verify_sum && (n & 7) == 0)
-      ok = smr_shm_verify(r, &g) == 0;
+      ok = smr_channel_verify(r, &g) == 0;
     if (!ok) {
       fprintf(stderr, "bad payload: version %llu (last %llu) size %llu\n",
               (unsigned long long)g.version, (unsigned long long)last,
@@ -102,13 +104,13 @@ static void reader_loop(bool verify_sum) {
       _exit(1);
     }
     last = g.version;
-    smr_shm_release(r, &g);
+    smr_channel_release(r, &g);
     n++;
     if ((n & 1023) == 0)
       /* relaxed: a count for the report, read after waitpid. */
       atomic_fetch_add_explicit(&sh->reads, 1024, memory_order_relaxed);
   }
-  smr_shm_reader_close(r);
+  smr_channel_reader_close(r);
   _exit(0);
 }
 
@@ -150,13 +152,13 @@ static void kid_close(struct kid *k) {
   }
 }
 
-static smr_shm_writer *writer_open(unsigned buffers, int64_t timeout_ns) {
-  struct smr_shm_options o = {0};
+static smr_channel_writer *writer_open(unsigned buffers, int64_t timeout_ns) {
+  struct smr_channel_options o = {0};
   o.buffers = buffers;
   o.timeout_ns = timeout_ns;
   o.timeout_set = true;
-  smr_shm_writer *w;
-  CHECK_EQ(smr_shm_writer_open(chan.name, &o, &w), 0);
+  smr_channel_writer *w;
+  CHECK_EQ(smr_channel_writer_open(chan.name, &o, &w), 0);
   return w;
 }
 
@@ -166,7 +168,7 @@ static smr_shm_writer *writer_open(unsigned buffers, int64_t timeout_ns) {
 static void mode_verify(void) {
   enum { N = 3 };
   double secs = test_seconds(2);
-  smr_shm_writer *w = writer_open(3, -1);
+  smr_channel_writer *w = writer_open(3, -1);
   pid_t kids[N];
   for (int i = 0; i < N; i++)
     kids[i] = spawn_reader(true);
@@ -189,14 +191,14 @@ static void mode_verify(void) {
   CHECK_EQ(atomic_load_explicit(&sh->bad, memory_order_relaxed), 0);
   printf("verify: %lu publishes, %lu reads checked\n", pubs,
          (unsigned long)atomic_load_explicit(&sh->reads, memory_order_relaxed));
-  smr_shm_writer_close(w);
+  smr_channel_writer_close(w);
 }
 
 static void mode_kill_readers(void) {
   enum { N = 3 };
-  const char *e = getenv("SMR_SHM_KILLS");
+  const char *e = getenv("SMR_CHANNEL_KILLS");
   int kills = e ? atoi(e) : 200;
-  smr_shm_writer *w = writer_open(N + 2, 0); /* never waits */
+  smr_channel_writer *w = writer_open(N + 2, 0); /* never waits */
   pid_t kids[N];
   for (int i = 0; i < N; i++)
     kids[i] = spawn_reader(false);
@@ -231,10 +233,10 @@ static void mode_kill_readers(void) {
     reap_ok(kids[i]);
   /* relaxed: the children were reaped (waitpid orders their stores). */
   CHECK_EQ(atomic_load_explicit(&sh->bad, memory_order_relaxed), 0);
-  struct smr_shm_stat st;
-  struct smr_shm_reader_stat rs[64];
+  struct smr_channel_stat st;
+  struct smr_channel_reader_stat rs[64];
   size_t n;
-  CHECK_EQ(smr_shm_stat(chan.name, 0, &st, rs, 64, &n), 0);
+  CHECK_EQ(smr_channel_stat(chan.name, 0, &st, rs, 64, &n), 0);
   CHECK_EQ(st.readers, 0); /* every live reader closed its slot */
   for (size_t i = 0; i < n && i < 64; i++)
     CHECK(!rs[i].alive);
@@ -242,24 +244,24 @@ static void mode_kill_readers(void) {
          "slots reclaimed, %lu reads checked\n",
          kills, pubs, (unsigned long long)st.dead_reclaimed,
          (unsigned long)atomic_load_explicit(&sh->reads, memory_order_relaxed));
-  smr_shm_writer_close(w);
+  smr_channel_writer_close(w);
 }
 
 /* Writer child: take over, report the first version it published, then
  * publish (large payloads, so a kill lands mid-copy) until killed. */
 static void writer_child(int fd) {
-  struct smr_shm_options o = {0};
+  struct smr_channel_options o = {0};
   o.buffers = 3;
   o.timeout_ns = -1;
   o.timeout_set = true;
-  smr_shm_writer *w;
-  int r = smr_shm_writer_open(chan.name, &o, &w);
+  smr_channel_writer *w;
+  int r = smr_channel_writer_open(chan.name, &o, &w);
   if (r != 0) {
     fprintf(stderr, "writer open: %s\n", smr_strerror(r));
     _exit(1);
   }
-  struct smr_shm_stat st;
-  if (smr_shm_stat(chan.name, 0, &st, NULL, 0, NULL) != 0)
+  struct smr_channel_stat st;
+  if (smr_channel_stat(chan.name, 0, &st, NULL, 0, NULL) != 0)
     _exit(1);
   uint64_t v = st.version;
   if (publish_next(w, &v, 1 << 20) != 0)
@@ -274,18 +276,18 @@ static void writer_child(int fd) {
 static void mode_kill_writer(void) {
   enum { N = 2 };
   max_size = 1 << 20;
-  const char *e = getenv("SMR_SHM_KILLS");
+  const char *e = getenv("SMR_CHANNEL_KILLS");
   int kills = e ? atoi(e) / 2 : 100;
   /* Create the channel (layout K = 3) and publish version 1. */
-  smr_shm_writer *w = writer_open(3, -1);
+  smr_channel_writer *w = writer_open(3, -1);
   uint64_t v = 0;
   CHECK_EQ(publish_next(w, &v, 1 << 20), 0);
-  smr_shm_writer_close(w);
+  smr_channel_writer_close(w);
   pid_t kids[N];
   for (int i = 0; i < N; i++)
     kids[i] = spawn_reader(true);
-  smr_shm_reader *me;
-  CHECK_EQ(smr_shm_reader_open(chan.name, SMR_SHM_VERIFY, &me), 0);
+  smr_channel_reader *me;
+  CHECK_EQ(smr_channel_reader_open(chan.name, SMR_CHANNEL_VERIFY, &me), 0);
   uint64_t last = 1;
   for (int k = 0; k < kills; k++) {
     int pfd[2];
@@ -310,18 +312,19 @@ static void mode_kill_writer(void) {
     CHECK_EQ(waitpid(pid, &status, 0), pid);
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     /* The last complete version is there and intact. */
-    smr_shm_guard g;
-    CHECK_EQ(smr_shm_read(me, &g), 0);
+    smr_channel_guard g;
+    CHECK_EQ(smr_channel_read(me, &g), 0);
     CHECK(g.version >= first);
     CHECK(pattern_check(g.data, g.size, g.version));
     last = g.version;
-    smr_shm_release(me, &g);
-    struct smr_shm_stat st;
-    CHECK_EQ(smr_shm_stat(chan.name, SMR_SHM_STAT_VERIFY, &st, NULL, 0, NULL),
+    smr_channel_release(me, &g);
+    struct smr_channel_stat st;
+    CHECK_EQ(smr_channel_stat(chan.name, SMR_CHANNEL_STAT_VERIFY, &st, NULL, 0,
+                              NULL),
              0);
     CHECK(!st.writer_alive);
     CHECK_EQ(st.version, last);
-    CHECK_EQ(st.checksum, SMR_SHM_CHECKSUM_OK);
+    CHECK_EQ(st.checksum, SMR_CHANNEL_CHECKSUM_OK);
   }
   /* relaxed: pairs with the children's polling load; nothing else. */
   atomic_store_explicit(&sh->stop, 1, memory_order_relaxed);
@@ -329,7 +332,7 @@ static void mode_kill_writer(void) {
     reap_ok(kids[i]);
   /* relaxed: the children were reaped (waitpid orders their stores). */
   CHECK_EQ(atomic_load_explicit(&sh->bad, memory_order_relaxed), 0);
-  CHECK_EQ(smr_shm_reader_close(me), 0);
+  CHECK_EQ(smr_channel_reader_close(me), 0);
   printf("kill-writer: %d writers killed, last version %llu, %lu reads "
          "checked\n",
          kills, (unsigned long long)last,
@@ -337,16 +340,16 @@ static void mode_kill_writer(void) {
 }
 
 static void mode_slow_reader(void) {
-  smr_shm_writer *w = writer_open(2, 10000000); /* 10 ms timeout */
+  smr_channel_writer *w = writer_open(2, 10000000); /* 10 ms timeout */
   uint64_t v = 0;
   CHECK_EQ(publish_next(w, &v, MAX_SIZE), 0);
   struct kid k;
   pid_t pid = kid_fork(&k);
   if (pid == 0) {
-    smr_shm_reader *r;
-    smr_shm_guard g;
+    smr_channel_reader *r;
+    smr_channel_guard g;
     char c = 'x';
-    if (smr_shm_reader_open(chan.name, 0, &r) || smr_shm_read(r, &g))
+    if (smr_channel_reader_open(chan.name, 0, &r) || smr_channel_read(r, &g))
       _exit(1);
     uint64_t pinned = g.version;
     if (write(k.to_me[1], &pinned, sizeof pinned) != (ssize_t)sizeof pinned)
@@ -355,9 +358,9 @@ static void mode_slow_reader(void) {
     if (read(k.to_kid[0], &c, 1) != 1)
       _exit(1);
     bool ok =
-        pattern_check(g.data, g.size, pinned) && smr_shm_verify(r, &g) == 0;
-    smr_shm_release(r, &g);
-    smr_shm_reader_close(r);
+        pattern_check(g.data, g.size, pinned) && smr_channel_verify(r, &g) == 0;
+    smr_channel_release(r, &g);
+    smr_channel_reader_close(r);
     _exit(ok ? 0 : 1);
   }
   uint64_t pinned;
@@ -376,7 +379,7 @@ static void mode_slow_reader(void) {
   kid_close(&k);
   /* Released: publishing works again. */
   CHECK_EQ(publish_next(w, &v, MAX_SIZE), 0);
-  smr_shm_writer_close(w);
+  smr_channel_writer_close(w);
   printf("slow-reader: payload intact after 20 timed-out publishes\n");
 }
 
@@ -387,7 +390,7 @@ struct window {
   int calls;
 };
 
-static void window_hook(smr_shm_reader *r, void *arg) {
+static void window_hook(smr_channel_reader *r, void *arg) {
   (void)r;
   struct window *wd = arg;
   if (wd->calls++ != 0)
@@ -399,24 +402,24 @@ static void window_hook(smr_shm_reader *r, void *arg) {
 
 /* Returns the child's verdict: 0 right payload, 2 reused buffer seen. */
 static int window_run(bool skip_validate) {
-  smr_shm_writer *w = writer_open(2, 0);
+  smr_channel_writer *w = writer_open(2, 0);
   uint64_t v = 0;
   CHECK_EQ(publish_next(w, &v, MAX_SIZE), 0);
   struct kid k;
   pid_t pid = kid_fork(&k);
   if (pid == 0) {
-    smr_shm_reader *r;
-    smr_shm_guard g;
-    if (smr_shm_reader_open(chan.name, 0, &r) || smr_shm_read(r, &g))
+    smr_channel_reader *r;
+    smr_channel_guard g;
+    if (smr_channel_reader_open(chan.name, 0, &r) || smr_channel_read(r, &g))
       _exit(1);
-    smr_shm_release(r, &g); /* the handle now caches version 1's view */
+    smr_channel_release(r, &g); /* the handle now caches version 1's view */
     struct window wd = {k.to_kid[0], k.to_me[1], 0};
-    smr__shm_set_test_hook(r, window_hook, &wd, skip_validate);
-    if (smr_shm_read(r, &g))
+    smr__channel_set_test_hook(r, window_hook, &wd, skip_validate);
+    if (smr_channel_read(r, &g))
       _exit(1);
     int verdict = pattern_check(g.data, g.size, g.version) ? 0 : 2;
-    smr_shm_release(r, &g);
-    smr_shm_reader_close(r);
+    smr_channel_release(r, &g);
+    smr_channel_reader_close(r);
     _exit(verdict);
   }
   char c;
@@ -431,8 +434,8 @@ static int window_run(bool skip_validate) {
   CHECK_EQ(waitpid(pid, &status, 0), pid);
   CHECK(WIFEXITED(status));
   kid_close(&k);
-  smr_shm_writer_close(w);
-  CHECK_EQ(smr_shm_unlink(chan.name), 0);
+  smr_channel_writer_close(w);
+  CHECK_EQ(smr_channel_unlink(chan.name), 0);
   return WEXITSTATUS(status);
 }
 

@@ -1,6 +1,6 @@
-/* libFuzzer target: channel files (smr/shm.h) are untrusted input.
+/* libFuzzer target: channel files (smr/channel.h) are untrusted input.
  *
- * Each input (format in fuzz_shm.h) becomes a channel in a private
+ * Each input (format in fuzz_channel.h) becomes a channel in a private
  * directory made once per process (under $SMR_FUZZ_DIR, default /dev/shm;
  * removed at exit and on a failed oracle, not on a sanitizer report): the
  * state file (header and acks), up to two data files, and the readers
@@ -11,8 +11,8 @@
  * appear, go away, die or are truncated by another user only after a writer
  * opened.  Another writer may hold the writer lock.  Then a reader opens
  * the channel and reads, verifies, releases, reads again, asks the version,
- * waits (timeout 0) and closes; smr_shm_stat runs with and without
- * SMR_SHM_STAT_VERIFY; depending on the mode a writer takes the channel
+ * waits (timeout 0) and closes; smr_channel_stat runs with and without
+ * SMR_CHANNEL_STAT_VERIFY; depending on the mode a writer takes the channel
  * over (before the reader, or while it holds a guard) and publishes, and
  * the channel may be unlinked.  Every call must return 0 or a documented
  * negative errno; sanitizers catch the rest.  Every input ends with our
@@ -26,7 +26,7 @@
  *   - the bytes of a guard held across the writer's publishes never change;
  *   - writer_open and unlink return -EBUSY exactly when another writer
  *     holds the lock;
- *   - smr_shm_stat counts exactly the regular files under canonical slot
+ *   - smr_channel_stat counts exactly the regular files under canonical slot
  *     names r<i> (i < slots), as alive exactly those whose exclusive lock
  *     is held, and the writer as alive exactly when one holds its lock;
  *   - no call leaks a file descriptor, a mapping of a channel file, or a
@@ -35,7 +35,8 @@
  * truncate or chown a file a reader handle of ours created.
  *
  * Built with -DFZ_REPLAY_MAIN (any compiler, no libFuzzer) it is
- * fuzz_shm_replay FILE|DIR...: runs each input once, for regression tests. */
+ * fuzz_channel_replay FILE|DIR...: runs each input once, for regression tests.
+ */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -51,9 +52,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "fuzz_shm.h"
-#include "shm_layout.h"
-#include "smr/shm.h"
+#include "channel_layout.h"
+#include "fuzz_channel.h"
+#include "smr/channel.h"
 
 #define FOREIGN_UID 65534u /* "nobody": another user, when we are root */
 
@@ -78,7 +79,7 @@ static char g_slot_name[FZ_MAX_SLOTS][32];
 static bool g_late_done;
 static bool g_swapped; /* FZ_DIR_SWAP or _REMOVE replaced the directory */
 
-static const char *g_input; /* fuzz_shm_replay: the file being run */
+static const char *g_input; /* fuzz_channel_replay: the file being run */
 /* SMR_FUZZ_TOLERATE: errnos accepted from every call, to fuzz past a known
  * library bug (off by default; announced at start).  SIGBUS in the list
  * turns FZ_DIR_TRUNCATE off instead (the writer's mapping of a slot file
@@ -95,8 +96,8 @@ static int clear_dir(void);
 #define FAIL(...)                                                              \
   do {                                                                         \
     if (g_input)                                                               \
-      fprintf(stderr, "fuzz_shm: input %s\n", g_input);                        \
-    fprintf(stderr, "fuzz_shm: " __VA_ARGS__);                                 \
+      fprintf(stderr, "fuzz_channel: input %s\n", g_input);                    \
+    fprintf(stderr, "fuzz_channel: " __VA_ARGS__);                             \
     fprintf(stderr, "\n");                                                     \
     cleanup();                                                                 \
     abort();                                                                   \
@@ -227,7 +228,7 @@ static void parse_tolerate(const char *s) {
     size_t len = strcspn(s, ",");
     if (len == 6 && strncmp(s, "SIGBUS", 6) == 0) {
       g_no_truncate = true;
-      fprintf(stderr, "fuzz_shm: FZ_DIR_TRUNCATE off (SIGBUS tolerated)\n");
+      fprintf(stderr, "fuzz_channel: FZ_DIR_TRUNCATE off (SIGBUS tolerated)\n");
       s += len + (s[len] == ',');
       continue;
     }
@@ -236,12 +237,12 @@ static void parse_tolerate(const char *s) {
       if (strlen(names[i].name) == len && strncmp(s, names[i].name, len) == 0)
         e = names[i].e;
     if (e <= 0) {
-      fprintf(stderr, "fuzz_shm: SMR_FUZZ_TOLERATE: unknown %.*s\n", (int)len,
-              s);
+      fprintf(stderr, "fuzz_channel: SMR_FUZZ_TOLERATE: unknown %.*s\n",
+              (int)len, s);
       abort();
     }
     g_tolerate[g_ntolerate++] = e;
-    fprintf(stderr, "fuzz_shm: tolerating -%d (%s) from every call\n", e,
+    fprintf(stderr, "fuzz_channel: tolerating -%d (%s) from every call\n", e,
             strerror(e));
     s += len;
     if (*s == ',')
@@ -263,7 +264,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   char tmpl[sizeof g_dir];
   snprintf(tmpl, sizeof tmpl, "%s/smr-fuzz-%d-XXXXXX", base, g_pid);
   if (!mkdtemp(tmpl)) {
-    fprintf(stderr, "fuzz_shm: mkdtemp %s: %s\n", tmpl, strerror(errno));
+    fprintf(stderr, "fuzz_channel: mkdtemp %s: %s\n", tmpl, strerror(errno));
     abort();
   }
   memcpy(g_dir, tmpl, sizeof g_dir);
@@ -297,14 +298,15 @@ static void put_file(const char *path, const uint8_t *p, size_t take,
 
 /* Descriptor `idx` of the state file names the data file at `path`. */
 static void put_identity(unsigned idx, const char *path, size_t state_len) {
-  uint64_t off = SMR__SHM_DESC_OFFSET + idx * sizeof(struct smr__shm_desc) +
-                 offsetof(struct smr__shm_desc, file_dev);
+  uint64_t off = SMR__CHANNEL_DESC_OFFSET +
+                 idx * sizeof(struct smr__channel_desc) +
+                 offsetof(struct smr__channel_desc, file_dev);
   struct stat sb;
-  if (idx >= SMR_SHM_MAX_BUFFERS || off + 16 > state_len || stat(path, &sb))
+  if (idx >= SMR_CHANNEL_MAX_BUFFERS || off + 16 > state_len || stat(path, &sb))
     return;
   uint64_t id[2] = {(uint64_t)sb.st_dev, (uint64_t)sb.st_ino};
-  _Static_assert(offsetof(struct smr__shm_desc, file_ino) ==
-                     offsetof(struct smr__shm_desc, file_dev) + 8,
+  _Static_assert(offsetof(struct smr__channel_desc, file_ino) ==
+                     offsetof(struct smr__channel_desc, file_dev) + 8,
                  "file_dev, file_ino adjacent");
   int fd = open(g_state, O_WRONLY | O_CLOEXEC);
   if (fd < 0 || pwrite(fd, id, sizeof id, (off_t)off) != (ssize_t)sizeof id)
@@ -601,7 +603,7 @@ static int channel_maps(void) {
 }
 
 /* Whether a canonical slot name r<i>, i < slots (as parse_slot_name in
- * src/shm.c is meant to decide, reimplemented here). */
+ * src/channel.c is meant to decide, reimplemented here). */
 static bool canonical_slot(const char *n, unsigned slots) {
   if (n[0] != 'r' || n[1] < '0' || n[1] > '9' || (n[1] == '0' && n[2]))
     return false;
@@ -664,8 +666,8 @@ static void payload_fill(uint8_t *b, size_t n, uint64_t seed) {
 /* A fresh reader must see exactly what the writer published last. */
 static void check_published(const uint8_t *data, uint64_t size,
                             uint64_t version) {
-  smr_shm_reader *r;
-  int rc = smr_shm_reader_open(g_name, SMR_SHM_VERIFY, &r);
+  smr_channel_reader *r;
+  int rc = smr_channel_reader_open(g_name, SMR_CHANNEL_VERIFY, &r);
   /* Every slot name taken (by our entries or readers); or the writer made
    * the directory and FZ_DIR_SWAP replaced it with one of the input's
    * (foreign, or writable and not sticky), or FZ_DIR_REMOVE removed it. */
@@ -673,8 +675,8 @@ static void check_published(const uint8_t *data, uint64_t size,
     return;
   if (rc != 0)
     FAIL("reader after a successful publish: open %d", rc);
-  smr_shm_guard g;
-  rc = smr_shm_read(r, &g);
+  smr_channel_guard g;
+  rc = smr_channel_read(r, &g);
   if (rc != 0)
     FAIL("reader after a successful publish: read %d", rc);
   if (g.version != version || g.size != size ||
@@ -682,28 +684,28 @@ static void check_published(const uint8_t *data, uint64_t size,
     FAIL("reader after publish: version %llu size %llu, published %llu %llu",
          (unsigned long long)g.version, (unsigned long long)g.size,
          (unsigned long long)version, (unsigned long long)size);
-  rc = smr_shm_verify(r, &g);
+  rc = smr_channel_verify(r, &g);
   EXPECT_RC("verify after publish", rc, -ENOTSUP);
-  smr_shm_release(r, &g);
-  if (smr_shm_reader_close(r) != 0)
+  smr_channel_release(r, &g);
+  if (smr_channel_reader_close(r) != 0)
     FAIL("reader close");
 }
 
 /* Take the channel over and publish a few payloads (timeout 0). */
 static void writer_round(uint64_t seed) {
-  struct smr_shm_options o = {0};
+  struct smr_channel_options o = {0};
   /* Mostly no waiting for pinned buffers; some inputs wait 1 ms. */
   o.timeout_ns = (seed & 3) == 3 ? 1000000 : 0;
   o.timeout_set = true;
-  smr_shm_writer *w;
-  int rc = smr_shm_writer_open(g_name, &o, &w);
+  smr_channel_writer *w;
+  int rc = smr_channel_writer_open(g_name, &o, &w);
   apply_late();
   /* The lock comes first: -EBUSY exactly when another writer holds it. */
   if ((rc == -EBUSY) != ((g_h.mode & FZ_WRITER_LOCKED) != 0) && !tolerated(rc))
     FAIL("writer_open returned %d, another writer %s", rc,
          (g_h.mode & FZ_WRITER_LOCKED) ? "holds the lock" : "is not running");
   /* -EAGAIN / -EINVAL: not documented for writer_open, tolerated here so
-   * the fuzzer looks further (test_shm_corrupt pins the exact codes).
+   * the fuzzer looks further (test_channel_corrupt pins the exact codes).
    * -EPERM / -EEXIST: a file of another user, or a name holding something
    * that is not a regular single-link file, is never adopted. */
   EXPECT_RC("writer_open", rc, -EBADMSG, -EBUSY, -EAGAIN, -EINVAL, -EPERM,
@@ -715,35 +717,35 @@ static void writer_round(uint64_t seed) {
   for (int k = 0; k < 3; k++) {
     uint64_t size = sizes[(seed + (uint64_t)k) % 5];
     payload_fill(buf, (size_t)size, seed + (uint64_t)k);
-    struct smr_shm_commit_info info;
-    rc = smr_shm_publish(w, size ? buf : NULL, size, &info);
+    struct smr_channel_commit_info info;
+    rc = smr_channel_publish(w, size ? buf : NULL, size, &info);
     /* -EOVERFLOW: a forged version near 2^56 - 1. */
     EXPECT_RC("publish", rc, -EBUSY, -EOVERFLOW);
     if (rc == 0) {
-      if (info.bytes != size || info.buffer >= SMR_SHM_MAX_BUFFERS)
+      if (info.bytes != size || info.buffer >= SMR_CHANNEL_MAX_BUFFERS)
         FAIL("commit info");
       check_published(buf, size, info.version);
     }
   }
-  smr_shm_writer_close(w);
+  smr_channel_writer_close(w);
 }
 
 static void stat_round(unsigned flags) {
-  struct smr_shm_stat st;
-  struct smr_shm_reader_stat rs[8];
+  struct smr_channel_stat st;
+  struct smr_channel_reader_stat rs[8];
   size_t nrs = 0;
-  int rc = smr_shm_stat(g_name, flags, &st, rs, 8, &nrs);
+  int rc = smr_channel_stat(g_name, flags, &st, rs, 8, &nrs);
   EXPECT_RC("stat", rc, -ENOENT, -EAGAIN, -EBADMSG, -EUSERS);
   if (rc != 0)
     return;
-  if (st.buffers < 2 || st.buffers > SMR_SHM_MAX_BUFFERS ||
-      st.readers_max < 1 || st.readers_max > SMR_SHM_MAX_READERS ||
+  if (st.buffers < 2 || st.buffers > SMR_CHANNEL_MAX_BUFFERS ||
+      st.readers_max < 1 || st.readers_max > SMR_CHANNEL_MAX_READERS ||
       st.readers > st.readers_max || nrs > st.readers_max)
     FAIL("stat numbers out of range");
   for (size_t i = 0; i < nrs && i < 8; i++)
     if (rs[i].slot >= st.readers_max)
       FAIL("stat: reader slot %u of %u", rs[i].slot, st.readers_max);
-  if (flags & SMR_SHM_STAT_VERIFY)
+  if (flags & SMR_CHANNEL_STAT_VERIFY)
     return; /* its reader may have removed dead files after the count */
   unsigned files, alive, rs_alive = 0;
   count_slots(st.readers_max, &files, &alive);
@@ -809,26 +811,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!(g_h.mode & (FZ_WRITER_FIRST | FZ_WRITER_PINNED)))
     apply_late();
 
-  smr_shm_reader *r = NULL, *r2 = NULL;
-  int rc = smr_shm_reader_open(g_name,
-                               (g_h.mode & FZ_VERIFY) ? SMR_SHM_VERIFY : 0, &r);
+  smr_channel_reader *r = NULL, *r2 = NULL;
+  int rc = smr_channel_reader_open(
+      g_name, (g_h.mode & FZ_VERIFY) ? SMR_CHANNEL_VERIFY : 0, &r);
   EXPECT_RC("reader_open", rc, -ENOENT, -EAGAIN, -EBADMSG, -EUSERS);
   if (rc == 0 && (g_h.mode & FZ_TWO_READERS)) {
-    rc = smr_shm_reader_open(g_name, 0, &r2);
+    rc = smr_channel_reader_open(g_name, 0, &r2);
     EXPECT_RC("reader_open 2", rc, -EUSERS);
   }
   if (r) {
-    smr_shm_guard g;
-    rc = smr_shm_read(r, &g);
+    smr_channel_guard g;
+    rc = smr_channel_read(r, &g);
     EXPECT_RC("read", rc, -ENODATA, -EBADMSG, -ESTALE);
     if (rc == 0) {
       /* Versions start at 1; nothing runs concurrently here. */
-      if (g.version == 0 || g.data == NULL || g.version != smr_shm_version(r))
+      if (g.version == 0 || g.data == NULL ||
+          g.version != smr_channel_version(r))
         FAIL("guard: version %llu (current %llu), data %p",
              (unsigned long long)g.version,
-             (unsigned long long)smr_shm_version(r), g.data);
+             (unsigned long long)smr_channel_version(r), g.data);
       /* Touch the whole payload: a size past the file would SIGBUS. */
-      EXPECT_RC("verify", smr_shm_verify(r, &g), -EBADMSG, -ENOTSUP);
+      EXPECT_RC("verify", smr_channel_verify(r, &g), -EBADMSG, -ENOTSUP);
       uint8_t snap[64];
       size_t ns = g.size < sizeof snap ? (size_t)g.size : sizeof snap;
       memcpy(snap, g.data, ns);
@@ -837,39 +840,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (memcmp(snap, g.data, ns) != 0)
           FAIL("a pinned payload changed under its guard");
       }
-      if (smr_shm_read(r, &g) != -EBUSY)
+      if (smr_channel_read(r, &g) != -EBUSY)
         FAIL("second read while holding a guard");
-      smr_shm_release(r, &g);
-      rc = smr_shm_read(r, &g);
+      smr_channel_release(r, &g);
+      rc = smr_channel_read(r, &g);
       EXPECT_RC("read again", rc, -ENODATA, -EBADMSG, -ESTALE);
       if (rc == 0)
-        smr_shm_release(r, &g);
+        smr_channel_release(r, &g);
     } else if (g_h.mode & FZ_WRITER_PINNED) {
       writer_round(seed);
     }
     if (r2) {
-      rc = smr_shm_read(r2, &g);
+      rc = smr_channel_read(r2, &g);
       EXPECT_RC("read 2", rc, -ENODATA, -EBADMSG, -ESTALE);
       if (rc == 0)
-        smr_shm_release(r2, &g);
-      if (smr_shm_reader_close(r2) != 0)
+        smr_channel_release(r2, &g);
+      if (smr_channel_reader_close(r2) != 0)
         FAIL("reader_close 2");
     }
-    uint64_t v = smr_shm_version(r);
-    rc = smr_shm_wait(r, v, 0);
+    uint64_t v = smr_channel_version(r);
+    rc = smr_channel_wait(r, v, 0);
     EXPECT_RC("wait", rc, -ETIMEDOUT, -ESTALE);
-    if (smr_shm_wait(r, v + 1, 0) != 0)
+    if (smr_channel_wait(r, v + 1, 0) != 0)
       FAIL("wait for a version other than the current one");
-    if (smr_shm_reader_close(r) != 0)
+    if (smr_channel_reader_close(r) != 0)
       FAIL("reader_close");
   } else if (g_h.mode & FZ_WRITER_PINNED) {
     writer_round(seed);
   }
 
   stat_round(0);
-  stat_round(SMR_SHM_STAT_VERIFY);
+  stat_round(SMR_CHANNEL_STAT_VERIFY);
   if (g_h.mode & FZ_UNLINK) {
-    rc = smr_shm_unlink(g_name);
+    rc = smr_channel_unlink(g_name);
     if ((rc == -EBUSY) != ((g_h.mode & FZ_WRITER_LOCKED) != 0))
       FAIL("unlink returned %d, another writer %s", rc,
            (g_h.mode & FZ_WRITER_LOCKED) ? "holds the lock" : "is not running");
@@ -892,7 +895,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 #include "fuzz_replay.h"
 #include <signal.h>
 
-/* fuzz_shm_replay FILE|DIR...: each input once, directories in name order. */
+/* fuzz_channel_replay FILE|DIR...: each input once, directories in name order.
+ */
 static unsigned long g_replayed;
 
 /* A crash (SIGBUS from a truncated mapping, say): name the input, remove
@@ -903,7 +907,7 @@ static void say(const char *m) {
 }
 
 static void on_crash(int sig) {
-  say("fuzz_shm_replay: crashed on input ");
+  say("fuzz_channel_replay: crashed on input ");
   say(g_input ? g_input : "?");
   say("\n");
   cleanup();
@@ -913,7 +917,7 @@ static void on_crash(int sig) {
 
 static void replay_file(const char *path) {
   size_t n;
-  uint8_t *in = fz_read_file("fuzz_shm_replay", path, &n);
+  uint8_t *in = fz_read_file("fuzz_channel_replay", path, &n);
   g_input = path;
   LLVMFuzzerTestOneInput(in, n);
   g_input = NULL;
@@ -925,10 +929,10 @@ int main(int argc, char **argv) {
   LLVMFuzzerInitialize(&argc, &argv);
   signal(SIGBUS, on_crash);
   signal(SIGSEGV, on_crash);
-  int r = fz_replay_args("fuzz_shm_replay", argc, argv, replay_file);
+  int r = fz_replay_args("fuzz_channel_replay", argc, argv, replay_file);
   if (r != 0)
     return r;
-  printf("fuzz_shm_replay: %lu inputs, no failure\n", g_replayed);
+  printf("fuzz_channel_replay: %lu inputs, no failure\n", g_replayed);
   return 0;
 }
 #endif

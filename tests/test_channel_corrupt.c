@@ -1,14 +1,14 @@
-/* Untrusted channel files (smr/shm.h, src/shm_layout.h).
+/* Untrusted channel files (smr/channel.h, src/channel_layout.h).
  *
  * A valid channel is built with the real writer in a fresh directory under
  * /dev/shm, the writer is closed, then the files are damaged by hand
  * (pwrite, truncate, unlink, chmod, chown, symlink, mkfifo, junk entries in
  * the readers directory).  Every entry point that reads the files -
- * smr_shm_reader_open, smr_shm_read (with and without SMR_SHM_VERIFY),
- * smr_shm_verify, smr_shm_stat (with and without SMR_SHM_STAT_VERIFY) and the
- * writer takeover smr_shm_writer_open - must return the documented negative
- * errno and never crash, hang, leak a file descriptor or a mapping, or write
- * to a file it refused.
+ * smr_channel_reader_open, smr_channel_read (with and without
+ * SMR_CHANNEL_VERIFY), smr_channel_verify, smr_channel_stat (with and without
+ * SMR_CHANNEL_STAT_VERIFY) and the writer takeover smr_channel_writer_open -
+ * must return the documented negative errno and never crash, hang, leak a file
+ * descriptor or a mapping, or write to a file it refused.
  *
  * Then the threat model of the slot files (one file per reader in the
  * sticky NAME.smr-readers/ directory): a hostile reader of another uid
@@ -50,15 +50,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "channel_layout.h"
 #include "check.h"
-#include "shm_layout.h"
-#include "smr/shm.h"
+#include "smr/channel.h"
 
-_Static_assert(offsetof(struct smr__shm_state, desc) == SMR__SHM_DESC_OFFSET,
+_Static_assert(offsetof(struct smr__channel_state, desc) ==
+                   SMR__CHANNEL_DESC_OFFSET,
                "descriptor offset");
-_Static_assert(sizeof(struct smr__shm_desc) == 64, "descriptor size");
-_Static_assert(sizeof(struct smr__shm_slot) == 64, "slot");
-_Static_assert(SMR__SHM_SLOT_FILE_SIZE >= sizeof(struct smr__shm_slot),
+_Static_assert(sizeof(struct smr__channel_desc) == 64, "descriptor size");
+_Static_assert(sizeof(struct smr__channel_slot) == 64, "slot");
+_Static_assert(SMR__CHANNEL_SLOT_FILE_SIZE >= sizeof(struct smr__channel_slot),
                "slot file");
 
 /* Other users for the cross-uid cases (root only): the hostile reader and
@@ -253,12 +254,12 @@ static unsigned char *slurp(const char *path, size_t *n) {
   return b;
 }
 
-#define ST_OFF(f) ((uint64_t)offsetof(struct smr__shm_state, f))
+#define ST_OFF(f) ((uint64_t)offsetof(struct smr__channel_state, f))
 #define DESC_OFF(i, f)                                                         \
-  ((uint64_t)SMR__SHM_DESC_OFFSET +                                            \
-   (uint64_t)(i) * sizeof(struct smr__shm_desc) +                              \
-   offsetof(struct smr__shm_desc, f))
-#define ACK_OFF(i) ((uint64_t)SMR__SHM_HEADER_SIZE + (uint64_t)(i)*8u)
+  ((uint64_t)SMR__CHANNEL_DESC_OFFSET +                                        \
+   (uint64_t)(i) * sizeof(struct smr__channel_desc) +                          \
+   offsetof(struct smr__channel_desc, f))
+#define ACK_OFF(i) ((uint64_t)SMR__CHANNEL_HEADER_SIZE + (uint64_t)(i)*8u)
 
 /* Remove every file a channel (or a case) may have left behind, readers
  * directories a writer moved aside ("ch.smr-readers.old-<inode>")
@@ -434,32 +435,32 @@ static unsigned g_buffers, g_slots;
 /* A valid channel: NPUB versions of PAYLOAD bytes, writer closed. */
 static void fresh_channel(unsigned buffers, unsigned slots, unsigned flags) {
   remove_channel_files();
-  struct smr_shm_options o = {0};
+  struct smr_channel_options o = {0};
   o.buffers = buffers;
   o.readers = slots;
   o.flags = flags;
-  smr_shm_writer *w;
-  EXPECT_EQ(smr_shm_writer_open(g_name, &o, &w), 0);
+  smr_channel_writer *w;
+  EXPECT_EQ(smr_channel_writer_open(g_name, &o, &w), 0);
   static unsigned char buf[PAYLOAD];
   uint64_t v0 = 0;
   for (unsigned i = 1; i <= NPUB; i++) {
-    struct smr_shm_commit_info info;
+    struct smr_channel_commit_info info;
     /* The first version of a new channel is 1, +1 per publish. */
     fill(buf, PAYLOAD, i);
-    EXPECT_EQ(smr_shm_publish(w, buf, PAYLOAD, &info), 0);
+    EXPECT_EQ(smr_channel_publish(w, buf, PAYLOAD, &info), 0);
     EXPECT_EQ(info.version, i);
     EXPECT_EQ(info.bytes, PAYLOAD);
     EXPECT(info.buffer < buffers);
     v0 = info.version;
   }
-  smr_shm_writer_close(w);
+  smr_channel_writer_close(w);
   uint64_t cur = peek64(g_state, ST_OFF(current));
-  g_cur_version = SMR__SHM_VERSION(cur);
-  g_cur_index = SMR__SHM_INDEX(cur);
+  g_cur_version = SMR__CHANNEL_VERSION(cur);
+  g_cur_index = SMR__CHANNEL_INDEX(cur);
   EXPECT_EQ(g_cur_version, v0);
   g_cur_pattern = v0;
   EXPECT(g_cur_index < buffers);
-  EXPECT_EQ(file_size(g_state), smr__shm_state_size(slots));
+  EXPECT_EQ(file_size(g_state), smr__channel_state_size(slots));
   g_buffers = buffers;
   g_slots = slots;
 }
@@ -481,19 +482,19 @@ enum takeover {
  * when open succeeds, read must give read_err (twice: the error is not a
  * one-shot).  On success `content` says whether the bytes are the original
  * current payload (else they are only read to the last one: a size past the
- * end of the file would SIGBUS) and smr_shm_verify must say verify_err.
+ * end of the file would SIGBUS) and smr_channel_verify must say verify_err.
  * After an error no guard is held: close succeeds. */
 static void check_reader(unsigned flags, int open_err, int read_err,
                          int content, int verify_err) {
-  smr_shm_reader *r = (smr_shm_reader *)0x1;
-  int rc = smr_shm_reader_open(g_name, flags, &r);
+  smr_channel_reader *r = (smr_channel_reader *)0x1;
+  int rc = smr_channel_reader_open(g_name, flags, &r);
   EXPECT_EQ(rc, open_err);
   if (rc != 0)
     return;
   for (int round = 0; round < 2; round++) {
-    smr_shm_guard g;
+    smr_channel_guard g;
     memset(&g, 0xa5, sizeof g);
-    rc = smr_shm_read(r, &g);
+    rc = smr_channel_read(r, &g);
     EXPECT_EQ(rc, read_err);
     if (rc != 0)
       continue;
@@ -509,22 +510,22 @@ static void check_reader(unsigned flags, int open_err, int read_err,
         sink ^= p[j];
       (void)sink;
     }
-    EXPECT_EQ(smr_shm_verify(r, &g), verify_err);
-    smr_shm_release(r, &g);
+    EXPECT_EQ(smr_channel_verify(r, &g), verify_err);
+    smr_channel_release(r, &g);
   }
-  EXPECT_EQ(smr_shm_version(r), g_cur_version);
-  EXPECT_EQ(smr_shm_reader_close(r), 0);
+  EXPECT_EQ(smr_channel_version(r), g_cur_version);
+  EXPECT_EQ(smr_channel_reader_close(r), 0);
 }
 
-/* smr_shm_stat with `flags`: open_err when the header is bad; otherwise 0
+/* smr_channel_stat with `flags`: open_err when the header is bad; otherwise 0
  * with sane numbers, or -EBADMSG where `bad_ok` (the current payload or its
  * descriptor is damaged).  want_sum >= 0: the checksum state expected. */
 static void check_stat(unsigned flags, int open_err, int bad_ok, int want_sum) {
-  struct smr_shm_stat st;
-  struct smr_shm_reader_stat rs[4];
+  struct smr_channel_stat st;
+  struct smr_channel_reader_stat rs[4];
   size_t nrs = 12345;
   memset(&st, 0, sizeof st);
-  int rc = smr_shm_stat(g_name, flags, &st, rs, 4, &nrs);
+  int rc = smr_channel_stat(g_name, flags, &st, rs, 4, &nrs);
   if (open_err != 0) {
     EXPECT_EQ(rc, open_err);
     return;
@@ -583,11 +584,11 @@ static void check_takeover(enum takeover tk, int also) {
     return;
   struct snap s;
   snap_take(&s);
-  struct smr_shm_options o = {0};
+  struct smr_channel_options o = {0};
   o.timeout_ns = 0;
   o.timeout_set = true;
-  smr_shm_writer *w = NULL;
-  int rc = smr_shm_writer_open(g_name, &o, &w);
+  smr_channel_writer *w = NULL;
+  int rc = smr_channel_writer_open(g_name, &o, &w);
   if (rc != 0 || tk == TK_REFUSE) {
     if (rc != -EBADMSG && !(also != 0 && rc == also))
       EXPECT_EQ(rc, -EBADMSG);
@@ -598,33 +599,33 @@ static void check_takeover(enum takeover tk, int also) {
   snap_free(&s);
   /* Took over: the channel must work end to end. */
   unsigned char buf[777];
-  struct smr_shm_commit_info info;
+  struct smr_channel_commit_info info;
   fill(buf, sizeof buf, 1000);
-  rc = smr_shm_publish(w, buf, sizeof buf, &info);
+  rc = smr_channel_publish(w, buf, sizeof buf, &info);
   if (rc == -EOVERFLOW) {
     /* Only a forged version at 2^56 - 1 gets here: refused, documented. */
-    smr_shm_writer_close(w);
+    smr_channel_writer_close(w);
     return;
   }
   EXPECT_EQ(rc, 0);
   EXPECT(info.version >= 1);
-  smr_shm_writer_close(w);
-  smr_shm_reader *r;
-  EXPECT_EQ(smr_shm_reader_open(g_name, SMR_SHM_VERIFY, &r), 0);
-  smr_shm_guard g;
-  EXPECT_EQ(smr_shm_read(r, &g), 0);
+  smr_channel_writer_close(w);
+  smr_channel_reader *r;
+  EXPECT_EQ(smr_channel_reader_open(g_name, SMR_CHANNEL_VERIFY, &r), 0);
+  smr_channel_guard g;
+  EXPECT_EQ(smr_channel_read(r, &g), 0);
   EXPECT_EQ(g.version, info.version);
   EXPECT_EQ(g.size, sizeof buf);
   EXPECT(memcmp(g.data, buf, sizeof buf) == 0);
-  EXPECT_EQ(smr_shm_verify(r, &g), 0);
-  smr_shm_release(r, &g);
-  EXPECT_EQ(smr_shm_reader_close(r), 0);
+  EXPECT_EQ(smr_channel_verify(r, &g), 0);
+  smr_channel_release(r, &g);
+  EXPECT_EQ(smr_channel_reader_close(r), 0);
 }
 
 /* Everything on the damaged channel.  open_err: expected from reader_open
- * and stat; read_err / vread_err: from smr_shm_read without / with
- * SMR_SHM_VERIFY; content, verify_err: see check_reader; sum: expected
- * SMR_SHM_STAT_VERIFY checksum state (-1: not checked); tk, tk_also: see
+ * and stat; read_err / vread_err: from smr_channel_read without / with
+ * SMR_CHANNEL_VERIFY; content, verify_err: see check_reader; sum: expected
+ * SMR_CHANNEL_STAT_VERIFY checksum state (-1: not checked); tk, tk_also: see
  * check_takeover.  Nothing may leak a descriptor or a mapping. */
 static void check_case(const char *what, int open_err, int read_err,
                        int vread_err, int content, int verify_err, int sum,
@@ -633,12 +634,12 @@ static void check_case(const char *what, int open_err, int read_err,
   int fds = fd_count();
   EXPECT_EQ(map_count(), 0);
   check_reader(0, open_err, read_err, content, verify_err);
-  check_reader(SMR_SHM_VERIFY, open_err, vread_err, content, verify_err);
+  check_reader(SMR_CHANNEL_VERIFY, open_err, vread_err, content, verify_err);
   /* stat reads descriptors, not payloads: only a damaged current
    * descriptor or data file may make it fail. */
   int bad_ok = read_err != 0;
   check_stat(0, open_err, bad_ok, -1);
-  check_stat(SMR_SHM_STAT_VERIFY, open_err, bad_ok, sum);
+  check_stat(SMR_CHANNEL_STAT_VERIFY, open_err, bad_ok, sum);
   EXPECT_EQ(fd_count(), fds);
   EXPECT_EQ(map_count(), 0);
   check_takeover(tk, tk_also);
@@ -661,7 +662,7 @@ static void check_bad_dir(const char *what) {
 
 /* A valid channel (after a change that must be accepted). */
 static void check_valid(const char *what) {
-  check_case(what, 0, 0, 0, 1, 0, SMR_SHM_CHECKSUM_OK, TK_ANY, 0);
+  check_case(what, 0, 0, 0, 1, 0, SMR_CHANNEL_CHECKSUM_OK, TK_ANY, 0);
 }
 
 /* Current payload damaged: open works, reads give -EBADMSG.  A writer may
@@ -698,7 +699,8 @@ static void run_as(const char *what, unsigned uid, void (*fn)(void)) {
 static void state_cases(void) {
   /* The clean channel first: the baseline every case departs from. */
   fresh_channel(3, 8, 0);
-  check_case("valid channel", 0, 0, 0, 1, 0, SMR_SHM_CHECKSUM_OK, TK_SKIP, 0);
+  check_case("valid channel", 0, 0, 0, 1, 0, SMR_CHANNEL_CHECKSUM_OK, TK_SKIP,
+             0);
 
   remove_channel_files();
   check_case("no channel at all", -ENOENT, 0, 0, 0, 0, -1, TK_SKIP, 0);
@@ -709,9 +711,9 @@ static void state_cases(void) {
   check_case("state file missing", -ENOENT, 0, 0, 0, 0, -1, TK_SKIP, 0);
   g_case = "state file missing: writer creates";
   {
-    smr_shm_writer *w;
-    EXPECT_EQ(smr_shm_writer_open(g_name, NULL, &w), 0);
-    smr_shm_writer_close(w);
+    smr_channel_writer *w;
+    EXPECT_EQ(smr_channel_writer_open(g_name, NULL, &w), 0);
+    smr_channel_writer_close(w);
   }
 
   /* Being created (size 0, zero filled, magic not yet stored): -EAGAIN.  A
@@ -721,7 +723,7 @@ static void state_cases(void) {
   check_case("state file 0 bytes", -EAGAIN, 0, 0, 0, 0, -1, TK_ANY, -EAGAIN);
   fresh_channel(3, 8, 0);
   {
-    static const unsigned char zero[SMR__SHM_HEADER_SIZE];
+    static const unsigned char zero[SMR__CHANNEL_HEADER_SIZE];
     poke(g_state, 0, zero, sizeof zero);
   }
   check_case("state file all zero", -EAGAIN, 0, 0, 0, 0, -1, TK_ANY, -EAGAIN);
@@ -731,14 +733,14 @@ static void state_cases(void) {
              -EAGAIN);
 
   /* Shorter than the header, or than the header plus one ack per slot
-   * (layout 2: smr__shm_state_size(slots)). */
-  const uint64_t full = smr__shm_state_size(8);
+   * (layout 2: smr__channel_state_size(slots)). */
+  const uint64_t full = smr__channel_state_size(8);
   const uint64_t sizes[] = {8,
                             100,
-                            SMR__SHM_DESC_OFFSET,
-                            SMR__SHM_HEADER_SIZE - 1,
-                            SMR__SHM_HEADER_SIZE,
-                            SMR__SHM_HEADER_SIZE + 8,
+                            SMR__CHANNEL_DESC_OFFSET,
+                            SMR__CHANNEL_HEADER_SIZE - 1,
+                            SMR__CHANNEL_HEADER_SIZE,
+                            SMR__CHANNEL_HEADER_SIZE + 8,
                             full - 8,
                             full - 1};
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -755,22 +757,23 @@ static void state_cases(void) {
   check_valid("state file longer than header + acks");
 
   fresh_channel(3, 8, 0);
-  poke64(g_state, ST_OFF(magic), SMR__SHM_MAGIC ^ 0x100);
+  poke64(g_state, ST_OFF(magic), SMR__CHANNEL_MAGIC ^ 0x100);
   check_bad_header("state wrong magic", -EBADMSG);
   fresh_channel(3, 8, 0);
-  poke64(g_state, ST_OFF(magic), SMR__SHM_SLOT_MAGIC);
+  poke64(g_state, ST_OFF(magic), SMR__CHANNEL_SLOT_MAGIC);
   check_bad_header("state has the slot-file magic", -EBADMSG);
   fresh_channel(3, 8, 0);
   {
     /* A foreign file: text. */
-    char text[SMR__SHM_HEADER_SIZE];
+    char text[SMR__CHANNEL_HEADER_SIZE];
     for (size_t i = 0; i < sizeof text; i++)
       text[i] = "not a channel\n"[i % 14];
     poke(g_state, 0, text, sizeof text);
   }
   check_bad_header("state is a text file", -EBADMSG);
 
-  static const uint32_t layouts[] = {0, 1, SMR__SHM_LAYOUT + 1, 0xffffffffu};
+  static const uint32_t layouts[] = {0, 1, SMR__CHANNEL_LAYOUT + 1,
+                                     0xffffffffu};
   for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
     char what[64];
     snprintf(what, sizeof what, "state layout = %u", layouts[i]);
@@ -778,15 +781,15 @@ static void state_cases(void) {
     poke32(g_state, ST_OFF(layout), layouts[i]);
     check_bad_header(what, -EBADMSG);
   }
-  static const uint32_t hsizes[] = {0, 256, SMR__SHM_HEADER_SIZE - 8,
-                                    SMR__SHM_HEADER_SIZE * 2, 0xffffffffu};
+  static const uint32_t hsizes[] = {0, 256, SMR__CHANNEL_HEADER_SIZE - 8,
+                                    SMR__CHANNEL_HEADER_SIZE * 2, 0xffffffffu};
   for (size_t i = 0; i < 5; i++) {
     fresh_channel(3, 8, 0);
     poke32(g_state, ST_OFF(header_size), hsizes[i]);
     check_bad_header("state wrong header_size", -EBADMSG);
   }
   static const uint32_t bufs[] = {
-      0, 1, SMR_SHM_MAX_BUFFERS + 1, 255, 256, 0x80000000u, 0xffffffffu};
+      0, 1, SMR_CHANNEL_MAX_BUFFERS + 1, 255, 256, 0x80000000u, 0xffffffffu};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
     char what[64];
     snprintf(what, sizeof what, "state buffers = %u", bufs[i]);
@@ -796,8 +799,8 @@ static void state_cases(void) {
   }
   /* More slots than the file has acks for (9 .. 4096: in range, but the
    * acks would run past the end of the file), or out of range. */
-  static const uint32_t slots[] = {0, 9, SMR_SHM_MAX_READERS,
-                                   SMR_SHM_MAX_READERS + 1, 0xffffffffu};
+  static const uint32_t slots[] = {0, 9, SMR_CHANNEL_MAX_READERS,
+                                   SMR_CHANNEL_MAX_READERS + 1, 0xffffffffu};
   for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
     char what[64];
     snprintf(what, sizeof what, "state slots = %u (file has 8 acks)", slots[i]);
@@ -826,9 +829,9 @@ static void state_cases(void) {
   }
   /* No checksum stored but an algorithm named (and the reverse below). */
   fresh_channel(3, 8, 0);
-  poke32(g_state, ST_OFF(flags), SMR__SHM_F_NOSUM);
+  poke32(g_state, ST_OFF(flags), SMR__CHANNEL_F_NOSUM);
   check_bad_header("state NO_CHECKSUM with checksum_alg XXH3", -EBADMSG);
-  static const uint32_t algs[] = {0, SMR__SHM_SUM_XXH3 + 1, 0xffffffffu};
+  static const uint32_t algs[] = {0, SMR__CHANNEL_SUM_XXH3 + 1, 0xffffffffu};
   for (size_t i = 0; i < 3; i++) {
     char what[64];
     snprintf(what, sizeof what, "state checksum_alg = %u", algs[i]);
@@ -837,7 +840,7 @@ static void state_cases(void) {
     check_bad_header(what, -EBADMSG);
   }
 
-  /* Acks are informational for readers (they only shorten smr_shm_wait's
+  /* Acks are informational for readers (they only shorten smr_channel_wait's
    * sleep slices): garbage there changes no read, and a writer taking over
    * resets them to what it tracks. */
   fresh_channel(3, 8, 0);
@@ -850,12 +853,12 @@ static void state_cases(void) {
     poke64(g_state, ACK_OFF(i), UINT64_MAX - i);
   g_case = "acks hold garbage: a writer resets them";
   {
-    smr_shm_reader *r;
-    EXPECT_EQ(smr_shm_reader_open(g_name, 0, &r), 0);
-    struct smr_shm_stat st;
-    struct smr_shm_reader_stat rs[2];
+    smr_channel_reader *r;
+    EXPECT_EQ(smr_channel_reader_open(g_name, 0, &r), 0);
+    struct smr_channel_stat st;
+    struct smr_channel_reader_stat rs[2];
     size_t nrs = 0;
-    EXPECT_EQ(smr_shm_stat(g_name, 0, &st, rs, 2, &nrs), 0);
+    EXPECT_EQ(smr_channel_stat(g_name, 0, &st, rs, 2, &nrs), 0);
     EXPECT_EQ(nrs, 1);
     EXPECT(rs[0].alive);
     char p[192], nm[16];
@@ -865,15 +868,15 @@ static void state_cases(void) {
     EXPECT_EQ(lstat(p, &sb), 0);
     EXPECT(S_ISREG(sb.st_mode));
     EXPECT_EQ(sb.st_mode & 07777, 0644);
-    EXPECT_EQ(sb.st_size, SMR__SHM_SLOT_FILE_SIZE);
-    smr_shm_writer *w;
-    EXPECT_EQ(smr_shm_writer_open(g_name, NULL, &w), 0);
+    EXPECT_EQ(sb.st_size, SMR__CHANNEL_SLOT_FILE_SIZE);
+    smr_channel_writer *w;
+    EXPECT_EQ(smr_channel_writer_open(g_name, NULL, &w), 0);
     /* It listed the directory when it opened: our file is tracked. */
     for (unsigned i = 0; i < 8; i++)
       EXPECT_EQ(peek64(g_state, ACK_OFF(i)),
                 i == rs[0].slot ? (uint64_t)sb.st_ino : 0);
-    smr_shm_writer_close(w);
-    EXPECT_EQ(smr_shm_reader_close(r), 0);
+    smr_channel_writer_close(w);
+    EXPECT_EQ(smr_channel_reader_close(r), 0);
     EXPECT_EQ(lstat(p, &sb), -1); /* a closing reader removes its file */
   }
 }
@@ -897,14 +900,14 @@ static void plant_slot_in(const char *dir, const char *entry, uint64_t size,
   CHECK(k > 0 && (size_t)k < sizeof p);
   int fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   CHECK(fd >= 0);
-  unsigned char b[SMR__SHM_SLOT_FILE_SIZE];
+  unsigned char b[SMR__CHANNEL_SLOT_FILE_SIZE];
   memset(b, 0, sizeof b);
-  uint64_t magic = SMR__SHM_SLOT_MAGIC;
+  uint64_t magic = SMR__CHANNEL_SLOT_MAGIC;
   uint32_t pid = 0x7ffffff0u; /* no such process */
-  memcpy(b + offsetof(struct smr__shm_slot, magic), &magic, 8);
-  memcpy(b + offsetof(struct smr__shm_slot, pin), &pin, 8);
-  memcpy(b + offsetof(struct smr__shm_slot, active), &active, 4);
-  memcpy(b + offsetof(struct smr__shm_slot, pid), &pid, 4);
+  memcpy(b + offsetof(struct smr__channel_slot, magic), &magic, 8);
+  memcpy(b + offsetof(struct smr__channel_slot, pin), &pin, 8);
+  memcpy(b + offsetof(struct smr__channel_slot, active), &active, 4);
+  memcpy(b + offsetof(struct smr__channel_slot, pid), &pid, 4);
   size_t n = size < sizeof b ? (size_t)size : sizeof b;
   if (n)
     CHECK_EQ(pwrite(fd, b, n, 0), (ssize_t)n);
@@ -1017,7 +1020,7 @@ static void junk_plant_one(size_t i, const char *dir) {
     if (j->pin == P_ONES) {
       int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, j->mode);
       CHECK(fd >= 0);
-      unsigned char b[SMR__SHM_SLOT_FILE_SIZE];
+      unsigned char b[SMR__CHANNEL_SLOT_FILE_SIZE];
       memset(b, 0xff, sizeof b);
       CHECK_EQ(write(fd, b, sizeof b), (ssize_t)sizeof b);
       CHECK_EQ(close(fd), 0);
@@ -1036,12 +1039,12 @@ static void junk_plant(void) {
   /* The target of the planted link: a slot that would pin buffer 1. */
   int fd = open(g_victim, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   CHECK(fd >= 0);
-  unsigned char b[SMR__SHM_SLOT_FILE_SIZE];
+  unsigned char b[SMR__CHANNEL_SLOT_FILE_SIZE];
   memset(b, 0, sizeof b);
   uint64_t pin = held_value((g_cur_index + 1) % 3);
   uint32_t one = 1;
-  memcpy(b + offsetof(struct smr__shm_slot, pin), &pin, 8);
-  memcpy(b + offsetof(struct smr__shm_slot, active), &one, 4);
+  memcpy(b + offsetof(struct smr__channel_slot, pin), &pin, 8);
+  memcpy(b + offsetof(struct smr__channel_slot, active), &one, 4);
   CHECK_EQ(write(fd, b, sizeof b), (ssize_t)sizeof b);
   CHECK_EQ(close(fd), 0);
   for (size_t i = 0; i < NJUNK; i++)
@@ -1083,10 +1086,10 @@ static unsigned junk_count_listed(void) {
  * none alive (dead ones count as in use until removed), nothing pinned. */
 static void junk_stat(uint64_t expect_reclaimed, bool writer_alive) {
   unsigned want = junk_count_listed();
-  struct smr_shm_stat st;
-  struct smr_shm_reader_stat rs[40];
+  struct smr_channel_stat st;
+  struct smr_channel_reader_stat rs[40];
   size_t nrs = 999;
-  EXPECT_EQ(smr_shm_stat(g_name, 0, &st, rs, 40, &nrs), 0);
+  EXPECT_EQ(smr_channel_stat(g_name, 0, &st, rs, 40, &nrs), 0);
   EXPECT_EQ(st.buffers, 3);
   EXPECT_EQ(st.readers_max, J_SLOTS);
   EXPECT_EQ(st.version, g_cur_version);
@@ -1106,22 +1109,23 @@ static void junk_stat(uint64_t expect_reclaimed, bool writer_alive) {
     EXPECT(!rs[k].alive);
     uint64_t pin = g_junk_pin[i];
     bool active = pin && g_junk[i].active;
-    EXPECT_EQ(rs[k].last_version, SMR__SHM_VERSION(pin));
-    EXPECT_EQ(rs[k].pinned_version, active ? SMR__SHM_VERSION(pin) : 0);
-    EXPECT_EQ(rs[k].lag, pin && SMR__SHM_VERSION(pin) <= st.version
-                             ? st.version - SMR__SHM_VERSION(pin)
+    EXPECT_EQ(rs[k].last_version, SMR__CHANNEL_VERSION(pin));
+    EXPECT_EQ(rs[k].pinned_version, active ? SMR__CHANNEL_VERSION(pin) : 0);
+    EXPECT_EQ(rs[k].lag, pin && SMR__CHANNEL_VERSION(pin) <= st.version
+                             ? st.version - SMR__CHANNEL_VERSION(pin)
                              : 0);
   }
-  EXPECT_EQ(smr_shm_stat(g_name, SMR_SHM_STAT_VERIFY, &st, NULL, 0, NULL), 0);
-  EXPECT_EQ(st.checksum, SMR_SHM_CHECKSUM_OK);
+  EXPECT_EQ(
+      smr_channel_stat(g_name, SMR_CHANNEL_STAT_VERIFY, &st, NULL, 0, NULL), 0);
+  EXPECT_EQ(st.checksum, SMR_CHANNEL_CHECKSUM_OK);
 }
 
-static void junk_publish(smr_shm_writer *w, unsigned *reclaimed) {
+static void junk_publish(smr_channel_writer *w, unsigned *reclaimed) {
   unsigned char buf[PAYLOAD];
-  struct smr_shm_commit_info info;
+  struct smr_channel_commit_info info;
   fill(buf, PAYLOAD, g_cur_version + 1);
   /* timeout 0: a dead file never makes the writer wait or fail. */
-  EXPECT_EQ(smr_shm_publish(w, buf, PAYLOAD, &info), 0);
+  EXPECT_EQ(smr_channel_publish(w, buf, PAYLOAD, &info), 0);
   EXPECT_EQ(info.version, g_cur_version + 1);
   *reclaimed += info.dead_reclaimed;
   g_cur_version = g_cur_pattern = info.version;
@@ -1133,17 +1137,17 @@ static void junk_check(void) {
   int fds = fd_count();
   EXPECT_EQ(map_count(), 0);
   junk_stat(0, false);
-  check_reader(SMR_SHM_VERIFY, 0, 0, 1, 0);
+  check_reader(SMR_CHANNEL_VERIFY, 0, 0, 1, 0);
 
   /* A writer taking over removes every dead slot file it can read, and
    * nothing else; all its publishes work at timeout 0. */
   unsigned reaped = junk_count_listed();
   EXPECT(reaped >= 8); /* a reader took one name at most */
-  struct smr_shm_options o = {0};
+  struct smr_channel_options o = {0};
   o.timeout_ns = 0;
   o.timeout_set = true;
-  smr_shm_writer *w;
-  EXPECT_EQ(smr_shm_writer_open(g_name, &o, &w), 0);
+  smr_channel_writer *w;
+  EXPECT_EQ(smr_channel_writer_open(g_name, &o, &w), 0);
   EXPECT_EQ(junk_count_listed(), 0);
   for (size_t i = 0; i < NJUNK; i++)
     if (junk_untouchable(i))
@@ -1177,39 +1181,39 @@ static void junk_check(void) {
   CHECK_EQ(rmdir(stage), 0);
   for (unsigned k = 0; k < 2 * J_SLOTS; k++)
     junk_publish(w, &reclaimed);
-  smr_shm_writer_close(w);
+  smr_channel_writer_close(w);
   unsigned vanished = 0;
   for (size_t k = 0; k < nstaged; k++)
     vanished += !junk_present(staged[k]);
   EXPECT(reclaimed <= vanished);
   junk_stat(reaped + vanished, false);
   /* The next writer removes the rest when it opens.  (The reader handle
-   * junk_stat's SMR_SHM_STAT_VERIFY opens may have removed one already:
+   * junk_stat's SMR_CHANNEL_STAT_VERIFY opens may have removed one already:
    * a reader removes a dead file whose name it wants, uncounted.) */
   unsigned left = 0;
   for (size_t k = 0; k < nstaged; k++)
     left += junk_present(staged[k]);
   EXPECT(vanished + left + 1 >= nstaged && vanished + left <= nstaged);
-  EXPECT_EQ(smr_shm_writer_open(g_name, &o, &w), 0);
+  EXPECT_EQ(smr_channel_writer_open(g_name, &o, &w), 0);
   EXPECT_EQ(junk_count_listed(), 0);
   junk_stat(reaped + vanished + left, true);
 
   /* Readers among the junk left: three at once, each its own slot; the
    * writer publishes around their guards without touching their buffer. */
-  smr_shm_reader *r[3];
-  smr_shm_guard g[3];
+  smr_channel_reader *r[3];
+  smr_channel_guard g[3];
   for (int k = 0; k < 3; k++) {
-    EXPECT_EQ(smr_shm_reader_open(g_name, SMR_SHM_VERIFY, &r[k]), 0);
-    EXPECT_EQ(smr_shm_read(r[k], &g[k]), 0);
+    EXPECT_EQ(smr_channel_reader_open(g_name, SMR_CHANNEL_VERIFY, &r[k]), 0);
+    EXPECT_EQ(smr_channel_read(r[k], &g[k]), 0);
     EXPECT_EQ(g[k].version, g_cur_version);
     EXPECT_EQ(g[k].size, PAYLOAD);
     EXPECT(matches(g[k].data, PAYLOAD, g_cur_pattern));
   }
   {
-    struct smr_shm_stat st;
-    struct smr_shm_reader_stat rs[40];
+    struct smr_channel_stat st;
+    struct smr_channel_reader_stat rs[40];
     size_t nrs = 0;
-    EXPECT_EQ(smr_shm_stat(g_name, 0, &st, rs, 40, &nrs), 0);
+    EXPECT_EQ(smr_channel_stat(g_name, 0, &st, rs, 40, &nrs), 0);
     EXPECT_EQ(st.readers, 3);
     EXPECT_EQ(nrs, 3);
     EXPECT_EQ(st.buffer[g_cur_index].pinned, 3);
@@ -1225,15 +1229,15 @@ static void junk_check(void) {
   uint64_t held = g_cur_version, held_pattern = g_cur_pattern;
   for (unsigned k = 0; k < 5; k++)
     junk_publish(w, &reclaimed);
-  smr_shm_writer_close(w);
+  smr_channel_writer_close(w);
   for (int k = 0; k < 3; k++) {
     EXPECT(matches(g[k].data, PAYLOAD, held_pattern)); /* never reused */
     EXPECT_EQ(g[k].version, held);
-    EXPECT_EQ(smr_shm_verify(r[k], &g[k]), 0);
-    smr_shm_release(r[k], &g[k]);
-    EXPECT_EQ(smr_shm_reader_close(r[k]), 0);
+    EXPECT_EQ(smr_channel_verify(r[k], &g[k]), 0);
+    smr_channel_release(r[k], &g[k]);
+    EXPECT_EQ(smr_channel_reader_close(r[k]), 0);
   }
-  check_reader(SMR_SHM_VERIFY, 0, 0, 1, 0);
+  check_reader(SMR_CHANNEL_VERIFY, 0, 0, 1, 0);
   for (size_t i = 0; i < NJUNK; i++)
     if (junk_untouchable(i))
       EXPECT(junk_present(i));
@@ -1293,7 +1297,7 @@ static void readers_cases(void) {
   {
     int fd = open(g_readers, O_WRONLY | O_CREAT | O_EXCL, 0644);
     CHECK(fd >= 0);
-    static unsigned char b[SMR__SHM_HEADER_SIZE + 8 * 128];
+    static unsigned char b[SMR__CHANNEL_HEADER_SIZE + 8 * 128];
     memset(b, 0x5a, sizeof b);
     CHECK_EQ(write(fd, b, sizeof b), (ssize_t)sizeof b);
     CHECK_EQ(close(fd), 0);
@@ -1311,7 +1315,7 @@ static void readers_cases(void) {
     snprintf(p, sizeof p, "%s/r0", g_vdir);
     int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
     CHECK(fd >= 0);
-    static unsigned char b[SMR__SHM_SLOT_FILE_SIZE];
+    static unsigned char b[SMR__CHANNEL_SLOT_FILE_SIZE];
     memset(b, 0x11, sizeof b);
     CHECK_EQ(write(fd, b, sizeof b), (ssize_t)sizeof b);
     CHECK_EQ(close(fd), 0);
@@ -1378,7 +1382,7 @@ static void readers_cases(void) {
       data_path(i, p, sizeof p);
       CHECK_EQ(chown(p, UID_OTHER, UID_OTHER), 0);
     }
-    check_case("channel of another uid", 0, 0, 0, 1, 0, SMR_SHM_CHECKSUM_OK,
+    check_case("channel of another uid", 0, 0, 0, 1, 0, SMR_CHANNEL_CHECKSUM_OK,
                TK_REFUSE, -EPERM);
   } else {
     skip_note("readers directory owned by another uid (chown)");
@@ -1405,7 +1409,7 @@ static void payload_cases(void) {
     check_bad_current(what);
   }
 
-  /* All ones: buffer 255, and the largest version (found by fuzz_shm). */
+  /* All ones: buffer 255, and the largest version (found by fuzz_channel). */
   fresh_channel(3, 8, 0);
   poke64(g_state, ST_OFF(current), UINT64_MAX);
   g_cur_version = UINT64_MAX >> 8;
@@ -1425,14 +1429,14 @@ static void payload_cases(void) {
   }
 
   fresh_channel(3, 8, 0);
-  poke64(g_state, DESC_OFF(g_cur_index, size), SMR_SHM_MAX_PAYLOAD + 1);
-  check_bad_current("descriptor size > SMR_SHM_MAX_PAYLOAD");
+  poke64(g_state, DESC_OFF(g_cur_index, size), SMR_CHANNEL_MAX_PAYLOAD + 1);
+  check_bad_current("descriptor size > SMR_CHANNEL_MAX_PAYLOAD");
   fresh_channel(3, 8, 0);
   poke64(g_state, DESC_OFF(g_cur_index, size), UINT64_MAX);
   check_bad_current("descriptor size = UINT64_MAX");
   fresh_channel(3, 8, 0);
-  poke64(g_state, DESC_OFF(g_cur_index, size), SMR_SHM_MAX_PAYLOAD);
-  check_bad_current("descriptor size = SMR_SHM_MAX_PAYLOAD (> file)");
+  poke64(g_state, DESC_OFF(g_cur_index, size), SMR_CHANNEL_MAX_PAYLOAD);
+  check_bad_current("descriptor size = SMR_CHANNEL_MAX_PAYLOAD (> file)");
   fresh_channel(3, 8, 0);
   cur_data_path(dp, sizeof dp);
   poke64(g_state, DESC_OFF(g_cur_index, size), file_size(dp) + 1);
@@ -1451,12 +1455,12 @@ static void payload_cases(void) {
   if (file_size(dp) == PAYLOAD)
     poke64(g_state, DESC_OFF(g_cur_index, size), PAYLOAD - 1);
   check_case("descriptor size = data file size", 0, 0, -EBADMSG, 0, -EBADMSG,
-             SMR_SHM_CHECKSUM_BAD, TK_ANY, 0);
+             SMR_CHANNEL_CHECKSUM_BAD, TK_ANY, 0);
   /* file_size is informational: garbage there changes nothing. */
   fresh_channel(3, 8, 0);
   poke64(g_state, DESC_OFF(g_cur_index, file_size), UINT64_MAX);
   check_case("descriptor file_size = UINT64_MAX", 0, 0, 0, 1, 0,
-             SMR_SHM_CHECKSUM_OK, TK_ANY, 0);
+             SMR_CHANNEL_CHECKSUM_OK, TK_ANY, 0);
 
   fresh_channel(3, 8, 0);
   cur_data_path(dp, sizeof dp);
@@ -1495,7 +1499,7 @@ static void payload_cases(void) {
   rmdir(dp);
 
   /* Flipped payload bytes (first, middle, last): a plain read cannot tell,
-   * smr_shm_verify and SMR_SHM_VERIFY readers can. */
+   * smr_channel_verify and SMR_CHANNEL_VERIFY readers can. */
   static const uint64_t at[] = {0, PAYLOAD / 2, PAYLOAD - 1};
   for (size_t i = 0; i < 3; i++) {
     char what[64];
@@ -1506,23 +1510,23 @@ static void payload_cases(void) {
     unsigned char b = (unsigned char)(pattern_byte(g_cur_version, at[i]) ^ 4);
     poke(dp, at[i], &b, 1);
     g_case = what;
-    smr_shm_reader *r;
-    EXPECT_EQ(smr_shm_reader_open(g_name, 0, &r), 0);
-    smr_shm_guard g;
-    EXPECT_EQ(smr_shm_read(r, &g), 0);
+    smr_channel_reader *r;
+    EXPECT_EQ(smr_channel_reader_open(g_name, 0, &r), 0);
+    smr_channel_guard g;
+    EXPECT_EQ(smr_channel_read(r, &g), 0);
     EXPECT_EQ(g.size, PAYLOAD);
     EXPECT_EQ(((const unsigned char *)g.data)[at[i]], b);
-    EXPECT_EQ(smr_shm_verify(r, &g), -EBADMSG);
-    smr_shm_release(r, &g);
-    EXPECT_EQ(smr_shm_reader_close(r), 0);
-    check_case(what, 0, 0, -EBADMSG, 0, -EBADMSG, SMR_SHM_CHECKSUM_BAD, TK_ANY,
-               0);
+    EXPECT_EQ(smr_channel_verify(r, &g), -EBADMSG);
+    smr_channel_release(r, &g);
+    EXPECT_EQ(smr_channel_reader_close(r), 0);
+    check_case(what, 0, 0, -EBADMSG, 0, -EBADMSG, SMR_CHANNEL_CHECKSUM_BAD,
+               TK_ANY, 0);
   }
   fresh_channel(3, 8, 0);
   poke64(g_state, DESC_OFF(g_cur_index, checksum),
          peek64(g_state, DESC_OFF(g_cur_index, checksum)) ^ 1);
   check_case("descriptor checksum flipped", 0, 0, -EBADMSG, 1, -EBADMSG,
-             SMR_SHM_CHECKSUM_BAD, TK_ANY, 0);
+             SMR_CHANNEL_CHECKSUM_BAD, TK_ANY, 0);
 
   /* `current` != 0 (something published) naming version 0, in a buffer
    * whose descriptor says version 0 too (as a never-written one does):
@@ -1530,7 +1534,7 @@ static void payload_cases(void) {
   fresh_channel(3, 8, 0);
   {
     unsigned other = g_cur_index == 1 ? 2 : 1; /* not 0: current != 0 */
-    static const unsigned char zero[sizeof(struct smr__shm_desc)];
+    static const unsigned char zero[sizeof(struct smr__channel_desc)];
     poke(g_state, DESC_OFF(other, version), zero, sizeof zero);
     poke64(g_state, ST_OFF(current), other);
     g_cur_version = 0;
@@ -1547,35 +1551,35 @@ static void payload_cases(void) {
     g_cur_version = vmax;
   }
   check_case("current version 2^56 - 1 (the largest)", 0, 0, 0, 1, 0,
-             SMR_SHM_CHECKSUM_OK, TK_ANY, 0);
+             SMR_CHANNEL_CHECKSUM_OK, TK_ANY, 0);
 
   /* A reader already open and reading when the state is damaged: the next
    * new version it sees is validated like the first. */
   fresh_channel(3, 8, 0);
   g_case = "damaged under an open reader";
   {
-    smr_shm_reader *r;
-    EXPECT_EQ(smr_shm_reader_open(g_name, 0, &r), 0);
-    smr_shm_guard g;
-    EXPECT_EQ(smr_shm_read(r, &g), 0);
+    smr_channel_reader *r;
+    EXPECT_EQ(smr_channel_reader_open(g_name, 0, &r), 0);
+    smr_channel_guard g;
+    EXPECT_EQ(smr_channel_read(r, &g), 0);
     EXPECT_EQ(g.version, g_cur_version);
-    smr_shm_release(r, &g);
+    smr_channel_release(r, &g);
     uint64_t good = peek64(g_state, ST_OFF(current));
     /* The next version in an out-of-range buffer. */
     poke64(g_state, ST_OFF(current), ((g_cur_version + 1) << 8) | 40u);
-    EXPECT_EQ(smr_shm_read(r, &g), -EBADMSG);
-    EXPECT_EQ(smr_shm_read(r, &g), -EBADMSG);
+    EXPECT_EQ(smr_channel_read(r, &g), -EBADMSG);
+    EXPECT_EQ(smr_channel_read(r, &g), -EBADMSG);
     /* The next version in a real buffer whose descriptor disagrees. */
     unsigned other = (g_cur_index + 1) % 3;
     poke64(g_state, ST_OFF(current), ((g_cur_version + 1) << 8) | other);
-    EXPECT_EQ(smr_shm_read(r, &g), -EBADMSG);
+    EXPECT_EQ(smr_channel_read(r, &g), -EBADMSG);
     /* Repaired: reads work again. */
     poke64(g_state, ST_OFF(current), good);
-    EXPECT_EQ(smr_shm_read(r, &g), 0);
+    EXPECT_EQ(smr_channel_read(r, &g), 0);
     EXPECT_EQ(g.version, g_cur_version);
     EXPECT(matches(g.data, g.size, g_cur_version));
-    smr_shm_release(r, &g);
-    EXPECT_EQ(smr_shm_reader_close(r), 0);
+    smr_channel_release(r, &g);
+    EXPECT_EQ(smr_channel_reader_close(r), 0);
   }
 }
 
@@ -1606,48 +1610,48 @@ static void in_child_with_alarm(const char *what, void (*fn)(void)) {
 }
 
 static void fifo_state_fn(void) {
-  smr_shm_reader *r;
-  struct smr_shm_stat st;
-  smr_shm_writer *w;
-  EXPECT_EQ(smr_shm_reader_open(g_name, 0, &r), -EBADMSG);
-  EXPECT_EQ(smr_shm_stat(g_name, 0, &st, NULL, 0, NULL), -EBADMSG);
+  smr_channel_reader *r;
+  struct smr_channel_stat st;
+  smr_channel_writer *w;
+  EXPECT_EQ(smr_channel_reader_open(g_name, 0, &r), -EBADMSG);
+  EXPECT_EQ(smr_channel_stat(g_name, 0, &st, NULL, 0, NULL), -EBADMSG);
   /* The name holds something the writer did not create: never adopted. */
-  EXPECT_EQ(smr_shm_writer_open(g_name, NULL, &w), -EEXIST);
-  EXPECT(strcmp(smr_shm_error_path(), g_state) == 0);
+  EXPECT_EQ(smr_channel_writer_open(g_name, NULL, &w), -EEXIST);
+  EXPECT(strcmp(smr_channel_error_path(), g_state) == 0);
 }
 
 static void fifo_readers_fn(void) {
-  smr_shm_reader *r;
-  struct smr_shm_stat st;
-  smr_shm_writer *w;
-  EXPECT_EQ(smr_shm_reader_open(g_name, 0, &r), -EBADMSG);
-  EXPECT_EQ(smr_shm_stat(g_name, 0, &st, NULL, 0, NULL), -EBADMSG);
+  smr_channel_reader *r;
+  struct smr_channel_stat st;
+  smr_channel_writer *w;
+  EXPECT_EQ(smr_channel_reader_open(g_name, 0, &r), -EBADMSG);
+  EXPECT_EQ(smr_channel_stat(g_name, 0, &st, NULL, 0, NULL), -EBADMSG);
   /* An existing channel: taken over only with its own directory. */
-  EXPECT_EQ(smr_shm_writer_open(g_name, NULL, &w), -EBADMSG);
+  EXPECT_EQ(smr_channel_writer_open(g_name, NULL, &w), -EBADMSG);
 }
 
 /* A new channel where a FIFO sits at the readers path: the writer removes
  * it (without opening it for I/O) and makes the directory. */
 static void fifo_readers_new_fn(void) {
-  smr_shm_writer *w;
-  EXPECT_EQ(smr_shm_writer_open(g_name, NULL, &w), 0);
+  smr_channel_writer *w;
+  EXPECT_EQ(smr_channel_writer_open(g_name, NULL, &w), 0);
   struct stat sb;
   EXPECT_EQ(lstat(g_readers, &sb), 0);
   EXPECT(S_ISDIR(sb.st_mode));
-  smr_shm_writer_close(w);
+  smr_channel_writer_close(w);
 }
 
 /* Readers never touch the writer lock; a writer refuses a lock file that
  * is not a regular file (-EEXIST: it did not create it), and so does
- * smr_shm_unlink (which takes the lock while removing). */
+ * smr_channel_unlink (which takes the lock while removing). */
 static void fifo_lock_fn(void) {
-  check_reader(SMR_SHM_VERIFY, 0, 0, 1, 0);
-  struct smr_shm_stat st;
-  EXPECT_EQ(smr_shm_stat(g_name, 0, &st, NULL, 0, NULL), 0);
+  check_reader(SMR_CHANNEL_VERIFY, 0, 0, 1, 0);
+  struct smr_channel_stat st;
+  EXPECT_EQ(smr_channel_stat(g_name, 0, &st, NULL, 0, NULL), 0);
   EXPECT_EQ(st.version, g_cur_version);
-  smr_shm_writer *w;
-  EXPECT_EQ(smr_shm_writer_open(g_name, NULL, &w), -EEXIST);
-  EXPECT(strcmp(smr_shm_error_path(), g_lock) == 0);
+  smr_channel_writer *w;
+  EXPECT_EQ(smr_channel_writer_open(g_name, NULL, &w), -EEXIST);
+  EXPECT(strcmp(smr_channel_error_path(), g_lock) == 0);
 }
 
 static void fifo_data_fn(void) {
@@ -1703,20 +1707,20 @@ static void symlink_case(const char *what, const char *link_path,
   /* The readers directory of a channel is a directory: rm_tree. */
   rm_tree(link_path);
   CHECK_EQ(symlink(g_victim, link_path), 0);
-  struct smr_shm_options o = {0};
+  struct smr_channel_options o = {0};
   o.buffers = 2;
   o.timeout_ns = 0;
   o.timeout_set = true;
-  smr_shm_writer *w;
-  int rc = smr_shm_writer_open(g_name, &o, &w);
+  smr_channel_writer *w;
+  int rc = smr_channel_writer_open(g_name, &o, &w);
   if (rc == 0) {
     unsigned char buf[64];
     for (unsigned i = 0; i < 6; i++) {
       fill(buf, sizeof buf, i);
       /* Success (the link was replaced) or an error: both fine. */
-      (void)smr_shm_publish(w, buf, sizeof buf, NULL);
+      (void)smr_channel_publish(w, buf, sizeof buf, NULL);
     }
-    smr_shm_writer_close(w);
+    smr_channel_writer_close(w);
   }
   size_t n;
   unsigned char *now = slurp(g_victim, &n);
@@ -1750,18 +1754,18 @@ static void symlink_dir_case(void) {
   }
   char *before = describe(g_vdir);
   CHECK_EQ(symlink(g_vdir, g_readers), 0);
-  smr_shm_writer *w;
-  EXPECT_EQ(smr_shm_writer_open(g_name, NULL, &w), 0);
+  smr_channel_writer *w;
+  EXPECT_EQ(smr_channel_writer_open(g_name, NULL, &w), 0);
   struct stat sb;
   EXPECT_EQ(lstat(g_readers, &sb), 0);
   EXPECT(S_ISDIR(sb.st_mode)); /* its own directory, not the link */
-  smr_shm_reader *r;
-  EXPECT_EQ(smr_shm_reader_open(g_name, 0, &r), 0);
+  smr_channel_reader *r;
+  EXPECT_EQ(smr_channel_reader_open(g_name, 0, &r), 0);
   unsigned char buf[64];
   fill(buf, sizeof buf, 1);
-  EXPECT_EQ(smr_shm_publish(w, buf, sizeof buf, NULL), 0);
-  EXPECT_EQ(smr_shm_reader_close(r), 0);
-  smr_shm_writer_close(w);
+  EXPECT_EQ(smr_channel_publish(w, buf, sizeof buf, NULL), 0);
+  EXPECT_EQ(smr_channel_reader_close(r), 0);
+  smr_channel_writer_close(w);
   expect_same_tree(before, g_vdir);
   remove_channel_files();
 }
@@ -1812,7 +1816,7 @@ static void symlink_cases(void) {
  * (UID_OTHER, an ordinary user) creates or takes over the channel.  The
  * writer must refuse with -EPERM (another user's name) or -EEXIST (a name
  * of its own user holding something it did not create), name the file in
- * smr_shm_error_path(), write nothing anywhere (the squatted file and every
+ * smr_channel_error_path(), write nothing anywhere (the squatted file and every
  * other file keep their bytes; a refused creation leaves at most its own
  * lock file), and readers must never get to see the squatter's bytes.  The
  * same user taking over after a crash still works.  Root only. */
@@ -1828,7 +1832,7 @@ struct squat {
   const char *suffix; /* the squatted name: g_sname + suffix */
   enum sq_kind kind;
   bool existing; /* a channel exists (taken over), else a new one */
-  int want;      /* smr_shm_writer_open's answer */
+  int want;      /* smr_channel_writer_open's answer */
 };
 
 static const struct squat *g_sq;
@@ -1865,18 +1869,18 @@ static void sq_plant(void) {
   }
 }
 
-static void sq_publish(smr_shm_writer *w, unsigned n, uint64_t key) {
+static void sq_publish(smr_channel_writer *w, unsigned n, uint64_t key) {
   static unsigned char buf[PAYLOAD];
   for (unsigned i = 0; i < n; i++) {
     fill(buf, PAYLOAD, key + i);
-    EXPECT_EQ(smr_shm_publish(w, buf, PAYLOAD, NULL), 0);
+    EXPECT_EQ(smr_channel_publish(w, buf, PAYLOAD, NULL), 0);
   }
 }
 
-static struct smr_shm_options sq_options(void) {
-  struct smr_shm_options o = {0};
+static struct smr_channel_options sq_options(void) {
+  struct smr_channel_options o = {0};
   o.buffers = 4;
-  o.flags = SMR_SHM_NO_UMASK; /* 0644 files, 01777 readers directory */
+  o.flags = SMR_CHANNEL_NO_UMASK; /* 0644 files, 01777 readers directory */
   o.timeout_ns = 0;
   o.timeout_set = true;
   return o;
@@ -1885,70 +1889,70 @@ static struct smr_shm_options sq_options(void) {
 /* As UID_OTHER: the channel the existing cases start from (3 versions,
  * keys 1..3), left by a writer that died without closing. */
 static void sq_make_channel(void) {
-  struct smr_shm_options o = sq_options();
-  smr_shm_writer *w;
-  EXPECT_EQ(smr_shm_writer_open(g_sname, &o, &w), 0);
+  struct smr_channel_options o = sq_options();
+  smr_channel_writer *w;
+  EXPECT_EQ(smr_channel_writer_open(g_sname, &o, &w), 0);
   sq_publish(w, NPUB, 1);
   _exit(0); /* crashed: no close */
 }
 
 /* As UID_OTHER: the writer meets the squatted name. */
 static void sq_writer(void) {
-  struct smr_shm_options o = sq_options();
-  smr_shm_writer *w = NULL;
-  int rc = smr_shm_writer_open(g_sname, &o, &w);
+  struct smr_channel_options o = sq_options();
+  smr_channel_writer *w = NULL;
+  int rc = smr_channel_writer_open(g_sname, &o, &w);
   if (rc == 0) {
     /* A writer that adopted the name: publish through every buffer (what
      * the squatter would then control), then fail below. */
     sq_publish(w, 8, 100);
-    smr_shm_writer_close(w);
+    smr_channel_writer_close(w);
   }
   if (rc != g_sq->want)
     fprintf(stderr, "writer_open: %d (%s), expected %d\n", rc,
             rc == 0 ? "adopted the squatted name" : "refused", g_sq->want);
   EXPECT_EQ(rc, g_sq->want);
-  if (strcmp(smr_shm_error_path(), g_sq_path) != 0)
-    fprintf(stderr, "error path '%s', squatted '%s'\n", smr_shm_error_path(),
-            g_sq_path);
-  EXPECT(strcmp(smr_shm_error_path(), g_sq_path) == 0);
+  if (strcmp(smr_channel_error_path(), g_sq_path) != 0)
+    fprintf(stderr, "error path '%s', squatted '%s'\n",
+            smr_channel_error_path(), g_sq_path);
+  EXPECT(strcmp(smr_channel_error_path(), g_sq_path) == 0);
 }
 
 /* As UID_OTHER (the readers' view): a new channel does not exist; an
  * existing one still serves its last payload, verified. */
 static void sq_reader(void) {
-  smr_shm_reader *r;
-  int rc = smr_shm_reader_open(g_sname, SMR_SHM_VERIFY, &r);
+  smr_channel_reader *r;
+  int rc = smr_channel_reader_open(g_sname, SMR_CHANNEL_VERIFY, &r);
   if (!g_sq->existing) {
     EXPECT_EQ(rc, -ENOENT);
     return;
   }
   EXPECT_EQ(rc, 0);
-  smr_shm_guard g;
-  EXPECT_EQ(smr_shm_read(r, &g), 0);
+  smr_channel_guard g;
+  EXPECT_EQ(smr_channel_read(r, &g), 0);
   EXPECT_EQ(g.version, NPUB);
   EXPECT_EQ(g.size, PAYLOAD);
   EXPECT(matches(g.data, g.size, NPUB));
-  smr_shm_release(r, &g);
-  EXPECT_EQ(smr_shm_reader_close(r), 0);
+  smr_channel_release(r, &g);
+  EXPECT_EQ(smr_channel_reader_close(r), 0);
 }
 
 /* As UID_OTHER: taking over its own channel after a crash works, and a
  * reader reads what it publishes. */
 static void sq_takeover_ok(void) {
-  struct smr_shm_options o = sq_options();
-  smr_shm_writer *w;
-  EXPECT_EQ(smr_shm_writer_open(g_sname, &o, &w), 0);
-  EXPECT_EQ(smr_shm_error_path()[0], '\0');
+  struct smr_channel_options o = sq_options();
+  smr_channel_writer *w;
+  EXPECT_EQ(smr_channel_writer_open(g_sname, &o, &w), 0);
+  EXPECT_EQ(smr_channel_error_path()[0], '\0');
   sq_publish(w, 5, 200); /* every buffer once */
-  smr_shm_reader *r;
-  EXPECT_EQ(smr_shm_reader_open(g_sname, SMR_SHM_VERIFY, &r), 0);
-  smr_shm_guard g;
-  EXPECT_EQ(smr_shm_read(r, &g), 0);
+  smr_channel_reader *r;
+  EXPECT_EQ(smr_channel_reader_open(g_sname, SMR_CHANNEL_VERIFY, &r), 0);
+  smr_channel_guard g;
+  EXPECT_EQ(smr_channel_read(r, &g), 0);
   EXPECT_EQ(g.version, NPUB + 5);
   EXPECT(matches(g.data, g.size, 204));
-  smr_shm_release(r, &g);
-  EXPECT_EQ(smr_shm_reader_close(r), 0);
-  smr_shm_writer_close(w);
+  smr_channel_release(r, &g);
+  EXPECT_EQ(smr_channel_reader_close(r), 0);
+  smr_channel_writer_close(w);
 }
 
 static void sq_clean(void) {
@@ -2030,24 +2034,24 @@ static void sq_aside_plant(void) {
 }
 
 static void sq_aside_recreate(void) {
-  EXPECT_EQ(smr_shm_unlink(g_sname), 0);
-  struct smr_shm_options o = sq_options();
-  smr_shm_writer *w = NULL;
-  int rc = smr_shm_writer_open(g_sname, &o, &w);
+  EXPECT_EQ(smr_channel_unlink(g_sname), 0);
+  struct smr_channel_options o = sq_options();
+  smr_channel_writer *w = NULL;
+  int rc = smr_channel_writer_open(g_sname, &o, &w);
   if (rc != 0)
-    fprintf(stderr, "writer_open: %d (%s)\n", rc, smr_shm_error_path());
+    fprintf(stderr, "writer_open: %d (%s)\n", rc, smr_channel_error_path());
   EXPECT_EQ(rc, 0);
   if (rc != 0)
     return;
   sq_publish(w, 2, 300);
-  smr_shm_reader *r;
-  EXPECT_EQ(smr_shm_reader_open(g_sname, SMR_SHM_VERIFY, &r), 0);
-  smr_shm_guard g;
-  EXPECT_EQ(smr_shm_read(r, &g), 0);
+  smr_channel_reader *r;
+  EXPECT_EQ(smr_channel_reader_open(g_sname, SMR_CHANNEL_VERIFY, &r), 0);
+  smr_channel_guard g;
+  EXPECT_EQ(smr_channel_read(r, &g), 0);
   EXPECT(matches(g.data, g.size, 301));
-  smr_shm_release(r, &g);
-  EXPECT_EQ(smr_shm_reader_close(r), 0);
-  smr_shm_writer_close(w);
+  smr_channel_release(r, &g);
+  EXPECT_EQ(smr_channel_reader_close(r), 0);
+  smr_channel_writer_close(w);
 }
 
 static void squat_aside(void) {
@@ -2199,7 +2203,7 @@ static void h_fill(unsigned char *b, uint64_t n) {
 }
 
 /* Is this guard's payload exactly the one its version names? */
-static bool h_good(const smr_shm_guard *g) {
+static bool h_good(const smr_channel_guard *g) {
   if (g->size < 16)
     return false;
   const unsigned char *p = g->data;
@@ -2216,24 +2220,24 @@ static bool h_good(const smr_shm_guard *g) {
 
 /* An honest read: the right payload, its checksum, versions never go
  * back.  Returns whether the version is new. */
-static bool h_read_check(smr_shm_reader *r, uint64_t *last) {
-  smr_shm_guard g;
-  CHECK_EQ(smr_shm_read(r, &g), 0);
+static bool h_read_check(smr_channel_reader *r, uint64_t *last) {
+  smr_channel_guard g;
+  CHECK_EQ(smr_channel_read(r, &g), 0);
   CHECK(g.version >= *last);
   CHECK(h_good(&g));
-  CHECK_EQ(smr_shm_verify(r, &g), 0);
+  CHECK_EQ(smr_channel_verify(r, &g), 0);
   bool fresh = g.version != *last;
   *last = g.version;
-  smr_shm_release(r, &g);
+  smr_channel_release(r, &g);
   return fresh;
 }
 
 /* stat while the bad reader works on the directory: no crash, sane. */
 static void h_stat_check(uint64_t seen_version) {
-  struct smr_shm_stat st;
-  struct smr_shm_reader_stat rs[H_SLOTS];
+  struct smr_channel_stat st;
+  struct smr_channel_reader_stat rs[H_SLOTS];
   size_t nrs = 999;
-  CHECK_EQ(smr_shm_stat(g_name, 0, &st, rs, H_SLOTS, &nrs), 0);
+  CHECK_EQ(smr_channel_stat(g_name, 0, &st, rs, H_SLOTS, &nrs), 0);
   CHECK(st.buffers == H_BUFFERS && st.readers_max == H_SLOTS);
   CHECK(st.version >= seen_version);
   CHECK(st.readers <= H_SLOTS && nrs <= H_SLOTS);
@@ -2244,10 +2248,10 @@ static void h_stat_check(uint64_t seen_version) {
 /* This process's slot: the one alive with our pid, other than `except`
  * (H_SLOTS: none; our readers must be the only ones with our pid). */
 static unsigned own_slot_except(unsigned except) {
-  struct smr_shm_stat st;
-  struct smr_shm_reader_stat rs[H_SLOTS];
+  struct smr_channel_stat st;
+  struct smr_channel_reader_stat rs[H_SLOTS];
   size_t nrs = 0;
-  CHECK_EQ(smr_shm_stat(g_name, 0, &st, rs, H_SLOTS, &nrs), 0);
+  CHECK_EQ(smr_channel_stat(g_name, 0, &st, rs, H_SLOTS, &nrs), 0);
   CHECK(nrs <= H_SLOTS);
   unsigned found = H_SLOTS;
   for (size_t k = 0; k < nrs; k++)
@@ -2280,8 +2284,8 @@ static void honest_main(int go_fd, int ready_fd) {
     die_with_parent();
   char go;
   read_full(go_fd, &go, 1);
-  smr_shm_reader *r;
-  CHECK_EQ(smr_shm_reader_open(g_name, SMR_SHM_VERIFY, &r), 0);
+  smr_channel_reader *r;
+  CHECK_EQ(smr_channel_reader_open(g_name, SMR_CHANNEL_VERIFY, &r), 0);
   uint64_t last = 0;
   unsigned long reads = 1, seen = h_read_check(r, &last);
   unsigned slot = own_slot();
@@ -2299,7 +2303,7 @@ static void honest_main(int go_fd, int ready_fd) {
   }
   atomic_store_explicit(&g_hs->honest_reads, reads, memory_order_relaxed);
   atomic_store_explicit(&g_hs->honest_seen, seen, memory_order_relaxed);
-  CHECK_EQ(smr_shm_reader_close(r), 0);
+  CHECK_EQ(smr_channel_reader_close(r), 0);
   _exit(0);
 }
 
@@ -2368,7 +2372,7 @@ static void attacks(void) {
      * writing, and visibly locked by its live reader. */
     int rfd = open(p, O_RDONLY | O_CLOEXEC);
     CHECK(rfd >= 0);
-    void *m = mmap(NULL, SMR__SHM_SLOT_FILE_SIZE, PROT_READ | PROT_WRITE,
+    void *m = mmap(NULL, SMR__CHANNEL_SLOT_FILE_SIZE, PROT_READ | PROT_WRITE,
                    MAP_SHARED, rfd, 0);
     denied("mmap PROT_WRITE", m == MAP_FAILED ? -1 : 0, EACCES);
     struct flock fl;
@@ -2389,7 +2393,7 @@ static void attacks(void) {
          EACCES);
   {
     /* The state file is readable: a read lock on it would only hide the
-     * writer from smr_shm_stat; the writer holds it exclusively. */
+     * writer from smr_channel_stat; the writer holds it exclusively. */
     int sfd = open(g_state, O_RDONLY | O_CLOEXEC);
     CHECK(sfd >= 0);
     struct flock fl;
@@ -2499,7 +2503,7 @@ static void junk_op(uint64_t *seed, uint64_t cur, const char *own_path,
     uint64_t buf[8];
     scribble(buf, 8, seed, cur);
     CHECK_EQ(pwrite(fd, buf, 64, 0), 64);
-    CHECK_EQ(ftruncate(fd, SMR__SHM_SLOT_FILE_SIZE), 0);
+    CHECK_EQ(ftruncate(fd, SMR__CHANNEL_SLOT_FILE_SIZE), 0);
     struct flock fl;
     memset(&fl, 0, sizeof fl);
     fl.l_type = F_WRLCK;
@@ -2561,14 +2565,14 @@ static void bad_main(int go_fd, int ready_fd) {
     attacks();
   /* mine: the handle whose slot file we scribble and truncate; mine2 (the
    * hostile's): the one whose file we also link and rename around. */
-  smr_shm_reader *mine, *mine2 = NULL;
-  CHECK_EQ(smr_shm_reader_open(g_name, 0, &mine), 0);
+  smr_channel_reader *mine, *mine2 = NULL;
+  CHECK_EQ(smr_channel_reader_open(g_name, 0, &mine), 0);
   char own[192], own2[192], nm[16];
   unsigned slot = own_slot();
   snprintf(nm, sizeof nm, "r%u", slot);
   slot_path(nm, own, sizeof own);
   if (hostile) {
-    CHECK_EQ(smr_shm_reader_open(g_name, 0, &mine2), 0);
+    CHECK_EQ(smr_channel_reader_open(g_name, 0, &mine2), 0);
     snprintf(nm, sizeof nm, "r%u", own_slot_except(slot));
     slot_path(nm, own2, sizeof own2);
   }
@@ -2576,14 +2580,14 @@ static void bad_main(int go_fd, int ready_fd) {
   CHECK(fd >= 0);
   struct stat sb;
   CHECK_EQ(fstat(fd, &sb), 0);
-  CHECK(sb.st_uid == geteuid() && sb.st_size == SMR__SHM_SLOT_FILE_SIZE);
-  volatile uint64_t *m = mmap(NULL, SMR__SHM_SLOT_FILE_SIZE,
+  CHECK(sb.st_uid == geteuid() && sb.st_size == SMR__CHANNEL_SLOT_FILE_SIZE);
+  volatile uint64_t *m = mmap(NULL, SMR__CHANNEL_SLOT_FILE_SIZE,
                               PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   CHECK(m != MAP_FAILED);
   int sfd = open(g_state, O_RDONLY | O_CLOEXEC);
   CHECK(sfd >= 0);
-  struct smr__shm_state *sm =
-      mmap(NULL, SMR__SHM_HEADER_SIZE, PROT_READ, MAP_SHARED, sfd, 0);
+  struct smr__channel_state *sm =
+      mmap(NULL, SMR__CHANNEL_HEADER_SIZE, PROT_READ, MAP_SHARED, sfd, 0);
   CHECK(sm != MAP_FAILED);
   int flood_fd = -1;
   if (hostile) {
@@ -2619,14 +2623,14 @@ static void bad_main(int go_fd, int ready_fd) {
       h_stat_check(0); /* stat reads the cut file too */
     } else {
       if (truncate_own)
-        CHECK_EQ(ftruncate(fd, SMR__SHM_SLOT_FILE_SIZE), 0);
+        CHECK_EQ(ftruncate(fd, SMR__CHANNEL_SLOT_FILE_SIZE), 0);
       /* Our own reads: whatever our wild writes did to our slot, the
        * library call works; the bytes are right unless we broke our own
        * pin. */
-      smr_shm_guard g;
-      CHECK_EQ(smr_shm_read(mine, &g), 0);
+      smr_channel_guard g;
+      CHECK_EQ(smr_channel_read(mine, &g), 0);
       bool good = h_good(&g);
-      smr_shm_release(mine, &g);
+      smr_channel_release(mine, &g);
       /* relaxed: counters the parent reads after waitpid. */
       atomic_fetch_add_explicit(&g_hs->own_reads, 1, memory_order_relaxed);
       if (!good)
@@ -2651,17 +2655,17 @@ static void bad_main(int go_fd, int ready_fd) {
       if (renameat2(AT_FDCWD, own2, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
         snprintf(own2, sizeof own2, "%s", to);
       /* ... and read through it: its pin stands. */
-      smr_shm_guard g;
-      CHECK_EQ(smr_shm_read(mine2, &g), 0);
-      smr_shm_release(mine2, &g);
+      smr_channel_guard g;
+      CHECK_EQ(smr_channel_read(mine2, &g), 0);
+      smr_channel_release(mine2, &g);
     }
     pass++;
     /* relaxed: progress counter for the writer thread's stop condition. */
     atomic_fetch_add_explicit(&g_hs->passes, 1, memory_order_relaxed);
   }
-  CHECK_EQ(ftruncate(fd, SMR__SHM_SLOT_FILE_SIZE), 0);
-  munmap((void *)m, SMR__SHM_SLOT_FILE_SIZE);
-  munmap(sm, SMR__SHM_HEADER_SIZE);
+  CHECK_EQ(ftruncate(fd, SMR__CHANNEL_SLOT_FILE_SIZE), 0);
+  munmap((void *)m, SMR__CHANNEL_SLOT_FILE_SIZE);
+  munmap(sm, SMR__CHANNEL_HEADER_SIZE);
   CHECK_EQ(close(fd), 0);
   CHECK_EQ(close(sfd), 0);
   /* The junk stays (dead): the writer must cope with what is left. */
@@ -2669,8 +2673,8 @@ static void bad_main(int go_fd, int ready_fd) {
     CHECK_EQ(close(live_fd), 0);
   if (flood_fd >= 0)
     CHECK_EQ(close(flood_fd), 0);
-  CHECK_EQ(smr_shm_reader_close(mine), 0);
-  CHECK_EQ(smr_shm_reader_close(mine2), 0);
+  CHECK_EQ(smr_channel_reader_close(mine), 0);
+  CHECK_EQ(smr_channel_reader_close(mine2), 0);
   _exit(0);
 }
 
@@ -2703,17 +2707,17 @@ static void h_progress(FILE *f) {
 }
 
 static void *h_writer(void *arg) {
-  smr_shm_writer *w = arg;
+  smr_channel_writer *w = arg;
   static unsigned char buf[16 + 7000];
   double deadline = now_s() + test_seconds(1.5);
   uint64_t n = 2;
   for (;;) {
     h_fill(buf, n);
-    struct smr_shm_commit_info info;
+    struct smr_channel_commit_info info;
     /* Every buffer but the current one may be pinned by live readers
      * (honest, or the bad one's own slot and its live junk file): -EBUSY
      * (nothing published) is allowed, a wrong version is not. */
-    int rc = smr_shm_publish(w, buf, h_size(n), &info);
+    int rc = smr_channel_publish(w, buf, h_size(n), &info);
     if (rc != 0 && rc != -EBUSY)
       fprintf(stderr, "publish: %d (%s)\n", rc, strerror(-rc));
     CHECK(rc == 0 || rc == -EBUSY);
@@ -2763,8 +2767,8 @@ static void *h_writer(void *arg) {
    * succeeds at timeout 0. */
   for (unsigned k = 0; k < H_AFTER; k++, n++) {
     h_fill(buf, n);
-    struct smr_shm_commit_info info;
-    int rc = smr_shm_publish(w, buf, h_size(n), &info);
+    struct smr_channel_commit_info info;
+    int rc = smr_channel_publish(w, buf, h_size(n), &info);
     if (rc != 0)
       fprintf(stderr, "publish after the bad reader exited: %d\n", rc);
     CHECK_EQ(rc, 0);
@@ -2779,7 +2783,7 @@ static void *h_writer(void *arg) {
 }
 
 static void *h_reader(void *arg) {
-  smr_shm_reader *r = arg;
+  smr_channel_reader *r = arg;
   uint64_t last = 0;
   unsigned long reads = 0;
   /* relaxed: stop flag (pairs with the writer thread's store). */
@@ -2847,30 +2851,30 @@ static void bad_reader_case(enum hmode mode) {
   CHECK_EQ(pipe2(bready, O_CLOEXEC), 0);
   g_bad_pid = fork_child(bad_main, bgo[0], bready[1], &bgo[1], &bready[0]);
 
-  struct smr_shm_options o = {0};
+  struct smr_channel_options o = {0};
   o.buffers = H_BUFFERS;
   o.readers = H_SLOTS;
-  o.flags = SMR_SHM_NO_UMASK; /* 01777 readers directory, 0644 files */
+  o.flags = SMR_CHANNEL_NO_UMASK; /* 01777 readers directory, 0644 files */
   o.timeout_ns = 0;
   o.timeout_set = true;
-  smr_shm_writer *w;
-  CHECK_EQ(smr_shm_writer_open(g_name, &o, &w), 0);
+  smr_channel_writer *w;
+  CHECK_EQ(smr_channel_writer_open(g_name, &o, &w), 0);
   {
     struct stat sb;
     CHECK_EQ(lstat(g_readers, &sb), 0);
     CHECK_EQ(sb.st_mode & 07777, 01777);
   }
   static unsigned char buf[16 + 7000];
-  struct smr_shm_commit_info info;
+  struct smr_channel_commit_info info;
   h_fill(buf, 1);
-  CHECK_EQ(smr_shm_publish(w, buf, h_size(1), &info), 0);
+  CHECK_EQ(smr_channel_publish(w, buf, h_size(1), &info), 0);
   CHECK_EQ(info.version, g_vbase + 1);
 
   char go = 1;
   CHECK_EQ(write(hgo[1], &go, 1), 1);
   read_full(hready[0], &g_hslot[1], sizeof g_hslot[1]);
-  smr_shm_reader *r;
-  CHECK_EQ(smr_shm_reader_open(g_name, SMR_SHM_VERIFY, &r), 0);
+  smr_channel_reader *r;
+  CHECK_EQ(smr_channel_reader_open(g_name, SMR_CHANNEL_VERIFY, &r), 0);
   g_hslot[0] = own_slot();
   CHECK(g_hslot[0] != g_hslot[1]);
   CHECK_EQ(write(bgo[1], g_hslot, sizeof g_hslot), (ssize_t)sizeof g_hslot);
@@ -2915,12 +2919,13 @@ static void bad_reader_case(enum hmode mode) {
   /* The honest readers' files were never touched: still theirs (the
    * process closed its reader, which removed its file). */
   {
-    struct smr_shm_stat st;
-    struct smr_shm_reader_stat rs[H_SLOTS];
+    struct smr_channel_stat st;
+    struct smr_channel_reader_stat rs[H_SLOTS];
     size_t nrs = 0;
-    CHECK_EQ(smr_shm_stat(g_name, SMR_SHM_STAT_VERIFY, &st, rs, H_SLOTS, &nrs),
+    CHECK_EQ(smr_channel_stat(g_name, SMR_CHANNEL_STAT_VERIFY, &st, rs, H_SLOTS,
+                              &nrs),
              0);
-    CHECK_EQ(st.checksum, SMR_SHM_CHECKSUM_OK);
+    CHECK_EQ(st.checksum, SMR_CHANNEL_CHECKSUM_OK);
     CHECK(st.readers >= 1); /* the honest thread's, and dead junk */
     CHECK(st.writer_alive);
     unsigned alive = 0;
@@ -2932,8 +2937,8 @@ static void bad_reader_case(enum hmode mode) {
       }
     CHECK_EQ(alive, 1);
   }
-  CHECK_EQ(smr_shm_reader_close(r), 0);
-  smr_shm_writer_close(w);
+  CHECK_EQ(smr_channel_reader_close(r), 0);
+  smr_channel_writer_close(w);
   munmap(g_hs, sizeof *g_hs);
   g_hs = NULL;
   remove_channel_files();
@@ -2944,32 +2949,33 @@ static void bad_reader_case(enum hmode mode) {
  * the writer forget a live reader, serve a rewritten buffer, or fail with
  * an undocumented errno).  Each runs in a child (it changes limits). */
 
-static void rob_publish(smr_shm_writer *w, unsigned char v, int *rc,
-                        struct smr_shm_commit_info *info) {
+static void rob_publish(smr_channel_writer *w, unsigned char v, int *rc,
+                        struct smr_channel_commit_info *info) {
   unsigned char b[64];
   memset(b, v, sizeof b);
-  *rc = smr_shm_publish(w, b, sizeof b, info);
+  *rc = smr_channel_publish(w, b, sizeof b, info);
 }
 
 /* The writer cannot open a new reader's slot file once (no descriptor
  * left: -EMFILE, documented); the reader must not be forgotten: the next
  * publishes find it, and its pinned buffer is never rewritten. */
 static void rob_emfile(void) {
-  struct smr_shm_options o = {0};
+  struct smr_channel_options o = {0};
   o.buffers = 3;
   o.timeout_set = true; /* timeout 0 */
-  smr_shm_writer *w;
-  CHECK_EQ(smr_shm_writer_open(g_name, &o, &w), 0);
+  smr_channel_writer *w;
+  CHECK_EQ(smr_channel_writer_open(g_name, &o, &w), 0);
   int rc;
-  struct smr_shm_commit_info info;
+  struct smr_channel_commit_info info;
   for (unsigned char v = 1; v <= 3; v++) {
     rob_publish(w, v, &rc, &info);
     CHECK_EQ(rc, 0);
   }
-  smr_shm_reader *r;
-  CHECK_EQ(smr_shm_reader_open(g_name, 0, &r), 0); /* linked after the look */
-  smr_shm_guard g;
-  CHECK_EQ(smr_shm_read(r, &g), 0);
+  smr_channel_reader *r;
+  CHECK_EQ(smr_channel_reader_open(g_name, 0, &r),
+           0); /* linked after the look */
+  smr_channel_guard g;
+  CHECK_EQ(smr_channel_read(r, &g), 0);
   CHECK_EQ(((const unsigned char *)g.data)[0], 3);
   struct rlimit old, low;
   CHECK_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
@@ -2995,9 +3001,9 @@ static void rob_emfile(void) {
               (unsigned long long)info.version, info.buffer, now);
     CHECK_EQ(now, 3);
   }
-  smr_shm_release(r, &g);
-  CHECK_EQ(smr_shm_reader_close(r), 0);
-  smr_shm_writer_close(w);
+  smr_channel_release(r, &g);
+  CHECK_EQ(smr_channel_reader_close(r), 0);
+  smr_channel_writer_close(w);
 }
 
 /* A UNIX socket bound at r0 (anyone who may join can): open(2) says
@@ -3017,10 +3023,10 @@ static int bind_socket(const char *entry) {
 }
 
 static void rob_socket(void) {
-  smr_shm_writer *w;
-  CHECK_EQ(smr_shm_writer_open(g_name, NULL, &w), 0);
+  smr_channel_writer *w;
+  CHECK_EQ(smr_channel_writer_open(g_name, NULL, &w), 0);
   int rc;
-  struct smr_shm_commit_info info;
+  struct smr_channel_commit_info info;
   rob_publish(w, 1, &rc, &info);
   CHECK_EQ(rc, 0);
   int s = bind_socket("r0");
@@ -3028,15 +3034,15 @@ static void rob_socket(void) {
     rob_publish(w, v, &rc, &info);
     CHECK_EQ(rc, 0);
   }
-  struct smr_shm_stat st;
+  struct smr_channel_stat st;
   size_t nrs = 9;
-  CHECK_EQ(smr_shm_stat(g_name, 0, &st, NULL, 0, &nrs), 0);
+  CHECK_EQ(smr_channel_stat(g_name, 0, &st, NULL, 0, &nrs), 0);
   CHECK_EQ(nrs, 0);
-  smr_shm_writer_close(w);
-  CHECK_EQ(smr_shm_writer_open(g_name, NULL, &w), 0);
+  smr_channel_writer_close(w);
+  CHECK_EQ(smr_channel_writer_open(g_name, NULL, &w), 0);
   rob_publish(w, 6, &rc, &info);
   CHECK_EQ(rc, 0);
-  smr_shm_writer_close(w);
+  smr_channel_writer_close(w);
   CHECK_EQ(close(s), 0);
 }
 
@@ -3044,13 +3050,13 @@ static void rob_socket(void) {
  * overflowed (anyone can overflow it: attribute changes of their own
  * files), and a reader whose event was lost: it must be found. */
 static void rob_overflow(void) {
-  struct smr_shm_options o = {0};
+  struct smr_channel_options o = {0};
   o.buffers = 3;
   o.timeout_set = true;
-  smr_shm_writer *w;
-  CHECK_EQ(smr_shm_writer_open(g_name, &o, &w), 0);
+  smr_channel_writer *w;
+  CHECK_EQ(smr_channel_writer_open(g_name, &o, &w), 0);
   int rc;
-  struct smr_shm_commit_info info;
+  struct smr_channel_commit_info info;
   for (unsigned char v = 1; v <= 3; v++) {
     rob_publish(w, v, &rc, &info);
     CHECK_EQ(rc, 0);
@@ -3063,10 +3069,10 @@ static void rob_overflow(void) {
   int f2 = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   CHECK(f1 >= 0 && f2 >= 0);
   watch_flood(f1, f2);
-  smr_shm_reader *r;
-  CHECK_EQ(smr_shm_reader_open(g_name, 0, &r), 0); /* its event is lost */
-  smr_shm_guard g;
-  CHECK_EQ(smr_shm_read(r, &g), 0);
+  smr_channel_reader *r;
+  CHECK_EQ(smr_channel_reader_open(g_name, 0, &r), 0); /* its event is lost */
+  smr_channel_guard g;
+  CHECK_EQ(smr_channel_read(r, &g), 0);
   CHECK_EQ(((const unsigned char *)g.data)[0], 3);
   for (unsigned char v = 4; v <= 9; v++) {
     rob_publish(w, v, &rc, &info);
@@ -3079,9 +3085,9 @@ static void rob_overflow(void) {
               (unsigned long long)info.version, info.buffer, now);
     CHECK_EQ(now, 3);
   }
-  smr_shm_release(r, &g);
-  CHECK_EQ(smr_shm_reader_close(r), 0);
-  smr_shm_writer_close(w);
+  smr_channel_release(r, &g);
+  CHECK_EQ(smr_channel_reader_close(r), 0);
+  smr_channel_writer_close(w);
   CHECK_EQ(close(s), 0);
   CHECK_EQ(close(f1), 0);
   CHECK_EQ(close(f2), 0);
@@ -3091,8 +3097,8 @@ static void rob_overflow(void) {
  * pattern "t<pid>.<n>" of a named temporary file): readers still open, and
  * leave no temporary name behind. */
 static void rob_tmp_names(void) {
-  smr_shm_writer *w;
-  CHECK_EQ(smr_shm_writer_open(g_name, NULL, &w), 0);
+  smr_channel_writer *w;
+  CHECK_EQ(smr_channel_writer_open(g_name, NULL, &w), 0);
   for (unsigned n = 0; n < 64; n++) {
     char nm[48], p[192];
     snprintf(nm, sizeof nm, "t%d.%u", (int)getpid(), n);
@@ -3101,9 +3107,9 @@ static void rob_tmp_names(void) {
     CHECK(fd >= 0);
     CHECK_EQ(close(fd), 0);
   }
-  smr_shm_reader *r[4];
+  smr_channel_reader *r[4];
   for (int k = 0; k < 4; k++)
-    CHECK_EQ(smr_shm_reader_open(g_name, 0, &r[k]), 0);
+    CHECK_EQ(smr_channel_reader_open(g_name, 0, &r[k]), 0);
   unsigned names = 0;
   DIR *d = opendir(g_readers);
   CHECK(d != NULL);
@@ -3112,8 +3118,8 @@ static void rob_tmp_names(void) {
   CHECK_EQ(closedir(d), 0);
   CHECK_EQ(names, 64 + 4); /* ours, and one r<i> per reader */
   for (int k = 0; k < 4; k++)
-    CHECK_EQ(smr_shm_reader_close(r[k]), 0);
-  smr_shm_writer_close(w);
+    CHECK_EQ(smr_channel_reader_close(r[k]), 0);
+  smr_channel_writer_close(w);
 }
 
 /* A reader leaves a directory with a file in it inside the readers
@@ -3121,9 +3127,9 @@ static void rob_tmp_names(void) {
  * the channel and creates it again: the new writer opens (the old
  * directory is moved aside) and the channel works. */
 static void rob_leftover_subdir(void) {
-  smr_shm_writer *w;
-  CHECK_EQ(smr_shm_writer_open(g_name, NULL, &w), 0);
-  smr_shm_writer_close(w);
+  smr_channel_writer *w;
+  CHECK_EQ(smr_channel_writer_open(g_name, NULL, &w), 0);
+  smr_channel_writer_close(w);
   char p[192];
   slot_path("keep", p, sizeof p);
   CHECK_EQ(mkdir(p, 0755), 0);
@@ -3131,8 +3137,8 @@ static void rob_leftover_subdir(void) {
   int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   CHECK(fd >= 0);
   CHECK_EQ(close(fd), 0);
-  CHECK_EQ(smr_shm_unlink(g_name), 0);
-  int rc = smr_shm_writer_open(g_name, NULL, &w);
+  CHECK_EQ(smr_channel_unlink(g_name), 0);
+  int rc = smr_channel_writer_open(g_name, NULL, &w);
   if (rc != 0)
     fprintf(stderr, "writer_open over a leftover readers directory: %d\n", rc);
   CHECK_EQ(rc, 0);
@@ -3141,18 +3147,18 @@ static void rob_leftover_subdir(void) {
   CHECK(S_ISDIR(sb.st_mode));
   slot_path("keep", p, sizeof p);
   CHECK_EQ(lstat(p, &sb), -1); /* a new directory */
-  smr_shm_reader *r;
-  CHECK_EQ(smr_shm_reader_open(g_name, 0, &r), 0);
+  smr_channel_reader *r;
+  CHECK_EQ(smr_channel_reader_open(g_name, 0, &r), 0);
   int rcp;
-  struct smr_shm_commit_info info;
+  struct smr_channel_commit_info info;
   rob_publish(w, 7, &rcp, &info);
   CHECK_EQ(rcp, 0);
-  smr_shm_guard g;
-  CHECK_EQ(smr_shm_read(r, &g), 0);
+  smr_channel_guard g;
+  CHECK_EQ(smr_channel_read(r, &g), 0);
   CHECK_EQ(g.version, info.version);
-  smr_shm_release(r, &g);
-  CHECK_EQ(smr_shm_reader_close(r), 0);
-  smr_shm_writer_close(w);
+  smr_channel_release(r, &g);
+  CHECK_EQ(smr_channel_reader_close(r), 0);
+  smr_channel_writer_close(w);
 }
 
 static void robust_cases(void) {
@@ -3239,8 +3245,8 @@ int main(int argc, char **argv) {
   /* A valid channel again, removed by the library: nothing else is left. */
   g_case = "cleanup";
   fresh_channel(3, 8, 0);
-  EXPECT_EQ(smr_shm_unlink(g_name), 0);
-  EXPECT_EQ(smr_shm_unlink(g_name), -ENOENT);
+  EXPECT_EQ(smr_channel_unlink(g_name), 0);
+  EXPECT_EQ(smr_channel_unlink(g_name), -ENOENT);
   EXPECT_EQ(rmdir(g_dir), 0);
   return 0;
 }

@@ -1,4 +1,4 @@
-/* Channel hardening regressions (smr/shm.h; issue 10, part A).  Sections
+/* Channel hardening regressions (smr/channel.h; issue 10, part A).  Sections
  * (the argument; default all):
  *
  *   pread     a reader's slot file the writer reads with pread (not its
@@ -7,7 +7,7 @@
  *             with that errno and the reader's guarded bytes never change;
  *             a slot its owner truncated pins nothing.  The failure is
  *             injected by wrapping the platform call smr__file_read at link
- *             time (-Wl,--wrap, tests/shm_harden.cmake): nothing in the
+ *             time (-Wl,--wrap, tests/channel_harden.cmake): nothing in the
  *             library knows about it.
  *   recreate  a state file left by a creation that died (magic 0), mapped
  *             by a reader: the writer that creates the channel again builds
@@ -17,7 +17,7 @@
  *             NAME.smr and removing NAME.smr-new (smr__file_unlink wrapped
  *             like smr__file_read): the next writer takes the channel over,
  *             a reader that opened meanwhile reads what it publishes.
- *   errpath   smr_shm_error_path names the file behind the error the last
+ *   errpath   smr_channel_error_path names the file behind the error the last
  *             call returned, never an earlier call's; long paths keep
  *             their last bytes.
  *   longname  channel names whose last component has 200..256 bytes: the
@@ -39,11 +39,12 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "shm_layout.h"
-#include "shm_util.h"
+#include "channel_layout.h"
+#include "channel_util.h"
+#include "test_hooks.h"
 
 #ifndef SMR_DEBUG
-#error "test_shm_harden is compiled with SMR_DEBUG (the signal section)"
+#error "test_channel_harden is compiled with SMR_DEBUG (the signal section)"
 #endif
 
 /* ---- pread fault injection ------------------------------------------------
@@ -84,11 +85,11 @@ int __wrap_smr__file_unlink(const char *path) {
 
 #define PSIZE 4096u
 
-static void publish_v(smr_shm_writer *w, uint64_t v, int want) {
+static void publish_v(smr_channel_writer *w, uint64_t v, int want) {
   static unsigned char buf[PSIZE];
   pattern_fill(buf, PSIZE, v);
-  struct smr_shm_commit_info info;
-  int rc = smr_shm_publish(w, buf, PSIZE, &info);
+  struct smr_channel_commit_info info;
+  int rc = smr_channel_publish(w, buf, PSIZE, &info);
   if (rc != want)
     fprintf(stderr, "publish of version %llu: %d, expected %d\n",
             (unsigned long long)v, rc, want);
@@ -119,22 +120,22 @@ static void pread_section(void) {
   for (size_t k = 0; k < sizeof errs / sizeof errs[0]; k++) {
     struct test_chan c;
     test_chan_init(&c);
-    struct smr_shm_options o = {0};
+    struct smr_channel_options o = {0};
     o.buffers = 2; /* one buffer besides the current: the one pinned */
     o.timeout_ns = k == 0 ? 20000000 : 0; /* the first waits 20 ms */
     o.timeout_set = true;
-    smr_shm_writer *w;
-    CHECK_EQ(smr_shm_writer_open(c.name, &o, &w), 0);
+    smr_channel_writer *w;
+    CHECK_EQ(smr_channel_writer_open(c.name, &o, &w), 0);
     publish_v(w, 1, 0);
-    smr_shm_reader *r;
-    CHECK_EQ(smr_shm_reader_open(c.name, 0, &r), 0);
+    smr_channel_reader *r;
+    CHECK_EQ(smr_channel_reader_open(c.name, 0, &r), 0);
     /* Writable by others: the writer reads it with pread, never maps it
      * (as it does any other user's slot file). */
     char slot[512];
     only_slot(&c, slot, sizeof slot);
     CHECK_EQ(chmod(slot, 0666), 0);
-    smr_shm_guard g;
-    CHECK_EQ(smr_shm_read(r, &g), 0);
+    smr_channel_guard g;
+    CHECK_EQ(smr_channel_read(r, &g), 0);
     CHECK_EQ(g.version, 1);
     publish_v(w, 2, 0); /* into the other buffer */
     /* The next publish needs the buffer the guard holds.  Unreadable slot:
@@ -151,19 +152,19 @@ static void pread_section(void) {
     /* Readable again: pinned by a live reader, -EBUSY. */
     publish_v(w, 3, -EBUSY);
     CHECK(pattern_check(g.data, g.size, 1));
-    smr_shm_release(r, &g);
+    smr_channel_release(r, &g);
     publish_v(w, 3, 0);
     /* A slot file its owner truncated announces nothing (documented: the
      * writer may then reuse the buffer that owner holds). */
-    CHECK_EQ(smr_shm_read(r, &g), 0);
+    CHECK_EQ(smr_channel_read(r, &g), 0);
     CHECK_EQ(g.version, 3);
     /* (Within the mapped page: the reader's own stores stay valid.) */
     CHECK_EQ(truncate(slot, 32), 0);
     publish_v(w, 4, 0);
     publish_v(w, 5, 0);
-    smr_shm_release(r, &g);
-    CHECK_EQ(smr_shm_reader_close(r), 0);
-    smr_shm_writer_close(w);
+    smr_channel_release(r, &g);
+    CHECK_EQ(smr_channel_reader_close(r), 0);
+    smr_channel_writer_close(w);
     test_chan_done(&c);
   }
 }
@@ -171,7 +172,8 @@ static void pread_section(void) {
 /* ---- re-creating after a creation that died ------------------------------ */
 
 #define MARK_OFF                                                               \
-  ((uint64_t)offsetof(struct smr__shm_state, pad3)) /* unused by writers */
+  ((uint64_t)offsetof(struct smr__channel_state, pad3)) /* unused by writers   \
+                                                         */
 
 static atomic_int g_touch_stop;
 static _Atomic(const volatile unsigned char *) g_touch_map;
@@ -217,7 +219,7 @@ static void recreate_section(void) {
   test_chan_init(&c);
   char state[160];
   snprintf(state, sizeof state, "%s.smr", c.name);
-  uint64_t size = smr__shm_state_size(64);
+  uint64_t size = smr__channel_state_size(64);
   g_touch_len = size;
   pthread_t th;
   CHECK_EQ(pthread_create(&th, NULL, toucher, NULL), 0);
@@ -235,10 +237,10 @@ static void recreate_section(void) {
       atomic_store_explicit(&g_touch_map, m, memory_order_release);
     }
     /* A reader sees a channel being created. */
-    smr_shm_reader *r;
-    CHECK_EQ(smr_shm_reader_open(c.name, 0, &r), -EAGAIN);
-    smr_shm_writer *w;
-    CHECK_EQ(smr_shm_writer_open(c.name, NULL, &w), 0);
+    smr_channel_reader *r;
+    CHECK_EQ(smr_channel_reader_open(c.name, 0, &r), -EAGAIN);
+    smr_channel_writer *w;
+    CHECK_EQ(smr_channel_writer_open(c.name, NULL, &w), 0);
     /* The old inode: not truncated, not written, no longer named. */
     struct stat now;
     CHECK_EQ(fstat(fd, &now), 0);
@@ -254,15 +256,15 @@ static void recreate_section(void) {
     }
     /* The new channel works. */
     publish_v(w, 1, 0);
-    CHECK_EQ(smr_shm_reader_open(c.name, SMR_SHM_VERIFY, &r), 0);
-    smr_shm_guard g;
-    CHECK_EQ(smr_shm_read(r, &g), 0);
+    CHECK_EQ(smr_channel_reader_open(c.name, SMR_CHANNEL_VERIFY, &r), 0);
+    smr_channel_guard g;
+    CHECK_EQ(smr_channel_read(r, &g), 0);
     CHECK(pattern_check(g.data, g.size, 1));
-    smr_shm_release(r, &g);
-    CHECK_EQ(smr_shm_reader_close(r), 0);
-    smr_shm_writer_close(w);
+    smr_channel_release(r, &g);
+    CHECK_EQ(smr_channel_reader_close(r), 0);
+    smr_channel_writer_close(w);
     CHECK_EQ(close(fd), 0);
-    CHECK_EQ(smr_shm_unlink(c.name), 0);
+    CHECK_EQ(smr_channel_unlink(c.name), 0);
     maps[round] = m; /* unmapped once the toucher is done */
   }
   atomic_store_explicit(&g_touch_stop, 1, memory_order_release);
@@ -289,8 +291,8 @@ static void crashlink_section(void) {
   CHECK(pid >= 0);
   if (pid == 0) {
     g_die_new = state;
-    smr_shm_writer *w;
-    smr_shm_writer_open(c.name, NULL, &w);
+    smr_channel_writer *w;
+    smr_channel_writer_open(c.name, NULL, &w);
     _exit(3); /* not killed where expected */
   }
   int st;
@@ -302,36 +304,37 @@ static void crashlink_section(void) {
   CHECK_EQ(a.st_ino, b.st_ino);
   CHECK_EQ(a.st_nlink, 2);
   /* Readers read the complete (empty) channel meanwhile. */
-  smr_shm_reader *r;
-  CHECK_EQ(smr_shm_reader_open(c.name, SMR_SHM_VERIFY, &r), 0);
-  smr_shm_guard g;
-  CHECK_EQ(smr_shm_read(r, &g), -ENODATA);
-  smr_shm_writer *w;
-  int rc = smr_shm_writer_open(c.name, NULL, &w);
+  smr_channel_reader *r;
+  CHECK_EQ(smr_channel_reader_open(c.name, SMR_CHANNEL_VERIFY, &r), 0);
+  smr_channel_guard g;
+  CHECK_EQ(smr_channel_read(r, &g), -ENODATA);
+  smr_channel_writer *w;
+  int rc = smr_channel_writer_open(c.name, NULL, &w);
   if (rc != 0)
     fprintf(stderr, "writer_open after the crash: %d (%s)\n", rc,
-            smr_shm_error_path());
+            smr_channel_error_path());
   CHECK_EQ(rc, 0);
   CHECK_EQ(stat(state, &a), 0);
   CHECK_EQ(a.st_ino, b.st_ino); /* taken over, not created again */
   CHECK_EQ(a.st_nlink, 1);
   CHECK(access(nw, F_OK) != 0);
   publish_v(w, 1, 0);
-  CHECK_EQ(smr_shm_read(r, &g), 0); /* the reader that opened before */
+  CHECK_EQ(smr_channel_read(r, &g), 0); /* the reader that opened before */
   CHECK(pattern_check(g.data, g.size, 1));
-  smr_shm_release(r, &g);
-  CHECK_EQ(smr_shm_reader_close(r), 0);
-  smr_shm_writer_close(w);
-  CHECK_EQ(smr_shm_unlink(c.name), 0);
+  smr_channel_release(r, &g);
+  CHECK_EQ(smr_channel_reader_close(r), 0);
+  smr_channel_writer_close(w);
+  CHECK_EQ(smr_channel_unlink(c.name), 0);
   test_chan_done(&c);
 }
 
-/* ---- smr_shm_error_path ----------------------------------------------------
- * It names the file behind the error the last call returned, never one of
- * an earlier call: a call that fails for a reason no file is behind leaves
- * it empty (an earlier version cleared it only in the two open calls, so
- * an smr_shm_unlink -ENOENT or a -ETIMEDOUT wait after a refused open
- * "named" the refused file).  Long paths keep their last bytes. */
+/* ---- smr_channel_error_path
+ * ---------------------------------------------------- It names the file behind
+ * the error the last call returned, never one of an earlier call: a call that
+ * fails for a reason no file is behind leaves it empty (an earlier version
+ * cleared it only in the two open calls, so an smr_channel_unlink -ENOENT or a
+ * -ETIMEDOUT wait after a refused open "named" the refused file).  Long paths
+ * keep their last bytes. */
 
 /* A state file that is not one: -EBADMSG naming it. */
 static void plant_bad_state(const char *name) {
@@ -348,9 +351,9 @@ static void plant_bad_state(const char *name) {
 static void refused_open(const char *bad) {
   char want[PATH_MAX];
   snprintf(want, sizeof want, "%s.smr", bad);
-  smr_shm_reader *r;
-  CHECK_EQ(smr_shm_reader_open(bad, 0, &r), -EBADMSG);
-  CHECK(strcmp(smr_shm_error_path(), want) == 0);
+  smr_channel_reader *r;
+  CHECK_EQ(smr_channel_reader_open(bad, 0, &r), -EBADMSG);
+  CHECK(strcmp(smr_channel_error_path(), want) == 0);
 }
 
 static void errpath_section(void) {
@@ -360,47 +363,47 @@ static void errpath_section(void) {
   snprintf(bad, sizeof bad, "%s/bad", c.dir);
   snprintf(none, sizeof none, "%s/none", c.dir);
   plant_bad_state(bad);
-  smr_shm_writer *w;
-  CHECK_EQ(smr_shm_writer_open(c.name, NULL, &w), 0);
-  smr_shm_writer_set_timeout(w, 0);
+  smr_channel_writer *w;
+  CHECK_EQ(smr_channel_writer_open(c.name, NULL, &w), 0);
+  smr_channel_writer_set_timeout(w, 0);
   publish_v(w, 1, 0);
-  smr_shm_reader *r;
-  CHECK_EQ(smr_shm_reader_open(c.name, 0, &r), 0);
+  smr_channel_reader *r;
+  CHECK_EQ(smr_channel_reader_open(c.name, 0, &r), 0);
   /* Errors no file is behind, each after a refused open. */
   refused_open(bad);
-  CHECK_EQ(smr_shm_unlink(none), -ENOENT);
-  CHECK_EQ(smr_shm_error_path()[0], '\0');
+  CHECK_EQ(smr_channel_unlink(none), -ENOENT);
+  CHECK_EQ(smr_channel_error_path()[0], '\0');
   refused_open(bad);
-  CHECK_EQ(smr_shm_abort(w), -EINVAL);
-  CHECK_EQ(smr_shm_error_path()[0], '\0');
+  CHECK_EQ(smr_channel_abort(w), -EINVAL);
+  CHECK_EQ(smr_channel_error_path()[0], '\0');
   refused_open(bad);
-  CHECK_EQ(smr_shm_wait(r, 1, 0), -ETIMEDOUT);
-  CHECK_EQ(smr_shm_error_path()[0], '\0');
+  CHECK_EQ(smr_channel_wait(r, 1, 0), -ETIMEDOUT);
+  CHECK_EQ(smr_channel_error_path()[0], '\0');
   refused_open(bad);
-  smr_shm_guard g;
-  CHECK_EQ(smr_shm_read(r, &g), 0);
-  CHECK_EQ(smr_shm_reader_close(r), -EBUSY);
-  CHECK_EQ(smr_shm_error_path()[0], '\0');
-  smr_shm_release(r, &g);
+  smr_channel_guard g;
+  CHECK_EQ(smr_channel_read(r, &g), 0);
+  CHECK_EQ(smr_channel_reader_close(r), -EBUSY);
+  CHECK_EQ(smr_channel_error_path()[0], '\0');
+  smr_channel_release(r, &g);
   /* Every buffer pinned: -EBUSY from begin, no file behind it. */
-  smr_shm_reader *pins[3];
-  smr_shm_guard pg[3];
+  smr_channel_reader *pins[3];
+  smr_channel_guard pg[3];
   for (unsigned i = 0; i < 3; i++) {
     if (i)
       publish_v(w, 1 + i, 0);
-    CHECK_EQ(smr_shm_reader_open(c.name, 0, &pins[i]), 0);
-    CHECK_EQ(smr_shm_read(pins[i], &pg[i]), 0);
+    CHECK_EQ(smr_channel_reader_open(c.name, 0, &pins[i]), 0);
+    CHECK_EQ(smr_channel_read(pins[i], &pg[i]), 0);
   }
   refused_open(bad);
   void *buf;
-  CHECK_EQ(smr_shm_begin(w, 16, &buf), -EBUSY);
-  CHECK_EQ(smr_shm_error_path()[0], '\0');
-  /* smr_shm_stat of the bad channel names it. */
-  struct smr_shm_stat st;
-  CHECK_EQ(smr_shm_stat(bad, 0, &st, NULL, 0, NULL), -EBADMSG);
+  CHECK_EQ(smr_channel_begin(w, 16, &buf), -EBUSY);
+  CHECK_EQ(smr_channel_error_path()[0], '\0');
+  /* smr_channel_stat of the bad channel names it. */
+  struct smr_channel_stat st;
+  CHECK_EQ(smr_channel_stat(bad, 0, &st, NULL, 0, NULL), -EBADMSG);
   char want[PATH_MAX];
   snprintf(want, sizeof want, "%s.smr", bad);
-  CHECK(strcmp(smr_shm_error_path(), want) == 0);
+  CHECK(strcmp(smr_channel_error_path(), want) == 0);
   /* A path longer than 255 bytes: "..." and its last 252 bytes. */
   char deep[512];
   snprintf(deep, sizeof deep, "%s/", c.dir);
@@ -411,20 +414,20 @@ static void errpath_section(void) {
   char longname[560];
   snprintf(longname, sizeof longname, "%s/x", deep);
   plant_bad_state(longname);
-  smr_shm_reader *lr;
-  CHECK_EQ(smr_shm_reader_open(longname, 0, &lr), -EBADMSG);
+  smr_channel_reader *lr;
+  CHECK_EQ(smr_channel_reader_open(longname, 0, &lr), -EBADMSG);
   snprintf(want, sizeof want, "%s.smr", longname);
-  const char *got = smr_shm_error_path();
+  const char *got = smr_channel_error_path();
   CHECK_EQ(strlen(got), 255);
   CHECK(strncmp(got, "...", 3) == 0);
   CHECK(strcmp(got + 3, want + strlen(want) - 252) == 0);
   for (unsigned i = 0; i < 3; i++) {
-    smr_shm_release(pins[i], &pg[i]);
-    CHECK_EQ(smr_shm_reader_close(pins[i]), 0);
+    smr_channel_release(pins[i], &pg[i]);
+    CHECK_EQ(smr_channel_reader_close(pins[i]), 0);
   }
-  CHECK_EQ(smr_shm_reader_close(r), 0);
-  smr_shm_writer_close(w);
-  CHECK_EQ(smr_shm_unlink(c.name), 0);
+  CHECK_EQ(smr_channel_reader_close(r), 0);
+  smr_channel_writer_close(w);
+  CHECK_EQ(smr_channel_unlink(c.name), 0);
   snprintf(want, sizeof want, "%s.smr", longname);
   CHECK_EQ(unlink(want), 0);
   CHECK_EQ(rmdir(deep), 0);
@@ -436,7 +439,7 @@ static void errpath_section(void) {
 /* ---- long names ------------------------------------------------------------
  */
 
-/* The longest last component smr/shm.h accepts. */
+/* The longest last component smr/channel.h accepts. */
 #define NAME_LAST_MAX 218u
 
 /* Number of entries of directory `dir` whose name starts with `start`. */
@@ -456,36 +459,36 @@ static int count_entries(const char *dir, const char *start) {
  * leaves nothing behind. */
 static void long_name_case(const char *name, size_t len, const char *dir,
                            const char *start) {
-  smr_shm_writer *w = NULL;
-  smr_shm_reader *r = NULL;
-  struct smr_shm_stat st;
-  int rc = smr_shm_writer_open(name, NULL, &w);
+  smr_channel_writer *w = NULL;
+  smr_channel_reader *r = NULL;
+  struct smr_channel_stat st;
+  int rc = smr_channel_writer_open(name, NULL, &w);
   if (len > NAME_LAST_MAX) {
     if (rc != -ENAMETOOLONG)
       fprintf(stderr, "last component of %zu bytes: writer_open %d\n", len, rc);
     CHECK_EQ(rc, -ENAMETOOLONG);
     CHECK_EQ(count_entries(dir, start), 0); /* nothing half-made */
-    CHECK_EQ(smr_shm_reader_open(name, 0, &r), -ENAMETOOLONG);
-    CHECK_EQ(smr_shm_stat(name, 0, &st, NULL, 0, NULL), -ENAMETOOLONG);
-    CHECK_EQ(smr_shm_unlink(name), -ENAMETOOLONG);
+    CHECK_EQ(smr_channel_reader_open(name, 0, &r), -ENAMETOOLONG);
+    CHECK_EQ(smr_channel_stat(name, 0, &st, NULL, 0, NULL), -ENAMETOOLONG);
+    CHECK_EQ(smr_channel_unlink(name), -ENAMETOOLONG);
     return;
   }
   if (rc != 0)
     fprintf(stderr, "last component of %zu bytes: writer_open %d\n", len, rc);
   CHECK_EQ(rc, 0);
   publish_v(w, 1, 0);
-  CHECK_EQ(smr_shm_reader_open(name, SMR_SHM_VERIFY, &r), 0);
-  smr_shm_guard g;
-  CHECK_EQ(smr_shm_read(r, &g), 0);
+  CHECK_EQ(smr_channel_reader_open(name, SMR_CHANNEL_VERIFY, &r), 0);
+  smr_channel_guard g;
+  CHECK_EQ(smr_channel_read(r, &g), 0);
   CHECK(pattern_check(g.data, g.size, 1));
-  smr_shm_release(r, &g);
+  smr_channel_release(r, &g);
   publish_v(w, 2, 0);
   publish_v(w, 3, 0); /* every buffer used */
-  CHECK_EQ(smr_shm_reader_close(r), 0);
-  CHECK_EQ(smr_shm_stat(name, 0, &st, NULL, 0, NULL), 0);
+  CHECK_EQ(smr_channel_reader_close(r), 0);
+  CHECK_EQ(smr_channel_stat(name, 0, &st, NULL, 0, NULL), 0);
   CHECK_EQ(st.version, 3);
-  smr_shm_writer_close(w);
-  CHECK_EQ(smr_shm_unlink(name), 0);
+  smr_channel_writer_close(w);
+  CHECK_EQ(smr_channel_unlink(name), 0);
   CHECK_EQ(count_entries(dir, start), 0);
 }
 
@@ -520,29 +523,29 @@ static void longname_section(void) {
   }
   memset(deep + n, 'c', PATH_MAX - 50 - n);
   deep[PATH_MAX - 50] = '\0';
-  smr_shm_writer *w;
-  CHECK_EQ(smr_shm_writer_open(deep, NULL, &w), -ENAMETOOLONG);
+  smr_channel_writer *w;
+  CHECK_EQ(smr_channel_writer_open(deep, NULL, &w), -ENAMETOOLONG);
   test_chan_done(&c);
 }
 
 /* ---- signal handlers --------------------------------------------------------
  */
 
-static smr_shm_reader *g_sig_reader; /* the handle the handler reads */
+static smr_channel_reader *g_sig_reader; /* the handle the handler reads */
 static volatile sig_atomic_t g_sig_reads;
 
 static void on_usr1(int sig) {
   (void)sig;
-  smr_shm_guard g;
-  if (smr_shm_read(g_sig_reader, &g) == 0) {
+  smr_channel_guard g;
+  if (smr_channel_read(g_sig_reader, &g) == 0) {
     g_sig_reads++;
-    smr_shm_release(g_sig_reader, &g);
+    smr_channel_release(g_sig_reader, &g);
   }
 }
 
 /* The read slow path calls this between loading the version and announcing
  * it: the signal arrives in the middle of a read. */
-static void raise_usr1(smr_shm_reader *r, void *arg) {
+static void raise_usr1(smr_channel_reader *r, void *arg) {
   (void)r;
   static bool raised; /* once: the handler's own read comes here too */
   if (!raised && arg == NULL) {
@@ -554,21 +557,21 @@ static void raise_usr1(smr_shm_reader *r, void *arg) {
 /* In a child: a read of `outer` interrupted by a handler reading through
  * g_sig_reader. */
 static void interrupted_read(const char *name, bool same_handle) {
-  smr_shm_reader *outer, *own = NULL;
-  CHECK_EQ(smr_shm_reader_open(name, 0, &outer), 0);
+  smr_channel_reader *outer, *own = NULL;
+  CHECK_EQ(smr_channel_reader_open(name, 0, &outer), 0);
   if (!same_handle)
-    CHECK_EQ(smr_shm_reader_open(name, 0, &own), 0);
+    CHECK_EQ(smr_channel_reader_open(name, 0, &own), 0);
   g_sig_reader = same_handle ? outer : own;
   CHECK(signal(SIGUSR1, on_usr1) != SIG_ERR);
-  smr__shm_set_test_hook(outer, raise_usr1, NULL, false);
-  smr_shm_guard g;
-  CHECK_EQ(smr_shm_read(outer, &g), 0);
+  smr__channel_set_test_hook(outer, raise_usr1, NULL, false);
+  smr_channel_guard g;
+  CHECK_EQ(smr_channel_read(outer, &g), 0);
   CHECK_EQ(g_sig_reads, 1);
   CHECK(pattern_check(g.data, g.size, 1));
-  smr_shm_release(outer, &g);
-  smr__shm_set_test_hook(outer, NULL, NULL, false);
-  CHECK_EQ(smr_shm_reader_close(outer), 0);
-  CHECK_EQ(smr_shm_reader_close(own), 0);
+  smr_channel_release(outer, &g);
+  smr__channel_set_test_hook(outer, NULL, NULL, false);
+  CHECK_EQ(smr_channel_reader_close(outer), 0);
+  CHECK_EQ(smr_channel_reader_close(own), 0);
 }
 
 static int run_child(const char *name, bool same_handle) {
@@ -590,8 +593,8 @@ static int run_child(const char *name, bool same_handle) {
 static void signal_section(void) {
   struct test_chan c;
   test_chan_init(&c);
-  smr_shm_writer *w;
-  CHECK_EQ(smr_shm_writer_open(c.name, NULL, &w), 0);
+  smr_channel_writer *w;
+  CHECK_EQ(smr_channel_writer_open(c.name, NULL, &w), 0);
   publish_v(w, 1, 0);
   /* Its own handle: fine. */
   int st = run_child(c.name, false);
@@ -604,7 +607,7 @@ static void signal_section(void) {
             WIFSIGNALED(st) ? "killed by signal" : "exited",
             WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
   CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
-  smr_shm_writer_close(w);
+  smr_channel_writer_close(w);
   test_chan_done(&c);
 }
 

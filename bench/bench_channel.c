@@ -1,20 +1,20 @@
-/* bench_shm: the cross-process channel (smr/shm.h) against its in-process
- * and memcpy baselines, side by side in one run.  Three scenarios:
+/* bench_channel: the cross-process channel (smr/channel.h) against its
+ * in-process and memcpy baselines, side by side in one run.  Three scenarios:
  *
  *   read     ns per read of a 64-byte payload, published once (the writer,
  *            this process, then waits idle for the results): the loop
- *            "smr_shm_read, touch the payload's first byte, smr_shm_release"
- *            runs in a forked reader process; the same process then runs the
- *            in-process swap-cell loop ("smr_swap_read, touch the value's
- *            first byte, smr_guard_release", as bench_read_smr_swap),
- *            alternating run by run, and the ratio shm/swap is printed.
+ *            "smr_channel_read, touch the payload's first byte,
+ * smr_channel_release" runs in a forked reader process; the same process then
+ * runs the in-process swap-cell loop ("smr_swap_read, touch the value's first
+ * byte, smr_swap_guard_release", as bench_read_smr_swap), alternating run by
+ * run, and the ratio channel/swap is printed.
  *            --inproc runs both loops in this process instead (a reader
  *            handle beside the idle writer), for callgrind: the loops are
- *            the noinline functions bench_loop_shm_read and
+ *            the noinline functions bench_loop_channel_read and
  *            bench_loop_swap_read (tools/bench_callgrind.sh toggles on
  *            the first).
- *   publish  ns per smr_shm_publish of each size (default 64 B, 64 KiB,
- *            64 MiB), checksum on (the default) and SMR_SHM_NO_CHECKSUM,
+ *   publish  ns per smr_channel_publish of each size (default 64 B, 64 KiB,
+ *            64 MiB), checksum on (the default) and SMR_CHANNEL_NO_CHECKSUM,
  *            with no reader and with one idle reader process attached (its
  *            handle open, never reading); for the largest size also
  *            begin + memcpy into the buffer + commit ("inplace": a payload
@@ -34,7 +34,7 @@
  * SIGHUP).  The
  * reader processes are forked before the writer opens its channel, so they
  * inherit none of the writer's file descriptors (its lock) and open their
- * own handles (smr/shm.h: handles are not inherited across fork).
+ * own handles (smr/channel.h: handles are not inherited across fork).
  *
  * Verified, exit 1 otherwise: every read returns the published byte (sums);
  * the payload read after the publish runs is the source, at the version
@@ -56,7 +56,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "smr/shm.h"
+#include "smr/channel.h"
 #include "smr/swap.h"
 
 #include "bench_common.h"
@@ -96,7 +96,7 @@ struct child {
 static struct child kids[2];
 static int nkids;
 static int in_child = -1; /* the child's index, -1 in the parent */
-static smr_shm_writer *cur_writer;
+static smr_channel_writer *cur_writer;
 static char names[MAX_NAMES][512];
 static int nnames;
 
@@ -109,19 +109,19 @@ static void fail(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   if (in_child >= 0)
-    fprintf(stderr, "bench_shm: reader process %d: ", in_child);
+    fprintf(stderr, "bench_channel: reader process %d: ", in_child);
   else
-    fprintf(stderr, "bench_shm: ");
+    fprintf(stderr, "bench_channel: ");
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
   if (in_child >= 0)
     _exit(1);
   reap_all(1);
-  smr_shm_writer_close(cur_writer);
+  smr_channel_writer_close(cur_writer);
   cur_writer = NULL;
   for (int i = 0; i < nnames; i++)
-    (void)smr_shm_unlink(names[i]);
+    (void)smr_channel_unlink(names[i]);
   exit(1);
 }
 
@@ -136,9 +136,9 @@ static size_t path_add(char *p, size_t n, size_t cap, const char *s) {
 }
 
 /* Remove a channel's files without the library (from a signal handler):
- * the names smr/shm.h documents, for every possible K. */
+ * the names smr/channel.h documents, for every possible K. */
 static void unlink_files(const char *name) {
-  smr_shm_unlink(name); /* the readers directory too; then leftovers: */
+  smr_channel_unlink(name); /* the readers directory too; then leftovers: */
   char p[sizeof names[0] + 64];
   size_t n = 0;
   p[0] = '\0';
@@ -149,7 +149,7 @@ static void unlink_files(const char *name) {
   unlink(p);
   path_add(p, n, sizeof p, ".smr-readers");
   unlink(p);
-  for (unsigned k = 0; k < SMR_SHM_MAX_BUFFERS; k++) {
+  for (unsigned k = 0; k < SMR_CHANNEL_MAX_BUFFERS; k++) {
     char d[16] = ".smr-data-";
     size_t m = strlen(d);
     if (k >= 10)
@@ -191,45 +191,46 @@ static const char *chan_name(const char *tag) {
              tag);
   else
     snprintf(n, sizeof names[0], "smr-bench-%ld-%s", (long)getpid(), tag);
-  (void)smr_shm_unlink(n); /* a stale one from a recycled pid */
+  (void)smr_channel_unlink(n); /* a stale one from a recycled pid */
   return n;
 }
 
 static void writer_create(const char *name, unsigned flags) {
-  struct smr_shm_options opts;
+  struct smr_channel_options opts;
   memset(&opts, 0, sizeof opts);
   opts.flags = flags;
   opts.buffers = (unsigned)cfg.buffers;
-  int rc = smr_shm_writer_open(name, &opts, &cur_writer);
+  int rc = smr_channel_writer_open(name, &opts, &cur_writer);
   if (rc != 0)
-    fail("smr_shm_writer_open(%s): %s", name, strerror(-rc));
+    fail("smr_channel_writer_open(%s): %s", name, strerror(-rc));
 }
 
 static void writer_destroy(const char *name) {
-  smr_shm_writer_close(cur_writer);
+  smr_channel_writer_close(cur_writer);
   cur_writer = NULL;
-  CHECK(smr_shm_unlink(name));
+  CHECK(smr_channel_unlink(name));
 }
 
 /* "asymmetric" or "symmetric", as the channel's state says. */
-static const char *shm_mode(const char *name) {
-  struct smr_shm_stat st;
-  CHECK(smr_shm_stat(name, 0, &st, NULL, 0, NULL));
-  return (st.flags & SMR_SHM_SYMMETRIC) ? "symmetric" : "asymmetric";
+static const char *channel_mode(const char *name) {
+  struct smr_channel_stat st;
+  CHECK(smr_channel_stat(name, 0, &st, NULL, 0, NULL));
+  return (st.flags & SMR_CHANNEL_SYMMETRIC) ? "symmetric" : "asymmetric";
 }
 
 static const char *fence_mode_name(int m) {
   return m == SMR_FENCE_ASYMMETRIC ? "asymmetric" : "symmetric";
 }
 
-static void publish_or_fail(smr_shm_writer *w, const void *data, uint64_t n) {
-  int rc = smr_shm_publish(w, data, n, NULL);
+static void publish_or_fail(smr_channel_writer *w, const void *data,
+                            uint64_t n) {
+  int rc = smr_channel_publish(w, data, n, NULL);
   if (rc == -ENOSPC || rc == -EFBIG)
-    fail("smr_shm_publish(%llu bytes): %s (the channel needs K+1 times the "
+    fail("smr_channel_publish(%llu bytes): %s (the channel needs K+1 times the "
          "payload; try --dir on a larger file system or smaller --sizes)",
          (unsigned long long)n, strerror(-rc));
   if (rc != 0)
-    fail("smr_shm_publish(%llu bytes): %s", (unsigned long long)n,
+    fail("smr_channel_publish(%llu bytes): %s", (unsigned long long)n,
          strerror(-rc));
 }
 
@@ -347,17 +348,18 @@ static int pin_self(int i) {
 
 /* iters reads; returns the sum of the first bytes read (each is 1), short
  * if a read failed. */
-BENCH_LOOP_ATTR uint64_t bench_loop_shm_read(smr_shm_reader *r, uint64_t iters);
+BENCH_LOOP_ATTR uint64_t bench_loop_channel_read(smr_channel_reader *r,
+                                                 uint64_t iters);
 
-uint64_t bench_loop_shm_read(smr_shm_reader *r, uint64_t iters) {
+uint64_t bench_loop_channel_read(smr_channel_reader *r, uint64_t iters) {
   uint64_t sum = 0;
   BENCH_NO_UNROLL
   for (uint64_t i = 0; i < iters; i++) {
-    smr_shm_guard g;
-    if (SMR_UNLIKELY(smr_shm_read(r, &g) != 0))
+    smr_channel_guard g;
+    if (SMR_UNLIKELY(smr_channel_read(r, &g) != 0))
       break; /* the caller sees the short sum */
     sum += *(const unsigned char *)g.data;
-    smr_shm_release(r, &g);
+    smr_channel_release(r, &g);
   }
   return sum;
 }
@@ -369,10 +371,10 @@ uint64_t bench_loop_swap_read(smr_swap_reader *r, uint64_t iters) {
   uint64_t sum = 0;
   BENCH_NO_UNROLL
   for (uint64_t i = 0; i < iters; i++) {
-    smr_guard g;
+    smr_swap_guard g;
     /* smr_swap_read does the acquire load of the cell's published node. */
     sum += *(const unsigned char *)smr_swap_read(r, &g);
-    smr_guard_release(&g);
+    smr_swap_guard_release(&g);
   }
   return sum;
 }
@@ -395,28 +397,28 @@ void bench_loop_memcpy(void *dst, const void *src, uint64_t size, uint64_t n) {
   }
 }
 
-BENCH_LOOP_ATTR void bench_loop_publish(smr_shm_writer *w, const void *src,
+BENCH_LOOP_ATTR void bench_loop_publish(smr_channel_writer *w, const void *src,
                                         uint64_t size, uint64_t n);
 
-void bench_loop_publish(smr_shm_writer *w, const void *src, uint64_t size,
+void bench_loop_publish(smr_channel_writer *w, const void *src, uint64_t size,
                         uint64_t n) {
   for (uint64_t i = 0; i < n; i++)
     publish_or_fail(w, src, size);
 }
 
-BENCH_LOOP_ATTR void bench_loop_inplace(smr_shm_writer *w, const void *src,
+BENCH_LOOP_ATTR void bench_loop_inplace(smr_channel_writer *w, const void *src,
                                         uint64_t size, uint64_t n);
 
-void bench_loop_inplace(smr_shm_writer *w, const void *src, uint64_t size,
+void bench_loop_inplace(smr_channel_writer *w, const void *src, uint64_t size,
                         uint64_t n) {
   for (uint64_t i = 0; i < n; i++) {
     void *buf;
-    int rc = smr_shm_begin(w, size, &buf);
+    int rc = smr_channel_begin(w, size, &buf);
     if (rc != 0)
-      fail("smr_shm_begin(%llu bytes): %s", (unsigned long long)size,
+      fail("smr_channel_begin(%llu bytes): %s", (unsigned long long)size,
            strerror(-rc));
     memcpy(buf, src, (size_t)size); /* the fill */
-    CHECK(smr_shm_commit(w, size, NULL));
+    CHECK(smr_channel_commit(w, size, NULL));
   }
 }
 
@@ -436,24 +438,24 @@ static void fill_payload(unsigned char *p, size_t n) {
 
 /* Open a reader on the read/scale channel and check the payload once
  * (untimed: also takes the slow path of the first read out of the loops). */
-static smr_shm_reader *open_checked_reader(const char *name) {
-  smr_shm_reader *r;
-  CHECK(smr_shm_reader_open(name, 0, &r));
-  smr_shm_guard g;
-  CHECK(smr_shm_read(r, &g));
+static smr_channel_reader *open_checked_reader(const char *name) {
+  smr_channel_reader *r;
+  CHECK(smr_channel_reader_open(name, 0, &r));
+  smr_channel_guard g;
+  CHECK(smr_channel_read(r, &g));
   if (g.size != READ_PAYLOAD || g.version != 1 ||
       memcmp(g.data, read_payload, READ_PAYLOAD) != 0)
     fail("%s: read size %llu version %llu, or wrong bytes", name,
          (unsigned long long)g.size, (unsigned long long)g.version);
-  CHECK(smr_shm_verify(r, &g));
-  smr_shm_release(r, &g);
+  CHECK(smr_channel_verify(r, &g));
+  smr_channel_release(r, &g);
   return r;
 }
 
 struct read_result {
   int swap_mode;
   int cpu; /* the reader's CPU when pinned, else -1 */
-  double shm_ns[MAX_RUNS];
+  double channel_ns[MAX_RUNS];
   double swap_ns[MAX_RUNS];
 };
 
@@ -470,29 +472,30 @@ static void check_sum(const char *what, uint64_t sum, uint64_t iters) {
 static void read_measure(const char *name, struct read_result *res) {
   const struct bench_opts *o = &cfg.o;
   CHECK(smr_fence_init(NULL)); /* keep the one-time cost out */
-  smr_shm_reader *r = open_checked_reader(name);
+  smr_channel_reader *r = open_checked_reader(name);
   smr_swap *cell;
   smr_swap_reader *sr;
   struct smr_swap_attr attr;
   memset(&attr, 0, sizeof attr);
   attr.flags = cfg.symmetric ? SMR_SWAP_SYMMETRIC : 0u;
-  CHECK(smr_swap_create(&cell, swap_value, NULL, &attr));
+  CHECK(smr_swap_create(swap_value, NULL, &attr, &cell));
   CHECK(smr_swap_reader_create(cell, &sr));
   res->swap_mode = smr_swap_fence_mode(cell);
 
   if (o->warmup > 0) {
-    check_sum("shm warm-up", bench_loop_shm_read(r, (uint64_t)o->warmup),
+    check_sum("channel warm-up",
+              bench_loop_channel_read(r, (uint64_t)o->warmup),
               (uint64_t)o->warmup);
     check_sum("swap warm-up", bench_loop_swap_read(sr, (uint64_t)o->warmup),
               (uint64_t)o->warmup);
   }
   for (int k = 0; k < o->runs; k++) {
     int64_t t0 = bench_now_ns();
-    uint64_t s = bench_loop_shm_read(r, o->iters);
+    uint64_t s = bench_loop_channel_read(r, o->iters);
     int64_t t1 = bench_now_ns();
-    check_sum("smr_shm_read", s, o->iters);
+    check_sum("smr_channel_read", s, o->iters);
     bench_sink = s;
-    res->shm_ns[k] = (double)(t1 - t0) / (double)o->iters;
+    res->channel_ns[k] = (double)(t1 - t0) / (double)o->iters;
     t0 = bench_now_ns();
     s = bench_loop_swap_read(sr, o->iters);
     t1 = bench_now_ns();
@@ -500,7 +503,7 @@ static void read_measure(const char *name, struct read_result *res) {
     bench_sink = s;
     res->swap_ns[k] = (double)(t1 - t0) / (double)o->iters;
   }
-  CHECK(smr_shm_reader_close(r));
+  CHECK(smr_channel_reader_close(r));
   CHECK(smr_swap_reader_destroy(sr));
   CHECK(smr_swap_destroy(cell));
 }
@@ -523,9 +526,9 @@ static void read_child(int cmd, int res, int index) {
 /* Summaries for the tables at the end. */
 static struct {
   int done;
-  const char *where, *shm_mode, *swap_mode;
+  const char *where, *channel_mode, *swap_mode;
   int cpu;
-  struct bench_stats shm, swap, ratio;
+  struct bench_stats channel, swap, ratio;
 } read_sum;
 
 static void scenario_read(void) {
@@ -537,9 +540,9 @@ static void scenario_read(void) {
   fill_payload(swap_value, READ_PAYLOAD);
   if (!cfg.inproc)
     spawn(read_child); /* before the writer: it inherits nothing */
-  writer_create(name, cfg.symmetric ? SMR_SHM_SYMMETRIC : 0u);
+  writer_create(name, cfg.symmetric ? SMR_CHANNEL_SYMMETRIC : 0u);
   publish_or_fail(cur_writer, read_payload, READ_PAYLOAD);
-  const char *mode = shm_mode(name);
+  const char *mode = channel_mode(name);
   if (cfg.inproc) {
     read_res.cpu = -1;
     read_measure(name, &read_res);
@@ -554,41 +557,42 @@ static void scenario_read(void) {
   const char *smode = fence_mode_name(read_res.swap_mode);
   double ratio[MAX_RUNS];
   for (int k = 0; k < o->runs; k++) {
-    ratio[k] = read_res.shm_ns[k] / read_res.swap_ns[k];
-    printf("{\"bench\":\"shm_read\",\"impl\":\"smr_shm\",\"mode\":\"%s\","
-           "\"reader\":\"%s\",\"payload\":%u,\"run\":%d,\"iters\":%llu,"
-           "\"ns_per_op\":%.3f}\n",
-           mode, where, READ_PAYLOAD, k, (unsigned long long)o->iters,
-           read_res.shm_ns[k]);
-    printf("{\"bench\":\"shm_read\",\"impl\":\"smr_swap\",\"mode\":\"%s\","
+    ratio[k] = read_res.channel_ns[k] / read_res.swap_ns[k];
+    printf(
+        "{\"bench\":\"channel_read\",\"impl\":\"smr_channel\",\"mode\":\"%s\","
+        "\"reader\":\"%s\",\"payload\":%u,\"run\":%d,\"iters\":%llu,"
+        "\"ns_per_op\":%.3f}\n",
+        mode, where, READ_PAYLOAD, k, (unsigned long long)o->iters,
+        read_res.channel_ns[k]);
+    printf("{\"bench\":\"channel_read\",\"impl\":\"smr_swap\",\"mode\":\"%s\","
            "\"reader\":\"%s\",\"run\":%d,\"iters\":%llu,\"ns_per_op\":%.3f}\n",
            smode, where, k, (unsigned long long)o->iters, read_res.swap_ns[k]);
   }
-  read_sum.shm = bench_stats_of(read_res.shm_ns, o->runs);
+  read_sum.channel = bench_stats_of(read_res.channel_ns, o->runs);
   read_sum.swap = bench_stats_of(read_res.swap_ns, o->runs);
   read_sum.ratio = bench_stats_of(ratio, o->runs);
   read_sum.done = 1;
   read_sum.where = where;
-  read_sum.shm_mode = mode;
+  read_sum.channel_mode = mode;
   read_sum.swap_mode = smode;
   read_sum.cpu = read_res.cpu;
-  printf("{\"bench\":\"shm_read\",\"impl\":\"smr_swap\",\"mode\":\"%s\","
+  printf("{\"bench\":\"channel_read\",\"impl\":\"smr_swap\",\"mode\":\"%s\","
          "\"reader\":\"%s\",\"summary\":true,\"iters\":%llu,\"runs\":%d,"
          "\"median_ns_per_op\":%.3f,\"min_ns_per_op\":%.3f,"
          "\"max_ns_per_op\":%.3f}\n",
          smode, where, (unsigned long long)o->iters, o->runs,
          read_sum.swap.median, read_sum.swap.min, read_sum.swap.max);
-  /* x_swap: median shm / median swap; the spread is over the runs' own
-   * shm/swap ratios (each pair measured back to back). */
-  printf("{\"bench\":\"shm_read\",\"impl\":\"smr_shm\",\"mode\":\"%s\","
+  /* x_swap: median channel / median swap; the spread is over the runs' own
+   * channel/swap ratios (each pair measured back to back). */
+  printf("{\"bench\":\"channel_read\",\"impl\":\"smr_channel\",\"mode\":\"%s\","
          "\"reader\":\"%s\",\"payload\":%u,\"cpu\":%d,\"summary\":true,"
          "\"iters\":%llu,\"runs\":%d,\"median_ns_per_op\":%.3f,"
          "\"min_ns_per_op\":%.3f,\"max_ns_per_op\":%.3f,\"x_swap\":%.3f,"
          "\"min_x_swap\":%.3f,\"max_x_swap\":%.3f}\n",
          mode, where, READ_PAYLOAD, read_res.cpu, (unsigned long long)o->iters,
-         o->runs, read_sum.shm.median, read_sum.shm.min, read_sum.shm.max,
-         read_sum.shm.median / read_sum.swap.median, read_sum.ratio.min,
-         read_sum.ratio.max);
+         o->runs, read_sum.channel.median, read_sum.channel.min,
+         read_sum.channel.max, read_sum.channel.median / read_sum.swap.median,
+         read_sum.ratio.min, read_sum.ratio.max);
   fflush(stdout);
 }
 
@@ -599,7 +603,7 @@ static void scenario_read(void) {
  * answers its status; 'c' closes it and answers; it never reads. */
 static void idle_child(int cmd, int res, int index) {
   (void)index;
-  smr_shm_reader *r = NULL;
+  smr_channel_reader *r = NULL;
   for (;;) {
     char c = recv_cmd(cmd);
     int rc = 0;
@@ -609,9 +613,9 @@ static void idle_child(int cmd, int res, int index) {
       unsigned char idx;
       if (bench_read_all(cmd, &idx, 1) != 0 || idx >= MAX_NAMES || r)
         fail("bad open command");
-      rc = smr_shm_reader_open(names[idx], 0, &r);
+      rc = smr_channel_reader_open(names[idx], 0, &r);
     } else if (c == 'c') {
-      rc = smr_shm_reader_close(r);
+      rc = smr_channel_reader_close(r);
       r = NULL;
     } else {
       fail("unknown command '%c'", c);
@@ -619,7 +623,7 @@ static void idle_child(int cmd, int res, int index) {
     reply(res, &rc, sizeof rc);
   }
   if (r)
-    CHECK(smr_shm_reader_close(r));
+    CHECK(smr_channel_reader_close(r));
 }
 
 static uint64_t pub_iters_for(uint64_t size) {
@@ -664,7 +668,7 @@ static void print_pub_run(const char *impl, const char *variant, int checksum,
   if (checksum >= 0)
     snprintf(ck, sizeof ck, ",\"checksum\":%s,\"readers\":%d",
              checksum ? "true" : "false", readers);
-  printf("{\"bench\":\"shm_publish\",\"impl\":\"%s\",\"variant\":\"%s\"%s,"
+  printf("{\"bench\":\"channel_publish\",\"impl\":\"%s\",\"variant\":\"%s\"%s,"
          "\"size\":%llu,\"run\":%d,\"iters\":%llu,\"ns_per_op\":%.1f,"
          "\"gb_per_s\":%.3f}\n",
          impl, variant, ck, (unsigned long long)size, run,
@@ -675,22 +679,22 @@ static void print_pub_run(const char *impl, const char *variant, int checksum,
  * the bytes of src, the version (= publishes made), the checksum. */
 static void verify_channel(const char *name, const unsigned char *src,
                            uint64_t size, uint64_t publishes, int checksum) {
-  smr_shm_reader *r;
-  CHECK(smr_shm_reader_open(name, 0, &r));
-  smr_shm_guard g;
-  CHECK(smr_shm_read(r, &g));
+  smr_channel_reader *r;
+  CHECK(smr_channel_reader_open(name, 0, &r));
+  smr_channel_guard g;
+  CHECK(smr_channel_read(r, &g));
   if (g.size != size || g.version != publishes ||
       memcmp(g.data, src, (size_t)size) != 0)
     fail("%s: read %llu bytes at version %llu, expected %llu at %llu, or "
          "wrong bytes",
          name, (unsigned long long)g.size, (unsigned long long)g.version,
          (unsigned long long)size, (unsigned long long)publishes);
-  int rc = smr_shm_verify(r, &g);
+  int rc = smr_channel_verify(r, &g);
   if (rc != (checksum ? 0 : -ENOTSUP))
-    fail("%s: smr_shm_verify returned %d (checksum %s)", name, rc,
+    fail("%s: smr_channel_verify returned %d (checksum %s)", name, rc,
          checksum ? "on" : "off");
-  smr_shm_release(r, &g);
-  CHECK(smr_shm_reader_close(r));
+  smr_channel_release(r, &g);
+  CHECK(smr_channel_reader_close(r));
 }
 
 static void scenario_publish(void) {
@@ -732,7 +736,7 @@ static void scenario_publish(void) {
     for (int ck = 1; ck >= 0; ck--) {
       int idx = first + 2 * s + (1 - ck);
       const char *name = names[idx];
-      writer_create(name, ck ? 0u : SMR_SHM_NO_CHECKSUM);
+      writer_create(name, ck ? 0u : SMR_CHANNEL_NO_CHECKSUM);
       uint64_t published = 0;
       bench_loop_publish(cur_writer, src, size, warm);
       published += warm;
@@ -748,7 +752,7 @@ static void scenario_publish(void) {
             fail("idle reader process died");
           recv_res(idle, &rc, sizeof rc);
           if (rc != 0)
-            fail("idle reader: smr_shm_reader_open(%s): %s", name,
+            fail("idle reader: smr_channel_reader_open(%s): %s", name,
                  strerror(-rc));
         }
         for (int k = 0; k < o->runs; k++) {
@@ -762,14 +766,16 @@ static void scenario_publish(void) {
           t1 = bench_now_ns();
           published += iters;
           pub[k] = (double)(t1 - t0) / (double)iters;
-          print_pub_run("smr_shm", "publish", ck, nr, size, k, iters, pub[k]);
+          print_pub_run("smr_channel", "publish", ck, nr, size, k, iters,
+                        pub[k]);
           if (inplace) {
             t0 = bench_now_ns();
             bench_loop_inplace(cur_writer, src, size, iters);
             t1 = bench_now_ns();
             published += iters;
             ip[k] = (double)(t1 - t0) / (double)iters;
-            print_pub_run("smr_shm", "inplace", ck, nr, size, k, iters, ip[k]);
+            print_pub_run("smr_channel", "inplace", ck, nr, size, k, iters,
+                          ip[k]);
           }
         }
         if (nr) {
@@ -777,7 +783,7 @@ static void scenario_publish(void) {
           send_cmd(idle, 'c');
           recv_res(idle, &rc, sizeof rc);
           if (rc != 0)
-            fail("idle reader: smr_shm_reader_close: %s", strerror(-rc));
+            fail("idle reader: smr_channel_reader_close: %s", strerror(-rc));
         }
         struct bench_stats mst = bench_stats_of(mc, o->runs);
         for (int v = 0; v <= inplace; v++) {
@@ -791,7 +797,7 @@ static void scenario_publish(void) {
           row->readers = nr;
           row->st = bench_stats_of(v ? ip : pub, o->runs);
           row->memcpy_st = mst;
-          printf("{\"bench\":\"shm_publish\",\"impl\":\"smr_shm\","
+          printf("{\"bench\":\"channel_publish\",\"impl\":\"smr_channel\","
                  "\"variant\":\"%s\",\"checksum\":%s,\"readers\":%d,"
                  "\"size\":%llu,\"summary\":true,\"iters\":%llu,\"runs\":%d,"
                  "\"median_ns_per_op\":%.1f,\"min_ns_per_op\":%.1f,"
@@ -834,7 +840,7 @@ struct scale_result {
  * answer the count and the time it took; 'q' (or end of file) close. */
 static void scale_child(int cmd, int res, int index) {
   const char *name = names[0]; /* set by scenario_scale before the fork */
-  smr_shm_reader *r = NULL;
+  smr_channel_reader *r = NULL;
   int64_t dur = (int64_t)cfg.scale_ms * 1000000;
   for (;;) {
     char c = recv_cmd(cmd);
@@ -845,7 +851,7 @@ static void scale_child(int cmd, int res, int index) {
       so.cpu = pin_self(index);
       r = open_checked_reader(name);
       if (cfg.o.warmup > 0)
-        check_sum("warm-up", bench_loop_shm_read(r, (uint64_t)cfg.o.warmup),
+        check_sum("warm-up", bench_loop_channel_read(r, (uint64_t)cfg.o.warmup),
                   (uint64_t)cfg.o.warmup);
       so.rc = 0;
       reply(res, &so, sizeof so);
@@ -853,7 +859,7 @@ static void scale_child(int cmd, int res, int index) {
       struct scale_result sr = {0, 0};
       int64_t t0 = bench_now_ns(), t;
       do {
-        check_sum("smr_shm_read", bench_loop_shm_read(r, SCALE_CHUNK),
+        check_sum("smr_channel_read", bench_loop_channel_read(r, SCALE_CHUNK),
                   SCALE_CHUNK);
         sr.reads += SCALE_CHUNK;
         t = bench_now_ns();
@@ -865,7 +871,7 @@ static void scale_child(int cmd, int res, int index) {
     }
   }
   if (r)
-    CHECK(smr_shm_reader_close(r));
+    CHECK(smr_channel_reader_close(r));
 }
 
 static struct {
@@ -882,9 +888,9 @@ static void scenario_scale(void) {
   fill_payload(read_payload, READ_PAYLOAD);
   spawn(scale_child);
   spawn(scale_child);
-  writer_create(name, cfg.symmetric ? SMR_SHM_SYMMETRIC : 0u);
+  writer_create(name, cfg.symmetric ? SMR_CHANNEL_SYMMETRIC : 0u);
   publish_or_fail(cur_writer, read_payload, READ_PAYLOAD);
-  const char *mode = shm_mode(name);
+  const char *mode = channel_mode(name);
   for (int i = 0; i < 2; i++) {
     struct scale_open so;
     send_cmd(&kids[i], 'o');
@@ -908,7 +914,8 @@ static void scenario_scale(void) {
         total += (double)sr[i].reads * 1e9 / (double)sr[i].ns;
       }
       tot[nr - 1][k] = total;
-      printf("{\"bench\":\"shm_scale\",\"impl\":\"smr_shm\",\"mode\":\"%s\","
+      printf("{\"bench\":\"channel_scale\",\"impl\":\"smr_channel\",\"mode\":"
+             "\"%s\","
              "\"readers\":%d,\"run\":%d,\"ms\":%llu,\"reads\":[%llu",
              mode, nr, k, (unsigned long long)cfg.scale_ms,
              (unsigned long long)sr[0].reads);
@@ -939,12 +946,13 @@ static void scenario_scale(void) {
     else
       snprintf(cpus, sizeof cpus, "[%d,%d]", scale_sum.cpu[0],
                scale_sum.cpu[1]);
-    printf("{\"bench\":\"shm_scale\",\"impl\":\"smr_shm\",\"mode\":\"%s\","
-           "\"readers\":%d,\"cpus\":%s,\"summary\":true,\"ms\":%llu,"
-           "\"runs\":%d,\"median_reads_per_s\":%.0f,\"min_reads_per_s\":%.0f,"
-           "\"max_reads_per_s\":%.0f",
-           mode, nr, cpus, (unsigned long long)cfg.scale_ms, o->runs, t->median,
-           t->min, t->max);
+    printf(
+        "{\"bench\":\"channel_scale\",\"impl\":\"smr_channel\",\"mode\":\"%s\","
+        "\"readers\":%d,\"cpus\":%s,\"summary\":true,\"ms\":%llu,"
+        "\"runs\":%d,\"median_reads_per_s\":%.0f,\"min_reads_per_s\":%.0f,"
+        "\"max_reads_per_s\":%.0f",
+        mode, nr, cpus, (unsigned long long)cfg.scale_ms, o->runs, t->median,
+        t->min, t->max);
     if (nr == 2)
       printf(",\"x_one\":%.3f,\"min_x_one\":%.3f,\"max_x_one\":%.3f",
              t->median / scale_sum.total[0].median, scale_sum.ratio.min,
@@ -969,15 +977,16 @@ static void print_tables(void) {
            (unsigned long long)o->iters, o->runs);
     printf("%-10s %-10s %10s %10s %10s %9s\n", "impl", "mode", "median ns",
            "min ns", "max ns", "x swap");
-    printf("%-10s %-10s %10.3f %10.3f %10.3f %9.2f\n", "smr_shm",
-           read_sum.shm_mode, read_sum.shm.median, read_sum.shm.min,
-           read_sum.shm.max, read_sum.shm.median / read_sum.swap.median);
+    printf("%-10s %-10s %10.3f %10.3f %10.3f %9.2f\n", "smr_channel",
+           read_sum.channel_mode, read_sum.channel.median, read_sum.channel.min,
+           read_sum.channel.max,
+           read_sum.channel.median / read_sum.swap.median);
     printf("%-10s %-10s %10.3f %10.3f %10.3f %9.2f\n", "smr_swap",
            read_sum.swap_mode, read_sum.swap.median, read_sum.swap.min,
            read_sum.swap.max, 1.0);
-    printf("smr_shm / smr_swap: %.2fx (runs %.2f-%.2f); targets: <= 2x and "
+    printf("smr_channel / smr_swap: %.2fx (runs %.2f-%.2f); targets: <= 2x and "
            "< 10 ns\n",
-           read_sum.shm.median / read_sum.swap.median, read_sum.ratio.min,
+           read_sum.channel.median / read_sum.swap.median, read_sum.ratio.min,
            read_sum.ratio.max);
   }
   if (npub_rows) {
@@ -1051,20 +1060,21 @@ static uint64_t parse_size(const char *s) {
 }
 
 static void usage_extra(void) {
-  fprintf(stderr,
-          "  --only LIST   scenarios, comma-separated: read,publish,scale "
-          "(default: all)\n"
-          "  --inproc      read: reader handle in the writer's process, no "
-          "fork (for callgrind)\n"
-          "  --symmetric   read, scale: channel with SMR_SHM_SYMMETRIC, swap "
-          "cell with SMR_SWAP_SYMMETRIC\n"
-          "  --sizes LIST  publish: payload sizes, K/M/G suffixes (default "
-          "64,64K,64M; --smoke 64,4K,256K)\n"
-          "  --dir DIR     where the channel files go (default /dev/shm)\n"
-          "  --no-pin      scale (and read): do not pin the reader processes "
-          "to CPUs\n"
-          "--iters and --warmup count the reads of the read loops (scale: "
-          "warm-up only).\n");
+  fprintf(
+      stderr,
+      "  --only LIST   scenarios, comma-separated: read,publish,scale "
+      "(default: all)\n"
+      "  --inproc      read: reader handle in the writer's process, no "
+      "fork (for callgrind)\n"
+      "  --symmetric   read, scale: channel with SMR_CHANNEL_SYMMETRIC, swap "
+      "cell with SMR_SWAP_SYMMETRIC\n"
+      "  --sizes LIST  publish: payload sizes, K/M/G suffixes (default "
+      "64,64K,64M; --smoke 64,4K,256K)\n"
+      "  --dir DIR     where the channel files go (default /dev/shm)\n"
+      "  --no-pin      scale (and read): do not pin the reader processes "
+      "to CPUs\n"
+      "--iters and --warmup count the reads of the read loops (scale: "
+      "warm-up only).\n");
 }
 
 static void parse_args(int argc, char **argv) {
@@ -1112,7 +1122,7 @@ static void parse_args(int argc, char **argv) {
   if (cfg.o.smoke && !ext[1].given)
     cfg.scale_ms = 20;
   if (cfg.scale_ms == 0 || cfg.scale_ms > 3600000 ||
-      cfg.buffers > SMR_SHM_MAX_BUFFERS || cfg.buffers == 1) {
+      cfg.buffers > SMR_CHANNEL_MAX_BUFFERS || cfg.buffers == 1) {
     fprintf(stderr,
             "%s: need 1 <= --scale-ms <= 3600000 and --buffers 0 or "
             "2..32\n",

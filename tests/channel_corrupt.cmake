@@ -1,5 +1,5 @@
-# Untrusted channel files (include/smr/shm.h, src/shm_layout.h).
-#  test_shm_corrupt  a valid channel damaged by hand (truncated, foreign,
+# Untrusted channel files (include/smr/channel.h, src/channel_layout.h).
+#  test_channel_corrupt  a valid channel damaged by hand (truncated, foreign,
 #                    wrong magic/layout/sizes, out-of-range indices, bad
 #                    descriptors, missing/short/flipped data files, FIFOs,
 #                    planted symlinks, an untrustworthy readers directory,
@@ -13,6 +13,6 @@
 #                    check every payload (SMR_TEST_SECONDS per phase, default
 #                    1.5); last, the writer's slot-file discovery under
 #                    stress (out of descriptors, sockets, watch overflow)
-smr_test(test_shm_corrupt LABELS unit TIMEOUT 60)
+smr_test(test_channel_corrupt LABELS unit TIMEOUT 60)
 # Forges files with the on-disk layout.
-target_include_directories(test_shm_corrupt PRIVATE ${PROJECT_SOURCE_DIR}/src)
+target_include_directories(test_channel_corrupt PRIVATE ${PROJECT_SOURCE_DIR}/src)

@@ -1,4 +1,4 @@
-/* Cross-process channel (smr/shm.h): one writer process, K payload buffers
+/* Cross-process channel (smr/channel.h): one writer process, K payload buffers
  * in memory-mapped files, and one slot file per reader handle.
  *
  * Publication: the writer fills a buffer no reader can reach, writes its
@@ -26,7 +26,7 @@
  * belongs to a dead reader and is removed.  docs/DESIGN.md ("Channels") has
  * the full argument. */
 #define _GNU_SOURCE
-#include "smr/shm.h"
+#include "smr/channel.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -34,27 +34,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "channel_layout.h"
 #include "internal.h"
 #include "platform/platform.h"
-#include "shm_layout.h"
+#ifdef SMR_TEST_HOOKS
+#include "test_hooks.h"
+#endif
 
-_Static_assert(sizeof(struct smr__shm_desc) == 64, "desc layout");
-_Static_assert(sizeof(struct smr__shm_slot) == 64, "slot");
-_Static_assert(offsetof(struct smr__shm_state, current) == 64, "line 1");
-_Static_assert(offsetof(struct smr__shm_state, desc) == SMR__SHM_DESC_OFFSET,
+_Static_assert(sizeof(struct smr__channel_desc) == 64, "desc layout");
+_Static_assert(sizeof(struct smr__channel_slot) == 64, "slot");
+_Static_assert(offsetof(struct smr__channel_state, current) == 64, "line 1");
+_Static_assert(offsetof(struct smr__channel_state, desc) ==
+                   SMR__CHANNEL_DESC_OFFSET,
                "desc offset");
-_Static_assert(SMR__SHM_DESC_OFFSET + SMR_SHM_MAX_BUFFERS * 64 <=
-                   SMR__SHM_HEADER_SIZE,
+_Static_assert(SMR__CHANNEL_DESC_OFFSET + SMR_CHANNEL_MAX_BUFFERS * 64 <=
+                   SMR__CHANNEL_HEADER_SIZE,
                "descriptors fit the header");
-_Static_assert(SMR__SHM_F_SYMMETRIC == SMR_SHM_SYMMETRIC &&
-                   SMR__SHM_F_NOSUM == SMR_SHM_NO_CHECKSUM &&
-                   SMR__SHM_F_DURABLE == SMR_SHM_DURABLE,
-               "flags");
 
-#define SMR__SHM_FLAGS_KNOWN                                                   \
-  (SMR_SHM_DURABLE | SMR_SHM_NO_CHECKSUM | SMR_SHM_NO_UMASK | SMR_SHM_SYMMETRIC)
-#define SMR__SHM_STATE_FLAGS                                                   \
-  (SMR__SHM_F_SYMMETRIC | SMR__SHM_F_NOSUM | SMR__SHM_F_DURABLE)
+#define SMR__CHANNEL_FLAGS_KNOWN                                               \
+  (SMR_CHANNEL_DURABLE | SMR_CHANNEL_NO_CHECKSUM | SMR_CHANNEL_NO_UMASK |      \
+   SMR_CHANNEL_SYMMETRIC)
+#define SMR__CHANNEL_STATE_FLAGS                                               \
+  (SMR__CHANNEL_F_SYMMETRIC | SMR__CHANNEL_F_NOSUM | SMR__CHANNEL_F_DURABLE)
+
+/* The public option flags and the state file's flags (a file format, fixed
+ * in channel_layout.h) are distinct namespaces: mapped here both ways. */
+static unsigned state_flags_of(unsigned options) {
+  return ((options & SMR_CHANNEL_DURABLE) ? SMR__CHANNEL_F_DURABLE : 0) |
+         ((options & SMR_CHANNEL_NO_CHECKSUM) ? SMR__CHANNEL_F_NOSUM : 0) |
+         ((options & SMR_CHANNEL_SYMMETRIC) ? SMR__CHANNEL_F_SYMMETRIC : 0);
+}
+
+static unsigned options_of_state_flags(unsigned state) {
+  return ((state & SMR__CHANNEL_F_DURABLE) ? SMR_CHANNEL_DURABLE : 0) |
+         ((state & SMR__CHANNEL_F_NOSUM) ? SMR_CHANNEL_NO_CHECKSUM : 0) |
+         ((state & SMR__CHANNEL_F_SYMMETRIC) ? SMR_CHANNEL_SYMMETRIC : 0);
+}
 #define DEFAULT_TIMEOUT_NS 10000000000ll
 /* While the writer waits for live readers, it re-checks their liveness this
  * often (the kernel cannot wake a futex when a lock holder dies). */
@@ -159,55 +174,57 @@ static int check_dir(int dir_fd, unsigned owner) {
 }
 
 /* Validate a mapped state header (file_size: its file's size). */
-static int check_state(struct smr__shm_state *st, uint64_t file_size) {
-  if (file_size < SMR__SHM_HEADER_SIZE)
+static int check_state(struct smr__channel_state *st, uint64_t file_size) {
+  if (file_size < SMR__CHANNEL_HEADER_SIZE)
     return -EBADMSG;
   /* acquire: pairs with the release store of magic after initialisation. */
   uint64_t magic = atomic_load_explicit(&st->magic, memory_order_acquire);
   if (magic == 0)
     return -EAGAIN;
-  if (magic != SMR__SHM_MAGIC || st->layout != SMR__SHM_LAYOUT ||
-      st->header_size != SMR__SHM_HEADER_SIZE || st->buffers < 2 ||
-      st->buffers > SMR_SHM_MAX_BUFFERS || st->slots < 1 ||
-      st->slots > SMR_SHM_MAX_READERS || (st->flags & ~SMR__SHM_STATE_FLAGS))
+  if (magic != SMR__CHANNEL_MAGIC || st->layout != SMR__CHANNEL_LAYOUT ||
+      st->header_size != SMR__CHANNEL_HEADER_SIZE || st->buffers < 2 ||
+      st->buffers > SMR_CHANNEL_MAX_BUFFERS || st->slots < 1 ||
+      st->slots > SMR_CHANNEL_MAX_READERS ||
+      (st->flags & ~SMR__CHANNEL_STATE_FLAGS))
     return -EBADMSG;
-  if ((st->flags & SMR__SHM_F_NOSUM) ? st->checksum_alg != 0
-                                     : st->checksum_alg != SMR__SHM_SUM_XXH3)
+  if ((st->flags & SMR__CHANNEL_F_NOSUM)
+          ? st->checksum_alg != 0
+          : st->checksum_alg != SMR__CHANNEL_SUM_XXH3)
     return -EBADMSG;
   return 0;
 }
 
 /* Map and validate the state file (read-only or read-write): the header
  * first, then the whole file once `slots` is known. */
-static int map_state(int fd, bool writable, struct smr__shm_state **out) {
+static int map_state(int fd, bool writable, struct smr__channel_state **out) {
   uint64_t size;
   int r = smr__file_stat(fd, &size, NULL);
   if (r < 0)
     return r;
   if (size == 0)
     return -EAGAIN; /* created, not yet initialised */
-  if (size < SMR__SHM_HEADER_SIZE)
+  if (size < SMR__CHANNEL_HEADER_SIZE)
     return -EBADMSG;
   void *p;
-  r = smr__map(fd, SMR__SHM_HEADER_SIZE, writable, false, &p);
+  r = smr__map(fd, SMR__CHANNEL_HEADER_SIZE, writable, false, &p);
   if (r < 0)
     return r;
-  struct smr__shm_state *st = p;
+  struct smr__channel_state *st = p;
   r = check_state(st, size);
   unsigned slots = st->slots;
-  smr__unmap(p, SMR__SHM_HEADER_SIZE);
+  smr__unmap(p, SMR__CHANNEL_HEADER_SIZE);
   if (r < 0)
     return r;
-  if (size < smr__shm_state_size(slots))
+  if (size < smr__channel_state_size(slots))
     return -EBADMSG;
-  r = smr__map(fd, smr__shm_state_size(slots), writable, false, &p);
+  r = smr__map(fd, smr__channel_state_size(slots), writable, false, &p);
   if (r < 0)
     return r;
   st = p;
   /* Line 0 is immutable once the magic is set, but the file is untrusted:
    * a writer may have re-created it between the two maps. */
   if (st->slots != slots || check_state(st, size) < 0) {
-    smr__unmap(p, smr__shm_state_size(slots));
+    smr__unmap(p, smr__channel_state_size(slots));
     return -EBADMSG;
   }
   *out = st;
@@ -227,7 +244,7 @@ static int64_t deadline_of(int64_t timeout_ns) {
 
 /* ---- which file an error is about ---------------------------------------- */
 
-/* The path behind this thread's last error (smr_shm_error_path): its last
+/* The path behind this thread's last error (smr_channel_error_path): its last
  * bytes when longer, so the file name itself is always kept. */
 static _Thread_local char err_path[256];
 
@@ -242,7 +259,7 @@ static void note_path(const char *path) {
   memcpy(err_path + 3, path + n - keep, keep + 1);
 }
 
-const char *smr_shm_error_path(void) {
+const char *smr_channel_error_path(void) {
   return err_path;
 }
 
@@ -266,7 +283,8 @@ static int path_error(const char *path, int err) {
 struct slot_ent {
   int fd; /* read-only; -1: no file tracked under this name */
   uint64_t ino;
-  const struct smr__shm_slot *map; /* same owner as us: mapped; else pread */
+  const struct smr__channel_slot
+      *map; /* same owner as us: mapped; else pread */
 };
 
 /* What the writer reads of a slot. */
@@ -279,36 +297,36 @@ struct slot_snap {
  * by its owner), or -errno.  The kernel's copy is plain loads: acquire
  * fence, pairing with the owner's release store of active = 0. */
 static int slot_read_fd(int fd, struct slot_snap *out) {
-  unsigned char buf[sizeof(struct smr__shm_slot)];
+  unsigned char buf[sizeof(struct smr__channel_slot)];
   int n = smr__file_read(fd, buf, sizeof buf, 0);
   if (n < 0)
     return n;
   if (n != (int)sizeof buf)
     return -EBADMSG;
   atomic_thread_fence(memory_order_acquire);
-  memcpy(&out->pin, buf + offsetof(struct smr__shm_slot, pin), 8);
-  memcpy(&out->active, buf + offsetof(struct smr__shm_slot, active), 4);
-  memcpy(&out->waiting, buf + offsetof(struct smr__shm_slot, waiting), 4);
-  memcpy(&out->pid, buf + offsetof(struct smr__shm_slot, pid), 4);
+  memcpy(&out->pin, buf + offsetof(struct smr__channel_slot, pin), 8);
+  memcpy(&out->active, buf + offsetof(struct smr__channel_slot, active), 4);
+  memcpy(&out->waiting, buf + offsetof(struct smr__channel_slot, waiting), 4);
+  memcpy(&out->pid, buf + offsetof(struct smr__channel_slot, pid), 4);
   return 0;
 }
 
-struct smr_shm_writer {
+struct smr_channel_writer {
   char *prefix;
   int lock_fd, state_fd, dir_fd;
   int watch_fd; /* < 0: list the directory on every look */
   bool state_locked;
-  struct smr__shm_state *st;    /* read-write */
-  _Atomic uint64_t *ack;        /* st's acks */
-  unsigned nbuf, nslots, flags; /* flags: the channel's SMR__SHM_F_* */
+  struct smr__channel_state *st; /* read-write */
+  _Atomic uint64_t *ack;         /* st's acks */
+  unsigned nbuf, nslots, flags;  /* flags: the channel's SMR__CHANNEL_F_* */
   unsigned mode, euid;
   bool exact_mode, symmetric, watch_lost;
   int64_t timeout_ns;
-  int data_fd[SMR_SHM_MAX_BUFFERS];
-  unsigned char *map[SMR_SHM_MAX_BUFFERS];
-  uint64_t map_len[SMR_SHM_MAX_BUFFERS];
-  uint64_t file_size[SMR_SHM_MAX_BUFFERS];
-  uint64_t file_dev[SMR_SHM_MAX_BUFFERS], file_ino[SMR_SHM_MAX_BUFFERS];
+  int data_fd[SMR_CHANNEL_MAX_BUFFERS];
+  unsigned char *map[SMR_CHANNEL_MAX_BUFFERS];
+  uint64_t map_len[SMR_CHANNEL_MAX_BUFFERS];
+  uint64_t file_size[SMR_CHANNEL_MAX_BUFFERS];
+  uint64_t file_dev[SMR_CHANNEL_MAX_BUFFERS], file_ino[SMR_CHANNEL_MAX_BUFFERS];
   /* Slot files: ent[i] is the file named r<i>; live[0..nlive) the indices
    * with a file; dirty marks names a drain must look up again. */
   struct slot_ent *ent;
@@ -324,10 +342,10 @@ struct smr_shm_writer {
    * by this writer, decur[i] is pub_seq when buffer i stopped being
    * current, covers is pub_seq at the last barrier, disc_covers at the
    * last look at the readers directory. */
-  uint64_t pub_seq, covers, disc_covers, decur[SMR_SHM_MAX_BUFFERS];
+  uint64_t pub_seq, covers, disc_covers, decur[SMR_CHANNEL_MAX_BUFFERS];
   /* held[i]: the `current` value buffer i was last published with; an idle
    * slot announcing exactly that value could still use buffer i. */
-  uint64_t held[SMR_SHM_MAX_BUFFERS];
+  uint64_t held[SMR_CHANNEL_MAX_BUFFERS];
   bool barrier_done; /* one heavy barrier since open (covers takeover) */
   int owner_pid;     /* the process that opened it */
   int build;         /* buffer being built, -1 if none */
@@ -342,11 +360,11 @@ struct smr_shm_writer {
  * after clearing their pin (close) or once dead, so dropping an entry
  * whose name went away never drops a live reader's announcement. */
 
-static void ent_drop(smr_shm_writer *w, unsigned i) {
+static void ent_drop(smr_channel_writer *w, unsigned i) {
   struct slot_ent *e = &w->ent[i];
   if (e->fd < 0)
     return;
-  smr__unmap((void *)e->map, e->map ? SMR__SHM_SLOT_FILE_SIZE : 0);
+  smr__unmap((void *)e->map, e->map ? SMR__CHANNEL_SLOT_FILE_SIZE : 0);
   smr__file_close(e->fd);
   e->fd = -1;
   e->map = NULL;
@@ -373,7 +391,7 @@ static bool not_a_slot(int err) {
 }
 
 /* Look up name r<i> again and track what it names now. */
-static int ent_resolve(smr_shm_writer *w, unsigned i) {
+static int ent_resolve(smr_channel_writer *w, unsigned i) {
   char name[SLOT_NAME_MAX];
   slot_name(name, i);
   int fd = smr__file_openat(w->dir_fd, name, SMR__OPEN_READ, 0, false);
@@ -402,13 +420,13 @@ static int ent_resolve(smr_shm_writer *w, unsigned i) {
    * one link (not one of our data files linked in where hard links to
    * others' files are allowed).  Anything else is read with pread. */
   if (fi.uid == w->euid && !(fi.mode & 022) && fi.nlink == 1 &&
-      fi.size >= SMR__SHM_SLOT_FILE_SIZE) {
+      fi.size >= SMR__CHANNEL_SLOT_FILE_SIZE) {
     void *p;
-    if (smr__map(fd, SMR__SHM_SLOT_FILE_SIZE, false, false, &p) == 0)
+    if (smr__map(fd, SMR__CHANNEL_SLOT_FILE_SIZE, false, false, &p) == 0)
       e->map = p;
   }
   w->live[w->nlive++] = i;
-  /* release: pairs with the acquire load in smr_shm_wait; a reader that
+  /* release: pairs with the acquire load in smr_channel_wait; a reader that
    * sees its inode here knows every later commit checks its `waiting`. */
   atomic_store_explicit(&w->ack[i], fi.ino, memory_order_release);
   return 0;
@@ -435,7 +453,7 @@ static int slot_load(const struct slot_ent *e, struct slot_snap *out) {
 /* Remove the file of dead reader i: under a shared lock on it (readers
  * removing a dead file take the exclusive one), and only if its name still
  * names it.  Returns 1 if removed, 0 if someone else is at it. */
-static int remove_dead(smr_shm_writer *w, unsigned i) {
+static int remove_dead(smr_channel_writer *w, unsigned i) {
   struct slot_ent *e = &w->ent[i];
   int r = smr__lock_byte_shared(e->fd, 0);
   if (r == -EAGAIN) {
@@ -459,7 +477,7 @@ static int remove_dead(smr_shm_writer *w, unsigned i) {
 /* If nobody holds slot file i's lock, its owner died (or closed, after
  * clearing its pin): stop tracking it, remove it, count it.  Returns 1 if
  * so, 0 if it is alive, or a negative errno. */
-static int reap(smr_shm_writer *w, unsigned i) {
+static int reap(smr_channel_writer *w, unsigned i) {
   int r = smr__lock_held(w->ent[i].fd, 0);
   if (r != 0)
     return r < 0 ? r : 0;
@@ -473,7 +491,7 @@ static int reap(smr_shm_writer *w, unsigned i) {
 }
 
 static int list_one(const char *name, void *arg) {
-  smr_shm_writer *w = arg;
+  smr_channel_writer *w = arg;
   int i = parse_slot_name(name, w->nslots);
   if (i >= 0)
     w->seen[i] = 1;
@@ -482,7 +500,7 @@ static int list_one(const char *name, void *arg) {
 
 /* List the directory and track exactly the slot files it names.  On error
  * the listing is redone at the next look (nothing is dropped unseen). */
-static int disc_resync(smr_shm_writer *w) {
+static int disc_resync(smr_channel_writer *w) {
   w->resync = true;
   memset(w->seen, 0, w->nslots);
   int r = smr__dir_list(w->dir_fd, list_one, w);
@@ -508,7 +526,7 @@ static int disc_resync(smr_shm_writer *w) {
 /* A reader's slot descriptor comes from O_TMPFILE: the kernel names its
  * events "#<inode>", not r<i>.  Remember the inode; disc_update matches it
  * to a tracked file once the names of this drain are looked up. */
-static void close_by_inode(smr_shm_writer *w, const char *digits) {
+static void close_by_inode(smr_channel_writer *w, const char *digits) {
   uint64_t ino = 0;
   for (const char *p = digits; *p; p++) {
     if (*p < '0' || *p > '9' || ino > UINT64_MAX / 10)
@@ -521,12 +539,12 @@ static void close_by_inode(smr_shm_writer *w, const char *digits) {
     w->closed_all = true; /* too many at once: probe every file */
 }
 
-static void mark_closed(smr_shm_writer *w, unsigned i) {
+static void mark_closed(smr_channel_writer *w, unsigned i) {
   w->closed[i] = smr__now_ns() + CLOSED_PROBE_NS;
 }
 
 static void drain_one(const char *name, unsigned what, void *arg) {
-  smr_shm_writer *w = arg;
+  smr_channel_writer *w = arg;
   int i = parse_slot_name(name, w->nslots);
   if (what == SMR__WATCH_NAME && i >= 0)
     w->dirty[i] = 1;
@@ -550,7 +568,7 @@ static void drain_one(const char *name, unsigned what, void *arg) {
  * lock, so a file still locked is probed again at each look for a while
  * (CLOSED_PROBE_NS); one alive after that is alive (a forked child holds
  * the descriptor, or its owner opened and closed it once more). */
-static int disc_reap(smr_shm_writer *w) {
+static int disc_reap(smr_channel_writer *w) {
   for (unsigned k = 0; k < w->nclosed_ino; k++)
     for (unsigned j = 0; j < w->nlive; j++)
       if (w->ent[w->live[j]].ino == w->closed_ino[k])
@@ -584,7 +602,7 @@ static int disc_reap(smr_shm_writer *w) {
  * `current` after it, so cannot announce a buffer de-current before it.
  * A name is marked done only once looked up, so an error (out of
  * descriptors) leaves disc_covers behind and the look is redone. */
-static int disc_update(smr_shm_writer *w) {
+static int disc_update(smr_channel_writer *w) {
   int r = 0;
   if (w->watch_fd >= 0 && !w->watch_lost) {
     r = smr__watch_drain(w->watch_fd, drain_one, w, DRAIN_MAX_READS);
@@ -614,8 +632,8 @@ static int disc_update(smr_shm_writer *w) {
   return 0;
 }
 
-static void writer_free(smr_shm_writer *w) {
-  for (unsigned i = 0; i < SMR_SHM_MAX_BUFFERS; i++) {
+static void writer_free(smr_channel_writer *w) {
+  for (unsigned i = 0; i < SMR_CHANNEL_MAX_BUFFERS; i++) {
     smr__unmap(w->map[i], w->map_len[i]);
     smr__file_close(w->data_fd[i]);
   }
@@ -629,7 +647,7 @@ static void writer_free(smr_shm_writer *w) {
   free(w->closed);
   free(w->seen);
   if (w->st)
-    smr__unmap(w->st, smr__shm_state_size(w->nslots));
+    smr__unmap(w->st, smr__channel_state_size(w->nslots));
   smr__file_close(w->watch_fd);
   smr__file_close(w->dir_fd);
   /* A forked child shares the locks' open file descriptions: unlock them
@@ -690,7 +708,7 @@ static int remove_readers_dir(const char *prefix) {
 
 /* Open the readers directory, the watch and the slot-file tables, and
  * look at the directory once. */
-static int open_readers_dir(smr_shm_writer *w, unsigned owner) {
+static int open_readers_dir(smr_channel_writer *w, unsigned owner) {
   char path[PATH_MAX];
   file_path(path, w->prefix, ".smr-readers", -1);
   int r = smr__dir_open(path);
@@ -709,7 +727,7 @@ static int open_readers_dir(smr_shm_writer *w, unsigned owner) {
     return -ENOMEM;
   for (unsigned i = 0; i < w->nslots; i++)
     w->ent[i].fd = -1;
-  w->ack = smr__shm_acks(w->st);
+  w->ack = smr__channel_acks(w->st);
   /* relaxed: acks of an earlier writer are void until we track the file
    * again (the release store in ent_resolve); a reader that still sees an
    * old ack is tracked by our listing below before our first commit. */
@@ -737,7 +755,8 @@ static int open_readers_dir(smr_shm_writer *w, unsigned owner) {
  * accepts an existing one (a channel it takes over, the lock file) only if
  * it is a regular file of its own euid with a single link.  A name another
  * user holds is -EPERM; one of ours that is not such a file is -EEXIST;
- * either way smr_shm_error_path() names it, and nothing is written to it. */
+ * either way smr_channel_error_path() names it, and nothing is written to it.
+ */
 
 /* The name-of-a-channel-file index the writer creates: the readers
  * directory, the new state file, data file i (0 <= i < 32). */
@@ -756,7 +775,7 @@ static void writer_path(char *buf, const char *prefix, int which) {
 /* A name that exists, as an error (noted): -EPERM if another user holds
  * it, -EEXIST if it is ours but not a regular file with one link, else
  * `err` (the name is fine or gone: the call failed for another reason). */
-static int name_taken(const smr_shm_writer *w, const char *path, int err) {
+static int name_taken(const smr_channel_writer *w, const char *path, int err) {
   struct smr__file_info fi;
   if (smr__dir_entry_info(-1, path, &fi) == 0) {
     if (fi.uid != w->euid)
@@ -770,7 +789,7 @@ static int name_taken(const smr_shm_writer *w, const char *path, int err) {
 /* An open file the writer will write: a regular file (smr__file_open
  * checked that), ours, one link; one it has just created (`mode` != 0)
  * has no permission bit beyond `mode` (the umask only removes bits). */
-static int check_own(const smr_shm_writer *w, int fd, const char *path,
+static int check_own(const smr_channel_writer *w, int fd, const char *path,
                      unsigned mode) {
   struct smr__file_info fi;
   int r = smr__file_info(fd, &fi);
@@ -785,7 +804,7 @@ static int check_own(const smr_shm_writer *w, int fd, const char *path,
 
 /* Open `path` read-write, created exclusively (`create`) or existing;
  * verified with check_own.  Returns the fd. */
-static int open_checked(const smr_shm_writer *w, const char *path,
+static int open_checked(const smr_channel_writer *w, const char *path,
                         unsigned mode, bool create) {
   unsigned how = SMR__OPEN_RDWR;
   if (create)
@@ -806,8 +825,8 @@ static int open_checked(const smr_shm_writer *w, const char *path,
 /* A file of the channel the writer may take over: the existing one if it
  * is ours, else (absent) a new one, created exclusively.  The fd;
  * -ENOENT (noted) if absent and not `create`. */
-static int open_own(const smr_shm_writer *w, const char *path, unsigned mode,
-                    bool create) {
+static int open_own(const smr_channel_writer *w, const char *path,
+                    unsigned mode, bool create) {
   for (unsigned k = 0; k < 8; k++) {
     int fd = open_checked(w, path, 0, false);
     if (fd == -ENOENT && create)
@@ -820,7 +839,7 @@ static int open_own(const smr_shm_writer *w, const char *path, unsigned mode,
 }
 
 /* A new file, created exclusively: the fd. */
-static int create_own(const smr_shm_writer *w, const char *path,
+static int create_own(const smr_channel_writer *w, const char *path,
                       unsigned mode) {
   int fd = open_checked(w, path, mode, true);
   return fd == -EEXIST || fd == -ENOENT ? name_taken(w, path, fd) : fd;
@@ -828,7 +847,7 @@ static int create_own(const smr_shm_writer *w, const char *path,
 
 /* A name the new channel needs: free, or held by something of ours that an
  * earlier channel left (0), or another user's (-EPERM, noted). */
-static int check_stale(const smr_shm_writer *w, const char *path) {
+static int check_stale(const smr_channel_writer *w, const char *path) {
   struct smr__file_info fi;
   int r = smr__dir_entry_info(-1, path, &fi);
   if (r == -ENOENT)
@@ -839,7 +858,7 @@ static int check_stale(const smr_shm_writer *w, const char *path) {
 }
 
 /* Remove what an earlier channel of ours left under `path`. */
-static int remove_stale(const smr_shm_writer *w, const char *path) {
+static int remove_stale(const smr_channel_writer *w, const char *path) {
   int r = check_stale(w, path);
   if (r == 0)
     r = smr__file_unlink(path);
@@ -854,7 +873,7 @@ static void unlink_if_ours(int dir_fd, const char *name, uint64_t ino) {
 }
 
 /* Data file i: its descriptor, size and identity. */
-static int adopt_data(smr_shm_writer *w, unsigned i, int fd) {
+static int adopt_data(smr_channel_writer *w, unsigned i, int fd) {
   w->data_fd[i] = fd;
   int r = smr__file_stat(fd, &w->file_size[i], NULL);
   if (r == 0)
@@ -864,7 +883,7 @@ static int adopt_data(smr_shm_writer *w, unsigned i, int fd) {
 
 /* Undo a creation that failed before the state file was named: remove the
  * names this writer created (it holds the lock: nobody else creates). */
-static void create_undo(smr_shm_writer *w, bool dir_made, int new_fd) {
+static void create_undo(smr_channel_writer *w, bool dir_made, int new_fd) {
   char path[PATH_MAX];
   for (unsigned i = 0; i < w->nbuf; i++) {
     if (w->data_fd[i] < 0)
@@ -883,34 +902,35 @@ static void create_undo(smr_shm_writer *w, bool dir_made, int new_fd) {
 
 /* Fill a new state file (mapped at w->st) and open the readers directory;
  * the magic last. */
-static int state_init(smr_shm_writer *w, int fd) {
-  uint64_t size = smr__shm_state_size(w->nslots);
+static int state_init(smr_channel_writer *w, int fd) {
+  uint64_t size = smr__channel_state_size(w->nslots);
   int r = smr__file_allocate(fd, size);
   void *p = NULL;
   if (r == 0)
     r = smr__map(fd, size, true, false, &p);
   if (r < 0)
     return r;
-  struct smr__shm_state *st = p;
+  struct smr__channel_state *st = p;
   w->st = st;
-  st->layout = SMR__SHM_LAYOUT;
-  st->header_size = SMR__SHM_HEADER_SIZE;
+  st->layout = SMR__CHANNEL_LAYOUT;
+  st->header_size = SMR__CHANNEL_HEADER_SIZE;
   st->buffers = w->nbuf;
   st->slots = w->nslots;
   st->flags = w->flags;
-  st->checksum_alg = (w->flags & SMR__SHM_F_NOSUM) ? 0 : SMR__SHM_SUM_XXH3;
+  st->checksum_alg =
+      (w->flags & SMR__CHANNEL_F_NOSUM) ? 0 : SMR__CHANNEL_SUM_XXH3;
   st->created_ns = (uint64_t)smr__now_ns();
   r = open_readers_dir(w, w->euid);
   if (r < 0)
     return r;
-  if (w->flags & SMR__SHM_F_DURABLE) {
+  if (w->flags & SMR__CHANNEL_F_DURABLE) {
     r = smr__map_sync(st, size);
     if (r < 0)
       return r;
   }
   /* release: everything above is visible to a reader that sees the magic
    * (pairs with the acquire load in check_state). */
-  atomic_store_explicit(&st->magic, SMR__SHM_MAGIC, memory_order_release);
+  atomic_store_explicit(&st->magic, SMR__CHANNEL_MAGIC, memory_order_release);
   return 0;
 }
 
@@ -918,18 +938,18 @@ static int state_init(smr_shm_writer *w, int fd) {
  * file complete before it gets its name.  `replace`: a state file of ours
  * left by a creation that died stays as it is (a reader may have it
  * mapped): the new one is renamed over it. */
-static int writer_create(smr_shm_writer *w, const struct smr_shm_options *o,
-                         bool replace) {
+static int writer_create(smr_channel_writer *w,
+                         const struct smr_channel_options *o, bool replace) {
   unsigned flags = o ? o->flags : 0;
   w->nbuf = o && o->buffers ? o->buffers : 3;
   w->nslots = o && o->readers ? o->readers : 64;
-  w->flags = flags & SMR__SHM_STATE_FLAGS;
+  w->flags = state_flags_of(flags);
   const char *env = smr__getenv("SMR_FENCE");
   if (env && strcmp(env, "symmetric") == 0)
-    w->flags |= SMR__SHM_F_SYMMETRIC;
+    w->flags |= SMR__CHANNEL_F_SYMMETRIC;
   /* No usable membarrier here (old kernel, seccomp): readers fence. */
-  if (!(w->flags & SMR__SHM_F_SYMMETRIC) && smr__membarrier_global() < 0)
-    w->flags |= SMR__SHM_F_SYMMETRIC;
+  if (!(w->flags & SMR__CHANNEL_F_SYMMETRIC) && smr__membarrier_global() < 0)
+    w->flags |= SMR__CHANNEL_F_SYMMETRIC;
   unsigned reader_mode = o && o->reader_mode ? o->reader_mode : 0666;
   char path[PATH_MAX];
   /* Every name first: another user's anywhere means nothing is touched. */
@@ -947,7 +967,7 @@ static int writer_create(smr_shm_writer *w, const struct smr_shm_options *o,
     writer_path(path, w->prefix, NAME_READERS);
     return path_error(path, r);
   }
-  for (int k = NAME_NEW; k < (int)SMR_SHM_MAX_BUFFERS; k++) {
+  for (int k = NAME_NEW; k < (int)SMR_CHANNEL_MAX_BUFFERS; k++) {
     writer_path(path, w->prefix, k);
     r = remove_stale(w, path);
     if (r < 0 && k < (int)w->nbuf)
@@ -993,7 +1013,7 @@ static int writer_create(smr_shm_writer *w, const struct smr_shm_options *o,
 }
 
 /* Take over the channel whose state file (ours, at `state_path`) is open. */
-static int writer_takeover(smr_shm_writer *w, const char *state_path) {
+static int writer_takeover(smr_channel_writer *w, const char *state_path) {
   int r = map_state(w->state_fd, true, &w->st);
   if (r < 0)
     return path_error(state_path, r == -EAGAIN ? -EBADMSG : r);
@@ -1002,7 +1022,8 @@ static int writer_takeover(smr_shm_writer *w, const char *state_path) {
   w->flags = w->st->flags;
   /* relaxed: the lock we hold orders us after the previous writer. */
   uint64_t cur = atomic_load_explicit(&w->st->current, memory_order_relaxed);
-  if (cur && (SMR__SHM_INDEX(cur) >= w->nbuf || SMR__SHM_VERSION(cur) == 0))
+  if (cur &&
+      (SMR__CHANNEL_INDEX(cur) >= w->nbuf || SMR__CHANNEL_VERSION(cur) == 0))
     return path_error(state_path, -EBADMSG);
   /* A missing directory is refused, not re-created: readers that have the
    * old one open would be invisible to us.  (The state file is ours.) */
@@ -1020,8 +1041,8 @@ static int writer_takeover(smr_shm_writer *w, const char *state_path) {
 
 /* The single-writer lock, in a file only writers can open: a lock on a
  * file readers can read could be taken (shared) by any of them.  The lock
- * must be on the file that has the name now (smr_shm_unlink removes it). */
-static int writer_lock(smr_shm_writer *w) {
+ * must be on the file that has the name now (smr_channel_unlink removes it). */
+static int writer_lock(smr_channel_writer *w) {
   char path[PATH_MAX];
   file_path(path, w->prefix, ".smr-lock", -1);
   for (unsigned k = 0; k < 8; k++) {
@@ -1052,7 +1073,7 @@ static int writer_lock(smr_shm_writer *w) {
  * link too many for open_own): remove the second name.  Only names of our
  * own user that name the same inode; we hold the writer lock, and in a
  * sticky directory nobody else can move our names. */
-static void drop_new_link(const smr_shm_writer *w, const char *state_path) {
+static void drop_new_link(const smr_channel_writer *w, const char *state_path) {
   char path[PATH_MAX];
   writer_path(path, w->prefix, NAME_NEW);
   struct smr__file_info st, nw;
@@ -1066,7 +1087,8 @@ static void drop_new_link(const smr_shm_writer *w, const char *state_path) {
 /* Open the state file: create the channel, or take it over.  A state file
  * with magic 0 (or empty) was left by a writer that died creating the
  * channel: start again, under a new inode. */
-static int writer_state(smr_shm_writer *w, const struct smr_shm_options *o) {
+static int writer_state(smr_channel_writer *w,
+                        const struct smr_channel_options *o) {
   char path[PATH_MAX];
   file_path(path, w->prefix, ".smr", -1);
   drop_new_link(w, path);
@@ -1078,14 +1100,14 @@ static int writer_state(smr_shm_writer *w, const struct smr_shm_options *o) {
   uint64_t size;
   int r = smr__file_stat(fd, &size, NULL);
   bool fresh = r == 0 && size == 0;
-  if (r == 0 && size >= SMR__SHM_HEADER_SIZE) {
+  if (r == 0 && size >= SMR__CHANNEL_HEADER_SIZE) {
     void *p;
-    r = smr__map(fd, SMR__SHM_HEADER_SIZE, false, false, &p);
+    r = smr__map(fd, SMR__CHANNEL_HEADER_SIZE, false, false, &p);
     if (r == 0) {
       /* relaxed: we hold the writer lock; nobody writes the file. */
-      fresh = atomic_load_explicit(&((struct smr__shm_state *)p)->magic,
+      fresh = atomic_load_explicit(&((struct smr__channel_state *)p)->magic,
                                    memory_order_relaxed) == 0;
-      smr__unmap(p, SMR__SHM_HEADER_SIZE);
+      smr__unmap(p, SMR__CHANNEL_HEADER_SIZE);
     }
   }
   if (r < 0 || fresh) {
@@ -1096,28 +1118,30 @@ static int writer_state(smr_shm_writer *w, const struct smr_shm_options *o) {
   return writer_takeover(w, path);
 }
 
-int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
-                        smr_shm_writer **out) {
+int smr_channel_writer_open(const char *name,
+                            const struct smr_channel_options *o,
+                            smr_channel_writer **out) {
   clear_path();
   if (!out)
     return -EINVAL;
   *out = NULL;
-  if (o &&
-      ((o->buffers && (o->buffers < 2 || o->buffers > SMR_SHM_MAX_BUFFERS)) ||
-       o->readers > SMR_SHM_MAX_READERS || (o->flags & ~SMR__SHM_FLAGS_KNOWN) ||
-       o->mode > 07777 || o->reader_mode > 07777))
+  if (o && ((o->buffers &&
+             (o->buffers < 2 || o->buffers > SMR_CHANNEL_MAX_BUFFERS)) ||
+            o->readers > SMR_CHANNEL_MAX_READERS ||
+            (o->flags & ~SMR__CHANNEL_FLAGS_KNOWN) || o->mode > 07777 ||
+            o->reader_mode > 07777))
     return -EINVAL;
-  smr_shm_writer *w = calloc(1, sizeof *w);
+  smr_channel_writer *w = calloc(1, sizeof *w);
   if (!w)
     return -ENOMEM;
   w->state_fd = w->lock_fd = w->dir_fd = w->watch_fd = -1;
-  for (unsigned i = 0; i < SMR_SHM_MAX_BUFFERS; i++)
+  for (unsigned i = 0; i < SMR_CHANNEL_MAX_BUFFERS; i++)
     w->data_fd[i] = -1;
   w->build = -1;
   w->owner_pid = smr__getpid();
   w->euid = smr__geteuid();
   w->mode = o && o->mode ? o->mode : 0644;
-  w->exact_mode = o && (o->flags & SMR_SHM_NO_UMASK);
+  w->exact_mode = o && (o->flags & SMR_CHANNEL_NO_UMASK);
   w->timeout_ns = o && o->timeout_set ? o->timeout_ns : DEFAULT_TIMEOUT_NS;
   int r = make_prefix(name, &w->prefix);
   if (r == 0)
@@ -1126,10 +1150,10 @@ int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
     r = writer_state(w, o);
   if (r < 0)
     goto fail;
-  /* For observers only (smr_shm_stat: writer alive): a reader holding a
+  /* For observers only (smr_channel_stat: writer alive): a reader holding a
    * shared lock here can hide us from them, not keep us out. */
   w->state_locked = smr__lock_byte(w->state_fd, 0) == 0;
-  w->symmetric = (w->flags & SMR__SHM_F_SYMMETRIC) != 0;
+  w->symmetric = (w->flags & SMR__CHANNEL_F_SYMMETRIC) != 0;
   /* Nothing this writer knows about the readers yet: a barrier comes
    * before the first reuse (decur 1 > covers 0); the directory was listed
    * just now (disc_covers 1). */
@@ -1153,7 +1177,7 @@ int smr_shm_writer_open(const char *name, const struct smr_shm_options *o,
    * readers' load of notify). */
   uint64_t now_cur =
       atomic_load_explicit(&w->st->current, memory_order_relaxed);
-  atomic_store_explicit(&w->st->notify, (uint32_t)SMR__SHM_VERSION(now_cur),
+  atomic_store_explicit(&w->st->notify, (uint32_t)SMR__CHANNEL_VERSION(now_cur),
                         memory_order_release);
   smr__futex_wake(&w->st->notify, INT_MAX);
   clear_path(); /* names of other users the channel does not need */
@@ -1164,20 +1188,22 @@ fail:
   return r;
 }
 
-void smr_shm_writer_close(smr_shm_writer *w) {
-  if (!w)
-    return;
-  writer_free(w);
+int smr_channel_writer_close(smr_channel_writer *w) {
+  if (w)
+    writer_free(w);
+  return 0;
 }
 
-void smr_shm_writer_set_timeout(smr_shm_writer *w, int64_t timeout_ns) {
-  if (w)
-    w->timeout_ns = timeout_ns;
+int smr_channel_writer_set_timeout(smr_channel_writer *w, int64_t timeout_ns) {
+  if (!w)
+    return -EINVAL;
+  w->timeout_ns = timeout_ns;
+  return 0;
 }
 
 /* The heavy barrier that lets the writer trust a scan: every reader either
  * made its announcement visible or will see the new `current`. */
-static int writer_barrier(smr_shm_writer *w) {
+static int writer_barrier(smr_channel_writer *w) {
   if (w->symmetric) {
     smr__fence_seq_cst(); /* pairs with the readers' fence after announcing */
     return 0;
@@ -1196,7 +1222,7 @@ static int writer_barrier(smr_shm_writer *w) {
  * that cannot be read (pread failed: EIO, ENOMEM, EINTR...) may hold a
  * guard on any buffer: it pins them all, and its error is returned (0 if
  * every slot was read; a slot its owner truncated announces nothing). */
-static int scan_pins(smr_shm_writer *w, uint32_t *active, uint32_t *idle) {
+static int scan_pins(smr_channel_writer *w, uint32_t *active, uint32_t *idle) {
   uint32_t a = 0, d = 0;
   int err = 0;
   for (unsigned j = 0; j < w->nlive; j++) {
@@ -1210,12 +1236,12 @@ static int scan_pins(smr_shm_writer *w, uint32_t *active, uint32_t *idle) {
       continue;
     }
     uint64_t p = sn.pin;
-    if (!p || SMR__SHM_INDEX(p) >= w->nbuf)
+    if (!p || SMR__CHANNEL_INDEX(p) >= w->nbuf)
       continue;
-    uint32_t bit = 1u << SMR__SHM_INDEX(p);
+    uint32_t bit = 1u << SMR__CHANNEL_INDEX(p);
     if (sn.active)
       a |= bit;
-    else if (p == w->held[SMR__SHM_INDEX(p)])
+    else if (p == w->held[SMR__CHANNEL_INDEX(p)])
       d |= bit;
   }
   *active = a;
@@ -1226,8 +1252,8 @@ static int scan_pins(smr_shm_writer *w, uint32_t *active, uint32_t *idle) {
 /* Buffers of `candidates` usable now: not held by an active slot, not
  * announced by an idle one unless a heavy barrier followed their
  * de-current, and de-current before the last look at the directory. */
-static uint32_t usable(smr_shm_writer *w, uint32_t candidates, uint32_t active,
-                       uint32_t idle) {
+static uint32_t usable(smr_channel_writer *w, uint32_t candidates,
+                       uint32_t active, uint32_t idle) {
   uint32_t ok = 0;
   for (unsigned i = 0; i < w->nbuf; i++) {
     uint32_t bit = 1u << i;
@@ -1241,7 +1267,7 @@ static uint32_t usable(smr_shm_writer *w, uint32_t candidates, uint32_t active,
 
 /* Drop the slot files of dead readers that pin a buffer in `mask`.  Returns
  * how many were reclaimed or a negative errno. */
-static int reclaim_dead(smr_shm_writer *w, uint32_t mask) {
+static int reclaim_dead(smr_channel_writer *w, uint32_t mask) {
   int n = 0;
   for (unsigned j = 0; j < w->nlive;) {
     unsigned i = w->live[j];
@@ -1249,8 +1275,8 @@ static int reclaim_dead(smr_shm_writer *w, uint32_t mask) {
     int lr = slot_load(&w->ent[i], &sn);
     /* Unreadable: it may pin any buffer of `mask`; dead, it pins none. */
     if (lr == -EBADMSG ||
-        (lr == 0 && (!sn.pin || SMR__SHM_INDEX(sn.pin) >= w->nbuf ||
-                     !(mask & (1u << SMR__SHM_INDEX(sn.pin)))))) {
+        (lr == 0 && (!sn.pin || SMR__CHANNEL_INDEX(sn.pin) >= w->nbuf ||
+                     !(mask & (1u << SMR__CHANNEL_INDEX(sn.pin)))))) {
       j++;
       continue;
     }
@@ -1270,10 +1296,10 @@ static int reclaim_dead(smr_shm_writer *w, uint32_t mask) {
  * barrier and the last look at the directory, unpinned in a scan after
  * them.  Waits for live readers up to the timeout; reclaims dead ones on
  * the way. */
-static int choose_buffer(smr_shm_writer *w, unsigned *out) {
+static int choose_buffer(smr_channel_writer *w, unsigned *out) {
   /* relaxed: only this writer stores `current`. */
   uint64_t cur = atomic_load_explicit(&w->st->current, memory_order_relaxed);
-  int cur_idx = cur ? (int)SMR__SHM_INDEX(cur) : -1;
+  int cur_idx = cur ? (int)SMR__CHANNEL_INDEX(cur) : -1;
   int64_t deadline = 0, start = 0, slice = LIVENESS_MIN_NS;
   uint32_t candidates = 0;
   for (unsigned i = 0; i < w->nbuf; i++)
@@ -1380,8 +1406,8 @@ static int choose_buffer(smr_shm_writer *w, unsigned *out) {
 }
 
 /* Make buffer i's file hold `cap` bytes and map it for writing. */
-static int prepare_buffer(smr_shm_writer *w, unsigned i, uint64_t cap) {
-  int r; /* the data files are open since smr_shm_writer_open */
+static int prepare_buffer(smr_channel_writer *w, unsigned i, uint64_t cap) {
+  int r; /* the data files are open since smr_channel_writer_open */
   uint64_t page = 4096;
   uint64_t need = (cap + page - 1) & ~(page - 1);
   uint64_t have = w->file_size[i];
@@ -1423,13 +1449,13 @@ static int prepare_buffer(smr_shm_writer *w, unsigned i, uint64_t cap) {
   return 0;
 }
 
-int smr_shm_begin(smr_shm_writer *w, uint64_t capacity, void **buf) {
+int smr_channel_begin(smr_channel_writer *w, uint64_t capacity, void **buf) {
   clear_path();
   if (!w || !buf)
     return -EINVAL;
   if (w->build >= 0)
     return -EBUSY;
-  if (capacity > SMR_SHM_MAX_PAYLOAD)
+  if (capacity > SMR_CHANNEL_MAX_PAYLOAD)
     return -EFBIG;
   w->build_reclaimed = 0;
   w->build_waited = 0;
@@ -1446,7 +1472,7 @@ int smr_shm_begin(smr_shm_writer *w, uint64_t capacity, void **buf) {
   return 0;
 }
 
-int smr_shm_abort(smr_shm_writer *w) {
+int smr_channel_abort(smr_channel_writer *w) {
   clear_path();
   if (!w || w->build < 0)
     return -EINVAL;
@@ -1454,10 +1480,10 @@ int smr_shm_abort(smr_shm_writer *w) {
   return 0;
 }
 
-/* Whether a tracked reader may be blocked in smr_shm_wait: its flag, or
+/* Whether a tracked reader may be blocked in smr_channel_wait: its flag, or
  * any slot we read by pread (one syscall per slot costs more than the
  * futex_wake it would save). */
-static bool any_waiting(smr_shm_writer *w) {
+static bool any_waiting(smr_channel_writer *w) {
   for (unsigned j = 0; j < w->nlive; j++) {
     const struct slot_ent *e = &w->ent[w->live[j]];
     /* relaxed: ordered after our notify store by the caller's fence. */
@@ -1467,18 +1493,18 @@ static bool any_waiting(smr_shm_writer *w) {
   return false;
 }
 
-static int commit_sum(smr_shm_writer *w, uint64_t size, uint64_t sum,
-                      bool have_sum, struct smr_shm_commit_info *info) {
+static int commit_sum(smr_channel_writer *w, uint64_t size, uint64_t sum,
+                      bool have_sum, struct smr_channel_commit_info *info) {
   clear_path();
   if (!w || w->build < 0 || size > w->build_cap)
     return -EINVAL;
   unsigned i = (unsigned)w->build;
   int r;
-  if (w->flags & SMR__SHM_F_NOSUM)
+  if (w->flags & SMR__CHANNEL_F_NOSUM)
     sum = 0;
   else if (!have_sum)
     sum = size ? checksum(w->map[i], size) : checksum(empty_payload, 0);
-  if ((w->flags & SMR__SHM_F_DURABLE) && size) {
+  if ((w->flags & SMR__CHANNEL_F_DURABLE) && size) {
     r = smr__map_sync(w->map[i], size);
     if (r == 0)
       r = smr__file_sync(w->data_fd[i]);
@@ -1487,10 +1513,10 @@ static int commit_sum(smr_shm_writer *w, uint64_t size, uint64_t sum,
   }
   /* relaxed: only this writer stores `current`. */
   uint64_t old = atomic_load_explicit(&w->st->current, memory_order_relaxed);
-  uint64_t version = SMR__SHM_VERSION(old) + 1;
+  uint64_t version = SMR__CHANNEL_VERSION(old) + 1;
   if (version > (UINT64_MAX >> 8))
     return -EOVERFLOW; /* 2^56 versions: only a corrupt file gets here */
-  struct smr__shm_desc *d = &w->st->desc[i];
+  struct smr__channel_desc *d = &w->st->desc[i];
   /* relaxed: published by the release store of `current` below. */
   atomic_store_explicit(&d->version, version, memory_order_relaxed);
   atomic_store_explicit(&d->size, size, memory_order_relaxed);
@@ -1500,27 +1526,27 @@ static int commit_sum(smr_shm_writer *w, uint64_t size, uint64_t sum,
   atomic_store_explicit(&d->file_ino, w->file_ino[i], memory_order_relaxed);
   w->pub_seq++;
   if (old)
-    w->decur[SMR__SHM_INDEX(old)] = w->pub_seq;
+    w->decur[SMR__CHANNEL_INDEX(old)] = w->pub_seq;
   w->held[i] = (version << 8) | i;
   /* release: the payload and descriptor happen before any reader that
-   * loads this value (pairs with the acquire loads in smr_shm_read). */
+   * loads this value (pairs with the acquire loads in smr_channel_read). */
   atomic_store_explicit(&w->st->current, (version << 8) | i,
                         memory_order_release);
   w->build = -1;
   /* relaxed: statistics. */
   atomic_fetch_add_explicit(&w->st->publishes, 1, memory_order_relaxed);
-  /* release: pairs with the acquire load of notify in smr_shm_wait. */
+  /* release: pairs with the acquire load of notify in smr_channel_wait. */
   atomic_store_explicit(&w->st->notify, (uint32_t)version,
                         memory_order_release);
   /* StoreLoad: our notify store before the loads of the slots' `waiting`;
    * pairs with the reader's fence between storing `waiting` and loading
    * notify (Dekker: we see its flag, or it sees the new notify).  A reader
-   * we have not acked yet does not rely on this (see smr_shm_wait). */
+   * we have not acked yet does not rely on this (see smr_channel_wait). */
   smr__fence_seq_cst();
   if (any_waiting(w))
     smr__futex_wake(&w->st->notify, INT_MAX);
-  if (w->flags & SMR__SHM_F_DURABLE) {
-    r = smr__map_sync(w->st, SMR__SHM_HEADER_SIZE);
+  if (w->flags & SMR__CHANNEL_F_DURABLE) {
+    r = smr__map_sync(w->st, SMR__CHANNEL_HEADER_SIZE);
     if (r < 0)
       return -EIO; /* published, but not yet durable */
   }
@@ -1534,20 +1560,20 @@ static int commit_sum(smr_shm_writer *w, uint64_t size, uint64_t sum,
   return 0;
 }
 
-int smr_shm_commit(smr_shm_writer *w, uint64_t size,
-                   struct smr_shm_commit_info *info) {
+int smr_channel_commit(smr_channel_writer *w, uint64_t size,
+                       struct smr_channel_commit_info *info) {
   return commit_sum(w, size, 0, false, info);
 }
 
-int smr_shm_publish(smr_shm_writer *w, const void *data, uint64_t size,
-                    struct smr_shm_commit_info *info) {
+int smr_channel_publish(smr_channel_writer *w, const void *data, uint64_t size,
+                        struct smr_channel_commit_info *info) {
   if (!w || (!data && size))
     return -EINVAL;
   void *buf;
-  int r = smr_shm_begin(w, size, &buf);
+  int r = smr_channel_begin(w, size, &buf);
   if (r < 0)
     return r;
-  if (w->flags & SMR__SHM_F_NOSUM) {
+  if (w->flags & SMR__CHANNEL_F_NOSUM) {
     if (size)
       memcpy(buf, data, (size_t)size);
     return commit_sum(w, size, 0, true, info);
@@ -1560,33 +1586,35 @@ int smr_shm_publish(smr_shm_writer *w, const void *data, uint64_t size,
 /* ---- reader -------------------------------------------------------------- */
 
 struct reader {
-  smr_shm_reader pub; /* first: the public head */
+  smr_channel_reader pub; /* first: the public head */
   char *prefix;
   int state_fd, dir_fd, slot_fd;
-  struct smr__shm_state *st;  /* read-only */
-  struct smr__shm_slot *slot; /* our slot file, read-write */
+  struct smr__channel_state *st;  /* read-only */
+  struct smr__channel_slot *slot; /* our slot file, read-write */
   uint64_t slot_ino;
   unsigned nbuf, nslots, slot_index, open_flags, chan_flags;
   unsigned chan_uid; /* owner of the state file: the channel's writer */
   bool symmetric;
   int owner_pid;
-  int data_fd[SMR_SHM_MAX_BUFFERS];
-  const unsigned char *map[SMR_SHM_MAX_BUFFERS];
-  uint64_t map_len[SMR_SHM_MAX_BUFFERS];
-  uint64_t file_dev[SMR_SHM_MAX_BUFFERS], file_ino[SMR_SHM_MAX_BUFFERS];
+  int data_fd[SMR_CHANNEL_MAX_BUFFERS];
+  const unsigned char *map[SMR_CHANNEL_MAX_BUFFERS];
+  uint64_t map_len[SMR_CHANNEL_MAX_BUFFERS];
+  uint64_t file_dev[SMR_CHANNEL_MAX_BUFFERS], file_ino[SMR_CHANNEL_MAX_BUFFERS];
   uint64_t last_read; /* `current` of the previous successful read */
   uint64_t verified;  /* `current` whose checksum was verified */
-  void (*hook)(smr_shm_reader *, void *);
+#ifdef SMR_TEST_HOOKS
+  void (*hook)(smr_channel_reader *, void *); /* test_hooks.h */
   void *hook_arg;
   bool skip_validate;
+#endif
 };
 
-static struct reader *R(smr_shm_reader *r) {
+static struct reader *R(smr_channel_reader *r) {
   return (struct reader *)r;
 }
 
 static void reader_free(struct reader *h) {
-  for (unsigned i = 0; i < SMR_SHM_MAX_BUFFERS; i++) {
+  for (unsigned i = 0; i < SMR_CHANNEL_MAX_BUFFERS; i++) {
     smr__unmap((void *)h->map[i], h->map_len[i]);
     smr__file_close(h->data_fd[i]);
   }
@@ -1604,9 +1632,9 @@ static void reader_free(struct reader *h) {
     smr__unlock_byte(h->slot_fd, 0);
   }
   if (h->slot)
-    smr__unmap(h->slot, SMR__SHM_SLOT_FILE_SIZE);
+    smr__unmap(h->slot, SMR__CHANNEL_SLOT_FILE_SIZE);
   if (h->st)
-    smr__unmap(h->st, smr__shm_state_size(h->nslots));
+    smr__unmap(h->st, smr__channel_state_size(h->nslots));
   smr__file_close(h->slot_fd);
   smr__file_close(h->dir_fd);
   smr__file_close(h->state_fd);
@@ -1650,7 +1678,7 @@ static struct reader *reader_alloc(void) {
   if (!h)
     return NULL;
   h->state_fd = h->dir_fd = h->slot_fd = -1;
-  for (unsigned i = 0; i < SMR_SHM_MAX_BUFFERS; i++)
+  for (unsigned i = 0; i < SMR_CHANNEL_MAX_BUFFERS; i++)
     h->data_fd[i] = -1;
   return h;
 }
@@ -1705,15 +1733,15 @@ static int claim_slot(struct reader *h) {
   if (fd < 0)
     return fd;
   h->slot_fd = fd;
-  int r = smr__file_allocate(fd, SMR__SHM_SLOT_FILE_SIZE);
+  int r = smr__file_allocate(fd, SMR__CHANNEL_SLOT_FILE_SIZE);
   void *p = NULL;
   if (r == 0)
-    r = smr__map(fd, SMR__SHM_SLOT_FILE_SIZE, true, false, &p);
+    r = smr__map(fd, SMR__CHANNEL_SLOT_FILE_SIZE, true, false, &p);
   if (r == 0) {
     h->slot = p;
     /* relaxed: published to the writer by the link below (a syscall that
      * the writer's discovery follows). */
-    atomic_store_explicit(&h->slot->magic, SMR__SHM_SLOT_MAGIC,
+    atomic_store_explicit(&h->slot->magic, SMR__CHANNEL_SLOT_MAGIC,
                           memory_order_relaxed);
     atomic_store_explicit(&h->slot->pid, (uint32_t)h->owner_pid,
                           memory_order_relaxed);
@@ -1751,10 +1779,10 @@ static int claim_slot(struct reader *h) {
   return r;
 }
 
-int smr_shm_reader_open(const char *name, unsigned flags,
-                        smr_shm_reader **out) {
+int smr_channel_reader_open(const char *name, unsigned flags,
+                            smr_channel_reader **out) {
   clear_path();
-  if (!out || (flags & ~SMR_SHM_VERIFY))
+  if (!out || (flags & ~SMR_CHANNEL_VERIFY))
     return -EINVAL;
   *out = NULL;
   struct reader *h = reader_alloc();
@@ -1772,7 +1800,7 @@ int smr_shm_reader_open(const char *name, unsigned flags,
     reader_free(h);
     return r;
   }
-  h->symmetric = (h->chan_flags & SMR__SHM_F_SYMMETRIC) != 0;
+  h->symmetric = (h->chan_flags & SMR__CHANNEL_F_SYMMETRIC) != 0;
   /* If registration fails we fence ourselves: always correct, whatever
    * barrier the writer uses. */
   if (!h->symmetric && smr__membarrier_global_register() < 0)
@@ -1781,17 +1809,17 @@ int smr_shm_reader_open(const char *name, unsigned flags,
   h->pub.waiting = &h->st->waiting;
   h->pub.active = &h->slot->active;
   /* No view yet: the fast path needs flags == 0. */
-  h->pub.flags = SMR__SHM_NOVIEW | (h->symmetric ? SMR__SHM_SLOW : 0);
+  h->pub.flags = SMR__CHANNEL_NOVIEW | (h->symmetric ? SMR__CHANNEL_SLOW : 0);
   h->pub.cached = 0;
   *out = &h->pub;
   return 0;
 }
 
-int smr_shm_reader_close(smr_shm_reader *r) {
+int smr_channel_reader_close(smr_channel_reader *r) {
   clear_path();
   if (!r)
     return 0;
-  if (r->flags & SMR__SHM_HELD)
+  if (r->flags & SMR__CHANNEL_HELD)
     return -EBUSY;
   reader_free(R(r));
   return 0;
@@ -1799,15 +1827,15 @@ int smr_shm_reader_close(smr_shm_reader *r) {
 
 /* Validate the descriptor of `cur` (pinned) and map its buffer. */
 static int prepare_view(struct reader *h, uint64_t cur) {
-  unsigned i = SMR__SHM_INDEX(cur);
-  if (i >= h->nbuf || SMR__SHM_VERSION(cur) == 0)
+  unsigned i = SMR__CHANNEL_INDEX(cur);
+  if (i >= h->nbuf || SMR__CHANNEL_VERSION(cur) == 0)
     return -EBADMSG;
-  struct smr__shm_desc *d = &h->st->desc[i];
+  struct smr__channel_desc *d = &h->st->desc[i];
   /* relaxed: ordered after our acquire load of `current`, which the writer
    * stored (release) after these. */
   uint64_t version = atomic_load_explicit(&d->version, memory_order_relaxed);
   uint64_t size = atomic_load_explicit(&d->size, memory_order_relaxed);
-  if (version != SMR__SHM_VERSION(cur) || size > SMR_SHM_MAX_PAYLOAD)
+  if (version != SMR__CHANNEL_VERSION(cur) || size > SMR_CHANNEL_MAX_PAYLOAD)
     return -EBADMSG;
   int r;
   if (h->data_fd[i] < 0) {
@@ -1858,8 +1886,8 @@ static int prepare_view(struct reader *h, uint64_t cur) {
   }
   const void *data =
       size ? (const void *)h->map[i] : (const void *)empty_payload;
-  if ((h->open_flags & SMR_SHM_VERIFY) && h->verified != cur &&
-      !(h->chan_flags & SMR__SHM_F_NOSUM)) {
+  if ((h->open_flags & SMR_CHANNEL_VERIFY) && h->verified != cur &&
+      !(h->chan_flags & SMR__CHANNEL_F_NOSUM)) {
     /* relaxed: ordered like version and size above. */
     uint64_t sum = atomic_load_explicit(&d->checksum, memory_order_relaxed);
     if (checksum(data, size) != sum)
@@ -1869,7 +1897,7 @@ static int prepare_view(struct reader *h, uint64_t cur) {
   h->pub.cached = cur;
   h->pub.cached_data = data;
   h->pub.cached_size = size;
-  h->pub.flags &= ~SMR__SHM_NOVIEW;
+  h->pub.flags &= ~SMR__CHANNEL_NOVIEW;
   return 0;
 }
 
@@ -1877,7 +1905,7 @@ static void unpin(struct reader *h) {
   /* release: our reads of the buffer happen before the writer reuses it
    * (pairs with the acquire loads in the writer's scan). */
   atomic_store_explicit(&h->slot->active, 0, memory_order_release);
-  h->pub.flags &= ~SMR__SHM_HELD;
+  h->pub.flags &= ~SMR__CHANNEL_HELD;
   /* StoreLoad before reading `waiting`: the writer's barrier in
    * asymmetric mode, our own fence in symmetric mode. */
   if (h->symmetric)
@@ -1886,10 +1914,10 @@ static void unpin(struct reader *h) {
     atomic_signal_fence(memory_order_seq_cst);
 }
 
-int smr__shm_read_slow(smr_shm_reader *pub) {
+int smr__channel_read_slow(smr_channel_reader *pub) {
   clear_path();
   struct reader *h = R(pub);
-  if (pub->flags & SMR__SHM_HELD)
+  if (pub->flags & SMR__CHANNEL_HELD)
     return -EBUSY;
   SMR_ASSERT(h->owner_pid == smr__getpid() && "reader handle used after fork");
   uint64_t cur;
@@ -1901,8 +1929,10 @@ int smr__shm_read_slow(smr_shm_reader *pub) {
       atomic_store_explicit(&h->slot->active, 0, memory_order_release);
       return -ENODATA;
     }
+#ifdef SMR_TEST_HOOKS
     if (h->hook)
       h->hook(pub, h->hook_arg);
+#endif
     /* Announce cur (it stays announced after release: the fast path then
      * only flips `active`).  relaxed: ordered before the re-load by the
      * fence, which pairs with the writer's fence between its store of
@@ -1911,19 +1941,21 @@ int smr__shm_read_slow(smr_shm_reader *pub) {
     atomic_store_explicit(&h->slot->pin, cur, memory_order_relaxed);
     atomic_store_explicit(&h->slot->active, 1, memory_order_relaxed);
     smr__fence_seq_cst();
+#ifdef SMR_TEST_HOOKS
     if (h->skip_validate)
       break;
+#endif
     /* acquire: as above. */
     if (atomic_load_explicit(h->pub.current, memory_order_acquire) == cur)
       break;
   }
-  pub->flags |= SMR__SHM_HELD;
-  if (cur != pub->cached || (pub->flags & SMR__SHM_NOVIEW)) {
+  pub->flags |= SMR__CHANNEL_HELD;
+  if (cur != pub->cached || (pub->flags & SMR__CHANNEL_NOVIEW)) {
     int r = prepare_view(h, cur);
     if (r < 0) {
       /* The fast path needs cached == our announcement: invalidate. */
-      pub->flags |= SMR__SHM_NOVIEW;
-      smr__shm_release_slow(pub);
+      pub->flags |= SMR__CHANNEL_NOVIEW;
+      smr__channel_release_slow(pub);
       return r;
     }
   }
@@ -1932,48 +1964,49 @@ int smr__shm_read_slow(smr_shm_reader *pub) {
   return 0;
 }
 
-void smr__shm_release_slow(smr_shm_reader *pub) {
+void smr__channel_release_slow(smr_channel_reader *pub) {
   struct reader *h = R(pub);
-  if (pub->flags & SMR__SHM_HELD)
+  if (pub->flags & SMR__CHANNEL_HELD)
     unpin(h);
   /* relaxed: ordered after the unpin by the barrier discussed there. */
   if (atomic_load_explicit(&h->st->waiting, memory_order_relaxed))
     smr__file_touch(h->slot_fd); /* the writer's directory watch wakes it */
 }
 
-int smr_shm_verify(smr_shm_reader *pub, const smr_shm_guard *g) {
+int smr_channel_verify(smr_channel_reader *pub, const smr_channel_guard *g) {
   clear_path();
-  if (!pub || !g || !(pub->flags & SMR__SHM_HELD))
+  if (!pub || !g || !(pub->flags & SMR__CHANNEL_HELD))
     return -EINVAL;
   struct reader *h = R(pub);
-  if (h->chan_flags & SMR__SHM_F_NOSUM)
+  if (h->chan_flags & SMR__CHANNEL_F_NOSUM)
     return -ENOTSUP;
-  unsigned i = SMR__SHM_INDEX(pub->cached);
+  unsigned i = SMR__CHANNEL_INDEX(pub->cached);
   /* relaxed: the descriptor of a pinned buffer does not change. */
   uint64_t sum =
       atomic_load_explicit(&h->st->desc[i].checksum, memory_order_relaxed);
   return checksum(g->data, g->size) == sum ? 0 : -EBADMSG;
 }
 
-uint64_t smr_shm_version(smr_shm_reader *pub) {
+uint64_t smr_channel_version(smr_channel_reader *pub) {
   if (!pub)
     return 0;
   /* acquire: pairs with the writer's release store of `current`. */
-  return SMR__SHM_VERSION(
+  return SMR__CHANNEL_VERSION(
       atomic_load_explicit(pub->current, memory_order_acquire));
 }
 
-/* The state file we hold was removed (smr_shm_unlink): no new versions. */
+/* The state file we hold was removed (smr_channel_unlink): no new versions. */
 static bool channel_unlinked(struct reader *h) {
   uint64_t nlink;
   return smr__file_stat(h->state_fd, NULL, &nlink) == 0 && nlink == 0;
 }
 
-int smr_shm_wait(smr_shm_reader *pub, uint64_t version, int64_t timeout_ns) {
+int smr_channel_wait(smr_channel_reader *pub, uint64_t version,
+                     int64_t timeout_ns) {
   clear_path();
   if (!pub)
     return -EINVAL;
-  if (pub->flags & SMR__SHM_HELD)
+  if (pub->flags & SMR__CHANNEL_HELD)
     return -EBUSY;
   struct reader *h = R(pub);
   int64_t deadline = deadline_of(timeout_ns);
@@ -1988,14 +2021,14 @@ int smr_shm_wait(smr_shm_reader *pub, uint64_t version, int64_t timeout_ns) {
     /* acquire: pairs with the writer's release store of our ack.  Once the
      * writer tracks our file, every commit after that looks at our flag;
      * before, a commit may miss it, so we sleep in short slices. */
-    bool acked = atomic_load_explicit(&smr__shm_acks(h->st)[h->slot_index],
+    bool acked = atomic_load_explicit(&smr__channel_acks(h->st)[h->slot_index],
                                       memory_order_acquire) == h->slot_ino;
     /* acquire: pairs with the writer's release store of notify. */
     uint32_t n = atomic_load_explicit(&h->st->notify, memory_order_acquire);
     /* acquire: pairs with the writer's release store of `current`. */
     uint64_t cur = atomic_load_explicit(h->pub.current, memory_order_acquire);
     int64_t now = smr__now_ns();
-    if (SMR__SHM_VERSION(cur) != version) {
+    if (SMR__CHANNEL_VERSION(cur) != version) {
       r = 0;
       break;
     }
@@ -2024,22 +2057,24 @@ int smr_shm_wait(smr_shm_reader *pub, uint64_t version, int64_t timeout_ns) {
   return r;
 }
 
-void smr__shm_set_test_hook(smr_shm_reader *pub,
-                            void (*hook)(smr_shm_reader *, void *), void *arg,
-                            bool unsafe_skip_validate) {
+#ifdef SMR_TEST_HOOKS
+void smr__channel_set_test_hook(smr_channel_reader *pub,
+                                void (*hook)(smr_channel_reader *, void *),
+                                void *arg, bool unsafe_skip_validate) {
   struct reader *h = R(pub);
   h->hook = hook;
   h->hook_arg = arg;
   h->skip_validate = unsafe_skip_validate;
   if (hook || unsafe_skip_validate)
-    pub->flags |= SMR__SHM_SLOW;
+    pub->flags |= SMR__CHANNEL_SLOW;
   else if (!h->symmetric)
-    pub->flags &= ~SMR__SHM_SLOW;
+    pub->flags &= ~SMR__CHANNEL_SLOW;
 }
+#endif
 
 /* ---- unlink and stat ----------------------------------------------------- */
 
-int smr_shm_unlink(const char *name) {
+int smr_channel_unlink(const char *name) {
   clear_path();
   char *prefix;
   int r = make_prefix(name, &prefix);
@@ -2073,7 +2108,7 @@ int smr_shm_unlink(const char *name) {
   r = smr__file_unlink(path);
   if (r == 0) {
     remove_readers_dir(prefix); /* best effort, like the data files */
-    for (int i = 0; i < (int)SMR_SHM_MAX_BUFFERS; i++) {
+    for (int i = 0; i < (int)SMR_CHANNEL_MAX_BUFFERS; i++) {
       file_path(path, prefix, ".smr-data-", i);
       smr__file_unlink(path);
     }
@@ -2093,8 +2128,8 @@ out:
 
 struct stat_ctx {
   struct reader *h;
-  struct smr_shm_stat *st;
-  struct smr_shm_reader_stat *rs;
+  struct smr_channel_stat *st;
+  struct smr_channel_reader_stat *rs;
   size_t cap, n;
 };
 
@@ -2118,28 +2153,30 @@ static int stat_one(const char *name, void *arg) {
   uint64_t version = c->st->version;
   c->st->readers++; /* in use: alive, or dead and not yet removed */
   if (alive) {
-    if (active && pin && SMR__SHM_INDEX(pin) < c->h->nbuf)
-      c->st->buffer[SMR__SHM_INDEX(pin)].pinned++;
+    if (active && pin && SMR__CHANNEL_INDEX(pin) < c->h->nbuf)
+      c->st->buffer[SMR__CHANNEL_INDEX(pin)].pinned++;
   }
   if (c->n < c->cap) {
-    struct smr_shm_reader_stat *rs = &c->rs[c->n];
+    struct smr_channel_reader_stat *rs = &c->rs[c->n];
     rs->slot = (unsigned)i;
     rs->pid = (int)sn.pid;
     rs->alive = alive > 0;
-    rs->last_version = SMR__SHM_VERSION(pin);
-    rs->pinned_version = active ? SMR__SHM_VERSION(pin) : 0;
-    rs->lag = pin && SMR__SHM_VERSION(pin) <= version
-                  ? version - SMR__SHM_VERSION(pin)
+    rs->last_version = SMR__CHANNEL_VERSION(pin);
+    rs->pinned_version = active ? SMR__CHANNEL_VERSION(pin) : 0;
+    rs->lag = pin && SMR__CHANNEL_VERSION(pin) <= version
+                  ? version - SMR__CHANNEL_VERSION(pin)
                   : 0;
   }
   c->n++;
   return 0;
 }
 
-int smr_shm_stat(const char *name, unsigned flags, struct smr_shm_stat *st,
-                 struct smr_shm_reader_stat *rs, size_t cap, size_t *nrs) {
+int smr_channel_stat(const char *name, unsigned flags,
+                     struct smr_channel_stat *st,
+                     struct smr_channel_reader_stat *rs, size_t cap,
+                     size_t *nrs) {
   clear_path();
-  if (!st || (cap && !rs) || (flags & ~SMR_SHM_STAT_VERIFY))
+  if (!st || (cap && !rs) || (flags & ~SMR_CHANNEL_STAT_VERIFY))
     return -EINVAL;
   memset(st, 0, sizeof *st);
   if (nrs)
@@ -2150,18 +2187,18 @@ int smr_shm_stat(const char *name, unsigned flags, struct smr_shm_stat *st,
   int r = open_channel(h, name);
   if (r < 0)
     goto out;
-  struct smr__shm_state *s = h->st;
+  struct smr__channel_state *s = h->st;
   /* acquire: pairs with the writer's release store of `current`. */
   uint64_t cur = atomic_load_explicit(&s->current, memory_order_acquire);
-  unsigned ci = SMR__SHM_INDEX(cur);
-  if (cur && (ci >= h->nbuf || SMR__SHM_VERSION(cur) == 0)) {
+  unsigned ci = SMR__CHANNEL_INDEX(cur);
+  if (cur && (ci >= h->nbuf || SMR__CHANNEL_VERSION(cur) == 0)) {
     r = -EBADMSG;
     goto out;
   }
-  st->version = SMR__SHM_VERSION(cur);
+  st->version = SMR__CHANNEL_VERSION(cur);
   st->buffers = h->nbuf;
   st->readers_max = h->nslots;
-  st->flags = h->chan_flags;
+  st->flags = options_of_state_flags(h->chan_flags);
   /* relaxed: statistics, informational. */
   st->writer_pid =
       (int)atomic_load_explicit(&s->writer_pid, memory_order_relaxed);
@@ -2173,7 +2210,7 @@ int smr_shm_stat(const char *name, unsigned flags, struct smr_shm_stat *st,
     goto out;
   st->writer_alive = r > 0;
   for (unsigned i = 0; i < h->nbuf; i++) {
-    struct smr__shm_desc *d = &s->desc[i];
+    struct smr__channel_desc *d = &s->desc[i];
     /* relaxed: a snapshot for display; may be mid-update. */
     st->buffer[i].version =
         atomic_load_explicit(&d->version, memory_order_relaxed);
@@ -2191,33 +2228,33 @@ int smr_shm_stat(const char *name, unsigned flags, struct smr_shm_stat *st,
   if (nrs)
     *nrs = c.n;
   r = 0;
-  if (h->chan_flags & SMR__SHM_F_NOSUM) {
-    st->checksum = SMR_SHM_CHECKSUM_NONE;
-  } else if (!(flags & SMR_SHM_STAT_VERIFY) || !cur) {
-    st->checksum = SMR_SHM_CHECKSUM_SKIP;
+  if (h->chan_flags & SMR__CHANNEL_F_NOSUM) {
+    st->checksum = SMR_CHANNEL_CHECKSUM_NONE;
+  } else if (!(flags & SMR_CHANNEL_STAT_VERIFY) || !cur) {
+    st->checksum = SMR_CHANNEL_CHECKSUM_SKIP;
   } else {
-    smr_shm_reader *rd;
-    r = smr_shm_reader_open(name, 0, &rd);
+    smr_channel_reader *rd;
+    r = smr_channel_reader_open(name, 0, &rd);
     if (r == -EUSERS || r == -EACCES) {
       /* Cannot join (every slot taken, or not allowed to): report the rest
        * unverified rather than nothing. */
-      st->checksum = SMR_SHM_CHECKSUM_SKIP;
+      st->checksum = SMR_CHANNEL_CHECKSUM_SKIP;
       r = 0;
       goto out;
     }
     if (r < 0)
       goto out;
-    smr_shm_guard g;
-    r = smr_shm_read(rd, &g);
+    smr_channel_guard g;
+    r = smr_channel_read(rd, &g);
     if (r == 0) {
-      st->checksum = smr_shm_verify(rd, &g) == 0 ? SMR_SHM_CHECKSUM_OK
-                                                 : SMR_SHM_CHECKSUM_BAD;
-      smr_shm_release(rd, &g);
+      st->checksum = smr_channel_verify(rd, &g) == 0 ? SMR_CHANNEL_CHECKSUM_OK
+                                                     : SMR_CHANNEL_CHECKSUM_BAD;
+      smr_channel_release(rd, &g);
     } else if (r == -EBADMSG || r == -ESTALE) {
-      st->checksum = SMR_SHM_CHECKSUM_BAD;
+      st->checksum = SMR_CHANNEL_CHECKSUM_BAD;
       r = 0;
     }
-    smr_shm_reader_close(rd);
+    smr_channel_reader_close(rd);
   }
 out:
   reader_free(h);

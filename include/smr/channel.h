@@ -1,17 +1,17 @@
-/* smr/shm.h - cross-process publication: one writer process publishes byte
+/* smr/channel.h - cross-process publication: one writer process publishes byte
  * payloads through a channel of memory-mapped files; any number of reader
  * processes read the current payload in place, zero-copy.
  *
  *   // writer process
- *   smr_shm_writer *w;  smr_shm_writer_open("routes", NULL, &w);
- *   smr_shm_publish(w, bytes, n, NULL);            // or begin/fill/commit
+ *   smr_channel_writer *w;  smr_channel_writer_open("routes", NULL, &w);
+ *   smr_channel_publish(w, bytes, n, NULL);            // or begin/fill/commit
  *
  *   // each reader process (one handle per thread)
- *   smr_shm_reader *r;  smr_shm_reader_open("routes", 0, &r);
- *   smr_shm_guard g;
- *   if (smr_shm_read(r, &g) == 0) { use(g.data, g.size); smr_shm_release(r,
- * &g); } smr_shm_wait(r, g.version, 1000000000);        // block for the next
- * one
+ *   smr_channel_reader *r;  smr_channel_reader_open("routes", 0, &r);
+ *   smr_channel_guard g;
+ *   if (smr_channel_read(r, &g) == 0) { use(g.data, g.size);
+ * smr_channel_release(r, &g); } smr_channel_wait(r, g.version, 1000000000); //
+ * block for the next one
  *
  * A channel NAME is a set of files: NAME.smr (the state: header, current
  * version, one descriptor per buffer), NAME.smr-data-0 .. NAME.smr-data-(K-1)
@@ -31,10 +31,10 @@
  * data files too), and uses an existing file only if it is a regular file
  * of its own euid with one link; readers refuse data files whose owner is
  * not the state file's.  In a shared directory such as /dev/shm another
- * user who creates one of the names first makes smr_shm_writer_open fail
+ * user who creates one of the names first makes smr_channel_writer_open fail
  * (-EPERM, or -EEXIST for a symlink, FIFO, directory or hard link of the
  * writer's own user), never write into that user's file; the name is in
- * smr_shm_error_path().  Readers trust whoever owns the state file.
+ * smr_channel_error_path().  Readers trust whoever owns the state file.
  *
  * Signal handlers: a handle must not be used from a signal handler that can
  * interrupt a call on the same handle (a read in progress would then hold a
@@ -61,13 +61,13 @@
  * readers past the timeout, or a guard is already held; -EBADMSG a file is
  * corrupt, truncated, foreign or of another layout version, or a checksum did
  * not verify; -EUSERS all reader slots taken; -EFBIG payload above
- * SMR_SHM_MAX_PAYLOAD or above RLIMIT_FSIZE; -ENOSPC out of space; -EACCES
+ * SMR_CHANNEL_MAX_PAYLOAD or above RLIMIT_FSIZE; -ENOSPC out of space; -EACCES
  * permissions; -ETIMEDOUT nothing new within the timeout; -EPERM (writer) a
  * channel file is another user's; -EEXIST (writer) a channel file's name is
  * taken by something that is not a regular file with one link.
  */
-#ifndef SMR_SHM_H
-#define SMR_SHM_H
+#ifndef SMR_CHANNEL_H
+#define SMR_CHANNEL_H
 
 #include "smr/common.h"
 #include <stdbool.h>
@@ -77,32 +77,35 @@ extern "C" {
 #endif
 
 /* Largest payload: 2^46 bytes (64 TiB); files need 64-bit offsets. */
-#define SMR_SHM_MAX_PAYLOAD (1ull << 46)
-#define SMR_SHM_MAX_BUFFERS 32u   /* K, the ring of payload buffers */
-#define SMR_SHM_MAX_READERS 4096u /* reader slot names r0 .. r4095 */
+#define SMR_CHANNEL_MAX_PAYLOAD (1ull << 46)
+#define SMR_CHANNEL_MAX_BUFFERS 32u   /* K, the ring of payload buffers */
+#define SMR_CHANNEL_MAX_READERS 4096u /* reader slot names r0 .. r4095 */
 
 /* ---- Writer -------------------------------------------------------------- */
 
-typedef struct smr_shm_writer smr_shm_writer;
+typedef struct smr_channel_writer smr_channel_writer;
 
-/* Option flags (smr_shm_options.flags). */
-#define SMR_SHM_DURABLE 0x1u /* fdatasync payload, then state, per publish */
-#define SMR_SHM_NO_CHECKSUM                                                    \
-  0x2u                        /* store no checksum (readers cannot verify)     \
-                               */
-#define SMR_SHM_NO_UMASK 0x4u /* apply the modes exactly (fchmod) */
-#define SMR_SHM_SYMMETRIC                                                      \
-  0x8u /* readers fence; the writer uses no membarrier */
+/* Option flags (smr_channel_options.flags; also smr_channel_stat.flags).
+ * Values are unique across libsmr's flag sets: a reader or stat flag here is
+ * refused with -EINVAL. */
+/* fdatasync payload, then state, per publish. */
+#define SMR_CHANNEL_DURABLE 0x100u
+/* Store no checksum (readers cannot verify). */
+#define SMR_CHANNEL_NO_CHECKSUM 0x200u
+/* Apply the modes exactly (fchmod). */
+#define SMR_CHANNEL_NO_UMASK 0x400u
+/* Readers fence; the writer uses no membarrier. */
+#define SMR_CHANNEL_SYMMETRIC 0x800u
 
 /* Channel creation options.  Zero-initialise, then set what you need; zero
  * fields take the defaults.  Only used when the writer creates the channel:
  * a writer that takes over an existing channel keeps its layout (buffers,
  * slots, flags) and uses only timeout_ns from here. */
-struct smr_shm_options {
+struct smr_channel_options {
   unsigned buffers;     /* K payload buffers, 2..32 (default 3) */
   unsigned readers;     /* reader slots, 1..4096 (default 64); the writer
                            holds one descriptor per reader */
-  unsigned flags;       /* SMR_SHM_* above */
+  unsigned flags;       /* SMR_CHANNEL_* above */
   unsigned mode;        /* state and data files (default 0644) */
   unsigned reader_mode; /* who may join as reader: the readers directory
                            gets these write bits, x for each r, and the
@@ -123,7 +126,7 @@ struct smr_shm_options {
  * truncated.  Taking over needs every existing file (lock, state, data) to
  * be a regular file of the caller's euid with one link: the same user as
  * the writer that created the channel.  Modes go through the
- * process umask as in open(2) unless SMR_SHM_NO_UMASK: with the usual umask
+ * process umask as in open(2) unless SMR_CHANNEL_NO_UMASK: with the usual umask
  * 022 the readers directory becomes 01755 and only the owner's processes
  * can open readers; use NO_UMASK (or umask 0) to let other users read.
  * opts may be NULL.
@@ -136,19 +139,19 @@ struct smr_shm_options {
  * channel file, or a name the channel needs, belongs to another user: it
  * may be squatted), -EEXIST (a name the channel needs holds a symlink,
  * FIFO, directory or a file with more than one link), -EACCES, -ENOMEM,
- * -ENOSPC, -EMFILE.  smr_shm_error_path() names the file behind -EPERM,
+ * -ENOSPC, -EMFILE.  smr_channel_error_path() names the file behind -EPERM,
  * -EEXIST and -EBADMSG (and most others).  Nothing is ever written to a
  * refused file.  Blocks on file system calls. */
-SMR_API int smr_shm_writer_open(const char *name,
-                                const struct smr_shm_options *opts,
-                                smr_shm_writer **out);
+SMR_API int smr_channel_writer_open(const char *name,
+                                    const struct smr_channel_options *opts,
+                                    smr_channel_writer **out);
 
 /* Release the writer lock, unmap and free.  The channel and its current
- * payload stay readable.  NULL is accepted. */
-SMR_API void smr_shm_writer_close(smr_shm_writer *w);
+ * payload stay readable.  Returns 0 (also for NULL: free-like). */
+SMR_API int smr_channel_writer_close(smr_channel_writer *w);
 
 /* What a publish did (optional out parameter). */
-struct smr_shm_commit_info {
+struct smr_channel_commit_info {
   uint64_t version;        /* the version now current */
   uint64_t bytes;          /* payload bytes published */
   unsigned buffer;         /* buffer index it went to */
@@ -157,8 +160,8 @@ struct smr_shm_commit_info {
 };
 
 /* Build in place: get a writable buffer of at least `capacity` bytes in a
- * buffer no reader can see, fill it, then smr_shm_commit() or
- * smr_shm_abort().  Waits (futex, no polling) up to the timeout while every
+ * buffer no reader can see, fill it, then smr_channel_commit() or
+ * smr_channel_abort().  Waits (futex, no polling) up to the timeout while every
  * free buffer is pinned by live readers; never waits for a dead one.  Grows
  * the file with posix_fallocate, so a full disk is -ENOSPC here, never a
  * SIGBUS later.  A reader's slot file the writer cannot read (pread fails:
@@ -168,76 +171,82 @@ struct smr_shm_commit_info {
  * already open, or every buffer pinned past the timeout), -EFBIG, -ENOSPC,
  * -ENOMEM, -EIO, -EINTR, -EMFILE (no descriptor left to track a new reader:
  * nothing is reused).  Writer thread only; may block. */
-SMR_API int smr_shm_begin(smr_shm_writer *w, uint64_t capacity, void **buf);
+SMR_API int smr_channel_begin(smr_channel_writer *w, uint64_t capacity,
+                              void **buf);
 
 /* Publish the first `size` bytes (<= capacity) of the buffer from
- * smr_shm_begin(): checksum, sync when durable, then one release store makes
- * it current (pairs with the readers' acquire loads of the version), and
- * readers blocked in smr_shm_wait() are woken.  Versions increase by one per
- * publish.  Errors: -EINVAL (no build open, size > capacity), -EIO
- * (durable sync failed; nothing published), -EOVERFLOW (the version would
- * pass 2^56 - 1: only a corrupted state file gets there). */
-SMR_API int smr_shm_commit(smr_shm_writer *w, uint64_t size,
-                           struct smr_shm_commit_info *info);
+ * smr_channel_begin(): checksum, sync when durable, then one release store
+ * makes it current (pairs with the readers' acquire loads of the version), and
+ * readers blocked in smr_channel_wait() are woken.  Versions increase by one
+ * per publish.  Errors: -EINVAL (no build open, size > capacity), -EIO (durable
+ * sync failed; nothing published), -EOVERFLOW (the version would pass 2^56 - 1:
+ * only a corrupted state file gets there). */
+SMR_API int smr_channel_commit(smr_channel_writer *w, uint64_t size,
+                               struct smr_channel_commit_info *info);
 
 /* Drop the open build; nothing is published.  -EINVAL if none is open. */
-SMR_API int smr_shm_abort(smr_shm_writer *w);
+SMR_API int smr_channel_abort(smr_channel_writer *w);
 
 /* Copy `size` bytes and publish them: begin + copy + commit, the checksum
  * computed while the data is still in cache.  data may be NULL if size is 0.
  * Errors as begin and commit. */
-SMR_API int smr_shm_publish(smr_shm_writer *w, const void *data, uint64_t size,
-                            struct smr_shm_commit_info *info);
+SMR_API int smr_channel_publish(smr_channel_writer *w, const void *data,
+                                uint64_t size,
+                                struct smr_channel_commit_info *info);
 
-/* Change the buffer wait timeout (see smr_shm_options.timeout_ns). */
-SMR_API void smr_shm_writer_set_timeout(smr_shm_writer *w, int64_t timeout_ns);
+/* Change the buffer wait timeout (see smr_channel_options.timeout_ns).
+ * Errors: -EINVAL (NULL).  Writer thread. */
+SMR_API int smr_channel_writer_set_timeout(smr_channel_writer *w,
+                                           int64_t timeout_ns);
 
-/* The path of the file behind the last error a smr_shm_* call returned in
+/* The path of the file behind the last error a smr_channel_* call returned in
  * this thread, where one file was at fault (a squatted name, a corrupt or
- * foreign file); "" if none.  Every smr_shm_* call that can fail clears it
+ * foreign file); "" if none.  Every smr_channel_* call that can fail clears it
  * when it starts, so it never names the file of an earlier call's error.
  * Thread-local (another thread's errors are not seen); valid until this
- * thread's next smr_shm_* call or its exit: copy it to keep it.  A path
+ * thread's next smr_channel_* call or its exit: copy it to keep it.  A path
  * longer than 255 bytes is cut to its last bytes after "...", so the file
  * name itself is always whole.  Never NULL. */
-SMR_API const char *smr_shm_error_path(void);
+SMR_API const char *smr_channel_error_path(void);
 
 /* Remove a channel's files (readers that have it open keep their mappings).
  * Errors: -ENOENT (no state file), -EINVAL, -EACCES, -EBUSY (a writer is
  * running). */
-SMR_API int smr_shm_unlink(const char *name);
+SMR_API int smr_channel_unlink(const char *name);
 
 /* ---- Reader -------------------------------------------------------------- */
 
-/* Reader flags (smr_shm_reader_open). */
-#define SMR_SHM_VERIFY 0x1u /* verify each new version's checksum on read */
+/* Reader flags (smr_channel_reader_open; unique across libsmr's flag sets).
+ * Verify each new version's checksum on read. */
+#define SMR_CHANNEL_VERIFY 0x10000u
 
 /* Public head of a reader handle; the library allocates the whole handle.
- * Fields are private: read the payload through smr_shm_read(). */
-typedef struct smr_shm_reader {
+ * Fields are private: read the payload through smr_channel_read(). */
+typedef struct smr_channel_reader {
   SMR_ATOMIC(uint64_t) * current; /* state file: (version << 8) | buffer */
   SMR_ATOMIC(uint32_t) * waiting; /* state file: writer waits for a buffer */
   SMR_ATOMIC(uint32_t) * active;  /* our slot: 1 while a guard is held */
   uint64_t cached;                /* `current` the view below belongs to */
   const void *cached_data;
   uint64_t cached_size;
-  uint32_t flags;    /* SMR__SHM_HELD | _SLOW | _NOVIEW | _INREAD */
+  uint32_t flags;    /* SMR__CHANNEL_HELD | _SLOW | _NOVIEW | _INREAD */
   uint32_t switched; /* set by the slow path: a new version was pinned */
-} smr_shm_reader;
+} smr_channel_reader;
 
-#define SMR__SHM_HELD   0x1u /* a guard is held */
-#define SMR__SHM_SLOW   0x2u /* symmetric mode or test hook: slow path always */
-#define SMR__SHM_NOVIEW 0x4u /* `cached` is not a valid view: slow path */
-#define SMR__SHM_INREAD 0x8u /* SMR_DEBUG: a read is in progress */
+#define SMR__CHANNEL_HELD 0x1u /* a guard is held */
+#define SMR__CHANNEL_SLOW                                                      \
+  0x2u /* symmetric mode or test hook: slow path always */
+#define SMR__CHANNEL_NOVIEW 0x4u /* `cached` is not a valid view: slow path */
+#define SMR__CHANNEL_INREAD 0x8u /* SMR_DEBUG: a read is in progress */
 
-/* A zero-copy view of one payload.  Valid until smr_shm_release(). */
-typedef struct smr_shm_guard {
+/* A zero-copy view of one payload.  Valid until smr_channel_release(). */
+typedef struct smr_channel_guard {
   const void *data; /* read-only; never NULL (size may be 0); aligned to a
                        page (to 8 bytes when size is 0) */
   uint64_t size;    /* payload bytes */
   uint64_t version; /* its version (>= 1) */
   bool switched;    /* another version than this reader's previous read */
-} smr_shm_guard;
+} smr_channel_guard;
 
 /* Open a channel for reading: maps the state read-only, creates this
  * handle's slot file in the readers directory, locks it and links it in
@@ -249,15 +258,15 @@ typedef struct smr_shm_guard {
  * must not use or close the parent's).  Errors: -EINVAL, -ENAMETOOLONG,
  * -ENOENT, -EAGAIN, -EBADMSG, -EACCES, -EUSERS, -ENOMEM, -ENOSPC, -EMFILE.
  * Blocks on file system calls. */
-SMR_API int smr_shm_reader_open(const char *name, unsigned flags,
-                                smr_shm_reader **out);
+SMR_API int smr_channel_reader_open(const char *name, unsigned flags,
+                                    smr_channel_reader **out);
 
 /* Remove the slot file, unmap and free.  -EBUSY if a guard is held (nothing is
  * closed then).  NULL is accepted. */
-SMR_API int smr_shm_reader_close(smr_shm_reader *r);
+SMR_API int smr_channel_reader_close(smr_channel_reader *r);
 
-SMR_API int smr__shm_read_slow(smr_shm_reader *r);
-SMR_API void smr__shm_release_slow(smr_shm_reader *r);
+SMR_API int smr__channel_read_slow(smr_channel_reader *r);
+SMR_API void smr__channel_release_slow(smr_channel_reader *r);
 
 /* Pin the current payload and return a view of it.  Not re-entrant for one
  * handle (no use from a signal handler that interrupts it; SMR_DEBUG builds
@@ -271,19 +280,19 @@ SMR_API void smr__shm_release_slow(smr_shm_reader *r);
  * so the whole payload is visible.  Errors: -ENODATA (nothing published
  * yet), -EBUSY (this handle already holds a guard), -EBADMSG (descriptor or
  * file corrupt, a data file not owned by the state file's owner, or
- * checksum mismatch under SMR_SHM_VERIFY), -ESTALE (the
+ * checksum mismatch under SMR_CHANNEL_VERIFY), -ESTALE (the
  * channel was removed and created anew: open it again), -ENOMEM.
  * On error no guard is held. */
-SMR_INLINE int smr_shm_read(smr_shm_reader *r, smr_shm_guard *g) {
+SMR_INLINE int smr_channel_read(smr_channel_reader *r, smr_channel_guard *g) {
 #ifdef SMR_DEBUG
   /* A read that interrupts a read of the same handle (a signal handler
    * using the handle it interrupted) would leave the interrupted one
    * holding a guard the writer cannot see. */
-  SMR_ASSERT(!(r->flags & SMR__SHM_INREAD) &&
-             "smr_shm_read interrupted a read of the same handle");
-  r->flags |= SMR__SHM_INREAD;
+  SMR_ASSERT(!(r->flags & SMR__CHANNEL_INREAD) &&
+             "smr_channel_read interrupted a read of the same handle");
+  r->flags |= SMR__CHANNEL_INREAD;
   SMR__SIGNAL_FENCE(SMR__SEQ_CST); /* set before anything a handler sees */
-  const uint32_t idle = SMR__SHM_INREAD;
+  const uint32_t idle = SMR__CHANNEL_INREAD;
 #else
   const uint32_t idle = 0;
 #endif
@@ -304,14 +313,14 @@ SMR_INLINE int smr_shm_read(smr_shm_reader *r, smr_shm_guard *g) {
     fast = SMR__LOAD(current, SMR__ACQUIRE) == cur;
   }
   if (SMR_LIKELY(fast)) {
-    r->flags = SMR__SHM_HELD;
+    r->flags = SMR__CHANNEL_HELD;
     g->switched = false;
   } else {
     /* Fills r->cached* (and sets HELD) for the version it pinned. */
-    int rc = smr__shm_read_slow(r);
+    int rc = smr__channel_read_slow(r);
 #ifdef SMR_DEBUG
     SMR__SIGNAL_FENCE(SMR__SEQ_CST);
-    r->flags &= ~SMR__SHM_INREAD;
+    r->flags &= ~SMR__CHANNEL_INREAD;
 #endif
     if (rc != 0)
       return rc;
@@ -330,10 +339,12 @@ SMR_INLINE int smr_shm_read(smr_shm_reader *r, smr_shm_guard *g) {
  * reuses the buffer.  Wakes the writer if it waits for a buffer.
  * Wait-free (one system call, touching the slot file, only when the writer
  * is waiting). */
-SMR_INLINE void smr_shm_release(smr_shm_reader *r, smr_shm_guard *g) {
+SMR_INLINE void smr_channel_release(smr_channel_reader *r,
+                                    smr_channel_guard *g) {
   (void)g;
-  SMR_ASSERT((r->flags & SMR__SHM_HELD) && "smr_shm_release without read");
-  if (SMR_LIKELY(r->flags == SMR__SHM_HELD)) {
+  SMR_ASSERT((r->flags & SMR__CHANNEL_HELD) &&
+             "smr_channel_release without read");
+  if (SMR_LIKELY(r->flags == SMR__CHANNEL_HELD)) {
     SMR_ATOMIC(uint32_t) *waiting = r->waiting; /* kept across the barrier */
     SMR__STORE(r->active, 0u, SMR__RELEASE);
     r->flags = 0;
@@ -344,17 +355,18 @@ SMR_INLINE void smr_shm_release(smr_shm_reader *r, smr_shm_guard *g) {
     if (SMR_LIKELY(SMR__LOAD(waiting, SMR__RELAXED) == 0))
       return;
   }
-  smr__shm_release_slow(r);
+  smr__channel_release_slow(r);
 }
 
 /* Check the guard's payload against the writer's checksum (XXH3-64).
  * 0 if it matches, -EBADMSG if not, -ENOTSUP if the channel stores no
  * checksum, -EINVAL if no guard is held.  Reads the whole payload. */
-SMR_API int smr_shm_verify(smr_shm_reader *r, const smr_shm_guard *g);
+SMR_API int smr_channel_verify(smr_channel_reader *r,
+                               const smr_channel_guard *g);
 
 /* The current version without pinning anything (0: nothing published yet).
  * For change detection.  Acquire load. */
-SMR_API uint64_t smr_shm_version(smr_shm_reader *r);
+SMR_API uint64_t smr_channel_version(smr_channel_reader *r);
 
 /* Block until the current version differs from `version`, up to timeout_ns
  * (< 0: forever).  Futex wait, woken by the writer's commit; no polling.
@@ -362,20 +374,12 @@ SMR_API uint64_t smr_shm_version(smr_shm_reader *r);
  * was unlinked: noticed within a second, even with no timeout), -EINVAL.
  * Must not be called while holding a guard (-EBUSY): the writer may be
  * waiting for it. */
-SMR_API int smr_shm_wait(smr_shm_reader *r, uint64_t version,
-                         int64_t timeout_ns);
-
-/* Test hook: called by the read slow path between loading the version and
- * announcing it (the window mmap-sync leaves open).  `unsafe_skip_validate`
- * makes the handle skip the re-validation, to show the test can detect the
- * race.  For tests only. */
-SMR_API void smr__shm_set_test_hook(smr_shm_reader *r,
-                                    void (*hook)(smr_shm_reader *, void *),
-                                    void *arg, bool unsafe_skip_validate);
+SMR_API int smr_channel_wait(smr_channel_reader *r, uint64_t version,
+                             int64_t timeout_ns);
 
 /* ---- Observability ------------------------------------------------------- */
 
-struct smr_shm_buffer_stat {
+struct smr_channel_buffer_stat {
   uint64_t version;   /* version it holds (0: never written) */
   uint64_t size;      /* payload bytes */
   uint64_t file_size; /* bytes allocated to its file */
@@ -383,7 +387,7 @@ struct smr_shm_buffer_stat {
   bool current;
 };
 
-struct smr_shm_reader_stat {
+struct smr_channel_reader_stat {
   unsigned slot;
   int pid;                 /* as written by the reader (untrusted) */
   bool alive;              /* its slot lock is held (exact) */
@@ -392,14 +396,17 @@ struct smr_shm_reader_stat {
   uint64_t lag;            /* current version - last_version */
 };
 
-#define SMR_SHM_CHECKSUM_NONE 0 /* channel stores none */
-#define SMR_SHM_CHECKSUM_OK   1
-#define SMR_SHM_CHECKSUM_BAD  2
-#define SMR_SHM_CHECKSUM_SKIP 3 /* not verified (no SMR_SHM_STAT_VERIFY) */
+#define SMR_CHANNEL_CHECKSUM_NONE 0 /* channel stores none */
+#define SMR_CHANNEL_CHECKSUM_OK   1
+#define SMR_CHANNEL_CHECKSUM_BAD  2
+/* Not verified (no SMR_CHANNEL_STAT_VERIFY). */
+#define SMR_CHANNEL_CHECKSUM_SKIP 3
 
-#define SMR_SHM_STAT_VERIFY 0x1u /* verify the current payload's checksum */
+/* smr_channel_stat flag (unique across libsmr's flag sets): verify the
+ * current payload's checksum. */
+#define SMR_CHANNEL_STAT_VERIFY 0x1000000u
 
-struct smr_shm_stat {
+struct smr_channel_stat {
   uint64_t version; /* current (0: nothing published) */
   uint64_t size;    /* current payload bytes */
   unsigned buffers, readers_max, flags;
@@ -410,22 +417,23 @@ struct smr_shm_stat {
                          started hides it: informational) */
   uint64_t publishes; /* by the current and earlier writers */
   uint64_t dead_reclaimed;
-  int checksum; /* SMR_SHM_CHECKSUM_* for the current payload */
-  struct smr_shm_buffer_stat buffer[SMR_SHM_MAX_BUFFERS];
+  int checksum; /* SMR_CHANNEL_CHECKSUM_* for the current payload */
+  struct smr_channel_buffer_stat buffer[SMR_CHANNEL_MAX_BUFFERS];
 };
 
 /* Inspect a channel without joining it (read-only opens, no slot claimed;
- * SMR_SHM_STAT_VERIFY opens a reader handle briefly, and reports
- * SMR_SHM_CHECKSUM_SKIP if it cannot: every slot taken, or no permission).
+ * SMR_CHANNEL_STAT_VERIFY opens a reader handle briefly, and reports
+ * SMR_CHANNEL_CHECKSUM_SKIP if it cannot: every slot taken, or no permission).
  * Fills *st and up to `cap` entries of `rs` (one per used slot, *nrs set to how
- * many exist). rs may be NULL with cap 0.  Errors as smr_shm_reader_open. */
-SMR_API int smr_shm_stat(const char *name, unsigned flags,
-                         struct smr_shm_stat *st,
-                         struct smr_shm_reader_stat *rs, size_t cap,
-                         size_t *nrs);
+ * many exist). rs may be NULL with cap 0.  Errors as smr_channel_reader_open.
+ */
+SMR_API int smr_channel_stat(const char *name, unsigned flags,
+                             struct smr_channel_stat *st,
+                             struct smr_channel_reader_stat *rs, size_t cap,
+                             size_t *nrs);
 
 #ifdef __cplusplus
 }
 #endif
 
-#endif /* SMR_SHM_H */
+#endif /* SMR_CHANNEL_H */

@@ -1,8 +1,8 @@
 /* Helpers shared by the channel tests: a private channel directory under
  * /dev/shm and a payload pattern that names its version, so a reader can
  * tell a payload of another version (a reused buffer) from the right one. */
-#ifndef SMR_TEST_SHM_UTIL_H
-#define SMR_TEST_SHM_UTIL_H
+#ifndef SMR_TEST_CHANNEL_UTIL_H
+#define SMR_TEST_CHANNEL_UTIL_H
 
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "smr/shm.h"
+#include "smr/channel.h"
 
 struct test_chan {
   char dir[64];
@@ -29,7 +29,7 @@ static inline void test_chan_init(struct test_chan *c) {
 }
 
 static inline void test_chan_done(struct test_chan *c) {
-  int r = smr_shm_unlink(c->name);
+  int r = smr_channel_unlink(c->name);
   CHECK(r == 0 || r == -ENOENT);
   CHECK(rmdir(c->dir) == 0);
 }

@@ -1,5 +1,5 @@
-/* Input format of the channel fuzz target (fuzz_shm.c), shared with the
- * seed generator (fuzz_shm_seed.c).
+/* Input format of the channel fuzz target (fuzz_channel.c), shared with the
+ * seed generator (fuzz_channel_seed.c).
  *
  * A fuzz input is a 36-byte header followed by file contents:
  *
@@ -34,8 +34,8 @@
  * the first writer_open of the input, so the writer meets them through its
  * directory watch; in a mode without a writer they happen before the reader
  * opens. */
-#ifndef SMR_FUZZ_SHM_H
-#define SMR_FUZZ_SHM_H
+#ifndef SMR_FUZZ_CHANNEL_H
+#define SMR_FUZZ_CHANNEL_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -43,11 +43,11 @@
 #include <string.h>
 
 /* byte 0: mode */
-#define FZ_VERIFY        0x01u /* reader opened with SMR_SHM_VERIFY */
+#define FZ_VERIFY        0x01u /* reader opened with SMR_CHANNEL_VERIFY */
 #define FZ_WRITER_FIRST  0x02u /* writer takeover before the reader opens */
 #define FZ_WRITER_PINNED 0x04u /* takeover while a guard is held */
 #define FZ_TWO_READERS   0x08u /* a second reader handle alongside */
-#define FZ_UNLINK        0x10u /* smr_shm_unlink at the end */
+#define FZ_UNLINK        0x10u /* smr_channel_unlink at the end */
 #define FZ_NO_STATE      0x20u /* do not create the state file */
 /* Another writer holds the locks: NAME.smr-lock, and byte 0 of the state
  * file for observers. */
@@ -88,7 +88,8 @@
 #define FZ_SLOT_UNLINK_LATE 0x40u /* late: its name removed */
 #define FZ_SLOT_UNLOCK_LATE 0x80u /* late: its lock dropped (it dies) */
 
-#define FZ_MAX_INDEX 34u /* data file names 0..33: past SMR_SHM_MAX_BUFFERS */
+#define FZ_MAX_INDEX                                                           \
+  34u /* data file names 0..33: past SMR_CHANNEL_MAX_BUFFERS */
 #define FZ_MAX_SLOTS 3u
 #define FZ_HEADER    36u
 

@@ -1,33 +1,34 @@
-/* Internal: the on-disk layout of a channel (smr/shm.h).  Native byte order
+/* Internal: the on-disk layout of a channel (smr/channel.h).  Native byte order
  * and 64-bit alignment: a channel is shared by processes of one machine.
- * Every field a reader uses is validated (smr__shm_check_state/readers in
- * src/shm.c); a file is never trusted.  docs/DESIGN.md ("Channels") explains
- * the protocol.  Tests and the fuzz target include this to forge files. */
-#ifndef SMR_SHM_LAYOUT_H
-#define SMR_SHM_LAYOUT_H
+ * Every field a reader uses is validated (smr__channel_check_state/readers in
+ * src/channel.c); a file is never trusted.  docs/DESIGN.md ("Channels")
+ * explains the protocol.  Tests and the fuzz target include this to forge
+ * files. */
+#ifndef SMR_CHANNEL_LAYOUT_H
+#define SMR_CHANNEL_LAYOUT_H
 
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define SMR__SHM_MAGIC       0x31304d4853524d53ull /* "SMRSHM01" */
-#define SMR__SHM_SLOT_MAGIC  0x32304c53524d5353ull /* "SSMRSL02" */
-#define SMR__SHM_LAYOUT      2u
-#define SMR__SHM_HEADER_SIZE 4096u /* state header; acks follow */
-#define SMR__SHM_DESC_OFFSET 256u
+#define SMR__CHANNEL_MAGIC       0x31304d4853524d53ull /* "SMRSHM01" */
+#define SMR__CHANNEL_SLOT_MAGIC  0x32304c53524d5353ull /* "SSMRSL02" */
+#define SMR__CHANNEL_LAYOUT      2u
+#define SMR__CHANNEL_HEADER_SIZE 4096u /* state header; acks follow */
+#define SMR__CHANNEL_DESC_OFFSET 256u
 /* A reader's slot file: one page, the slot at offset 0, byte 0 its lock. */
-#define SMR__SHM_SLOT_FILE_SIZE 4096u
+#define SMR__CHANNEL_SLOT_FILE_SIZE 4096u
 
-/* state flags (smr__shm_state.flags): the SMR_SHM_* creation flags that
+/* state flags (smr__channel_state.flags): the SMR_CHANNEL_* creation flags that
  * readers must know about. */
-#define SMR__SHM_F_SYMMETRIC 0x8u /* == SMR_SHM_SYMMETRIC */
-#define SMR__SHM_F_NOSUM     0x2u /* == SMR_SHM_NO_CHECKSUM */
-#define SMR__SHM_F_DURABLE   0x1u /* == SMR_SHM_DURABLE */
+#define SMR__CHANNEL_F_SYMMETRIC 0x8u /* SMR_CHANNEL_SYMMETRIC (mapped) */
+#define SMR__CHANNEL_F_NOSUM     0x2u /* SMR_CHANNEL_NO_CHECKSUM (mapped) */
+#define SMR__CHANNEL_F_DURABLE   0x1u /* SMR_CHANNEL_DURABLE (mapped) */
 
-#define SMR__SHM_SUM_XXH3 1u /* checksum algorithm: XXH3-64, seed 0 */
+#define SMR__CHANNEL_SUM_XXH3 1u /* checksum algorithm: XXH3-64, seed 0 */
 
 /* One payload buffer's descriptor, written by the writer only while no
  * reader can reach the buffer (before the release store of `current`). */
-struct smr__shm_desc {
+struct smr__channel_desc {
   _Atomic uint64_t version; /* version stored in the buffer */
   _Atomic uint64_t size;    /* payload bytes */
   _Atomic uint64_t checksum;
@@ -37,17 +38,17 @@ struct smr__shm_desc {
   uint64_t pad[2];
 };
 
-/* NAME.smr: the header (SMR__SHM_HEADER_SIZE bytes), then `slots` acks
+/* NAME.smr: the header (SMR__CHANNEL_HEADER_SIZE bytes), then `slots` acks
  * (uint64_t: the inode of the slot file the writer tracks under name
  * r<i>, 0 for none).  Written by the writer only. */
-struct smr__shm_state {
+struct smr__channel_state {
   /* Line 0: immutable after creation.  magic is stored last (release). */
   _Atomic uint64_t magic;
   uint32_t layout;
   uint32_t header_size;
   uint32_t buffers; /* K */
   uint32_t slots;   /* reader slot names r0 .. r<slots-1> */
-  uint32_t flags;   /* SMR__SHM_F_* */
+  uint32_t flags;   /* SMR__CHANNEL_F_* */
   uint32_t checksum_alg;
   uint64_t created_ns;
   uint64_t pad0[3];
@@ -63,32 +64,34 @@ struct smr__shm_state {
   uint32_t pad2a;
   uint64_t pad2[5];
   uint64_t pad3[8];
-  struct smr__shm_desc desc[]; /* at SMR__SHM_DESC_OFFSET, `buffers` of them */
+  struct smr__channel_desc
+      desc[]; /* at SMR__CHANNEL_DESC_OFFSET, `buffers` of them */
 };
 
 /* NAME.smr-readers/ is a directory (sticky, owned by the writer).  Each
  * reader handle creates its own slot file there, named r<i>, writes only
  * that file and holds an OFD lock on its byte 0 for its lifetime.  The
  * writer reads slot files as untrusted input. */
-struct smr__shm_slot {
-  _Atomic uint64_t magic;   /* SMR__SHM_SLOT_MAGIC (informational) */
+struct smr__channel_slot {
+  _Atomic uint64_t magic;   /* SMR__CHANNEL_SLOT_MAGIC (informational) */
   _Atomic uint64_t pin;     /* last `current` validated (sticky); 0: none */
   _Atomic uint32_t active;  /* 1 while the owner holds a guard on pin */
   _Atomic uint32_t pid;     /* owner's pid (informational) */
-  _Atomic uint32_t waiting; /* owner is blocked in smr_shm_wait */
+  _Atomic uint32_t waiting; /* owner is blocked in smr_channel_wait */
   uint32_t pad0;
   uint64_t pad[4];
 };
 
-static inline uint64_t smr__shm_state_size(unsigned slots) {
-  return SMR__SHM_HEADER_SIZE + (uint64_t)slots * sizeof(uint64_t);
+static inline uint64_t smr__channel_state_size(unsigned slots) {
+  return SMR__CHANNEL_HEADER_SIZE + (uint64_t)slots * sizeof(uint64_t);
 }
 
-static inline _Atomic uint64_t *smr__shm_acks(struct smr__shm_state *st) {
-  return (_Atomic uint64_t *)(void *)((char *)st + SMR__SHM_HEADER_SIZE);
+static inline _Atomic uint64_t *
+smr__channel_acks(struct smr__channel_state *st) {
+  return (_Atomic uint64_t *)(void *)((char *)st + SMR__CHANNEL_HEADER_SIZE);
 }
 
-#define SMR__SHM_VERSION(cur) ((cur) >> 8)
-#define SMR__SHM_INDEX(cur)   ((unsigned)((cur)&0xffu))
+#define SMR__CHANNEL_VERSION(cur) ((cur) >> 8)
+#define SMR__CHANNEL_INDEX(cur)   ((unsigned)((cur)&0xffu))
 
-#endif /* SMR_SHM_LAYOUT_H */
+#endif /* SMR_CHANNEL_LAYOUT_H */

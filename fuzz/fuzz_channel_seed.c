@@ -1,7 +1,7 @@
-/* Seed corpus for fuzz_shm: valid channels made by the real writer and
- * readers, dumped in the fuzz input format (fuzz_shm.h).
+/* Seed corpus for fuzz_channel: valid channels made by the real writer and
+ * readers, dumped in the fuzz input format (fuzz_channel.h).
  *
- *   fuzz_shm_seed OUTDIR        writes OUTDIR/seed-<n> (a few KiB each)
+ *   fuzz_channel_seed OUTDIR        writes OUTDIR/seed-<n> (a few KiB each)
  *
  * Channels: 2 and 3 buffers, few and many slots, one and two data files,
  * nothing published yet, an empty payload, no checksum, a symmetric
@@ -31,9 +31,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fuzz_shm.h"
-#include "shm_layout.h"
-#include "smr/shm.h"
+#include "channel_layout.h"
+#include "fuzz_channel.h"
+#include "smr/channel.h"
 
 static char g_dir[64], g_name[128];
 
@@ -47,7 +47,7 @@ static int remove_one(const char *path, const struct stat *sb, int type,
 }
 
 static void die(const char *what, int e) {
-  fprintf(stderr, "fuzz_shm_seed: %s: %s\n", what, strerror(e));
+  fprintf(stderr, "fuzz_channel_seed: %s: %s\n", what, strerror(e));
   if (g_dir[0])
     nftw(g_dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
   exit(1);
@@ -222,9 +222,9 @@ static void slot_variants(const char *outdir, int *seq, const struct dumped *d,
 
   /* Holding a guard on another buffer than the current one, and dying
    * after the writer opened: reclaimed while the writer chooses a buffer. */
-  static uint8_t moved[sizeof(struct smr__shm_slot)];
-  const size_t pin = offsetof(struct smr__shm_slot, pin);
-  const size_t act = offsetof(struct smr__shm_slot, active);
+  static uint8_t moved[sizeof(struct smr__channel_slot)];
+  const size_t pin = offsetof(struct smr__channel_slot, pin);
+  const size_t act = offsetof(struct smr__channel_slot, active);
   v = *d;
   if (v.h.slot[0].file.bytes < act + 4 || v.h.slot[0].file.bytes > sizeof moved)
     die("slot file content", EINVAL);
@@ -331,52 +331,52 @@ static void dump(const char *outdir, int *seq, unsigned data0, int data1,
 static void make(const char *outdir, int *seq, unsigned buffers, unsigned slots,
                  unsigned flags, int npub, uint64_t size, int reader,
                  bool more) {
-  struct smr_shm_options o = {0};
+  struct smr_channel_options o = {0};
   o.buffers = buffers;
   o.readers = slots;
   o.flags = flags;
-  smr_shm_writer *w;
-  int r = smr_shm_writer_open(g_name, &o, &w);
+  smr_channel_writer *w;
+  int r = smr_channel_writer_open(g_name, &o, &w);
   if (r < 0)
     die("writer_open", -r);
   static uint8_t buf[600];
-  struct smr_shm_commit_info info = {0}, prev = {0};
+  struct smr_channel_commit_info info = {0}, prev = {0};
   for (int i = 0; i < npub; i++) {
     for (uint64_t j = 0; j < size; j++)
       buf[j] = (uint8_t)(i * 31 + (int)j);
     prev = info;
-    r = smr_shm_publish(w, buf, size, &info);
+    r = smr_channel_publish(w, buf, size, &info);
     if (r < 0)
       die("publish", -r);
   }
-  smr_shm_reader *rd = NULL;
-  smr_shm_guard g;
+  smr_channel_reader *rd = NULL;
+  smr_channel_guard g;
   if (reader) {
-    if ((r = smr_shm_reader_open(g_name, 0, &rd)) < 0 ||
-        (r = smr_shm_read(rd, &g)) < 0)
+    if ((r = smr_channel_reader_open(g_name, 0, &rd)) < 0 ||
+        (r = smr_channel_read(rd, &g)) < 0)
       die("reader", -r);
     if (reader == 2)
-      smr_shm_release(rd, &g);
+      smr_channel_release(rd, &g);
   }
   dump(outdir, seq, npub ? info.buffer : 0, npub > 1 ? (int)prev.buffer : -1,
        buffers, slots, more);
   if (rd) {
     if (reader == 1)
-      smr_shm_release(rd, &g);
-    smr_shm_reader_close(rd);
+      smr_channel_release(rd, &g);
+    smr_channel_reader_close(rd);
   }
-  smr_shm_writer_close(w);
-  if ((r = smr_shm_unlink(g_name)) < 0)
+  smr_channel_writer_close(w);
+  if ((r = smr_channel_unlink(g_name)) < 0)
     die("unlink", -r);
 }
 
 int main(int argc, char **argv) {
   if (argc != 2) {
-    fprintf(stderr, "usage: fuzz_shm_seed OUTDIR\n");
+    fprintf(stderr, "usage: fuzz_channel_seed OUTDIR\n");
     return 2;
   }
   if (mkdir(argv[1], 0755) != 0 && errno != EEXIST) {
-    fprintf(stderr, "fuzz_shm_seed: %s: %s\n", argv[1], strerror(errno));
+    fprintf(stderr, "fuzz_channel_seed: %s: %s\n", argv[1], strerror(errno));
     return 1;
   }
   snprintf(g_dir, sizeof g_dir, "/dev/shm/smr-fuzz-seed-XXXXXX");
@@ -392,9 +392,9 @@ int main(int argc, char **argv) {
   make(argv[1], &seq, 2, 2, 0, 3, 100, 2, true);
   make(argv[1], &seq, 2, 2, 0, 0, 0, 0, false);
   make(argv[1], &seq, 2, 2, 0, 1, 0, 0, false);
-  make(argv[1], &seq, 2, 2, SMR_SHM_NO_CHECKSUM, 2, 50, 0, false);
-  make(argv[1], &seq, 3, 2, SMR_SHM_SYMMETRIC, 2, 50, 1, false);
+  make(argv[1], &seq, 2, 2, SMR_CHANNEL_NO_CHECKSUM, 2, 50, 0, false);
+  make(argv[1], &seq, 3, 2, SMR_CHANNEL_SYMMETRIC, 2, 50, 1, false);
   rmdir(g_dir);
-  printf("fuzz_shm_seed: %d seeds in %s\n", seq, argv[1]);
+  printf("fuzz_channel_seed: %d seeds in %s\n", seq, argv[1]);
   return 0;
 }

@@ -1,0 +1,18 @@
+# Channel tests (include/smr/channel.h).
+#  test_channel        every call and bad argument, sequential semantics, pinned
+#                  buffers, writer wait and wake-up, dead reader, takeover,
+#                  file modes, out of space
+#  test_channel_procs  reader and writer processes (fork), bounded in time:
+#                  verify, kill-readers (SIGKILL x200), kill-writer (x100),
+#                  slow reader, load-then-announce window
+smr_test(test_channel LABELS unit)
+smr_test(test_hash LABELS unit)
+add_executable(test_channel_procs test_channel_procs.c)
+target_link_libraries(test_channel_procs PRIVATE smr_test)
+target_include_directories(test_channel_procs PRIVATE ${PROJECT_SOURCE_DIR}/tests
+                           ${PROJECT_SOURCE_DIR}/src)
+foreach(mode verify kill-readers kill-writer slow-reader window)
+  add_test(NAME test_channel_procs_${mode} COMMAND test_channel_procs ${mode})
+  set_tests_properties(test_channel_procs_${mode} PROPERTIES TIMEOUT 300
+                       LABELS "stress")
+endforeach()
