@@ -1,3 +1,4 @@
+/* clang-format off: the usage example below is laid out by hand. */
 /* smr/channel.h - cross-process publication: one writer process publishes byte
  * payloads through a channel of memory-mapped files; any number of reader
  * processes read the current payload in place, zero-copy.
@@ -66,6 +67,7 @@
  * channel file is another user's; -EEXIST (writer) a channel file's name is
  * taken by something that is not a regular file with one link.
  */
+/* clang-format on */
 #ifndef SMR_CHANNEL_H
 #define SMR_CHANNEL_H
 
@@ -223,21 +225,25 @@ SMR_API int smr_channel_unlink(const char *name);
 /* Public head of a reader handle; the library allocates the whole handle.
  * Fields are private: read the payload through smr_channel_read(). */
 typedef struct smr_channel_reader {
-  SMR_ATOMIC(uint64_t) * current; /* state file: (version << 8) | buffer */
-  SMR_ATOMIC(uint32_t) * waiting; /* state file: writer waits for a buffer */
-  SMR_ATOMIC(uint32_t) * active;  /* our slot: 1 while a guard is held */
-  uint64_t cached;                /* `current` the view below belongs to */
+  SMR_ATOMIC(uint64_t) *current; /* state file: (version << 8) | buffer */
+  SMR_ATOMIC(uint32_t) *waiting; /* state file: writer waits for a buffer */
+  SMR_ATOMIC(uint32_t) *active;  /* our slot: 1 while a guard is held */
+  uint64_t cached;               /* `current` the view below belongs to */
   const void *cached_data;
   uint64_t cached_size;
   uint32_t flags;    /* SMR__CHANNEL_HELD | _SLOW | _NOVIEW | _INREAD */
   uint32_t switched; /* set by the slow path: a new version was pinned */
 } smr_channel_reader;
 
-#define SMR__CHANNEL_HELD 0x1u /* a guard is held */
-#define SMR__CHANNEL_SLOW                                                      \
-  0x2u /* symmetric mode or test hook: slow path always */
-#define SMR__CHANNEL_NOVIEW 0x4u /* `cached` is not a valid view: slow path */
-#define SMR__CHANNEL_INREAD 0x8u /* SMR_DEBUG: a read is in progress */
+/* smr_channel_reader.flags (private):
+ * HELD    a guard is held;
+ * SLOW    symmetric mode or a test hook: always the slow path;
+ * NOVIEW  `cached` is not a valid view: the slow path;
+ * INREAD  SMR_DEBUG: a read is in progress. */
+#define SMR__CHANNEL_HELD   0x1u
+#define SMR__CHANNEL_SLOW   0x2u
+#define SMR__CHANNEL_NOVIEW 0x4u
+#define SMR__CHANNEL_INREAD 0x8u
 
 /* A zero-copy view of one payload.  Valid until smr_channel_release(). */
 typedef struct smr_channel_guard {

@@ -1,3 +1,4 @@
+/* clang-format off: the usage example below is laid out by hand. */
 /* smr/epoch.h - epoch-based reclamation domain.
  *
  * A domain tracks read sections of registered readers and defers the
@@ -25,6 +26,7 @@
  * symmetric mode nested entries fence too, for this case).  Swap cell readers
  * are not safe there (smr/swap.h).
  */
+/* clang-format on */
 #ifndef SMR_EPOCH_H
 #define SMR_EPOCH_H
 

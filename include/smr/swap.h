@@ -1,12 +1,14 @@
+/* clang-format off: the usage example below is laid out by hand. */
 /* smr/swap.h - the swap cell: one writer publishes a value, many readers
  * read it through guards, with no lock, no fence and no atomic
  * read-modify-write on the read path.
  *
  *   smr_swap *cell;  smr_swap_create(table, table_free, NULL, &cell);
- *   smr_swap_reader *r;  smr_swap_reader_create(cell, &r);   // per thread
- *   smr_swap_guard g;  const table *t = smr_swap_read(r, &g);     // readers
+ *   smr_swap_reader *r;  smr_swap_reader_create(cell, &r);  // per thread
+ *   smr_swap_guard g;                                         // readers
+ *   const table *t = smr_swap_read(r, &g);
  *   lookup(t, key);  smr_swap_guard_release(&g);
- *   smr_swap_store(cell, new_table);                         // the writer
+ *   smr_swap_store(cell, new_table);                        // the writer
  *
  * Protection is per reader and exact (hazard-pointer style): a guard pins
  * only the value it returned, so a reader that never releases its guard
@@ -52,6 +54,7 @@
  * reader that belongs to the writer (in multi-writer mode, one per writer
  * thread, created on first use and kept until the cell is freed).
  */
+/* clang-format on */
 #ifndef SMR_SWAP_H
 #define SMR_SWAP_H
 
@@ -119,7 +122,7 @@ struct smr_swap_node {
  * last two fields are used only by code compiled with SMR_DEBUG. */
 typedef struct smr_swap_reader {
   SMR_ATOMIC(struct smr_swap_node *) hp;
-  SMR_ATOMIC(struct smr_swap_node *) * cur; /* the cell's published node */
+  SMR_ATOMIC(struct smr_swap_node *) *cur; /* the cell's published node */
   SMR_ATOMIC(int) busy; /* a read is in progress (signal-handler check) */
   unsigned depth;       /* guards held (release-order check) */
 } smr_swap_reader;

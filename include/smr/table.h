@@ -1,3 +1,4 @@
+/* clang-format off: the usage example below is laid out by hand. */
 /* smr/table.h - a flat, immutable key -> value table that lives in one block
  * of bytes: a channel buffer, a file, or plain memory.  Offsets, no
  * pointers, so a reader process looks keys up in place in the writer's
@@ -31,6 +32,7 @@
  * bucket, offset and length once, so lookups afterwards cannot read out of
  * bounds or loop; a corrupt table gives -EBADMSG.
  */
+/* clang-format on */
 #ifndef SMR_TABLE_H
 #define SMR_TABLE_H
 
