@@ -211,6 +211,13 @@ void check_bad_current(const char *what);
 /* Runs fn in a child as uid `uid` (root only), checks it exited 0. */
 void run_as(const char *what, unsigned uid, void (*fn)(void));
 
+/* Runs fn in a child, as uid `uid` (root only) unless it is OWN_UID, with
+ * an alarm of alarm_s seconds unless 0 (a call that would block forever
+ * fails the case instead of hanging the test); checks it exited 0. */
+#define OWN_UID (~0u)
+void run_child(const char *what, unsigned uid, unsigned alarm_s,
+               void (*fn)(void));
+
 /* ---- channel_corrupt_state.c ---- */
 
 void state_cases(void);

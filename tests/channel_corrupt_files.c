@@ -202,46 +202,29 @@ void payload_cases(void) {
 /* Runs fn in a child with an alarm: a call that blocks forever (open(2) of
  * a FIFO without O_NONBLOCK) fails the test instead of hanging it. */
 static void in_child_with_alarm(const char *what, void (*fn)(void)) {
-  g_case = what;
-  fflush(NULL);
-  pid_t pid = fork();
-  CHECK(pid >= 0);
-  if (pid == 0) {
-    die_with_parent();
-    alarm(3);
-    fn();
-    _exit(0);
-  }
-  kid_add(pid);
-  int st;
-  CHECK_EQ(waitpid(pid, &st, 0), pid);
-  kid_done(pid);
-  if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-    fprintf(stderr, "case '%s': child %s %d\n", what,
-            WIFSIGNALED(st) ? "killed by signal (SIGALRM = blocked)" : "exited",
-            WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-  EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  run_child(what, OWN_UID, 3, fn);
 }
 
-static void fifo_state_fn(void) {
+/* A FIFO where a channel file should be: readers and stat refuse it, and
+ * so does a writer, with writer_err. */
+static void fifo_refused(int writer_err) {
   smr_channel_reader *r;
   struct smr_channel_stat st;
   smr_channel_writer *w;
   EXPECT_EQ(smr_channel_reader_open(g_name, 0, &r), -EBADMSG);
   EXPECT_EQ(smr_channel_stat(g_name, 0, &st, NULL, 0, NULL), -EBADMSG);
+  EXPECT_EQ(smr_channel_writer_open(g_name, NULL, &w), writer_err);
+}
+
+static void fifo_state_fn(void) {
   /* The name holds something the writer did not create: never adopted. */
-  EXPECT_EQ(smr_channel_writer_open(g_name, NULL, &w), -EEXIST);
+  fifo_refused(-EEXIST);
   EXPECT(strcmp(smr_channel_error_path(), g_state) == 0);
 }
 
 static void fifo_readers_fn(void) {
-  smr_channel_reader *r;
-  struct smr_channel_stat st;
-  smr_channel_writer *w;
-  EXPECT_EQ(smr_channel_reader_open(g_name, 0, &r), -EBADMSG);
-  EXPECT_EQ(smr_channel_stat(g_name, 0, &st, NULL, 0, NULL), -EBADMSG);
   /* An existing channel: taken over only with its own directory. */
-  EXPECT_EQ(smr_channel_writer_open(g_name, NULL, &w), -EBADMSG);
+  fifo_refused(-EBADMSG);
 }
 
 /* A new channel where a FIFO sits at the readers path: the writer removes

@@ -24,21 +24,49 @@ static void rob_publish(smr_channel_writer *w, unsigned char v, int *rc,
   *rc = smr_channel_publish(w, b, sizeof b, info);
 }
 
-/* The writer cannot open a new reader's slot file once (no descriptor
- * left: -EMFILE, documented); the reader must not be forgotten: the next
- * publishes find it, and its pinned buffer is never rewritten. */
-static void rob_emfile(void) {
+/* A writer of 3 buffers with timeout 0 that published versions 1..3 (the
+ * payload of version v is 64 bytes of v). */
+static smr_channel_writer *rob_writer3(void) {
   struct smr_channel_options o = {0};
   o.buffers = 3;
   o.timeout_set = true; /* timeout 0 */
   smr_channel_writer *w;
   CHECK_EQ(smr_channel_writer_open(g_name, &o, &w), 0);
-  int rc;
-  struct smr_channel_commit_info info;
   for (unsigned char v = 1; v <= 3; v++) {
+    int rc;
+    struct smr_channel_commit_info info;
     rob_publish(w, v, &rc, &info);
     CHECK_EQ(rc, 0);
   }
+  return w;
+}
+
+/* Versions 4..9 published while a reader's guard g pins version 3: each
+ * succeeds, none in the pinned buffer (when: the message's prefix). */
+static void rob_publish_pinned(smr_channel_writer *w,
+                               const smr_channel_guard *g, const char *when) {
+  for (unsigned char v = 4; v <= 9; v++) {
+    int rc;
+    struct smr_channel_commit_info info;
+    rob_publish(w, v, &rc, &info);
+    CHECK_EQ(rc, 0);
+    unsigned char now = ((const unsigned char *)g->data)[0];
+    if (now != 3)
+      fprintf(stderr,
+              "%sversion %llu went to buffer %u under a live reader's guard "
+              "(it reads %u, not 3)\n",
+              when, (unsigned long long)info.version, info.buffer, now);
+    CHECK_EQ(now, 3);
+  }
+}
+
+/* The writer cannot open a new reader's slot file once (no descriptor
+ * left: -EMFILE, documented); the reader must not be forgotten: the next
+ * publishes find it, and its pinned buffer is never rewritten. */
+static void rob_emfile(void) {
+  smr_channel_writer *w = rob_writer3();
+  int rc;
+  struct smr_channel_commit_info info;
   smr_channel_reader *r;
   CHECK_EQ(smr_channel_reader_open(g_name, 0, &r),
            0); /* linked after the look */
@@ -58,17 +86,7 @@ static void rob_emfile(void) {
   if (rc != -EMFILE)
     fprintf(stderr, "publish at the descriptor limit: %d\n", rc);
   CHECK_EQ(rc, -EMFILE);
-  for (unsigned char v = 4; v <= 9; v++) {
-    rob_publish(w, v, &rc, &info);
-    CHECK_EQ(rc, 0);
-    unsigned char now = ((const unsigned char *)g.data)[0];
-    if (now != 3)
-      fprintf(stderr,
-              "version %llu went to buffer %u, the buffer a live reader "
-              "pins (its guard now reads %u, not 3)\n",
-              (unsigned long long)info.version, info.buffer, now);
-    CHECK_EQ(now, 3);
-  }
+  rob_publish_pinned(w, &g, "");
   smr_channel_release(r, &g);
   CHECK_EQ(smr_channel_reader_close(r), 0);
   smr_channel_writer_close(w);
@@ -118,17 +136,7 @@ static void rob_socket(void) {
  * overflowed (anyone can overflow it: attribute changes of their own
  * files), and a reader whose event was lost: it must be found. */
 static void rob_overflow(void) {
-  struct smr_channel_options o = {0};
-  o.buffers = 3;
-  o.timeout_set = true;
-  smr_channel_writer *w;
-  CHECK_EQ(smr_channel_writer_open(g_name, &o, &w), 0);
-  int rc;
-  struct smr_channel_commit_info info;
-  for (unsigned char v = 1; v <= 3; v++) {
-    rob_publish(w, v, &rc, &info);
-    CHECK_EQ(rc, 0);
-  }
+  smr_channel_writer *w = rob_writer3();
   int s = bind_socket("r0");
   char p[192];
   slot_path("x-flood", p, sizeof p);
@@ -142,17 +150,7 @@ static void rob_overflow(void) {
   smr_channel_guard g;
   CHECK_EQ(smr_channel_read(r, &g), 0);
   CHECK_EQ(((const unsigned char *)g.data)[0], 3);
-  for (unsigned char v = 4; v <= 9; v++) {
-    rob_publish(w, v, &rc, &info);
-    CHECK_EQ(rc, 0);
-    unsigned char now = ((const unsigned char *)g.data)[0];
-    if (now != 3)
-      fprintf(stderr,
-              "after the overflow, version %llu went to buffer %u under a "
-              "live reader's guard (it reads %u, not 3)\n",
-              (unsigned long long)info.version, info.buffer, now);
-    CHECK_EQ(now, 3);
-  }
+  rob_publish_pinned(w, &g, "after the overflow, ");
   smr_channel_release(r, &g);
   CHECK_EQ(smr_channel_reader_close(r), 0);
   smr_channel_writer_close(w);
@@ -245,24 +243,7 @@ void robust_cases(void) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     remove_channel_files();
-    g_case = cases[i].what;
-    fflush(NULL);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-      die_with_parent();
-      cases[i].fn();
-      _exit(0);
-    }
-    kid_add(pid);
-    int st;
-    CHECK_EQ(waitpid(pid, &st, 0), pid);
-    kid_done(pid);
-    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-      fprintf(stderr, "case '%s': child %s %d\n", g_case,
-              WIFSIGNALED(st) ? "killed by signal" : "exited",
-              WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-    EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    run_child(cases[i].what, OWN_UID, 0, cases[i].fn);
   }
   remove_channel_files();
 }

@@ -8,6 +8,27 @@
 
 /* ---- State file header --------------------------------------------------- */
 
+/* The 32-bit header field at off set to each of vals[0..n) in turn, on a
+ * fresh channel: every reader entry point and a writer refuse the header
+ * (-EBADMSG).  The case is "state NAME = VALUE" (hex: in hex) + note. */
+static void bad_field32(const char *name, uint64_t off, const uint32_t *vals,
+                        size_t n, bool hex, const char *note) {
+  for (size_t i = 0; i < n; i++) {
+    char what[96];
+    if (hex)
+      snprintf(what, sizeof what, "state %s = %#x%s", name, vals[i], note);
+    else
+      snprintf(what, sizeof what, "state %s = %u%s", name, vals[i], note);
+    fresh_channel(3, 8, 0);
+    poke32(g_state, off, vals[i]);
+    check_bad_header(what, -EBADMSG);
+  }
+}
+
+#define BAD_FIELD32(field, vals, hex, note)                                    \
+  bad_field32(#field, ST_OFF(field), vals, sizeof(vals) / sizeof((vals)[0]),   \
+              hex, note)
+
 void state_cases(void) {
   /* The clean channel first: the baseline every case departs from. */
   fresh_channel(3, 8, 0);
@@ -86,40 +107,18 @@ void state_cases(void) {
 
   static const uint32_t layouts[] = {0, 1, SMR__CHANNEL_LAYOUT + 1,
                                      0xffffffffu};
-  for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {
-    char what[64];
-    snprintf(what, sizeof what, "state layout = %u", layouts[i]);
-    fresh_channel(3, 8, 0);
-    poke32(g_state, ST_OFF(layout), layouts[i]);
-    check_bad_header(what, -EBADMSG);
-  }
+  BAD_FIELD32(layout, layouts, false, "");
   static const uint32_t hsizes[] = {0, 256, SMR__CHANNEL_HEADER_SIZE - 8,
                                     SMR__CHANNEL_HEADER_SIZE * 2, 0xffffffffu};
-  for (size_t i = 0; i < 5; i++) {
-    fresh_channel(3, 8, 0);
-    poke32(g_state, ST_OFF(header_size), hsizes[i]);
-    check_bad_header("state wrong header_size", -EBADMSG);
-  }
+  BAD_FIELD32(header_size, hsizes, false, "");
   static const uint32_t bufs[] = {
       0, 1, SMR_CHANNEL_MAX_BUFFERS + 1, 255, 256, 0x80000000u, 0xffffffffu};
-  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
-    char what[64];
-    snprintf(what, sizeof what, "state buffers = %u", bufs[i]);
-    fresh_channel(3, 8, 0);
-    poke32(g_state, ST_OFF(buffers), bufs[i]);
-    check_bad_header(what, -EBADMSG);
-  }
+  BAD_FIELD32(buffers, bufs, false, "");
   /* More slots than the file has acks for (9 .. 4096: in range, but the
    * acks would run past the end of the file), or out of range. */
   static const uint32_t slots[] = {0, 9, SMR_CHANNEL_MAX_READERS,
                                    SMR_CHANNEL_MAX_READERS + 1, 0xffffffffu};
-  for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
-    char what[64];
-    snprintf(what, sizeof what, "state slots = %u (file has 8 acks)", slots[i]);
-    fresh_channel(3, 8, 0);
-    poke32(g_state, ST_OFF(slots), slots[i]);
-    check_bad_header(what, -EBADMSG);
-  }
+  BAD_FIELD32(slots, slots, false, " (file has 8 acks)");
   /* Fewer slots than the file has acks for: a consistent smaller channel
    * (the acks it names are a prefix of the file). */
   static const uint32_t fewer[] = {1, 7};
@@ -132,25 +131,13 @@ void state_cases(void) {
     check_valid(what);
   }
   static const uint32_t flags[] = {0x10u, 0x80000000u, 0xffffffffu};
-  for (size_t i = 0; i < 3; i++) {
-    char what[64];
-    snprintf(what, sizeof what, "state flags = %#x (unknown bits)", flags[i]);
-    fresh_channel(3, 8, 0);
-    poke32(g_state, ST_OFF(flags), flags[i]);
-    check_bad_header(what, -EBADMSG);
-  }
+  BAD_FIELD32(flags, flags, true, " (unknown bits)");
   /* No checksum stored but an algorithm named (and the reverse below). */
   fresh_channel(3, 8, 0);
   poke32(g_state, ST_OFF(flags), SMR__CHANNEL_F_NOSUM);
   check_bad_header("state NO_CHECKSUM with checksum_alg XXH3", -EBADMSG);
   static const uint32_t algs[] = {0, SMR__CHANNEL_SUM_XXH3 + 1, 0xffffffffu};
-  for (size_t i = 0; i < 3; i++) {
-    char what[64];
-    snprintf(what, sizeof what, "state checksum_alg = %u", algs[i]);
-    fresh_channel(3, 8, 0);
-    poke32(g_state, ST_OFF(checksum_alg), algs[i]);
-    check_bad_header(what, -EBADMSG);
-  }
+  BAD_FIELD32(checksum_alg, algs, false, "");
 
   /* Acks are informational for readers (they only shorten smr_channel_wait's
    * sleep slices): garbage there changes no read, and a writer taking over

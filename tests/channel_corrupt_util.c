@@ -553,13 +553,19 @@ void check_bad_current(const char *what) {
   check_case(what, 0, -EBADMSG, -EBADMSG, 0, 0, -1, TK_ANY, -EEXIST);
 }
 
-void run_as(const char *what, unsigned uid, void (*fn)(void)) {
+void run_child(const char *what, unsigned uid, unsigned alarm_s,
+               void (*fn)(void)) {
   g_case = what;
   fflush(NULL);
   pid_t pid = fork();
   CHECK(pid >= 0);
   if (pid == 0) {
-    become(uid);
+    if (uid != OWN_UID)
+      become(uid);
+    else
+      die_with_parent();
+    if (alarm_s)
+      alarm(alarm_s);
     fn();
     _exit(0);
   }
@@ -567,9 +573,19 @@ void run_as(const char *what, unsigned uid, void (*fn)(void)) {
   int st;
   CHECK_EQ(waitpid(pid, &st, 0), pid);
   kid_done(pid);
-  if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-    fprintf(stderr, "case '%s': child as uid %u %s %d\n", what, uid,
-            WIFSIGNALED(st) ? "killed by signal" : "exited",
+  if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+    char as[32] = "";
+    if (uid != OWN_UID)
+      snprintf(as, sizeof as, " as uid %u", uid);
+    fprintf(stderr, "case '%s': child%s %s %d\n", what, as,
+            !WIFSIGNALED(st) ? "exited"
+            : alarm_s        ? "killed by signal (SIGALRM = blocked)"
+                             : "killed by signal",
             WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+  }
   EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+void run_as(const char *what, unsigned uid, void (*fn)(void)) {
+  run_child(what, uid, 0, fn);
 }
