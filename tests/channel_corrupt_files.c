@@ -11,9 +11,9 @@
 
 /* ---- Current version, descriptors, data files ---------------------------- */
 
-void payload_cases(void) {
-  char dp[192];
-
+/* `current` naming a buffer out of range, or a version its descriptor
+ * does not hold. */
+static void current_index_cases(void) {
   static const unsigned idx[] = {3, 31, 32, 255};
   for (size_t i = 0; i < 4; i++) {
     char what[64];
@@ -41,7 +41,11 @@ void payload_cases(void) {
     poke64(g_state, DESC_OFF(g_cur_index, version), v);
     check_bad_current(what);
   }
+}
 
+/* The current descriptor's size and file_size. */
+static void desc_size_cases(void) {
+  char dp[192];
   fresh_channel(3, 8, 0);
   poke64(g_state, DESC_OFF(g_cur_index, size), SMR_CHANNEL_MAX_PAYLOAD + 1);
   check_bad_current("descriptor size > SMR_CHANNEL_MAX_PAYLOAD");
@@ -75,7 +79,11 @@ void payload_cases(void) {
   poke64(g_state, DESC_OFF(g_cur_index, file_size), UINT64_MAX);
   check_case("descriptor file_size = UINT64_MAX", 0, 0, 0, 1, 0,
              SMR_CHANNEL_CHECKSUM_OK, TK_ANY, 0);
+}
 
+/* The current data file missing, short, replaced or a directory. */
+static void data_file_cases(void) {
+  char dp[192];
   fresh_channel(3, 8, 0);
   cur_data_path(dp, sizeof dp);
   CHECK_EQ(unlink(dp), 0);
@@ -111,7 +119,11 @@ void payload_cases(void) {
   CHECK_EQ(mkdir(dp, 0700), 0);
   check_bad_current("current data file is a directory");
   rmdir(dp);
+}
 
+/* Flipped payload or checksum bits. */
+static void flipped_cases(void) {
+  char dp[192];
   /* Flipped payload bytes (first, middle, last): a plain read cannot tell,
    * smr_channel_verify and SMR_CHANNEL_VERIFY readers can. */
   static const uint64_t at[] = {0, PAYLOAD / 2, PAYLOAD - 1};
@@ -141,7 +153,10 @@ void payload_cases(void) {
          peek64(g_state, DESC_OFF(g_cur_index, checksum)) ^ 1);
   check_case("descriptor checksum flipped", 0, 0, -EBADMSG, 1, -EBADMSG,
              SMR_CHANNEL_CHECKSUM_BAD, TK_ANY, 0);
+}
 
+/* The smallest and the largest version. */
+static void version_edge_cases(void) {
   /* `current` != 0 (something published) naming version 0, in a buffer
    * whose descriptor says version 0 too (as a never-written one does):
    * versions start at 1, so this is corrupt, not an empty payload. */
@@ -166,7 +181,10 @@ void payload_cases(void) {
   }
   check_case("current version 2^56 - 1 (the largest)", 0, 0, 0, 1, 0,
              SMR_CHANNEL_CHECKSUM_OK, TK_ANY, 0);
+}
 
+/* Damage under a reader that is already open. */
+static void open_reader_cases(void) {
   /* A reader already open and reading when the state is damaged: the next
    * new version it sees is validated like the first. */
   fresh_channel(3, 8, 0);
@@ -195,6 +213,15 @@ void payload_cases(void) {
     smr_channel_release(r, &g);
     EXPECT_EQ(smr_channel_reader_close(r), 0);
   }
+}
+
+void payload_cases(void) {
+  current_index_cases();
+  desc_size_cases();
+  data_file_cases();
+  flipped_cases();
+  version_edge_cases();
+  open_reader_cases();
 }
 
 /* ---- Files that are not regular files ------------------------------------ */

@@ -299,6 +299,55 @@ static void scribble(volatile uint64_t *word, size_t n, uint64_t *seed,
     word[i] = wild(seed, cur);
 }
 
+/* A dead slot file of any size (chosen by r) at p: 0, or -1 if the name
+ * exists. */
+static int plant_dead(const char *p, uint64_t r, uint64_t *seed, uint64_t cur) {
+  static const uint64_t sizes[] = {0, 40, 64, 100, 4096, 4096};
+  uint64_t buf[8];
+  scribble(buf, 8, seed, cur);
+  int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return -1;
+  uint64_t size = sizes[(r >> 20) % 6];
+  CHECK_EQ(pwrite(fd, buf, size < 64 ? size : 64, 0),
+           (ssize_t)(size < 64 ? size : 64));
+  CHECK_EQ(ftruncate(fd, (off_t)size), 0);
+  CHECK_EQ(close(fd), 0);
+  return 0;
+}
+
+/* One live slot file of ours at p, made as a reader makes it: locked
+ * before it is named (a named file nobody locks is dead, and may be
+ * removed at once).  0 with *live_fd its descriptor (the previous one
+ * closed: that file dies), or -1 if the name exists. */
+static int plant_live(const char *p, uint64_t *seed, uint64_t cur,
+                      int *live_fd) {
+  char tmp[192];
+  slot_path("x-live", tmp, sizeof tmp);
+  int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  CHECK(fd >= 0);
+  uint64_t buf[8];
+  scribble(buf, 8, seed, cur);
+  CHECK_EQ(pwrite(fd, buf, 64, 0), 64);
+  CHECK_EQ(ftruncate(fd, SMR__CHANNEL_SLOT_FILE_SIZE), 0);
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_len = 1;
+  CHECK_EQ(fcntl(fd, F_OFD_SETLK, &fl), 0);
+  int rc = renameat2(AT_FDCWD, tmp, AT_FDCWD, p, RENAME_NOREPLACE);
+  if (rc != 0) {
+    CHECK_EQ(unlink(tmp), 0);
+    CHECK_EQ(close(fd), 0);
+    return rc;
+  }
+  if (*live_fd >= 0)
+    CHECK_EQ(close(*live_fd), 0); /* the previous one dies */
+  *live_fd = fd;
+  return 0;
+}
+
 /* (c) One junk operation in the readers directory. */
 static void junk_op(uint64_t *seed, uint64_t cur, const char *own_path,
                     struct jentry *junk, int *njunk, int *live_fd) {
@@ -321,21 +370,9 @@ static void junk_op(uint64_t *seed, uint64_t cur, const char *own_path,
   int rc = -1;
   switch (r % 7) {
   case 0:
-  case 1: { /* a dead slot file, any size */
-    static const uint64_t sizes[] = {0, 40, 64, 100, 4096, 4096};
-    uint64_t buf[8];
-    scribble(buf, 8, seed, cur);
-    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      uint64_t size = sizes[(r >> 20) % 6];
-      CHECK_EQ(pwrite(fd, buf, size < 64 ? size : 64, 0),
-               (ssize_t)(size < 64 ? size : 64));
-      CHECK_EQ(ftruncate(fd, (off_t)size), 0);
-      CHECK_EQ(close(fd), 0);
-      rc = 0;
-    }
+  case 1:
+    rc = plant_dead(p, r, seed, cur);
     break;
-  }
   case 2:
     rc = mkfifo(p, 0644);
     break;
@@ -349,34 +386,9 @@ static void junk_op(uint64_t *seed, uint64_t cur, const char *own_path,
   case 5: /* another name for our own slot file */
     rc = link(own_path, p);
     break;
-  default: { /* one live slot file of ours: a real (bogus) pin */
-    /* Made as a reader makes it: locked before it is named (a named file
-     * nobody locks is dead, and may be removed at once). */
-    char tmp[192];
-    slot_path("x-live", tmp, sizeof tmp);
-    int fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    CHECK(fd >= 0);
-    uint64_t buf[8];
-    scribble(buf, 8, seed, cur);
-    CHECK_EQ(pwrite(fd, buf, 64, 0), 64);
-    CHECK_EQ(ftruncate(fd, SMR__CHANNEL_SLOT_FILE_SIZE), 0);
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_len = 1;
-    CHECK_EQ(fcntl(fd, F_OFD_SETLK, &fl), 0);
-    rc = renameat2(AT_FDCWD, tmp, AT_FDCWD, p, RENAME_NOREPLACE);
-    if (rc != 0) {
-      CHECK_EQ(unlink(tmp), 0);
-      CHECK_EQ(close(fd), 0);
-      break;
-    }
-    if (*live_fd >= 0)
-      CHECK_EQ(close(*live_fd), 0); /* the previous one dies */
-    *live_fd = fd;
+  default: /* one live slot file of ours: a real (bogus) pin */
+    rc = plant_live(p, seed, cur, live_fd);
     break;
-  }
   }
   if (rc != 0)
     return; /* the name exists (an honest reader's, or junk) */
@@ -409,6 +421,71 @@ void watch_flood(int fd1, int fd2) {
     CHECK_EQ(futimens(i & 1 ? fd1 : fd2, NULL), 0);
 }
 
+/* Our slot file `own` opened (*fd) and mapped a second time: the
+ * mapping. */
+static volatile uint64_t *map_own(const char *own, int *fd) {
+  *fd = open(own, O_RDWR | O_CLOEXEC);
+  CHECK(*fd >= 0);
+  struct stat sb;
+  CHECK_EQ(fstat(*fd, &sb), 0);
+  CHECK(sb.st_uid == geteuid() && sb.st_size == SMR__CHANNEL_SLOT_FILE_SIZE);
+  volatile uint64_t *m = mmap(NULL, SMR__CHANNEL_SLOT_FILE_SIZE,
+                              PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+  CHECK(m != MAP_FAILED);
+  return m;
+}
+
+/* An odd pass (of another uid): our file fd stays cut for the whole pass,
+ * to nothing (mostly), to a partial slot, or grown huge (sparse). */
+static void cut_own(int fd, unsigned long pass) {
+  static const off_t cuts[] = {0, 0, 40, 1l << 30};
+  CHECK_EQ(ftruncate(fd, cuts[(pass / 2) % 4]), 0);
+  /* relaxed: a counter the parent reads after waitpid. */
+  atomic_fetch_add_explicit(&g_hs->truncs, 1, memory_order_relaxed);
+  h_stat_check(0); /* stat reads the cut file too */
+}
+
+/* Another pass: our file fd back to its size (truncate_own), a read
+ * through our handle mine, then wild writes over our slot through the
+ * mapping m and the file. */
+static void scribble_own(smr_channel_reader *mine, volatile uint64_t *m, int fd,
+                         bool truncate_own, uint64_t *seed, uint64_t cur) {
+  if (truncate_own)
+    CHECK_EQ(ftruncate(fd, SMR__CHANNEL_SLOT_FILE_SIZE), 0);
+  /* Our own reads: whatever our wild writes did to our slot, the
+   * library call works; the bytes are right unless we broke our own
+   * pin. */
+  smr_channel_guard g;
+  CHECK_EQ(smr_channel_read(mine, &g), 0);
+  bool good = h_good(&g);
+  smr_channel_release(mine, &g);
+  /* relaxed: counters the parent reads after waitpid. */
+  atomic_fetch_add_explicit(&g_hs->own_reads, 1, memory_order_relaxed);
+  if (!good)
+    atomic_fetch_add_explicit(&g_hs->own_wrong, 1, memory_order_relaxed);
+  /* Wild writes: the whole slot and past it, through our second
+   * mapping and through the file. */
+  scribble(m, 16, seed, cur);
+  uint64_t w8[8];
+  scribble(w8, 8, seed, cur);
+  CHECK_EQ(pwrite(fd, w8, sizeof w8, 0), (ssize_t)sizeof w8);
+}
+
+/* Move our second file's name (own2, n bytes) to a free slot name (ours to
+ * move); its reader mine2 keeps its pin and its lock. */
+static void move_second(smr_channel_reader *mine2, char *own2, size_t n,
+                        uint64_t *seed) {
+  char to[192], nm[16];
+  snprintf(nm, sizeof nm, "r%u", (unsigned)(xorshift(seed) % H_SLOTS));
+  slot_path(nm, to, sizeof to);
+  if (renameat2(AT_FDCWD, own2, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+    snprintf(own2, n, "%s", to);
+  /* ... and read through it: its pin stands. */
+  smr_channel_guard g;
+  CHECK_EQ(smr_channel_read(mine2, &g), 0);
+  smr_channel_release(mine2, &g);
+}
+
 void bad_main(int go_fd, int ready_fd) {
   bool hostile = g_hmode == HM_HOSTILE;
   if (hostile && g_cross)
@@ -431,14 +508,8 @@ void bad_main(int go_fd, int ready_fd) {
     snprintf(nm, sizeof nm, "r%u", own_slot_except(slot));
     slot_path(nm, own2, sizeof own2);
   }
-  int fd = open(own, O_RDWR | O_CLOEXEC);
-  CHECK(fd >= 0);
-  struct stat sb;
-  CHECK_EQ(fstat(fd, &sb), 0);
-  CHECK(sb.st_uid == geteuid() && sb.st_size == SMR__CHANNEL_SLOT_FILE_SIZE);
-  volatile uint64_t *m = mmap(NULL, SMR__CHANNEL_SLOT_FILE_SIZE,
-                              PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  CHECK(m != MAP_FAILED);
+  int fd;
+  volatile uint64_t *m = map_own(own, &fd);
   int sfd = open(g_state, O_RDONLY | O_CLOEXEC);
   CHECK(sfd >= 0);
   struct smr__channel_state *sm =
@@ -470,50 +541,16 @@ void bad_main(int go_fd, int ready_fd) {
      * to nothing (mostly), to a partial slot, or grown huge (sparse); our
      * mapping and our handle are not touched until its size is back. */
     bool cut = truncate_own && (pass & 1);
-    if (cut) {
-      static const off_t cuts[] = {0, 0, 40, 1l << 30};
-      CHECK_EQ(ftruncate(fd, cuts[(pass / 2) % 4]), 0);
-      /* relaxed: a counter the parent reads after waitpid. */
-      atomic_fetch_add_explicit(&g_hs->truncs, 1, memory_order_relaxed);
-      h_stat_check(0); /* stat reads the cut file too */
-    } else {
-      if (truncate_own)
-        CHECK_EQ(ftruncate(fd, SMR__CHANNEL_SLOT_FILE_SIZE), 0);
-      /* Our own reads: whatever our wild writes did to our slot, the
-       * library call works; the bytes are right unless we broke our own
-       * pin. */
-      smr_channel_guard g;
-      CHECK_EQ(smr_channel_read(mine, &g), 0);
-      bool good = h_good(&g);
-      smr_channel_release(mine, &g);
-      /* relaxed: counters the parent reads after waitpid. */
-      atomic_fetch_add_explicit(&g_hs->own_reads, 1, memory_order_relaxed);
-      if (!good)
-        atomic_fetch_add_explicit(&g_hs->own_wrong, 1, memory_order_relaxed);
-      /* Wild writes: the whole slot and past it, through our second
-       * mapping and through the file. */
-      scribble(m, 16, &seed, cur);
-      uint64_t w8[8];
-      scribble(w8, 8, &seed, cur);
-      CHECK_EQ(pwrite(fd, w8, sizeof w8, 0), (ssize_t)sizeof w8);
-    }
+    if (cut)
+      cut_own(fd, pass);
+    else
+      scribble_own(mine, m, fd, truncate_own, &seed, cur);
     if (hostile)
       junk_op(&seed, cur, own2, junk, &njunk, &live_fd);
     if (hostile && pass == 30)
       watch_flood(fd, flood_fd);
-    if (hostile && (pass & 15) == 7) {
-      /* Move our second file's name to a free slot name (ours to move);
-       * its reader keeps its pin and its lock. */
-      char to[192];
-      snprintf(nm, sizeof nm, "r%u", (unsigned)(xorshift(&seed) % H_SLOTS));
-      slot_path(nm, to, sizeof to);
-      if (renameat2(AT_FDCWD, own2, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-        snprintf(own2, sizeof own2, "%s", to);
-      /* ... and read through it: its pin stands. */
-      smr_channel_guard g;
-      CHECK_EQ(smr_channel_read(mine2, &g), 0);
-      smr_channel_release(mine2, &g);
-    }
+    if (hostile && (pass & 15) == 7)
+      move_second(mine2, own2, sizeof own2, &seed);
     pass++;
     /* relaxed: progress counter for the writer thread's stop condition. */
     atomic_fetch_add_explicit(&g_hs->passes, 1, memory_order_relaxed);

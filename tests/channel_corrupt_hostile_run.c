@@ -147,18 +147,9 @@ static pid_t fork_child(void (*fn)(int, int), int go_fd, int ready_fd,
   return pid;
 }
 
-void bad_reader_case(enum hmode mode) {
-  g_hmode = mode;
-  g_cross = g_root; /* honest process UID_OTHER; hostile UID_HOSTILE */
-  g_case = mode == HM_BUGGY ? "buggy reader scribbling its own slot"
-           : g_root         ? "hostile reader of another uid"
-                            : "hostile reader (our uid: not root)";
-  if (!g_root)
-    skip_note(mode == HM_HOSTILE
-                  ? "hostile: cross-uid parts (no other uid: (a) and the "
-                    "truncation of its own slot file are left out)"
-                  : "buggy: honest process of another uid");
-  remove_channel_files();
+/* A new run: the shared counters (a fresh anonymous mapping, all zero)
+ * and this process's own. */
+static void h_reset(void) {
   g_hs = mmap(NULL, sizeof *g_hs, PROT_READ | PROT_WRITE,
               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   CHECK(g_hs != MAP_FAILED);
@@ -170,19 +161,11 @@ void bad_reader_case(enum hmode mode) {
   g_ok = g_busy = g_after = 0;
   g_bad_status = -1;
   g_vbase = 0; /* a new channel: payload n is version n */
+}
 
-  /* Children first: nothing of the channel is open yet.  Each one's pipes
-   * are made just before it, so that a child dying before it is ready
-   * gives its parent an end of file, not a hang. */
-  int hgo[2], hready[2], bgo[2], bready[2];
-  CHECK_EQ(pipe2(hgo, O_CLOEXEC), 0);
-  CHECK_EQ(pipe2(hready, O_CLOEXEC), 0);
-  g_honest_pid =
-      fork_child(honest_main, hgo[0], hready[1], &hgo[1], &hready[0]);
-  CHECK_EQ(pipe2(bgo, O_CLOEXEC), 0);
-  CHECK_EQ(pipe2(bready, O_CLOEXEC), 0);
-  g_bad_pid = fork_child(bad_main, bgo[0], bready[1], &bgo[1], &bready[0]);
-
+/* The writer of the case's channel (timeout 0), which published its first
+ * payload. */
+static smr_channel_writer *h_open_writer(void) {
   struct smr_channel_options o = {0};
   o.buffers = H_BUFFERS;
   o.readers = H_SLOTS;
@@ -201,6 +184,83 @@ void bad_reader_case(enum hmode mode) {
   h_fill(buf, 1);
   CHECK_EQ(smr_channel_publish(w, buf, h_size(1), &info), 0);
   CHECK_EQ(info.version, g_vbase + 1);
+  return w;
+}
+
+/* The bad reader and the honest process (status hst) exited 0, and every
+ * party made the progress the mode asks for. */
+static void h_expect_results(enum hmode mode, int hst) {
+  if (!(WIFEXITED(g_bad_status) && WEXITSTATUS(g_bad_status) == 0))
+    fprintf(stderr, "bad reader: status %#x\n", (unsigned)g_bad_status);
+  CHECK(WIFEXITED(g_bad_status) && WEXITSTATUS(g_bad_status) == 0);
+  if (!(WIFEXITED(hst) && WEXITSTATUS(hst) == 0))
+    fprintf(stderr, "honest process: status %#x\n", (unsigned)hst);
+  CHECK(WIFEXITED(hst) && WEXITSTATUS(hst) == 0);
+  CHECK(g_ok > 0);
+  CHECK_EQ(g_after, H_AFTER);
+  CHECK(atomic_load_explicit(&g_seen, memory_order_relaxed) >= H_MIN);
+  CHECK(atomic_load_explicit(&g_hs->honest_seen, memory_order_relaxed) >=
+        H_MIN);
+  CHECK(atomic_load_explicit(&g_hs->own_reads, memory_order_relaxed) > 0);
+  if (mode == HM_HOSTILE && g_cross) {
+    /* 11 (12 with protected hard links) per honest file, 6 on the
+     * channel */
+    CHECK(atomic_load_explicit(&g_hs->denied, memory_order_relaxed) >= 28);
+    CHECK(atomic_load_explicit(&g_hs->truncs, memory_order_relaxed) >= H_MIN);
+  }
+  if (mode == HM_HOSTILE)
+    CHECK(atomic_load_explicit(&g_hs->junk, memory_order_relaxed) > 0);
+}
+
+/* The honest readers' files were never touched: still theirs (the
+ * process closed its reader, which removed its file). */
+static void h_expect_honest_files(void) {
+  struct smr_channel_stat st;
+  struct smr_channel_reader_stat rs[H_SLOTS];
+  size_t nrs = 0;
+  CHECK_EQ(
+      smr_channel_stat(g_name, SMR_CHANNEL_STAT_VERIFY, &st, rs, H_SLOTS, &nrs),
+      0);
+  CHECK_EQ(st.checksum, SMR_CHANNEL_CHECKSUM_OK);
+  CHECK(st.readers >= 1); /* the honest thread's, and dead junk */
+  CHECK(st.writer_alive);
+  unsigned alive = 0;
+  for (size_t k = 0; k < nrs && k < H_SLOTS; k++)
+    if (rs[k].alive) {
+      alive++;
+      CHECK_EQ(rs[k].slot, g_hslot[0]);
+      CHECK_EQ(rs[k].pid, getpid());
+    }
+  CHECK_EQ(alive, 1);
+}
+
+void bad_reader_case(enum hmode mode) {
+  g_hmode = mode;
+  g_cross = g_root; /* honest process UID_OTHER; hostile UID_HOSTILE */
+  g_case = mode == HM_BUGGY ? "buggy reader scribbling its own slot"
+           : g_root         ? "hostile reader of another uid"
+                            : "hostile reader (our uid: not root)";
+  if (!g_root)
+    skip_note(mode == HM_HOSTILE
+                  ? "hostile: cross-uid parts (no other uid: (a) and the "
+                    "truncation of its own slot file are left out)"
+                  : "buggy: honest process of another uid");
+  remove_channel_files();
+  h_reset();
+
+  /* Children first: nothing of the channel is open yet.  Each one's pipes
+   * are made just before it, so that a child dying before it is ready
+   * gives its parent an end of file, not a hang. */
+  int hgo[2], hready[2], bgo[2], bready[2];
+  CHECK_EQ(pipe2(hgo, O_CLOEXEC), 0);
+  CHECK_EQ(pipe2(hready, O_CLOEXEC), 0);
+  g_honest_pid =
+      fork_child(honest_main, hgo[0], hready[1], &hgo[1], &hready[0]);
+  CHECK_EQ(pipe2(bgo, O_CLOEXEC), 0);
+  CHECK_EQ(pipe2(bready, O_CLOEXEC), 0);
+  g_bad_pid = fork_child(bad_main, bgo[0], bready[1], &bgo[1], &bready[0]);
+
+  smr_channel_writer *w = h_open_writer();
 
   char go = 1;
   CHECK_EQ(write(hgo[1], &go, 1), 1);
@@ -227,48 +287,9 @@ void bad_reader_case(enum hmode mode) {
   }
   fprintf(stderr, "%s: ", g_case);
   h_progress(stderr);
-  if (!(WIFEXITED(g_bad_status) && WEXITSTATUS(g_bad_status) == 0))
-    fprintf(stderr, "bad reader: status %#x\n", (unsigned)g_bad_status);
-  CHECK(WIFEXITED(g_bad_status) && WEXITSTATUS(g_bad_status) == 0);
-  if (!(WIFEXITED(hst) && WEXITSTATUS(hst) == 0))
-    fprintf(stderr, "honest process: status %#x\n", (unsigned)hst);
-  CHECK(WIFEXITED(hst) && WEXITSTATUS(hst) == 0);
-  CHECK(g_ok > 0);
-  CHECK_EQ(g_after, H_AFTER);
-  CHECK(atomic_load_explicit(&g_seen, memory_order_relaxed) >= H_MIN);
-  CHECK(atomic_load_explicit(&g_hs->honest_seen, memory_order_relaxed) >=
-        H_MIN);
-  CHECK(atomic_load_explicit(&g_hs->own_reads, memory_order_relaxed) > 0);
-  if (mode == HM_HOSTILE && g_cross) {
-    /* 11 (12 with protected hard links) per honest file, 6 on the
-     * channel */
-    CHECK(atomic_load_explicit(&g_hs->denied, memory_order_relaxed) >= 28);
-    CHECK(atomic_load_explicit(&g_hs->truncs, memory_order_relaxed) >= H_MIN);
-  }
-  if (mode == HM_HOSTILE)
-    CHECK(atomic_load_explicit(&g_hs->junk, memory_order_relaxed) > 0);
+  h_expect_results(mode, hst);
 
-  /* The honest readers' files were never touched: still theirs (the
-   * process closed its reader, which removed its file). */
-  {
-    struct smr_channel_stat st;
-    struct smr_channel_reader_stat rs[H_SLOTS];
-    size_t nrs = 0;
-    CHECK_EQ(smr_channel_stat(g_name, SMR_CHANNEL_STAT_VERIFY, &st, rs, H_SLOTS,
-                              &nrs),
-             0);
-    CHECK_EQ(st.checksum, SMR_CHANNEL_CHECKSUM_OK);
-    CHECK(st.readers >= 1); /* the honest thread's, and dead junk */
-    CHECK(st.writer_alive);
-    unsigned alive = 0;
-    for (size_t k = 0; k < nrs && k < H_SLOTS; k++)
-      if (rs[k].alive) {
-        alive++;
-        CHECK_EQ(rs[k].slot, g_hslot[0]);
-        CHECK_EQ(rs[k].pid, getpid());
-      }
-    CHECK_EQ(alive, 1);
-  }
+  h_expect_honest_files();
   CHECK_EQ(smr_channel_reader_close(r), 0);
   smr_channel_writer_close(w);
   munmap(g_hs, sizeof *g_hs);

@@ -259,6 +259,73 @@ static void junk_publish(smr_channel_writer *w, unsigned *reclaimed) {
   g_cur_index = info.buffer;
 }
 
+/* The dead slot files of the junk that are gone, planted again and
+ * renamed into the readers directory (no close event there: the writer
+ * finds them by their names): staged[0..*nstaged) are their indices. */
+static void junk_stage(size_t *staged, size_t *nstaged) {
+  char stage[192];
+  slot_path("stage", stage, sizeof stage); /* not a slot name */
+  CHECK_EQ(mkdir(stage, 0755), 0);
+  *nstaged = 0;
+  for (size_t i = 0; i < NJUNK; i++)
+    if (junk_tracked(i) && g_junk[i].kind == J_SLOT && !junk_present(i)) {
+      junk_plant_one(i, stage);
+      if (g_junk_planted[i])
+        staged[(*nstaged)++] = i;
+    }
+  EXPECT(*nstaged >= 9);
+  for (size_t k = 0; k < *nstaged; k++) {
+    char from[256], to[192];
+    snprintf(from, sizeof from, "%s/%s", stage, g_junk[staged[k]].name);
+    slot_path(g_junk[staged[k]].name, to, sizeof to);
+    CHECK_EQ(rename(from, to), 0);
+  }
+  CHECK_EQ(rmdir(stage), 0);
+}
+
+/* Readers among the junk: three at once, each its own slot; the writer w
+ * publishes around their guards without touching their buffer, then is
+ * closed. */
+static void junk_readers(smr_channel_writer *w, unsigned *reclaimed) {
+  smr_channel_reader *r[3];
+  smr_channel_guard g[3];
+  for (int k = 0; k < 3; k++) {
+    EXPECT_EQ(smr_channel_reader_open(g_name, SMR_CHANNEL_VERIFY, &r[k]), 0);
+    EXPECT_EQ(smr_channel_read(r[k], &g[k]), 0);
+    EXPECT_EQ(g[k].version, g_cur_version);
+    EXPECT_EQ(g[k].size, PAYLOAD);
+    EXPECT(matches(g[k].data, PAYLOAD, g_cur_pattern));
+  }
+  {
+    struct smr_channel_stat st;
+    struct smr_channel_reader_stat rs[40];
+    size_t nrs = 0;
+    EXPECT_EQ(smr_channel_stat(g_name, 0, &st, rs, 40, &nrs), 0);
+    EXPECT_EQ(st.readers, 3);
+    EXPECT_EQ(nrs, 3);
+    EXPECT_EQ(st.buffer[g_cur_index].pinned, 3);
+    unsigned mask = 0;
+    for (size_t k = 0; k < nrs && k < 40; k++) {
+      EXPECT(rs[k].alive);
+      EXPECT_EQ(rs[k].pid, getpid());
+      EXPECT_EQ(rs[k].pinned_version, g_cur_version);
+      EXPECT(!(mask & (1u << rs[k].slot))); /* distinct slots */
+      mask |= 1u << rs[k].slot;
+    }
+  }
+  uint64_t held = g_cur_version, held_pattern = g_cur_pattern;
+  for (unsigned k = 0; k < 5; k++)
+    junk_publish(w, reclaimed);
+  smr_channel_writer_close(w);
+  for (int k = 0; k < 3; k++) {
+    EXPECT(matches(g[k].data, PAYLOAD, held_pattern)); /* never reused */
+    EXPECT_EQ(g[k].version, held);
+    EXPECT_EQ(smr_channel_verify(r[k], &g[k]), 0);
+    smr_channel_release(r[k], &g[k]);
+    EXPECT_EQ(smr_channel_reader_close(r[k]), 0);
+  }
+}
+
 /* The checks on the junk (run by root, or in a child as UID_OTHER). */
 static void junk_check(void) {
   int fds = fd_count();
@@ -288,24 +355,8 @@ static void junk_check(void) {
   /* The same dead files appear while the writer runs, renamed in (no
    * close event in the directory: the writer finds them by their names),
    * pinning the buffers it needs now: never waited for. */
-  char stage[192];
-  slot_path("stage", stage, sizeof stage); /* not a slot name */
-  CHECK_EQ(mkdir(stage, 0755), 0);
-  size_t staged[NJUNK], nstaged = 0;
-  for (size_t i = 0; i < NJUNK; i++)
-    if (junk_tracked(i) && g_junk[i].kind == J_SLOT && !junk_present(i)) {
-      junk_plant_one(i, stage);
-      if (g_junk_planted[i])
-        staged[nstaged++] = i;
-    }
-  EXPECT(nstaged >= 9);
-  for (size_t k = 0; k < nstaged; k++) {
-    char from[256], to[192];
-    snprintf(from, sizeof from, "%s/%s", stage, g_junk[staged[k]].name);
-    slot_path(g_junk[staged[k]].name, to, sizeof to);
-    CHECK_EQ(rename(from, to), 0);
-  }
-  CHECK_EQ(rmdir(stage), 0);
+  size_t staged[NJUNK], nstaged;
+  junk_stage(staged, &nstaged);
   for (unsigned k = 0; k < 2 * J_SLOTS; k++)
     junk_publish(w, &reclaimed);
   smr_channel_writer_close(w);
@@ -327,43 +378,7 @@ static void junk_check(void) {
 
   /* Readers among the junk left: three at once, each its own slot; the
    * writer publishes around their guards without touching their buffer. */
-  smr_channel_reader *r[3];
-  smr_channel_guard g[3];
-  for (int k = 0; k < 3; k++) {
-    EXPECT_EQ(smr_channel_reader_open(g_name, SMR_CHANNEL_VERIFY, &r[k]), 0);
-    EXPECT_EQ(smr_channel_read(r[k], &g[k]), 0);
-    EXPECT_EQ(g[k].version, g_cur_version);
-    EXPECT_EQ(g[k].size, PAYLOAD);
-    EXPECT(matches(g[k].data, PAYLOAD, g_cur_pattern));
-  }
-  {
-    struct smr_channel_stat st;
-    struct smr_channel_reader_stat rs[40];
-    size_t nrs = 0;
-    EXPECT_EQ(smr_channel_stat(g_name, 0, &st, rs, 40, &nrs), 0);
-    EXPECT_EQ(st.readers, 3);
-    EXPECT_EQ(nrs, 3);
-    EXPECT_EQ(st.buffer[g_cur_index].pinned, 3);
-    unsigned mask = 0;
-    for (size_t k = 0; k < nrs && k < 40; k++) {
-      EXPECT(rs[k].alive);
-      EXPECT_EQ(rs[k].pid, getpid());
-      EXPECT_EQ(rs[k].pinned_version, g_cur_version);
-      EXPECT(!(mask & (1u << rs[k].slot))); /* distinct slots */
-      mask |= 1u << rs[k].slot;
-    }
-  }
-  uint64_t held = g_cur_version, held_pattern = g_cur_pattern;
-  for (unsigned k = 0; k < 5; k++)
-    junk_publish(w, &reclaimed);
-  smr_channel_writer_close(w);
-  for (int k = 0; k < 3; k++) {
-    EXPECT(matches(g[k].data, PAYLOAD, held_pattern)); /* never reused */
-    EXPECT_EQ(g[k].version, held);
-    EXPECT_EQ(smr_channel_verify(r[k], &g[k]), 0);
-    smr_channel_release(r[k], &g[k]);
-    EXPECT_EQ(smr_channel_reader_close(r[k]), 0);
-  }
+  junk_readers(w, &reclaimed);
   check_reader(SMR_CHANNEL_VERIFY, 0, 0, 1, 0);
   for (size_t i = 0; i < NJUNK; i++)
     if (junk_untouchable(i))
@@ -397,7 +412,8 @@ static void junk_case(bool as_other) {
   remove_channel_files();
 }
 
-void readers_cases(void) {
+/* The readers directory and the writer lock as a writer creates them. */
+static void created_dir_case(void) {
   fresh_channel(3, 8, 0);
   g_case = "readers directory as created";
   {
@@ -415,7 +431,11 @@ void readers_cases(void) {
     EXPECT(S_ISREG(sb.st_mode));
     EXPECT_EQ(sb.st_mode & 07777, 0600 & ~um);
   }
+}
 
+/* The readers path missing, a regular file or a symbolic link. */
+static void bad_path_cases(void) {
+  fresh_channel(3, 8, 0);
   rm_tree(g_readers);
   check_bad_dir("readers directory missing");
 
@@ -457,7 +477,10 @@ void readers_cases(void) {
   rm_tree(g_readers);
   CHECK_EQ(symlink("/nonexistent/smr-readers", g_readers), 0);
   check_bad_dir("readers path is a dangling symlink");
+}
 
+/* The readers directory's mode. */
+static void mode_cases(void) {
   /* Writable by others without the sticky bit: anyone could remove or
    * replace a reader's slot file. */
   static const unsigned bad_modes[] = {0777, 0775, 0757, 0722, 0730, 0703};
@@ -478,7 +501,10 @@ void readers_cases(void) {
     CHECK_EQ(chmod(g_readers, ok_modes[i]), 0);
     check_valid(what);
   }
+}
 
+/* The channel's files owned by other users (root only). */
+static void owner_cases(void) {
   if (g_root) {
     struct stat sb;
     fresh_channel(3, 8, 0);
@@ -514,7 +540,13 @@ void readers_cases(void) {
   } else {
     skip_note("readers directory owned by another uid (chown)");
   }
+}
 
+void readers_cases(void) {
+  created_dir_case();
+  bad_path_cases();
+  mode_cases();
+  owner_cases();
   junk_case(false);
   if (g_root)
     junk_case(true);

@@ -29,7 +29,8 @@ static void bad_field32(const char *name, uint64_t off, const uint32_t *vals,
   bad_field32(#field, ST_OFF(field), vals, sizeof(vals) / sizeof((vals)[0]),   \
               hex, note)
 
-void state_cases(void) {
+/* No channel, no state file, or one still being created. */
+static void missing_cases(void) {
   /* The clean channel first: the baseline every case departs from. */
   fresh_channel(3, 8, 0);
   check_case("valid channel", 0, 0, 0, 1, 0, SMR_CHANNEL_CHECKSUM_OK, TK_SKIP,
@@ -48,7 +49,10 @@ void state_cases(void) {
     EXPECT_EQ(smr_channel_writer_open(g_name, NULL, &w), 0);
     smr_channel_writer_close(w);
   }
+}
 
+/* Being created (size 0, zero filled, magic not yet stored). */
+static void created_cases(void) {
   /* Being created (size 0, zero filled, magic not yet stored): -EAGAIN.  A
    * writer (no creator holds the lock) may finish or redo the creation. */
   fresh_channel(3, 8, 0);
@@ -64,7 +68,10 @@ void state_cases(void) {
   poke64(g_state, ST_OFF(magic), 0);
   check_case("state magic 0 (being created)", -EAGAIN, 0, 0, 0, 0, -1, TK_ANY,
              -EAGAIN);
+}
 
+/* The file's size, magic, or a foreign file. */
+static void size_magic_cases(void) {
   /* Shorter than the header, or than the header plus one ack per slot
    * (layout 2: smr__channel_state_size(slots)). */
   const uint64_t full = smr__channel_state_size(8);
@@ -104,7 +111,10 @@ void state_cases(void) {
     poke(g_state, 0, text, sizeof text);
   }
   check_bad_header("state is a text file", -EBADMSG);
+}
 
+/* Each header field out of range, or inconsistent with the others. */
+static void field_cases(void) {
   static const uint32_t layouts[] = {0, 1, SMR__CHANNEL_LAYOUT + 1,
                                      0xffffffffu};
   BAD_FIELD32(layout, layouts, false, "");
@@ -138,7 +148,10 @@ void state_cases(void) {
   check_bad_header("state NO_CHECKSUM with checksum_alg XXH3", -EBADMSG);
   static const uint32_t algs[] = {0, SMR__CHANNEL_SUM_XXH3 + 1, 0xffffffffu};
   BAD_FIELD32(checksum_alg, algs, false, "");
+}
 
+/* Garbage in the acks. */
+static void ack_cases(void) {
   /* Acks are informational for readers (they only shorten smr_channel_wait's
    * sleep slices): garbage there changes no read, and a writer taking over
    * resets them to what it tracks. */
@@ -178,4 +191,12 @@ void state_cases(void) {
     EXPECT_EQ(smr_channel_reader_close(r), 0);
     EXPECT_EQ(lstat(p, &sb), -1); /* a closing reader removes its file */
   }
+}
+
+void state_cases(void) {
+  missing_cases();
+  created_cases();
+  size_magic_cases();
+  field_cases();
+  ack_cases();
 }
