@@ -13,6 +13,12 @@
 #                    check every payload (SMR_TEST_SECONDS per phase, default
 #                    1.5); last, the writer's slot-file discovery under
 #                    stress (out of descriptors, sockets, watch overflow)
-smr_test(test_channel_corrupt LABELS unit TIMEOUT 60)
+# One program, a source file per section (channel_corrupt.h): the sections
+# are its arguments (test_channel_squat runs one).
+smr_test(test_channel_corrupt LABELS unit TIMEOUT 60 SOURCES
+         test_channel_corrupt.c channel_corrupt_util.c channel_corrupt_state.c
+         channel_corrupt_readers.c channel_corrupt_files.c
+         channel_corrupt_squat.c channel_corrupt_hostile.c
+         channel_corrupt_hostile_run.c channel_corrupt_robust.c)
 # Forges files with the on-disk layout.
 target_include_directories(test_channel_corrupt PRIVATE ${PROJECT_SOURCE_DIR}/src)

@@ -8,7 +8,7 @@
 #                            truncated
 #  test_channel_harden_crashlink a writer killed between naming the new state
 #                            file and removing NAME.smr-new: the next writer
-#                            takes over (was -EEXIST for ever)
+#                            takes over (never -EEXIST)
 #  test_channel_harden_errpath   smr_channel_error_path is never an earlier call's
 #                            file; long paths keep their file name
 #  test_channel_harden_longname  last components of 200..300 bytes: -ENAMETOOLONG

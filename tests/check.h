@@ -41,4 +41,30 @@ static inline int test_section(int argc, char **argv, const char *section) {
   return 0;
 }
 
+/* A part of a test program that runs one part per ctest entry. */
+struct test_part {
+  const char *name;
+  void (*fn)(void);
+};
+
+/* Run the part called name (argv[1], usually), or every part when name is
+ * NULL: 0, or 2 with a message when no part has that name. */
+static inline int test_run_part(const char *name, const struct test_part *parts,
+                                size_t n) {
+  int ran = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!name || strcmp(name, parts[i].name) == 0) {
+      parts[i].fn();
+      ran++;
+    }
+  if (ran == 0) {
+    fprintf(stderr, "unknown part %s\n", name);
+    return 2;
+  }
+  return 0;
+}
+
+#define TEST_RUN_PART(name, parts)                                             \
+  test_run_part(name, parts, sizeof(parts) / sizeof((parts)[0]))
+
 #endif

@@ -9,14 +9,15 @@ smr_test(test_swap LABELS unit)
 smr_test(test_swap_stall LABELS stress)
 smr_test(test_swap_threads LABELS stress)
 # Concurrent smr_swap_load on a multi-writer cell (part (d) of
-# test_swap_threads.c).  Fails with the library as of this writing: the
-# cell's single own reader is shared by every writer thread.
+# test_swap_threads.c): two threads load while a third stores; every load
+# returns a value at least as new as the version read just before it, and
+# once every guard is released a load sees the current value.
 add_test(NAME test_swap_mw_own_reader COMMAND test_swap_threads mw-own)
 set_tests_properties(test_swap_mw_own_reader PROPERTIES TIMEOUT 120
                      LABELS "stress")
-# fetch_and_update racing update on a multi-writer cell (part (e)).  Fails
-# with the library as of this writing: fetch_and_update applies fn to a value
-# loaded before it takes the writer lock, so a concurrent update is lost.
+# fetch_and_update racing update on a multi-writer cell (part (e)): every
+# publish builds on the value it replaces (the count in each value equals
+# its version), so no update is lost.
 add_test(NAME test_swap_mw_fetch_update COMMAND test_swap_threads mw-fau)
 set_tests_properties(test_swap_mw_fetch_update PROPERTIES TIMEOUT 120
                      LABELS "stress")

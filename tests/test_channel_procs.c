@@ -462,18 +462,14 @@ int main(int argc, char **argv) {
   CHECK(sh != MAP_FAILED);
   rng_state ^= (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
   test_chan_init(&chan);
-  if (!strcmp(argv[1], "verify"))
-    mode_verify();
-  else if (!strcmp(argv[1], "kill-readers"))
-    mode_kill_readers();
-  else if (!strcmp(argv[1], "kill-writer"))
-    mode_kill_writer();
-  else if (!strcmp(argv[1], "slow-reader"))
-    mode_slow_reader();
-  else if (!strcmp(argv[1], "window"))
-    mode_window();
-  else
-    return 2;
+  static const struct test_part modes[] = {{"verify", mode_verify},
+                                           {"kill-readers", mode_kill_readers},
+                                           {"kill-writer", mode_kill_writer},
+                                           {"slow-reader", mode_slow_reader},
+                                           {"window", mode_window}};
+  int x = TEST_RUN_PART(argv[1], modes);
+  if (x != 0)
+    return x;
   test_chan_done(&chan);
   return 0;
 }

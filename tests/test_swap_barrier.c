@@ -35,35 +35,13 @@
 
 #include "check.h"
 #include "smr.h"
+#include "swap_ints.h"
 #ifndef SMR_TEST_OLD_API
 #include "test_hooks.h"
 #endif
 
 #define THRESHOLD 16
 #define ROUNDS    3000
-
-static int nmade, ndestroyed;
-
-static void *mk(void) {
-  int *v = malloc(sizeof *v);
-  CHECK(v != NULL);
-  *v = nmade++;
-  return v;
-}
-
-static void dtor(void *p, void *ctx) {
-  (void)ctx;
-  CHECK(*(int *)p >= 0);
-  *(int *)p = -1;
-  free(p);
-  ndestroyed++;
-}
-
-/* A value the cell refused: ours to free. */
-static void drop(void *v) {
-  free(v);
-  ndestroyed++;
-}
 
 static smr_swap *mkcell(unsigned flags, smr_swap_reader **r) {
   struct smr_swap_attr a = {flags, THRESHOLD, NULL};
@@ -298,21 +276,11 @@ static void part_seccomp(void) {
 }
 
 int main(int argc, char **argv) {
-  const char *part = argc > 1 ? argv[1] : "hook";
+  static const struct test_part parts[] = {
 #ifndef SMR_TEST_OLD_API
-  if (strcmp(part, "hook") == 0) {
-    part_hook();
-    return 0;
-  }
-  if (strcmp(part, "hook-threads") == 0) {
-    part_hook_threads();
-    return 0;
-  }
+      {"hook", part_hook},
+      {"hook-threads", part_hook_threads},
 #endif
-  if (strcmp(part, "seccomp") == 0) {
-    part_seccomp();
-    return 0;
-  }
-  fprintf(stderr, "unknown part %s\n", part);
-  return 2;
+      {"seccomp", part_seccomp}};
+  return TEST_RUN_PART(argc > 1 ? argv[1] : "hook", parts);
 }

@@ -419,18 +419,9 @@ static void part_a4(void) {
 }
 
 int main(int argc, char **argv) {
-  static const struct {
-    const char *name;
-    void (*fn)(void);
-  } parts[] = {{"c11", part_c11}, {"c12", part_c12}, {"c13", part_c13},
-               {"c14", part_c14}, {"c15", part_c15}, {"c16", part_c16},
-               {"c17", part_c17}, {"a4", part_a4}};
-  int ran = 0;
-  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-    if (argc < 2 || strcmp(argv[1], parts[i].name) == 0) {
-      parts[i].fn();
-      ran++;
-    }
-  CHECK(ran > 0);
-  return 0;
+  static const struct test_part parts[] = {{"c11", part_c11}, {"c12", part_c12},
+                                           {"c13", part_c13}, {"c14", part_c14},
+                                           {"c15", part_c15}, {"c16", part_c16},
+                                           {"c17", part_c17}, {"a4", part_a4}};
+  return TEST_RUN_PART(argc > 1 ? argv[1] : NULL, parts);
 }

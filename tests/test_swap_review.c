@@ -50,29 +50,8 @@
 
 #include "check.h"
 #include "smr.h"
+#include "swap_ints.h"
 #include "test_hooks.h"
-
-static int nmade, ndestroyed;
-
-static void *mk(void) {
-  int *v = malloc(sizeof *v);
-  CHECK(v != NULL);
-  *v = nmade++;
-  return v;
-}
-
-static void dtor(void *p, void *ctx) {
-  (void)ctx;
-  CHECK(*(int *)p >= 0);
-  *(int *)p = -1;
-  free(p);
-  ndestroyed++;
-}
-
-static void drop(void *v) {
-  free(v);
-  ndestroyed++;
-}
 
 static void set_barrier_error(int err) {
   /* relaxed: set while no writer call runs (test_hooks.h). */
@@ -397,18 +376,9 @@ static void part_version(void) {
 }
 
 int main(int argc, char **argv) {
-  static const struct {
-    const char *name;
-    void (*fn)(void);
-  } parts[] = {{"mw-cancel", part_mw_cancel}, {"cas-reenter", part_cas_reenter},
-               {"debug-mix", part_debug_mix}, {"dtor-reader", part_dtor_reader},
-               {"fork", part_fork},           {"version", part_version}};
-  int ran = 0;
-  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-    if (argc < 2 || strcmp(argv[1], parts[i].name) == 0) {
-      parts[i].fn();
-      ran++;
-    }
-  CHECK(ran > 0);
-  return 0;
+  static const struct test_part parts[] = {
+      {"mw-cancel", part_mw_cancel}, {"cas-reenter", part_cas_reenter},
+      {"debug-mix", part_debug_mix}, {"dtor-reader", part_dtor_reader},
+      {"fork", part_fork},           {"version", part_version}};
+  return TEST_RUN_PART(argc > 1 ? argv[1] : NULL, parts);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end tests of the smr command (tools/smr, docs/smr.1).
+# End-to-end tests of the smr command (cli/, docs/smr.1).
 # Usage: test_tool.sh PATH-TO-SMR CASE [PYTHON3]
 # Each case uses channels in its own mktemp -d directory under /dev/shm
 # and removes it on exit.  Processes started in the background are bounded

@@ -1,4 +1,4 @@
-# End-to-end tests of the smr command (tools/smr), one ctest per case of
+# End-to-end tests of the smr command (cli/), one ctest per case of
 # test_tool.sh (bash): each uses its own channel directory under /dev/shm.
 #  test_tool_basic          publish/get/dump/stat across processes, last
 #                           row wins, get's status 1 for a missing key

@@ -1,10 +1,13 @@
-/* The smr command: shared declarations (exit codes, messages, options).
+/* The smr command's shared declarations (exit codes, messages, options);
+ * not to be confused with the library's include/smr.h.
  *
- * Subcommands live in publish.c (publish, publish --watch), read.c (get,
- * dump, stat, watch) and bench.c (bench); input.c reads TSV and CSV files;
- * smr.c has main, the help texts and the helpers below. */
-#ifndef SMR_TOOL_H
-#define SMR_TOOL_H
+ * One file per subcommand: publish.c (with publish_watch.c for --watch,
+ * and publish.h), get.c, dump.c, stat.c, watch.c and bench.c.  input.c
+ * reads TSV and CSV files (input.h); main.c has main, its help and the
+ * dispatch; common.c the helpers below; reader.c the reading side's open,
+ * read and table check (struct table_read). */
+#ifndef SMR_CLI_H
+#define SMR_CLI_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,18 +46,6 @@ bool parse_seconds(const char *s, int64_t *ns);
  * context ("open" for readers and stat, "write" for writers). */
 const char *chan_strerror(int err, bool writer);
 
-/* Open a reader on ch that verifies each new version's checksum
- * (SMR_CHANNEL_VERIFY): XS_OK, or XS_CHANNEL with the message printed. */
-int open_reader(const char *ch, smr_channel_reader **r);
-
-/* open_reader, then smr_channel_read into *g: XS_OK, XS_NOTFOUND (nothing
- * published) or XS_CHANNEL (read_error's message), with *r closed. */
-int open_and_read(const char *ch, smr_channel_reader **r, smr_channel_guard *g);
-
-/* The message for smr_channel_read's error e on r (a checksum mismatch named
- * as such); returns XS_CHANNEL. */
-int read_error(const char *ch, smr_channel_reader *r, int e);
-
 /* Nanoseconds on CLOCK_MONOTONIC. */
 int64_t now_ns(void);
 
@@ -79,6 +70,16 @@ int cmd_stat(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
+/* ---- reader.c ---- */
+
+/* Open a reader on ch that verifies each new version's checksum
+ * (SMR_CHANNEL_VERIFY): XS_OK, or XS_CHANNEL with the message printed. */
+int open_reader(const char *ch, smr_channel_reader **r);
+
+/* The message for smr_channel_read's error e on r (a checksum mismatch named
+ * as such); returns XS_CHANNEL. */
+int read_error(const char *ch, smr_channel_reader *r, int e);
+
 /* A reader's table, re-validated only when the version changes. */
 struct table_cache {
   uint64_t version; /* 0: nothing cached */
@@ -91,5 +92,45 @@ struct table_cache {
  * smr_table_open gave for it (then the payload is not a table). */
 int table_of(struct table_cache *c, const smr_channel_guard *g,
              const smr_table **t);
+
+/* A channel's current table: the reader, the guard pinning the version
+ * (while held) and the table in it. */
+struct table_read {
+  smr_channel_reader *r; /* NULL: not open */
+  smr_channel_guard g;
+  bool held; /* g pins a version */
+  struct table_cache tc;
+  const smr_table *t;
+};
+
+/* The step of table_read that failed. */
+enum table_step { STEP_OPEN, STEP_READ, STEP_TABLE };
+
+/* Open a reader on ch (flags: smr_channel_reader_open's), pin its current
+ * version and check that the payload is a table.  0 with tr->t the table,
+ * or the -errno of the step *step that failed (the payload's version is
+ * still pinned when it is not a table).  No message; table_close ends it
+ * either way. */
+int table_read(const char *ch, unsigned flags, struct table_read *tr,
+               enum table_step *step);
+
+/* Release tr's guard, if held (the reader stays open). */
+void table_release(struct table_read *tr);
+
+/* Release tr's guard and close its reader, whatever table_read did. */
+void table_close(struct table_read *tr);
+
+/* "channel CH: the payload of version V (S bytes) is not a table: ..."
+ * for smr_table_open's error e; returns XS_NOTABLE. */
+int not_a_table(const char *ch, const smr_channel_guard *g, int e);
+
+/* The message for table_read's error e at step: XS_CHANNEL, XS_NOTFOUND
+ * (nothing published) or XS_NOTABLE; closes tr. */
+int table_read_error(const char *ch, struct table_read *tr, int e,
+                     enum table_step step);
+
+/* table_read with SMR_CHANNEL_VERIFY and its messages: XS_OK with tr's
+ * guard held (table_close ends it), else table_read_error's status. */
+int open_table(const char *ch, struct table_read *tr);
 
 #endif

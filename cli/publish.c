@@ -10,43 +10,25 @@
  * (rows, bytes or the builder's capacity disagree) or, if it shrank under
  * the mapping, by the SIGBUS handler below.
  *
- * --watch keeps the writer open and republishes when the file's directory
- * reports close_write or moved_to for its name (inotify, no polling);
- * SIGINT and SIGTERM arrive through a signalfd between publishes.  It
- * publishes only a file that no process is writing: not after a modify
- * seen since the last close_write (struct watch), not while a process has
- * it open for writing (a read lease, INPUT_NO_WRITERS, held while it is
- * read), and not if an event for it arrived or its identity (input_settle)
- * changed while it was read. */
+ * --watch (publish_watch.c) calls publish_once for each new version of the
+ * file. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <libgen.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "input.h"
-#include "smr.h"
+#include "publish.h"
 
 /* Inputs at least this large show a progress bar on a terminal. */
 #define PROGRESS_MIN_BYTES (8u << 20)
 #define PROGRESS_EVERY     65536u /* rows between progress checks */
-
-struct pub_opts {
-  const char *channel, *path;
-  enum input_format fmt;
-  bool crlf, header, quiet, watch;
-  int progress; /* -1: auto (terminal and large input), 0 off, 1 on */
-  uint64_t key_col, val_col; /* 0-based */
-  struct smr_channel_options chan;
-};
 
 struct scan {
   uint64_t rows;    /* data rows (header excluded) */
@@ -88,8 +70,7 @@ static void progress_end(struct progress *pg) {
   pg->last = -1;
 }
 
-/* ---- SIGBUS: the input file shrank under the mapping ----------------------
- */
+/* ---- SIGBUS: the input file shrank under the mapping -------------------- */
 
 static sigjmp_buf bus_jmp;
 static volatile sig_atomic_t bus_armed;
@@ -251,71 +232,9 @@ static int run_build(void *a) {
   return build_pass(p->in, p->o, p->sc, p->b, p->kbuf, p->vbuf, p->pg);
 }
 
-/* ---- --watch: what the directory's events say about the file ------------ */
-
-struct watch {
-  int fd;           /* inotify */
-  const char *base; /* the file's name in its directory */
-  bool pending;     /* closed after writing or renamed into place since the
-                       last publish attempt: publish it */
-  bool dirty;       /* modified since its last close_write or rename into
-                       place: a writer is at work */
-  bool changed;     /* any event for it since publish_once started */
-  bool gone;        /* the directory was removed or moved */
-};
-
-#define WATCH_MASK                                                             \
-  (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY | IN_CREATE | IN_DELETE |          \
-   IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
-
-static void watch_event(struct watch *wt, const struct inotify_event *ev) {
-  if (ev->mask & IN_Q_OVERFLOW) {
-    /* Events were lost: look again; the lease and input_settle still
-     * refuse a file being written. */
-    wt->pending = wt->changed = true;
-    wt->dirty = false;
-    return;
-  }
-  if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
-    wt->gone = true;
-    return;
-  }
-  if (!ev->len || strcmp(ev->name, wt->base) != 0)
-    return;
-  wt->changed = true;
-  if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
-    wt->pending = true;
-    wt->dirty = false;
-  } else if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
-    wt->pending = wt->dirty = false; /* nothing there to publish */
-  } else if (ev->mask & IN_MODIFY) {
-    wt->dirty = true; /* written (or truncated) after its last close */
-  }
-}
-
-/* Read every queued event (the descriptor is non-blocking). */
-static void watch_drain(struct watch *wt) {
-  union {
-    struct inotify_event ev;
-    char bytes[64 * (sizeof(struct inotify_event) + 256)];
-  } u;
-  for (;;) {
-    ssize_t n = read(wt->fd, u.bytes, sizeof u.bytes);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return;
-    for (ssize_t i = 0; i < n;) {
-      const struct inotify_event *ev = (const void *)(u.bytes + i);
-      watch_event(wt, ev);
-      i += (ssize_t)(sizeof *ev + ev->len);
-    }
-  }
-}
-
 /* ---- one publish --------------------------------------------------------- */
 
-static int open_writer(const struct pub_opts *o, smr_channel_writer **w) {
+int open_writer(const struct pub_opts *o, smr_channel_writer **w) {
   int r = smr_channel_writer_open(o->channel, &o->chan, w);
   if (r < 0) {
     msg("channel '%s': cannot open for writing: %s", o->channel,
@@ -325,12 +244,103 @@ static int open_writer(const struct pub_opts *o, smr_channel_writer **w) {
   return XS_OK;
 }
 
+/* Pass 1, then the table's capacity (*cap) and the buffers that unescaped
+ * fields need (pa's kbuf and vbuf). */
+static int scan_input(struct pass_args *pa, uint64_t *cap) {
+  const struct input *in = pa->in;
+  const struct scan *sc = pa->sc;
+  int x = guarded(in, run_scan, pa);
+  if (x == XS_OK) {
+    *cap = smr_table_size_bound(sc->rows, sc->bytes);
+    if (*cap == 0 || *cap > SMR_CHANNEL_MAX_PAYLOAD) {
+      msg("%s: %" PRIu64 " rows of %" PRIu64 " bytes are too large for a table",
+          in->name, sc->rows, sc->bytes);
+      x = XS_INPUT;
+    }
+  }
+  if (x == XS_OK && sc->max_esc) {
+    pa->kbuf = malloc((size_t)sc->max_esc);
+    pa->vbuf = malloc((size_t)sc->max_esc);
+    if (!pa->kbuf || !pa->vbuf) {
+      msg("out of memory");
+      x = XS_SYSTEM;
+    }
+  }
+  return x;
+}
+
+/* A channel buffer of cap bytes into *buf (NULL on failure). */
+static int begin_buffer(smr_channel_writer *w, const struct pub_opts *o,
+                        uint64_t cap, void **buf) {
+  int r = smr_channel_begin(w, cap, buf);
+  if (r < 0) {
+    msg("channel '%s': cannot get a buffer of %" PRIu64 " bytes: %s%s",
+        o->channel, cap, strerror(-r),
+        r == -EBUSY ? " (every buffer is pinned by live readers)" : "");
+    *buf = NULL;
+    return XS_CHANNEL;
+  }
+  return XS_OK;
+}
+
+/* Pass 2 of in (pa->in) into buf (cap bytes), then the checks that the file did
+ * not change (wt: --watch's events, else NULL) and that the table opens as
+ * readers will open it: *size and *t. */
+static int build_table(struct input *in, struct pass_args *pa, void *buf,
+                       uint64_t cap, struct watch *wt, uint64_t *size,
+                       smr_table *t) {
+  char err[256];
+  int x = XS_OK;
+  int r = smr_table_build_begin(pa->b, buf, cap, pa->sc->rows);
+  if (r < 0) {
+    msg("%s: cannot start the table: %s", in->name, strerror(-r));
+    x = XS_INPUT;
+  }
+  if (x == XS_OK)
+    x = guarded(in, run_build, pa);
+  /* The file read, still under the lease if any: was it being changed? */
+  if (x == XS_OK && wt) {
+    watch_drain(wt);
+    if (wt->changed) {
+      msg("%s: the file changed while being read", in->name);
+      x = XS_INPUT;
+    }
+  }
+  if (x == XS_OK && input_settle(in, err, sizeof err) < 0) {
+    msg("%s: %s", in->name, err);
+    x = XS_INPUT;
+  }
+  if (x == XS_OK) {
+    r = smr_table_build_end(pa->b, size);
+    /* Check what readers will check; also gives the key count. */
+    if (r == 0)
+      r = smr_table_open(t, buf, *size);
+    if (r < 0) {
+      msg("%s: the table did not build: %s", in->name, strerror(-r));
+      x = XS_SYSTEM;
+    }
+  }
+  return x;
+}
+
+/* Commit the built table (size bytes); aborts the build if that fails. */
+static int commit_table(smr_channel_writer *w, const struct pub_opts *o,
+                        uint64_t size, struct smr_channel_commit_info *info) {
+  int r = smr_channel_commit(w, size, info);
+  if (r < 0) {
+    msg("channel '%s': cannot publish: %s", o->channel, chan_strerror(r, true));
+    smr_channel_abort(w);
+    return XS_CHANNEL;
+  }
+  return XS_OK;
+}
+
 /* Build the file's table in the channel and publish it.  *w is opened
  * here (after the input checked out) when NULL.  wt (--watch, else NULL):
  * refuse a file open for writing, or one an event reports changed while it
  * was read. */
-static int publish_once(smr_channel_writer **w, const struct pub_opts *o,
-                        struct watch *wt) {
+int publish_once(smr_channel_writer **w, const struct pub_opts *o,
+                 struct watch *wt) {
   struct input in;
   char err[256];
   int lr = input_load(&in, o->path, wt ? INPUT_NO_WRITERS : 0, err, sizeof err);
@@ -347,84 +357,22 @@ static int publish_once(smr_channel_writer **w, const struct pub_opts *o,
   struct scan sc;
   smr_table_builder b;
   struct pass_args pa = {&in, o, &sc, &b, NULL, NULL, &pg};
-  int x = guarded(&in, run_scan, &pa);
   uint64_t cap = 0;
-  if (x == XS_OK) {
-    cap = smr_table_size_bound(sc.rows, sc.bytes);
-    if (cap == 0 || cap > SMR_CHANNEL_MAX_PAYLOAD) {
-      msg("%s: %" PRIu64 " rows of %" PRIu64 " bytes are too large for a table",
-          in.name, sc.rows, sc.bytes);
-      x = XS_INPUT;
-    }
-  }
-  if (x == XS_OK && sc.max_esc) {
-    pa.kbuf = malloc((size_t)sc.max_esc);
-    pa.vbuf = malloc((size_t)sc.max_esc);
-    if (!pa.kbuf || !pa.vbuf) {
-      msg("out of memory");
-      x = XS_SYSTEM;
-    }
-  }
+  int x = scan_input(&pa, &cap);
   if (x == XS_OK && !*w)
     x = open_writer(o, w);
   void *buf = NULL;
-  if (x == XS_OK) {
-    int r = smr_channel_begin(*w, cap, &buf);
-    if (r < 0) {
-      msg("channel '%s': cannot get a buffer of %" PRIu64 " bytes: %s%s",
-          o->channel, cap, strerror(-r),
-          r == -EBUSY ? " (every buffer is pinned by live readers)" : "");
-      x = XS_CHANNEL;
-      buf = NULL;
-    }
-  }
-  bool open = buf != NULL;
-  if (x == XS_OK) {
-    int r = smr_table_build_begin(&b, buf, cap, sc.rows);
-    if (r < 0) {
-      msg("%s: cannot start the table: %s", in.name, strerror(-r));
-      x = XS_INPUT;
-    }
-  }
   if (x == XS_OK)
-    x = guarded(&in, run_build, &pa);
-  /* The file read, still under the lease if any: was it being changed? */
-  if (x == XS_OK && wt) {
-    watch_drain(wt);
-    if (wt->changed) {
-      msg("%s: the file changed while being read", in.name);
-      x = XS_INPUT;
-    }
-  }
-  if (x == XS_OK && input_settle(&in, err, sizeof err) < 0) {
-    msg("%s: %s", in.name, err);
-    x = XS_INPUT;
-  }
+    x = begin_buffer(*w, o, cap, &buf);
   uint64_t size = 0;
   smr_table t;
-  if (x == XS_OK) {
-    int r = smr_table_build_end(&b, &size);
-    /* Check what readers will check; also gives the key count. */
-    if (r == 0)
-      r = smr_table_open(&t, buf, size);
-    if (r < 0) {
-      msg("%s: the table did not build: %s", in.name, strerror(-r));
-      x = XS_SYSTEM;
-    }
-  }
+  if (x == XS_OK)
+    x = build_table(&in, &pa, buf, cap, wt, &size, &t);
   progress_end(&pg);
   struct smr_channel_commit_info info;
-  if (x == XS_OK) {
-    int r = smr_channel_commit(*w, size, &info);
-    open = false;
-    if (r < 0) {
-      msg("channel '%s': cannot publish: %s", o->channel,
-          chan_strerror(r, true));
-      x = XS_CHANNEL;
-      smr_channel_abort(*w);
-    }
-  }
-  if (open)
+  if (x == XS_OK)
+    x = commit_table(*w, o, size, &info);
+  else if (buf)
     smr_channel_abort(*w);
   if (x == XS_OK && !o->quiet) {
     printf("version=%" PRIu64 " rows=%" PRIu64 " keys=%" PRIu64
@@ -435,88 +383,6 @@ static int publish_once(smr_channel_writer **w, const struct pub_opts *o,
   free(pa.kbuf);
   free(pa.vbuf);
   input_free(&in);
-  return x;
-}
-
-/* ---- --watch ------------------------------------------------------------- */
-
-static int watch_file(const struct pub_opts *o) {
-  smr_channel_writer *w = NULL;
-  int x = open_writer(o, &w);
-  if (x != XS_OK)
-    return x;
-  char *dcopy = strdup(o->path), *bcopy = strdup(o->path);
-  struct watch wt = {-1, NULL, true, false, false, false};
-  int sfd = -1;
-  if (!dcopy || !bcopy) {
-    msg("out of memory");
-    x = XS_SYSTEM;
-    goto out;
-  }
-  const char *dir = dirname(dcopy);
-  wt.base = basename(bcopy);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  /* A process opening the file for writing while it is read breaks the
-   * lease, which signals SIGIO: it only has to wait for the read's end. */
-  signal(SIGIO, SIG_IGN);
-  if (sigprocmask(SIG_BLOCK, &set, NULL) != 0 ||
-      (sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0) {
-    msg("cannot catch signals: %s", strerror(errno));
-    x = XS_SYSTEM;
-    goto out;
-  }
-  wt.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (wt.fd < 0 || inotify_add_watch(wt.fd, dir, WATCH_MASK) < 0) {
-    msg("%s: cannot watch the directory: %s", dir, strerror(errno));
-    x = errno == ENOENT || errno == ENOTDIR || errno == EACCES ? XS_INPUT
-                                                               : XS_SYSTEM;
-    goto out;
-  }
-  /* The watch is in place before the first publish (wt.pending): a change
-   * from here on is seen. */
-  for (;;) {
-    if (wt.gone) {
-      msg("%s: the directory was removed or moved", dir);
-      x = XS_INPUT;
-      break;
-    }
-    if (wt.pending) {
-      wt.pending = false;
-      if (wt.dirty) {
-        msg("%s: modified again since it was closed, so still being "
-            "written: not published until it is closed",
-            o->path);
-        continue;
-      }
-      x = publish_once(&w, o, &wt);
-      if (x != XS_OK && x != XS_INPUT)
-        break;
-      x = XS_OK;
-      continue;
-    }
-    struct pollfd pf[2] = {{sfd, POLLIN, 0}, {wt.fd, POLLIN, 0}};
-    if (poll(pf, 2, -1) < 0) {
-      if (errno == EINTR)
-        continue;
-      msg("poll: %s", strerror(errno));
-      x = XS_SYSTEM;
-      break;
-    }
-    if (pf[0].revents)
-      break; /* SIGINT or SIGTERM: exit 0 */
-    watch_drain(&wt);
-  }
-out:
-  if (wt.fd >= 0)
-    close(wt.fd);
-  if (sfd >= 0)
-    close(sfd);
-  free(dcopy);
-  free(bcopy);
-  smr_channel_writer_close(w);
   return x;
 }
 
@@ -567,20 +433,77 @@ static const char publish_help[] =
     "FILE:LINE says where); 4 channel (another writer, no space, ...);\n"
     "6 system (memory, signals, inotify, writing the output).\n";
 
+enum {
+  O_TSV = 256,
+  O_CSV,
+  O_CRLF,
+  O_HEADER,
+  O_KEYCOL,
+  O_VALCOL,
+  O_BUFFERS,
+  O_READERS,
+  O_WATCH,
+  O_PROGRESS,
+  O_NOPROGRESS
+};
+
+/* One option c (getopt_long's, with optarg) into o: -1 to go on, else the
+ * exit status (--help, a usage error). */
+static int publish_option(int c, char **argv, struct pub_opts *o) {
+  uint64_t v;
+  switch (c) {
+  case O_TSV:
+    o->fmt = FMT_TSV;
+    break;
+  case O_CSV:
+    o->fmt = FMT_CSV;
+    break;
+  case O_CRLF:
+    o->crlf = true;
+    break;
+  case O_HEADER:
+    o->header = true;
+    break;
+  case O_KEYCOL:
+  case O_VALCOL:
+    if (!parse_uint(optarg, 1, UINT32_MAX, &v))
+      return usage_error("--%s: not a column number: '%s'",
+                         c == O_KEYCOL ? "key-col" : "value-col", optarg);
+    *(c == O_KEYCOL ? &o->key_col : &o->val_col) = v - 1;
+    break;
+  case O_BUFFERS:
+    if (!parse_uint(optarg, 2, SMR_CHANNEL_MAX_BUFFERS, &v))
+      return usage_error("--buffers: expected 2..%u, got '%s'",
+                         SMR_CHANNEL_MAX_BUFFERS, optarg);
+    o->chan.buffers = (unsigned)v;
+    break;
+  case O_READERS:
+    if (!parse_uint(optarg, 1, SMR_CHANNEL_MAX_READERS, &v))
+      return usage_error("--readers: expected 1..%u, got '%s'",
+                         SMR_CHANNEL_MAX_READERS, optarg);
+    o->chan.readers = (unsigned)v;
+    break;
+  case O_WATCH:
+    o->watch = true;
+    break;
+  case O_PROGRESS:
+    o->progress = 1;
+    break;
+  case O_NOPROGRESS:
+    o->progress = 0;
+    break;
+  case 'q':
+    o->quiet = true;
+    break;
+  case 'h':
+    return print_text(publish_help);
+  default:
+    return bad_option(c, argv);
+  }
+  return -1;
+}
+
 int cmd_publish(int argc, char **argv) {
-  enum {
-    O_TSV = 256,
-    O_CSV,
-    O_CRLF,
-    O_HEADER,
-    O_KEYCOL,
-    O_VALCOL,
-    O_BUFFERS,
-    O_READERS,
-    O_WATCH,
-    O_PROGRESS,
-    O_NOPROGRESS
-  };
   static const struct option opts[] = {
       {"tsv", no_argument, NULL, O_TSV},
       {"csv", no_argument, NULL, O_CSV},
@@ -603,57 +526,10 @@ int cmd_publish(int argc, char **argv) {
   o.key_col = 0;
   o.val_col = 1;
   int c;
-  uint64_t v;
   while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
-    switch (c) {
-    case O_TSV:
-      o.fmt = FMT_TSV;
-      break;
-    case O_CSV:
-      o.fmt = FMT_CSV;
-      break;
-    case O_CRLF:
-      o.crlf = true;
-      break;
-    case O_HEADER:
-      o.header = true;
-      break;
-    case O_KEYCOL:
-    case O_VALCOL:
-      if (!parse_uint(optarg, 1, UINT32_MAX, &v))
-        return usage_error("--%s: not a column number: '%s'",
-                           c == O_KEYCOL ? "key-col" : "value-col", optarg);
-      *(c == O_KEYCOL ? &o.key_col : &o.val_col) = v - 1;
-      break;
-    case O_BUFFERS:
-      if (!parse_uint(optarg, 2, SMR_CHANNEL_MAX_BUFFERS, &v))
-        return usage_error("--buffers: expected 2..%u, got '%s'",
-                           SMR_CHANNEL_MAX_BUFFERS, optarg);
-      o.chan.buffers = (unsigned)v;
-      break;
-    case O_READERS:
-      if (!parse_uint(optarg, 1, SMR_CHANNEL_MAX_READERS, &v))
-        return usage_error("--readers: expected 1..%u, got '%s'",
-                           SMR_CHANNEL_MAX_READERS, optarg);
-      o.chan.readers = (unsigned)v;
-      break;
-    case O_WATCH:
-      o.watch = true;
-      break;
-    case O_PROGRESS:
-      o.progress = 1;
-      break;
-    case O_NOPROGRESS:
-      o.progress = 0;
-      break;
-    case 'q':
-      o.quiet = true;
-      break;
-    case 'h':
-      return print_text(publish_help);
-    default:
-      return bad_option(c, argv);
-    }
+    int x = publish_option(c, argv, &o);
+    if (x >= 0)
+      return x;
   }
   if (argc - optind != 2)
     return usage_error("expected CHANNEL and FILE");

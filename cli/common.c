@@ -1,0 +1,138 @@
+/* The smr command's shared helpers: messages, usage errors, writing the
+ * output, parsing numbers, what a channel error means, the clock. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+const char *tool_cmd = "smr";
+
+void msg(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s: ", tool_cmd);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+int usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s: ", tool_cmd);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\nTry '%s --help'.\n", tool_cmd);
+  va_end(ap);
+  return XS_USAGE;
+}
+
+int write_error(void) {
+  /* errno of the failed write, unless only the stream's error flag told */
+  msg("cannot write the output: %s", strerror(errno ? errno : EIO));
+  return XS_SYSTEM;
+}
+
+int flush_stdout(void) {
+  if (fflush(stdout) != 0 || ferror(stdout))
+    return write_error();
+  return XS_OK;
+}
+
+int print_text(const char *text) {
+  fputs(text, stdout);
+  return flush_stdout();
+}
+
+int bad_option(int c, char **argv) {
+  if (c == ':')
+    return usage_error("option '%s' needs an argument", argv[optind - 1]);
+  return usage_error("unknown option '%s'", argv[optind - 1]);
+}
+
+bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
+  if (!s || *s < '0' || *s > '9')
+    return false;
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end || v < min || v > max)
+    return false;
+  *out = v;
+  return true;
+}
+
+bool parse_seconds(const char *s, int64_t *ns) {
+  if (!s || !((*s >= '0' && *s <= '9') || *s == '.'))
+    return false;
+  errno = 0;
+  char *end;
+  double v = strtod(s, &end);
+  if (errno || *end || !isfinite(v) || v < 0 || v > 1e9)
+    return false;
+  *ns = (int64_t)(v * 1e9);
+  return true;
+}
+
+const char *chan_strerror(int err, bool writer) {
+  static char buf[640];
+  const char *hint = NULL;
+  switch (-err) {
+  case ENOENT:
+    hint = "no such channel";
+    break;
+  case EAGAIN:
+    hint = "the channel is still being created";
+    break;
+  case ENODATA:
+    hint = "nothing published yet";
+    break;
+  case EBUSY:
+    hint =
+        writer ? "another writer holds the channel" : "a guard is already held";
+    break;
+  case EBADMSG:
+    hint = "corrupt, truncated or foreign channel files, or a checksum "
+           "mismatch";
+    break;
+  case EUSERS:
+    hint = "every reader slot is taken";
+    break;
+  case ESTALE:
+    hint = "the channel was removed and created anew";
+    break;
+  case EFBIG:
+    hint = "payload above the channel's or the file size limit";
+    break;
+  case EPERM:
+    hint = "a file of the channel belongs to another user";
+    break;
+  case EEXIST:
+    hint = "a channel name is taken by something that is not its file";
+    break;
+  default:
+    break;
+  }
+  int n;
+  if (hint)
+    n = snprintf(buf, sizeof buf, "%s (%s)", strerror(-err), hint);
+  else
+    n = snprintf(buf, sizeof buf, "%s", strerror(-err));
+  /* The file at fault, when the library names one (smr_channel_error_path is
+   * this thread's, and every caller asks right after the failing call). */
+  const char *path = smr_channel_error_path();
+  if (path[0] != '\0' && n >= 0 && (size_t)n < sizeof buf)
+    snprintf(buf + n, sizeof buf - (size_t)n, ": %s", path);
+  return buf;
+}
+
+int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}

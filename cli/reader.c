@@ -1,0 +1,107 @@
+/* The reading side's shared steps: open a verifying reader, read the
+ * current version, check that its payload is a table (struct table_read),
+ * and the messages for each step's failure. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* Readers verify: a payload whose checksum does not match is refused
+ * (-EBADMSG) rather than printed.  bench's lookup processes opt out. */
+int open_reader(const char *ch, smr_channel_reader **r) {
+  int e = smr_channel_reader_open(ch, SMR_CHANNEL_VERIFY, r);
+  if (e < 0) {
+    msg("channel '%s': cannot open: %s", ch, chan_strerror(e, false));
+    return XS_CHANNEL;
+  }
+  return XS_OK;
+}
+
+int read_error(const char *ch, smr_channel_reader *r, int e) {
+  if (e == -EBADMSG)
+    msg("channel '%s': version %" PRIu64 " failed verification: its "
+        "checksum does not match (corrupt data), or the channel's files are "
+        "corrupt; nothing printed from it",
+        ch, smr_channel_version(r));
+  else
+    msg("channel '%s': cannot read: %s", ch, chan_strerror(e, false));
+  return XS_CHANNEL;
+}
+
+int table_of(struct table_cache *c, const smr_channel_guard *g,
+             const smr_table **t) {
+  if (c->version != g->version || c->data != g->data) {
+    c->version = g->version;
+    c->data = g->data;
+    /* A payload under 64 bytes is no table (and a 0-byte payload's view
+     * need not be 8-byte aligned, which smr_table_open would call -EINVAL). */
+    c->error =
+        g->size < 64 ? -EBADMSG : smr_table_open(&c->t, g->data, g->size);
+  }
+  *t = &c->t;
+  return c->error;
+}
+
+int table_read(const char *ch, unsigned flags, struct table_read *tr,
+               enum table_step *step) {
+  memset(tr, 0, sizeof *tr);
+  *step = STEP_OPEN;
+  int e = smr_channel_reader_open(ch, flags, &tr->r);
+  if (e < 0) {
+    tr->r = NULL;
+    return e;
+  }
+  *step = STEP_READ;
+  e = smr_channel_read(tr->r, &tr->g);
+  if (e < 0)
+    return e;
+  tr->held = true;
+  *step = STEP_TABLE;
+  return table_of(&tr->tc, &tr->g, &tr->t);
+}
+
+void table_release(struct table_read *tr) {
+  if (tr->held)
+    smr_channel_release(tr->r, &tr->g);
+  tr->held = false;
+}
+
+void table_close(struct table_read *tr) {
+  table_release(tr);
+  if (tr->r)
+    smr_channel_reader_close(tr->r);
+  tr->r = NULL;
+}
+
+int not_a_table(const char *ch, const smr_channel_guard *g, int e) {
+  msg("channel '%s': the payload of version %" PRIu64 " (%" PRIu64
+      " bytes) is not a table: %s",
+      ch, g->version, g->size, strerror(-e));
+  return XS_NOTABLE;
+}
+
+int table_read_error(const char *ch, struct table_read *tr, int e,
+                     enum table_step step) {
+  int x;
+  if (step == STEP_OPEN) {
+    msg("channel '%s': cannot open: %s", ch, chan_strerror(e, false));
+    x = XS_CHANNEL;
+  } else if (step == STEP_READ && e == -ENODATA) {
+    msg("channel '%s': nothing published yet", ch);
+    x = XS_NOTFOUND;
+  } else if (step == STEP_READ) {
+    x = read_error(ch, tr->r, e);
+  } else {
+    x = not_a_table(ch, &tr->g, e);
+  }
+  table_close(tr);
+  return x;
+}
+
+int open_table(const char *ch, struct table_read *tr) {
+  enum table_step step;
+  int e = table_read(ch, SMR_CHANNEL_VERIFY, tr, &step);
+  return e < 0 ? table_read_error(ch, tr, e, step) : XS_OK;
+}
