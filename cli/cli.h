@@ -16,16 +16,21 @@
 #include "smr/channel.h"
 #include "smr/table.h"
 
-/* Exit statuses (smr --help and smr(1) document them). */
-#define XS_OK       0 /* success */
-#define XS_NOTFOUND 1 /* a key missing, nothing published, watch timed out */
-#define XS_USAGE    2 /* bad command line */
-#define XS_INPUT    3 /* publish: the input file cannot be read or is invalid */
-#define XS_CHANNEL  4 /* the channel cannot be opened, read or published */
-#define XS_NOTABLE                                                             \
-  5                 /* the payload is not a table (or dump cannot print it)    \
-                     */
-#define XS_SYSTEM 6 /* out of memory, fork, inotify, writing the output */
+/* Exit statuses (smr --help and smr(1) document them):
+ * OK        success;
+ * NOTFOUND  a key missing, nothing published, watch timed out;
+ * USAGE     bad command line;
+ * INPUT     publish: the input file cannot be read or is invalid;
+ * CHANNEL   the channel cannot be opened, read or published;
+ * NOTABLE   the payload is not a table (or dump cannot print it);
+ * SYSTEM    out of memory, fork, inotify, writing the output. */
+#define XS_OK       0
+#define XS_NOTFOUND 1
+#define XS_USAGE    2
+#define XS_INPUT    3
+#define XS_CHANNEL  4
+#define XS_NOTABLE  5
+#define XS_SYSTEM   6
 
 /* "smr publish" etc.: the prefix of every message. */
 extern const char *tool_cmd;

@@ -88,8 +88,8 @@
 #define FZ_SLOT_UNLINK_LATE 0x40u /* late: its name removed */
 #define FZ_SLOT_UNLOCK_LATE 0x80u /* late: its lock dropped (it dies) */
 
-#define FZ_MAX_INDEX                                                           \
-  34u /* data file names 0..33: past SMR_CHANNEL_MAX_BUFFERS */
+/* Data file names 0..33: past SMR_CHANNEL_MAX_BUFFERS. */
+#define FZ_MAX_INDEX 34u
 #define FZ_MAX_SLOTS 3u
 #define FZ_HEADER    36u
 

@@ -171,9 +171,8 @@ static void pread_section(void) {
 
 /* ---- re-creating after a creation that died ------------------------------ */
 
-#define MARK_OFF                                                               \
-  ((uint64_t)offsetof(struct smr__channel_state, pad3)) /* unused by writers   \
-                                                         */
+/* A field no writer uses. */
+#define MARK_OFF ((uint64_t)offsetof(struct smr__channel_state, pad3))
 
 static atomic_int g_touch_stop;
 static _Atomic(const volatile unsigned char *) g_touch_map;
