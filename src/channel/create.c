@@ -198,7 +198,7 @@ static int state_init(smr_channel_writer *w, int fd) {
       return r;
   }
   /* release: everything above is visible to a reader that sees the magic
-   * (pairs with the acquire load in check_state). */
+   * (pairs with the acquire load in check_state, files.c). */
   atomic_store_explicit(&st->magic, SMR__CHANNEL_MAGIC, memory_order_release);
   return 0;
 }

@@ -103,8 +103,9 @@ static int slot_load(const struct smr__channel_slot_ent *e,
      * its reads of a buffer happen before we reuse it. */
     out->pin = atomic_load_explicit(&e->map->pin, memory_order_acquire);
     out->active = atomic_load_explicit(&e->map->active, memory_order_acquire);
-    /* relaxed: `waiting` is ordered by the fence in commit (see
-     * any_waiting) where it matters; pid is informational. */
+    /* relaxed: `waiting` is ordered by the fence in the writer's commit
+     * (see smr__channel_slots_any_waiting) where it matters; pid is
+     * informational. */
     out->waiting = atomic_load_explicit(&e->map->waiting, memory_order_relaxed);
     out->pid = atomic_load_explicit(&e->map->pid, memory_order_relaxed);
     return 0;
@@ -162,7 +163,7 @@ static int list_one(const char *name, void *arg) {
 
 /* List the directory and track exactly the slot files it names.  On error
  * the listing is redone at the next look (nothing is dropped unseen). */
-static int disc_resync(struct smr__channel_slots *s) {
+static int resync_by_listing(struct smr__channel_slots *s) {
   s->resync = true;
   memset(s->seen, 0, s->nslots);
   int r = smr__dir_list(s->dir_fd, list_one, s);
@@ -186,7 +187,7 @@ static int disc_resync(struct smr__channel_slots *s) {
 #define CLOSED_PROBE_NS 100000000ll
 
 /* A reader's slot descriptor comes from O_TMPFILE: the kernel names its
- * events "#<inode>", not r<i>.  Remember the inode; disc_update matches it
+ * events "#<inode>", not r<i>.  Remember the inode; reap_closed matches it
  * to a tracked file once the names of this drain are looked up. */
 static void close_by_inode(struct smr__channel_slots *s, const char *digits) {
   uint64_t ino = 0;
@@ -230,7 +231,7 @@ static void drain_one(const char *name, unsigned what, void *arg) {
  * lock, so a file still locked is probed again at each look for a while
  * (CLOSED_PROBE_NS); one alive after that is alive (a forked child holds
  * the descriptor, or its owner opened and closed it once more). */
-static int disc_reap(struct smr__channel_slots *s) {
+static int reap_closed(struct smr__channel_slots *s) {
   for (unsigned k = 0; k < s->nclosed_ino; k++)
     for (unsigned j = 0; j < s->nlive; j++)
       if (s->ent[s->live[j]].ino == s->closed_ino[k])
@@ -277,7 +278,7 @@ int smr__channel_slots_update(struct smr__channel_slots *s) {
     s->resync = true;
   }
   if (s->resync) {
-    r = disc_resync(s);
+    r = resync_by_listing(s);
     if (r < 0)
       return r;
   }
@@ -288,7 +289,7 @@ int smr__channel_slots_update(struct smr__channel_slots *s) {
         return r;
       s->dirty[i] = 0;
     }
-  return disc_reap(s);
+  return reap_closed(s);
 }
 
 /* ---- open and close ------------------------------------------------------ */
@@ -334,7 +335,7 @@ int smr__channel_slots_open(struct smr__channel_slots *s, const char *prefix,
   s->watch_fd = smr__watch_open(path);
   if (s->watch_fd < 0)
     s->watch_fd = -1; /* no inotify (limits): list on every look */
-  r = disc_resync(s);
+  r = resync_by_listing(s);
   /* Files of readers that died before we came: remove them now. */
   for (unsigned j = 0; r >= 0 && j < s->nlive;) {
     r = reap(s, s->live[j]);
