@@ -177,7 +177,7 @@ static int clear_the_way(struct smr__channel_reuse *u, uint32_t candidates,
 }
 
 /* The wait for live readers of one choice. */
-struct wait {
+struct wait_state {
   int64_t start, deadline; /* start 0: not waiting yet */
   int64_t slice;           /* next sleep between liveness checks */
 };
@@ -189,8 +189,10 @@ struct wait {
  * one that releases after it leaves an event.  Sleeps a slice if nothing
  * was released: the kernel tells nobody when a lock holder dies. */
 static int sleep_for_release(struct smr__channel_reuse *u, uint32_t candidates,
-                             struct wait *wt, int64_t now) {
-  /* relaxed: a hint for releasing readers, ordered by the barrier below. */
+                             struct wait_state *wt, int64_t now) {
+  /* relaxed: a hint for releasing readers (their load of `waiting` in
+   * smr__channel_release_slow); the barrier below orders it before our
+   * rescan, against their `active = 0`. */
   atomic_store_explicit(&u->st->waiting, 1, memory_order_relaxed);
   int r = heavy_barrier(u);
   if (r == 0)
@@ -220,7 +222,8 @@ static int sleep_for_release(struct smr__channel_reuse *u, uint32_t candidates,
  * unreadable slot's error, at the deadline). */
 static int wait_for_readers(struct smr__channel_reuse *u, uint32_t candidates,
                             const struct pins *p, int64_t timeout_ns,
-                            struct wait *wt, struct smr__channel_choice *out) {
+                            struct wait_state *wt,
+                            struct smr__channel_choice *out) {
   int n = smr__channel_slots_reap_pinning(u->slots, candidates, u->nbuf);
   if (n < 0)
     return n;
@@ -267,7 +270,7 @@ int smr__channel_reuse_choose(struct smr__channel_reuse *u, int64_t timeout_ns,
       return r;
     u->first_barrier_done = true;
   }
-  struct wait wt = {0, 0, SMR__CHANNEL_LIVENESS_MIN_NS};
+  struct wait_state wt = {0, 0, SMR__CHANNEL_LIVENESS_MIN_NS};
   for (;;) {
     /* Our store of `current` before the scan's loads (pairs with the
      * reader's fence between announcing and re-validating). */
