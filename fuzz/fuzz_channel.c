@@ -52,7 +52,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "channel_layout.h"
+#include "channel/layout.h"
 #include "fuzz_channel.h"
 #include "smr/channel.h"
 

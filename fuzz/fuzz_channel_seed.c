@@ -31,7 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "channel_layout.h"
+#include "channel/layout.h"
 #include "fuzz_channel.h"
 #include "smr/channel.h"
 

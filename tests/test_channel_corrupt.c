@@ -50,7 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "channel_layout.h"
+#include "channel/layout.h"
 #include "check.h"
 #include "smr/channel.h"
 

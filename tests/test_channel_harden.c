@@ -39,7 +39,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "channel_layout.h"
+#include "channel/layout.h"
 #include "channel_util.h"
 #include "test_hooks.h"
 

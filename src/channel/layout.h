@@ -1,9 +1,11 @@
 /* Internal: the on-disk layout of a channel (smr/channel.h).  Native byte order
  * and 64-bit alignment: a channel is shared by processes of one machine.
- * Every field a reader uses is validated (smr__channel_check_state/readers in
- * src/channel.c); a file is never trusted.  docs/DESIGN.md ("Channels")
- * explains the protocol.  Tests and the fuzz target include this to forge
- * files. */
+ * Every field a process uses is validated before use (the state file by
+ * smr__channel_map_state, a slot file by smr__channel_slot_read and the
+ * writer's slot tracking, a descriptor by the reader before it maps the
+ * buffer; see src/channel/files.c, slots.c and reader.c); a file is never
+ * trusted.  docs/DESIGN.md ("Channels") explains the protocol.  Tests and
+ * the fuzz target include this to forge files. */
 #ifndef SMR_CHANNEL_LAYOUT_H
 #define SMR_CHANNEL_LAYOUT_H
 
