@@ -602,8 +602,9 @@ static int channel_maps(void) {
   return n;
 }
 
-/* Whether a canonical slot name r<i>, i < slots (as parse_slot_name in
- * src/channel.c is meant to decide, reimplemented here). */
+/* Whether a canonical slot name r<i>, i < slots (as
+ * smr__channel_parse_slot_name in src/channel/files.c is meant to decide,
+ * reimplemented here). */
 static bool canonical_slot(const char *n, unsigned slots) {
   if (n[0] != 'r' || n[1] < '0' || n[1] > '9' || (n[1] == '0' && n[2]))
     return false;

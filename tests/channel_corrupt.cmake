@@ -1,4 +1,4 @@
-# Untrusted channel files (include/smr/channel.h, src/channel_layout.h).
+# Untrusted channel files (include/smr/channel.h, src/channel/layout.h).
 #  test_channel_corrupt  a valid channel damaged by hand (truncated, foreign,
 #                    wrong magic/layout/sizes, out-of-range indices, bad
 #                    descriptors, missing/short/flipped data files, FIFOs,

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "channel_layout.h"
+#include "channel/layout.h"
 #include "check.h"
 #include "smr/channel.h"
 

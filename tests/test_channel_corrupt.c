@@ -1,4 +1,4 @@
-/* Untrusted channel files (smr/channel.h, src/channel_layout.h).
+/* Untrusted channel files (smr/channel.h, src/channel/layout.h).
  *
  * A valid channel is built with the real writer in a fresh directory under
  * /dev/shm, the writer is closed, then the files are damaged by hand
