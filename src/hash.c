@@ -73,8 +73,3 @@ uint64_t smr__copy_hash(void *dst, const void *src, size_t size) {
     return smr__copy_hash_base(dst, src, size);
   }
 }
-
-const char *smr__hash_impl(void) {
-  static const char *const names[] = {"", "baseline", "avx2", "avx512"};
-  return names[choose()];
-}
