@@ -67,6 +67,7 @@
 
 #include "fuzz_table.h"
 #include "smr/table.h"
+#include "table_layout.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -117,10 +118,6 @@ static void *xmalloc(size_t n) {
   if (!p)
     FAIL("out of memory (%zu bytes)", n);
   return p;
-}
-
-static uint64_t align8(uint64_t n) {
-  return (n + 7) & ~7ull;
 }
 
 /* An input byte (0 for an empty input), for probes and cursors. */
@@ -225,7 +222,7 @@ static void odd_cursor(const struct view *w, uint64_t cursor) {
 static struct ent *check_table(const smr_table *t, const unsigned char *base,
                                uint64_t size, size_t *out_n) {
   uint64_t count = smr_table_count(t);
-  if (count > size / 8)
+  if (count > size / SMR__TABLE_REC_SIZE(0, 0))
     FAIL("smr_table_count %llu: more entries than 8-byte records fit in %llu "
          "bytes",
          (unsigned long long)count, (unsigned long long)size);
@@ -312,14 +309,17 @@ static struct ent *check_table(const smr_table *t, const unsigned char *base,
          r0, r1);
   probe(&w, "", 0);
   /* Record-shaped probes: at every 8-aligned offset, the bytes after the
-   * first 8 as a key whose length is the first 4 (the layout in
-   * smr/table.h), so a record forged anywhere in the bytes is looked up. */
-  for (uint64_t o = 0; o + 8 <= size && o < 8 * 4096; o += 8) {
+   * first 8 as a key whose length is the first 4 (the record format in
+   * src/table_layout.h), so a record forged anywhere in the bytes is looked
+   * up. */
+  for (uint64_t o = 0;
+       o + SMR__TABLE_REC_KEY <= size && o < 4096 * SMR__TABLE_ALIGN;
+       o += SMR__TABLE_ALIGN) {
     uint32_t kl;
-    memcpy(&kl, base + o, 4);
-    kl &= 0x7fffffffu; /* the replaced mark */
-    if (kl <= 64 && kl <= size - o - 8)
-      probe(&w, base + o + 8, kl);
+    memcpy(&kl, base + o + SMR__TABLE_REC_KLEN, sizeof kl);
+    kl &= ~SMR__TABLE_REPLACED;
+    if (kl <= 64 && kl <= size - o - SMR__TABLE_REC_KEY)
+      probe(&w, base + o + SMR__TABLE_REC_KEY, kl);
   }
   for (size_t s = 0; s < 16 && g_in_n; s++) {
     size_t off = (s * 131 + in_byte(s)) % g_in_n, len = in_byte(s + 3) % 25;
@@ -328,12 +328,14 @@ static struct ent *check_table(const smr_table *t, const unsigned char *base,
     probe(&w, g_in + off, len);
   }
 
-  /* Cursors from the input: 8-byte words and small multiples of 8. */
+  /* Cursors from the input: 8-byte words and small multiples of the record
+   * alignment (or one past). */
   for (size_t s = 0; s < 8 && g_in_n >= 8; s++) {
     uint64_t c;
     memcpy(&c, g_in + (s * 37 + in_byte(s)) % (g_in_n - 7), 8);
     odd_cursor(&w, c);
-    odd_cursor(&w, 8 * (uint64_t)in_byte(s * 5 + 2) + (in_byte(s) & 1));
+    odd_cursor(&w, SMR__TABLE_ALIGN * (uint64_t)in_byte(s * 5 + 2) +
+                       (in_byte(s) & 1));
   }
   odd_cursor(&w, size);
   odd_cursor(&w, UINT64_MAX);
@@ -482,7 +484,8 @@ static void run_build(const uint8_t *data, size_t n) {
   unsigned char *buf = xmalloc((size_t)cap);
 
   /* At least the header and max_entries + 1 buckets. */
-  uint64_t min_head = 64 + 8 * (maxe + 1);
+  uint64_t min_head =
+      SMR__TABLE_HEADER_SIZE + SMR__TABLE_BUCKET_SIZE * (maxe + 1);
   smr_table_builder b;
   int rc = smr_table_build_begin(&b, buf, cap, maxe);
   if (rc != 0 && rc != -ENOSPC)
@@ -501,7 +504,7 @@ static void run_build(const uint8_t *data, size_t n) {
   for (size_t i = 0; i < nrec; i++) {
     const struct rec *r = &recs[i];
     int ra = smr_table_build_add(&b, r->k, r->kl, r->v, r->vl);
-    uint64_t need = align8(8 + r->kl + r->vl);
+    uint64_t need = SMR__TABLE_REC_SIZE(r->kl, r->vl);
     if (first_err) {
       if (ra != first_err)
         FAIL("smr_table_build_add returned %d after the error %d (not "
@@ -566,14 +569,15 @@ static void run_build(const uint8_t *data, size_t n) {
   }
 
   /* The size: header, buckets, one record per add. */
-  if (size % 8 || size > cap || size < used + min_head)
+  if (size % SMR__TABLE_ALIGN || size > cap || size < used + min_head)
     FAIL("built size %llu (cap %llu, records %llu, max_entries %llu)",
          (unsigned long long)size, (unsigned long long)cap,
          (unsigned long long)used, (unsigned long long)maxe);
-  uint64_t nb = (size - used - 64) / 8;
+  uint64_t nb = (size - used - SMR__TABLE_HEADER_SIZE) / SMR__TABLE_BUCKET_SIZE;
   if (!is_pow2(nb) || nb <= maxe)
     FAIL("built size %llu: %llu bytes of buckets for max_entries %llu",
-         (unsigned long long)size, (unsigned long long)(size - used - 64),
+         (unsigned long long)size,
+         (unsigned long long)(size - used - SMR__TABLE_HEADER_SIZE),
          (unsigned long long)maxe);
 
   /* It opens and holds exactly the last occurrence of each key. */

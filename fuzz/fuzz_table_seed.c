@@ -19,6 +19,7 @@
 
 #include "fuzz_table.h"
 #include "smr/table.h"
+#include "table_layout.h"
 
 static const char *g_out;
 static uint64_t g_rng = 0x243f6a8885a308d3ull;
@@ -208,7 +209,9 @@ int main(int argc, char **argv) {
         head[0] = (unsigned char)(FZT_BUILD | m << FZT_MAX_SHIFT |
                                   c << FZT_CAP_SHIFT | (mut ? FZT_MUTATE : 0));
         head[1] = (unsigned char)(c == FZT_CAP_TINY ? 40 : 3 + m);
-        uint16_t off = (uint16_t)(64 + 8 * (m * 4 + c));
+        /* The mutant's bytes: bucket m * 4 + c (or past the buckets). */
+        uint16_t off = (uint16_t)(SMR__TABLE_HEADER_SIZE +
+                                  SMR__TABLE_BUCKET_SIZE * (m * 4 + c));
         memcpy(head + 2, &off, 2);
         snprintf(name, sizeof name, "build-m%u-c%u%s", m, c,
                  mut ? "-mutate" : "");

@@ -3,6 +3,7 @@
  * come from src/hash_avx2.c and src/hash_avx512.c and are picked by CPUID.
  * All copies compute the same function; only the speed differs.
  * SMR_HASH=baseline|avx2|avx512 caps the choice (benchmarks, tests). */
+#include "hash_isa.h"
 #include "internal.h"
 #include "platform/platform.h"
 
@@ -14,13 +15,6 @@
 
 typedef uint64_t (*hash_fn)(const void *, size_t);
 typedef uint64_t (*copy_hash_fn)(void *, const void *, size_t);
-
-#if defined(SMR_HASH_X86)
-uint64_t smr__hash_avx2(const void *, size_t);
-uint64_t smr__copy_hash_avx2(void *, const void *, size_t);
-uint64_t smr__hash_avx512(const void *, size_t);
-uint64_t smr__copy_hash_avx512(void *, const void *, size_t);
-#endif
 
 /* 0: not chosen yet; 1 baseline; 2 avx2; 3 avx512.  relaxed: every thread
  * computes the same answer, so a race only repeats the choice. */
@@ -72,9 +66,4 @@ uint64_t smr__copy_hash(void *dst, const void *src, size_t size) {
   default:
     return smr__copy_hash_base(dst, src, size);
   }
-}
-
-const char *smr__hash_impl(void) {
-  static const char *const names[] = {"", "baseline", "avx2", "avx512"};
-  return names[choose()];
 }

@@ -2,7 +2,8 @@
  * instruction set.  Included by src/hash.c (baseline, and the dispatcher)
  * and src/hash_avx2.c / src/hash_avx512.c (built with -mavx2 / -mavx512f);
  * xxhash.h picks its vector code from the compiler's target macros.
- * SMR__HASH_FN(name) gives each copy its own function names. */
+ * SMR__HASH_FN(name) gives each copy its own function names, which
+ * src/hash_isa.h declares. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -10,10 +11,9 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#define SMR__HASH_CHUNK (256u * 1024u)
+#include "hash_isa.h"
 
-uint64_t SMR__HASH_FN(hash)(const void *data, size_t size);
-uint64_t SMR__HASH_FN(copy_hash)(void *dst, const void *src, size_t size);
+#define SMR__HASH_CHUNK (256u * 1024u)
 
 uint64_t SMR__HASH_FN(hash)(const void *data, size_t size) {
   return XXH3_64bits(data, size);

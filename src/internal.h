@@ -49,6 +49,5 @@ void *smr__alloc_aligned(size_t size);
  * of the bytes, in one pass. */
 uint64_t smr__hash(const void *data, size_t size);
 uint64_t smr__copy_hash(void *dst, const void *src, size_t size);
-const char *smr__hash_impl(void); /* "baseline", "avx2" or "avx512" */
 
 #endif /* SMR_INTERNAL_H */

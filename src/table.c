@@ -1,13 +1,10 @@
 /* Flat key -> value tables (smr/table.h).
  *
- * Layout: header (64 B) | buckets (nbuckets x 8 B, a power of two) |
- * records.  A bucket is 0 (empty) or (tag << 48) | (record offset / 8),
- * tag = the top 16 bits of the key's XXH3-64 hash; the key's home bucket is
- * hash & (nbuckets - 1) and collisions probe linearly.  A record is
- * u32 key length (bit 31: replaced by a later record of the same key),
- * u32 value length, key, value, zero padding to 8.  The builder keeps
- * nbuckets >= 1.5 x entries, so probes are short and there is always an
- * empty bucket.
+ * The byte format (a header, buckets that hold a tag of the key's XXH3-64
+ * hash and the offset of its record, probed linearly from the key's home
+ * bucket, and the records in insertion order) is in src/table_layout.h.
+ * The builder keeps nbuckets >= 1.5 x entries, so probes are short and
+ * there is always an empty bucket.
  *
  * Validation (smr_table_open) makes lookups safe on untrusted bytes: every
  * bucket points inside the records, at a live record whose key hashes to
@@ -16,6 +13,7 @@
  * area exactly, the live ones number `count`, and fewer than nbuckets
  * buckets are used (so every probe ends at an empty bucket). */
 #include "smr/table.h"
+#include "table_layout.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -23,23 +21,6 @@
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
-
-#define TBL_MAGIC    0x31304c4254524d53ull /* "SMRTBL01" */
-#define TBL_LAYOUT   1u
-#define TBL_HEADER   64u
-#define TBL_REPLACED 0x80000000u
-#define OFF_MASK     ((1ull << 48) - 1)
-#define TBL_MAX_SIZE (1ull << 51) /* offsets / 8 fit 48 bits */
-
-struct tbl_header {
-  uint64_t magic;
-  uint32_t layout, flags;
-  uint64_t count, nbuckets;
-  uint64_t records, end; /* offsets from the table's start */
-  uint64_t reserved[2];
-};
-
-_Static_assert(sizeof(struct tbl_header) == TBL_HEADER, "header");
 
 static uint64_t key_hash(const void *key, size_t klen) {
   return XXH3_64bits(key, klen);
@@ -51,10 +32,6 @@ static uint32_t rd32(const unsigned char *p) {
   return v;
 }
 
-static uint64_t align8(uint64_t n) {
-  return (n + 7) & ~7ull;
-}
-
 /* Buckets for up to `entries` keys: a power of two >= 1.5 x entries + 1. */
 static uint64_t buckets_for(uint64_t entries) {
   uint64_t want = entries + entries / 2 + 1, n = 1;
@@ -64,32 +41,35 @@ static uint64_t buckets_for(uint64_t entries) {
 }
 
 uint64_t smr_table_size_bound(uint64_t entries, uint64_t bytes) {
-  if (entries > SMR_TABLE_MAX_ENTRIES || bytes > TBL_MAX_SIZE)
+  if (entries > SMR_TABLE_MAX_ENTRIES || bytes > SMR__TABLE_MAX_SIZE)
     return 0;
   /* Each record: 8 bytes of lengths and at most 7 of padding. */
-  uint64_t n = TBL_HEADER + 8 * buckets_for(entries) + 16 * entries + bytes;
-  return n > TBL_MAX_SIZE ? 0 : n;
+  uint64_t n = SMR__TABLE_HEADER_SIZE +
+               SMR__TABLE_BUCKET_SIZE * buckets_for(entries) +
+               (SMR__TABLE_REC_KEY + SMR__TABLE_ALIGN) * entries + bytes;
+  return n > SMR__TABLE_MAX_SIZE ? 0 : n;
 }
 
 /* ---- building ------------------------------------------------------------ */
 
 int smr_table_build_begin(smr_table_builder *b, void *buf, uint64_t cap,
                           uint64_t max_entries) {
-  if (!b || !buf || ((uintptr_t)buf & 7))
+  if (!b || !buf || (uintptr_t)buf % SMR__TABLE_ALIGN)
     return -EINVAL;
   memset(b, 0, sizeof *b);
   if (max_entries > SMR_TABLE_MAX_ENTRIES)
     return b->error = -E2BIG;
   uint64_t nb = buckets_for(max_entries);
-  if (cap > TBL_MAX_SIZE)
-    cap = TBL_MAX_SIZE;
-  if (cap < TBL_HEADER || (cap - TBL_HEADER) / 8 < nb)
+  if (cap > SMR__TABLE_MAX_SIZE)
+    cap = SMR__TABLE_MAX_SIZE;
+  if (cap < SMR__TABLE_HEADER_SIZE ||
+      (cap - SMR__TABLE_HEADER_SIZE) / SMR__TABLE_BUCKET_SIZE < nb)
     return b->error = -ENOSPC;
   b->base = buf;
   b->cap = cap;
   b->mask = nb - 1;
   b->max_entries = max_entries;
-  b->records = b->pos = TBL_HEADER + 8 * nb;
+  b->records = b->pos = SMR__TABLE_HEADER_SIZE + SMR__TABLE_BUCKET_SIZE * nb;
   memset(b->base, 0, (size_t)b->records); /* header and empty buckets */
   return 0;
 }
@@ -104,17 +84,18 @@ int smr_table_build_add(smr_table_builder *b, const void *key, size_t klen,
     return b->error = -EINVAL;
   if (klen > SMR_TABLE_MAX_FIELD || vlen > SMR_TABLE_MAX_FIELD)
     return b->error = -EFBIG;
-  uint64_t rec = align8(8 + (uint64_t)klen + vlen);
+  uint64_t rec = SMR__TABLE_REC_SIZE(klen, vlen);
   if (rec > b->cap - b->pos)
     return b->error = -ENOSPC;
-  uint64_t *buckets = (uint64_t *)(void *)(b->base + TBL_HEADER);
-  uint64_t h = key_hash(key, klen), tag = h >> 48, i = h & b->mask;
+  uint64_t *buckets = (uint64_t *)(void *)(b->base + SMR__TABLE_HEADER_SIZE);
+  uint64_t h = key_hash(key, klen), tag = SMR__TABLE_TAG(h), i = h & b->mask;
   unsigned char *old = NULL;
   for (; buckets[i]; i = (i + 1) & b->mask) {
-    if ((buckets[i] >> 48) != tag)
+    if (SMR__TABLE_TAG(buckets[i]) != tag)
       continue;
-    unsigned char *r = b->base + ((buckets[i] & OFF_MASK) << 3);
-    if (rd32(r) == klen && (!klen || memcmp(r + 8, key, klen) == 0)) {
+    unsigned char *r = b->base + SMR__TABLE_BUCKET_OFF(buckets[i]);
+    if (rd32(r + SMR__TABLE_REC_KLEN) == klen &&
+        (!klen || memcmp(r + SMR__TABLE_REC_KEY, key, klen) == 0)) {
       old = r;
       break;
     }
@@ -123,20 +104,21 @@ int smr_table_build_add(smr_table_builder *b, const void *key, size_t klen,
     return b->error = -E2BIG;
   unsigned char *r = b->base + b->pos;
   uint32_t k32 = (uint32_t)klen, v32 = (uint32_t)vlen;
-  memcpy(r, &k32, 4);
-  memcpy(r + 4, &v32, 4);
+  memcpy(r + SMR__TABLE_REC_KLEN, &k32, 4);
+  memcpy(r + SMR__TABLE_REC_VLEN, &v32, 4);
   if (klen)
-    memcpy(r + 8, key, klen);
+    memcpy(r + SMR__TABLE_REC_KEY, key, klen);
   if (vlen)
-    memcpy(r + 8 + klen, value, vlen);
-  memset(r + 8 + klen + vlen, 0, (size_t)(rec - 8 - klen - vlen));
+    memcpy(r + SMR__TABLE_REC_KEY + klen, value, vlen);
+  memset(r + SMR__TABLE_REC_KEY + klen + vlen, 0,
+         (size_t)(rec - SMR__TABLE_REC_KEY - klen - vlen));
   if (old) {
-    uint32_t mark = k32 | TBL_REPLACED;
-    memcpy(old, &mark, 4);
+    uint32_t mark = k32 | SMR__TABLE_REPLACED;
+    memcpy(old + SMR__TABLE_REC_KLEN, &mark, 4);
   } else {
     b->count++;
   }
-  buckets[i] = (tag << 48) | (b->pos >> 3);
+  buckets[i] = SMR__TABLE_BUCKET(tag, b->pos);
   b->pos += rec;
   return 0;
 }
@@ -152,10 +134,10 @@ int smr_table_build_end(smr_table_builder *b, uint64_t *size) {
     return b->error;
   if (!b->base)
     return -EINVAL;
-  struct tbl_header h;
+  struct smr__table_header h;
   memset(&h, 0, sizeof h);
-  h.magic = TBL_MAGIC;
-  h.layout = TBL_LAYOUT;
+  h.magic = SMR__TABLE_MAGIC;
+  h.layout = SMR__TABLE_LAYOUT;
   h.count = b->count;
   h.nbuckets = b->mask + 1;
   h.records = b->records;
@@ -173,16 +155,17 @@ static int check_records(const unsigned char *base, uint64_t records,
                          uint64_t end, uint64_t count, uint64_t *starts) {
   uint64_t live = 0;
   for (uint64_t pos = records; pos < end;) {
-    if (end - pos < 8)
+    if (end - pos < SMR__TABLE_REC_KEY)
       return -EBADMSG;
-    uint32_t k = rd32(base + pos) & ~TBL_REPLACED, v = rd32(base + pos + 4);
+    uint32_t k = rd32(base + pos + SMR__TABLE_REC_KLEN) & ~SMR__TABLE_REPLACED,
+             v = rd32(base + pos + SMR__TABLE_REC_VLEN);
     if (v > SMR_TABLE_MAX_FIELD)
       return -EBADMSG;
-    uint64_t rec = align8(8 + (uint64_t)k + v);
+    uint64_t rec = SMR__TABLE_REC_SIZE(k, v);
     if (rec > end - pos)
       return -EBADMSG;
-    if (!(rd32(base + pos) & TBL_REPLACED)) {
-      uint64_t bit = (pos - records) >> 3;
+    if (!(rd32(base + pos + SMR__TABLE_REC_KLEN) & SMR__TABLE_REPLACED)) {
+      uint64_t bit = (pos - records) / SMR__TABLE_ALIGN;
       starts[bit >> 6] |= 1ull << (bit & 63);
       live++;
     }
@@ -197,30 +180,32 @@ static int check_records(const unsigned char *base, uint64_t records,
  * of non-empty buckets. */
 static int check_bucket(const smr_table *t, uint64_t p, uint64_t run_start,
                         uint64_t *starts) {
-  uint64_t b = t->buckets[p], off = (b & OFF_MASK) << 3;
-  if (off < t->records || off > t->end - 8)
+  uint64_t b = t->buckets[p], off = SMR__TABLE_BUCKET_OFF(b);
+  if (off < t->records || off > t->end - SMR__TABLE_REC_KEY)
     return -EBADMSG;
-  uint64_t bit = (off - t->records) >> 3, *word = &starts[bit >> 6];
+  uint64_t bit = (off - t->records) / SMR__TABLE_ALIGN,
+           *word = &starts[bit >> 6];
   if (!(*word & (1ull << (bit & 63))))
     return -EBADMSG; /* not a live record's start, or referenced twice */
   *word &= ~(1ull << (bit & 63));
   const unsigned char *r = t->base + off;
-  uint32_t k = rd32(r), v = rd32(r + 4);
-  if ((k & TBL_REPLACED) || v > SMR_TABLE_MAX_FIELD ||
-      8 + (uint64_t)k + v > t->end - off)
+  uint32_t k = rd32(r + SMR__TABLE_REC_KLEN), v = rd32(r + SMR__TABLE_REC_VLEN);
+  if ((k & SMR__TABLE_REPLACED) || v > SMR_TABLE_MAX_FIELD ||
+      SMR__TABLE_REC_KEY + (uint64_t)k + v > t->end - off)
     return -EBADMSG;
-  uint64_t h = key_hash(r + 8, k);
-  if ((h >> 48) != (b >> 48) ||
+  uint64_t h = key_hash(r + SMR__TABLE_REC_KEY, k);
+  if (SMR__TABLE_TAG(h) != SMR__TABLE_TAG(b) ||
       ((p - (h & t->mask)) & t->mask) > ((p - run_start) & t->mask))
     return -EBADMSG;
   /* No live record of the same key earlier on its probe path (checked
    * already: same run): a lookup must find this record, the one iteration
    * yields.  Paths are short (load <= 2/3), tags rarely match. */
   for (uint64_t q = h & t->mask; q != p; q = (q + 1) & t->mask) {
-    if ((t->buckets[q] >> 48) != (b >> 48))
+    if (SMR__TABLE_TAG(t->buckets[q]) != SMR__TABLE_TAG(b))
       continue;
-    const unsigned char *o = t->base + ((t->buckets[q] & OFF_MASK) << 3);
-    if (rd32(o) == k && (!k || memcmp(o + 8, r + 8, k) == 0))
+    const unsigned char *o = t->base + SMR__TABLE_BUCKET_OFF(t->buckets[q]);
+    if (rd32(o + SMR__TABLE_REC_KLEN) == k &&
+        (!k || memcmp(o + SMR__TABLE_REC_KEY, r + SMR__TABLE_REC_KEY, k) == 0))
       return -EBADMSG; /* the same key twice */
   }
   return 0;
@@ -229,23 +214,25 @@ static int check_bucket(const smr_table *t, uint64_t p, uint64_t run_start,
 static int check_table(const smr_table *v, uint64_t *starts);
 
 int smr_table_open(smr_table *t, const void *bytes, uint64_t size) {
-  if (!t || !bytes || ((uintptr_t)bytes & 7))
+  if (!t || !bytes || (uintptr_t)bytes % SMR__TABLE_ALIGN)
     return -EINVAL;
   memset(t, 0, sizeof *t);
-  if (size < TBL_HEADER)
+  if (size < SMR__TABLE_HEADER_SIZE)
     return -EBADMSG;
-  struct tbl_header h;
+  struct smr__table_header h;
   memcpy(&h, bytes, sizeof h);
-  if (h.magic != TBL_MAGIC || h.layout != TBL_LAYOUT || h.flags != 0 ||
-      h.nbuckets == 0 || (h.nbuckets & (h.nbuckets - 1)) ||
-      h.nbuckets > (size - TBL_HEADER) / 8 ||
-      h.records != TBL_HEADER + 8 * h.nbuckets || h.end < h.records ||
-      h.end > size || (h.end & 7) || h.end > TBL_MAX_SIZE ||
-      h.count >= h.nbuckets || h.count > SMR_TABLE_MAX_ENTRIES)
+  if (h.magic != SMR__TABLE_MAGIC || h.layout != SMR__TABLE_LAYOUT ||
+      h.flags != 0 || h.nbuckets == 0 || (h.nbuckets & (h.nbuckets - 1)) ||
+      h.nbuckets > (size - SMR__TABLE_HEADER_SIZE) / SMR__TABLE_BUCKET_SIZE ||
+      h.records !=
+          SMR__TABLE_HEADER_SIZE + SMR__TABLE_BUCKET_SIZE * h.nbuckets ||
+      h.end < h.records || h.end > size || h.end % SMR__TABLE_ALIGN ||
+      h.end > SMR__TABLE_MAX_SIZE || h.count >= h.nbuckets ||
+      h.count > SMR_TABLE_MAX_ENTRIES)
     return -EBADMSG;
   smr_table v;
   v.base = bytes;
-  v.buckets = (const uint64_t *)(const void *)(v.base + TBL_HEADER);
+  v.buckets = (const uint64_t *)(const void *)(v.base + SMR__TABLE_HEADER_SIZE);
   v.mask = h.nbuckets - 1;
   v.count = h.count;
   v.records = h.records;
@@ -253,7 +240,8 @@ int smr_table_open(smr_table *t, const void *bytes, uint64_t size) {
   /* One bit per 8 bytes of records: which offsets start a live record
    * (so that the buckets reference each live record exactly once, and
    * iteration and lookup see the same entries). */
-  uint64_t *starts = calloc((size_t)((v.end - v.records) / 8 / 64 + 1), 8);
+  uint64_t *starts =
+      calloc((size_t)((v.end - v.records) / SMR__TABLE_ALIGN / 64 + 1), 8);
   if (!starts)
     return -ENOMEM;
   int r = check_table(&v, starts);
@@ -303,17 +291,18 @@ int smr_table_get(const smr_table *t, const void *key, size_t klen,
                   smr_table_value *v) {
   if (!t || !v || (!key && klen) || !t->base)
     return -EINVAL;
-  uint64_t h = key_hash(key, klen), tag = h >> 48;
+  uint64_t h = key_hash(key, klen), tag = SMR__TABLE_TAG(h);
   for (uint64_t i = h & t->mask;; i = (i + 1) & t->mask) {
     uint64_t b = t->buckets[i];
     if (!b)
       return -ENOENT;
-    if ((b >> 48) != tag)
+    if (SMR__TABLE_TAG(b) != tag)
       continue;
-    const unsigned char *r = t->base + ((b & OFF_MASK) << 3);
-    if (rd32(r) == klen && (!klen || memcmp(r + 8, key, klen) == 0)) {
-      v->data = r + 8 + klen;
-      v->size = rd32(r + 4);
+    const unsigned char *r = t->base + SMR__TABLE_BUCKET_OFF(b);
+    if (rd32(r + SMR__TABLE_REC_KLEN) == klen &&
+        (!klen || memcmp(r + SMR__TABLE_REC_KEY, key, klen) == 0)) {
+      v->data = r + SMR__TABLE_REC_KEY + klen;
+      v->size = rd32(r + SMR__TABLE_REC_VLEN);
       return 0;
     }
   }
@@ -323,22 +312,23 @@ int smr_table_next(const smr_table *t, uint64_t *cursor, smr_table_entry *e) {
   if (!t || !cursor || !e || !t->base)
     return -EINVAL;
   uint64_t pos = *cursor < t->records ? t->records : *cursor;
-  if ((pos & 7) || pos > t->end)
+  if (pos % SMR__TABLE_ALIGN || pos > t->end)
     return -EINVAL;
   while (pos < t->end) {
     const unsigned char *r = t->base + pos;
-    if (t->end - pos < 8)
+    if (t->end - pos < SMR__TABLE_REC_KEY)
       return -EINVAL; /* a cursor not from this table */
-    uint32_t k = rd32(r), v = rd32(r + 4);
-    uint64_t rec = align8(8 + (uint64_t)(k & ~TBL_REPLACED) + v);
+    uint32_t k = rd32(r + SMR__TABLE_REC_KLEN),
+             v = rd32(r + SMR__TABLE_REC_VLEN);
+    uint64_t rec = SMR__TABLE_REC_SIZE(k & ~SMR__TABLE_REPLACED, v);
     if (rec > t->end - pos)
       return -EINVAL;
     pos += rec;
-    if (k & TBL_REPLACED)
+    if (k & SMR__TABLE_REPLACED)
       continue;
-    e->key.data = r + 8;
+    e->key.data = r + SMR__TABLE_REC_KEY;
     e->key.size = k;
-    e->value.data = r + 8 + k;
+    e->value.data = r + SMR__TABLE_REC_KEY + k;
     e->value.size = v;
     *cursor = pos;
     return 1;

@@ -7,6 +7,8 @@
 #                  slow reader, load-then-announce window
 smr_test(test_channel LABELS unit)
 smr_test(test_hash LABELS unit)
+# src/hash_isa.h, src/internal.h: the builds of the checksum it compares.
+target_include_directories(test_hash PRIVATE ${PROJECT_SOURCE_DIR}/src)
 add_executable(test_channel_procs test_channel_procs.c)
 target_link_libraries(test_channel_procs PRIVATE smr_test)
 target_include_directories(test_channel_procs PRIVATE ${PROJECT_SOURCE_DIR}/tests

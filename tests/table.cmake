@@ -6,6 +6,8 @@
 #                  shadow memory would need GBs) built, opened (validated),
 #                  every key looked up and iterated: bounded by the count
 smr_test(test_table LABELS unit)
+# src/table_layout.h: the byte format, for the sizes it tests against.
+target_include_directories(test_table PRIVATE ${PROJECT_SOURCE_DIR}/src)
 if(SMR_SANITIZE)
   set(SMR_TABLE_BIG 1000000)
 else()

@@ -8,17 +8,8 @@
 #include <string.h>
 
 #include "check.h"
-
-uint64_t smr__hash(const void *, size_t);
-uint64_t smr__copy_hash(void *, const void *, size_t);
-uint64_t smr__hash_base(const void *, size_t);
-uint64_t smr__copy_hash_base(void *, const void *, size_t);
-#if defined(__x86_64__)
-uint64_t smr__hash_avx2(const void *, size_t);
-uint64_t smr__copy_hash_avx2(void *, const void *, size_t);
-uint64_t smr__hash_avx512(const void *, size_t);
-uint64_t smr__copy_hash_avx512(void *, const void *, size_t);
-#endif
+#include "hash_isa.h"
+#include "internal.h"
 
 int main(void) {
   enum { MAX = 3 << 20 };

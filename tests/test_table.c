@@ -8,6 +8,7 @@
  * test_table_big). */
 #include "check.h"
 #include "smr/table.h"
+#include "table_layout.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -181,13 +182,17 @@ static void test_duplicates(void) {
 
 static void test_builder_errors(void) {
   smr_table_builder b;
-  unsigned char small[64 + 8 * 2 + 16];
+  /* The header, two buckets and one record of "k" and "v" (8 bytes of
+   * lengths, 2 of key and value padded to 8). */
+  unsigned char small[SMR__TABLE_HEADER_SIZE + 2 * SMR__TABLE_BUCKET_SIZE +
+                      SMR__TABLE_REC_KEY + SMR__TABLE_ALIGN];
   uint64_t *aligned = (uint64_t *)(void *)small;
   uint64_t size;
   CHECK_EQ(smr_table_build_begin(NULL, aligned, sizeof small, 1), -EINVAL);
   CHECK_EQ(smr_table_build_begin(&b, NULL, sizeof small, 1), -EINVAL);
   CHECK_EQ(smr_table_build_begin(&b, small + 1, sizeof small - 1, 1), -EINVAL);
-  CHECK_EQ(smr_table_build_begin(&b, aligned, 63, 0), -ENOSPC);
+  CHECK_EQ(smr_table_build_begin(&b, aligned, SMR__TABLE_HEADER_SIZE - 1, 0),
+           -ENOSPC);
   CHECK_EQ(smr_table_build_begin(&b, aligned, sizeof small, 1ull << 33),
            -E2BIG);
   /* One entry fits: buckets_for(1) = 2. */
@@ -212,13 +217,13 @@ static void test_builder_errors(void) {
   CHECK_EQ(smr_table_build_add(&b, "a", (size_t)SMR_TABLE_MAX_FIELD + 1, "", 0),
            -EFBIG);
   CHECK_EQ(smr_table_size_bound(SMR_TABLE_MAX_ENTRIES + 1, 0), 0);
-  CHECK_EQ(smr_table_size_bound(1, 1ull << 52), 0);
+  CHECK_EQ(smr_table_size_bound(1, 2 * SMR__TABLE_MAX_SIZE), 0);
   free(buf);
   smr_table t;
   smr_table_value v;
-  CHECK_EQ(smr_table_open(NULL, aligned, 64), -EINVAL);
-  CHECK_EQ(smr_table_open(&t, NULL, 64), -EINVAL);
-  CHECK_EQ(smr_table_open(&t, small + 1, 64), -EINVAL);
+  CHECK_EQ(smr_table_open(NULL, aligned, SMR__TABLE_HEADER_SIZE), -EINVAL);
+  CHECK_EQ(smr_table_open(&t, NULL, SMR__TABLE_HEADER_SIZE), -EINVAL);
+  CHECK_EQ(smr_table_open(&t, small + 1, SMR__TABLE_HEADER_SIZE), -EINVAL);
   CHECK_EQ(smr_table_get(NULL, "k", 1, &v), -EINVAL);
 }
 
