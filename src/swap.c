@@ -54,8 +54,9 @@
  * smr_swap_destroy publishes a sentinel node (value NULL) exactly like a
  * store, retires the current value too and destroys what no guard pins; each
  * later reader destroy collects again; the last reference frees everything.  So
- * destroying the cell never frees a value under a guard (the smr-swap bug of
- * research seeds.md §1.4 #1).
+ * destroying the cell never frees a value under a guard (the smr-swap bug:
+ * its cell, swmr-cell, owns the retired values outright and destroys them
+ * when the writer is dropped, even one a reader still holds a guard on).
  */
 #define _GNU_SOURCE
 #include <errno.h>
