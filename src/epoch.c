@@ -47,7 +47,8 @@
  *
  * Early collection: smr_retire polls (a non-blocking gp_step) whenever 20
  * barrier costs of time have passed since the last step; see
- * retire_should_collect.
+ * retire_should_collect and the pacing rule it shares with the swap cell
+ * (src/pace.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -57,6 +58,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "pace.h"
 #include "platform/platform.h"
 
 #define SEQ(c)    ((c) >> 17)
@@ -98,14 +100,9 @@ struct smr_domain {
   _Alignas(SMR__CACHELINE) _Atomic(struct smr_retired *) pending;
   _Atomic size_t garbage;
   _Atomic size_t threshold;
-  /* Early collection (see retire_should_collect); relaxed statistics,
-   * written under gp_lock, read by retirers... */
-  _Atomic int64_t last_step_ns;
-  _Atomic int64_t barrier_cost_ns;
-  /* ...and the retirers' clock back-off (written by retirers): retires
-   * left to skip, retires since the previous check, time of that check. */
-  _Atomic unsigned early_skip, early_span;
-  _Atomic int64_t last_check_ns;
+  /* Early collection (see retire_should_collect): the step times and
+   * barrier cost written under gp_lock, the retirers' clock back-off. */
+  struct smr__pace pace;
   /* Grace-period state. */
   _Alignas(SMR__CACHELINE) _Atomic uint64_t gp_started;
   _Atomic uint64_t gp_completed;
@@ -333,10 +330,7 @@ int smr_domain_create(const struct smr_domain_attr *attr, smr_domain **out) {
   size_t th = attr && attr->threshold ? attr->threshold : 64;
   atomic_init(&d->threshold, th);
   d->strict = attr && (attr->flags & SMR_DOMAIN_STRICT_THRESHOLD);
-  atomic_init(&d->barrier_cost_ns, 20000); /* until measured */
-  atomic_init(&d->last_step_ns, smr__now_ns());
-  atomic_init(&d->early_span, 1);
-  atomic_init(&d->last_check_ns, smr__now_ns());
+  smr__pace_init(&d->pace);
   *out = d;
   return 0;
 }
@@ -502,18 +496,8 @@ static int gp_snapshot(smr_domain *d) {
   if (foreign) {
     int64_t t0 = smr__now_ns();
     err = smr__heavy_barrier(d->mode);
-    /* The estimate follows decreases fast and increases slowly, clamped:
-     * a writer preempted inside the syscall (oversubscribed CPUs) must not
-     * inflate it, or early collection would back off exactly when memory
-     * piles up. */
-    int64_t est =
-        atomic_load_explicit(&d->barrier_cost_ns, memory_order_relaxed);
-    int64_t sample = smr__now_ns() - t0;
-    if (sample > 2 * est + 1000)
-      sample = 2 * est + 1000;
-    est += sample < est ? (sample - est) / 4 : (sample - est) / 16;
-    /* relaxed: a cost estimate, read opportunistically by retirers. */
-    atomic_store_explicit(&d->barrier_cost_ns, est, memory_order_relaxed);
+    /* The early-collection gate is 20 barrier costs (src/pace.c). */
+    smr__pace_cost(&d->pace, t0);
   } else {
     /* Only our own records: program order suffices for them, and a thread
      * that registers later does so under reg_lock, after this point. */
@@ -633,67 +617,32 @@ static long gp_step(smr_domain *d, uint64_t target) {
   /* relaxed: statistics and heuristics only; pair with nothing. */
   if (k)
     atomic_fetch_sub_explicit(&d->garbage, (size_t)k, memory_order_relaxed);
-  atomic_store_explicit(&d->last_step_ns, smr__now_ns(), memory_order_relaxed);
+  smr__pace_stepped(&d->pace);
   return k;
 }
 
 /* Whether smr_retire should collect at garbage count g: above the
  * threshold, or early, at any count from 2 on (a lone retire is left alone),
  * whenever at least 20 writer-side barriers' worth of time has passed since
- * the last collection step (so early steps cost at most ~5% of the time).  A
- * step never waits: it completes the grace period in flight if its readers are
- * done (a scan, no barrier), starts the next one, reclaims what is safe.  So
- * objects retired every millisecond or so (big tables) get one such poll per
- * retire, as with ck_epoch_poll, and a reader descheduled inside a section
- * delays them only until it runs again: the rule never gives up (the former
- * rule, tries at counts 2, 4, 8, ..., backed off exponentially whenever a try
- * met such a reader, and a writer on oversubscribed CPUs piled up dozens of
- * tables).
- * A tight retire loop still batches up to the threshold.  To keep the clock
- * read off its path, a retire that finds it too soon skips the clock for the
- * retires expected before the gate opens, estimated from the pace of the
- * retires since the previous check, at most SMR__EARLY_SKIP_MAX of them: a
- * tight loop reads the clock once per 16 retires, while retires that come
- * about as often as the gate opens still check every time.  (A back-off by
- * count alone made such retires skip steps they needed, the garbage piled up,
- * glibc gave the freed memory back in bursts and the copies faulted it in
- * again.) */
-#define SMR__EARLY_SKIP_MAX 15
+ * the last collection step (so early steps cost at most ~5% of the time;
+ * src/pace.c).  A step never waits: it completes the grace period in flight
+ * if its readers are done (a scan, no barrier), starts the next one,
+ * reclaims what is safe.  So objects retired every millisecond or so (big
+ * tables) get one such poll per retire, as with ck_epoch_poll, and a reader
+ * descheduled inside a section delays them only until it runs again: the
+ * rule never gives up (the former rule, tries at counts 2, 4, 8, ..., backed
+ * off exponentially whenever a try met such a reader, and a writer on
+ * oversubscribed CPUs piled up dozens of tables).
+ * A tight retire loop still batches up to the threshold, reading the clock
+ * once per 16 retires (smr__pace_check's back-off). */
 static int retire_should_collect(smr_domain *d, size_t g) {
-  /* relaxed: tuning knob and heuristics; pair with nothing.  The plain
-   * loads and stores below (no RMW) may race between concurrent retirers,
-   * which only shifts the next check. */
+  /* relaxed: a tuning knob; pairs with nothing. */
   size_t th = atomic_load_explicit(&d->threshold, memory_order_relaxed);
   if (g > th)
     return 1;
   if (d->strict || th == SIZE_MAX || g < 2)
     return 0; /* SIZE_MAX: no automatic collection at all */
-  unsigned skip = atomic_load_explicit(&d->early_skip, memory_order_relaxed);
-  if (skip) {
-    atomic_store_explicit(&d->early_skip, skip - 1, memory_order_relaxed);
-    return 0;
-  }
-  int64_t now = smr__now_ns();
-  int64_t last = atomic_load_explicit(&d->last_step_ns, memory_order_relaxed);
-  int64_t gate =
-      20 * atomic_load_explicit(&d->barrier_cost_ns, memory_order_relaxed);
-  int64_t prev = atomic_load_explicit(&d->last_check_ns, memory_order_relaxed);
-  unsigned n = atomic_load_explicit(&d->early_span, memory_order_relaxed);
-  atomic_store_explicit(&d->last_check_ns, now, memory_order_relaxed);
-  if (now - last >= gate) {
-    atomic_store_explicit(&d->early_span, 1, memory_order_relaxed);
-    return 1;
-  }
-  /* Too soon: n retires took now - prev; skip those that fit in the time
-   * left before the gate opens (the last of them checks). */
-  int64_t per = (now - prev) / (n ? n : 1);
-  int64_t fit = per > 0 ? (gate - (now - last)) / per : SMR__EARLY_SKIP_MAX;
-  unsigned k = fit > SMR__EARLY_SKIP_MAX ? SMR__EARLY_SKIP_MAX
-               : fit > 1                 ? (unsigned)fit - 1
-                                         : 0;
-  atomic_store_explicit(&d->early_span, k + 1, memory_order_relaxed);
-  atomic_store_explicit(&d->early_skip, k, memory_order_relaxed);
-  return 0;
+  return smr__pace_check(&d->pace);
 }
 
 int smr_retire(smr_domain *d, struct smr_retired *node,

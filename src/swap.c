@@ -24,7 +24,8 @@
  *
  * Bounds: each reader pins at most one node, the writer keeps the most
  * recently replaced one (smr_swap_previous), and collection runs when the
- * garbage exceeds the threshold (or earlier, see collect_early), so at most
+ * garbage exceeds the threshold (or earlier, see collect_early and
+ * src/pace.c, the pacing rule shared with the epoch domain), so at most
  * max(threshold, readers + 1) + 1 retired values exist at any time, whatever
  * readers do; a reader that never releases its guard pins exactly one value.
  * The writer never waits: a pinned node simply stays in the list for the next
@@ -66,6 +67,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "pace.h"
 #include "platform/platform.h"
 #include "smr/swap.h"
 
@@ -90,8 +92,7 @@ struct smr_swap {
   struct smr_swap_node **hazards;   /* scan buffer; writer */
   size_t hazards_cap;
   size_t threshold;
-  int64_t last_collect_ns; /* clock at the end of the last collection */
-  int64_t collect_cost_ns; /* running estimate of one collection's cost */
+  struct smr__pace pace; /* early collection: last one, its cost */
   smr_swap_destroy_fn destroy;
   void *ctx;
   unsigned flags;
@@ -352,13 +353,10 @@ static long collect(smr_swap *c) {
   int64_t t0 = smr__now_ns();
   long nh = scan_hazards(c);
   /* The estimate covers the barrier and scan only: destructors cost the
-   * same whenever they run. */
-  /* Clamp outliers (a writer preempted during the scan would otherwise
-   * inflate the estimate and postpone early collections for a long time). */
-  int64_t sample = smr__now_ns() - t0;
-  if (sample > 2 * c->collect_cost_ns + 1000)
-    sample = 2 * c->collect_cost_ns + 1000;
-  c->collect_cost_ns += (sample - c->collect_cost_ns) / 4;
+   * same whenever they run.  (src/pace.c clamps outliers: a writer
+   * preempted during the scan would otherwise inflate the estimate and
+   * postpone early collections for a long time.) */
+  smr__pace_cost(&c->pace, t0);
   if (nh < 0)
     return nh;
   /* Unlink first, destroy after the walk: a destructor may call back into
@@ -384,20 +382,20 @@ static long collect(smr_swap *c) {
     destroy_value(c, n);
     node_put(c, n);
   }
-  c->last_collect_ns = smr__now_ns();
+  smr__pace_stepped(&c->pace);
   return k;
 }
 
 /* Early collection: at garbage counts 2, 4, 8, ... below the threshold,
  * collect if the time since the last collection is at least 20 times what a
  * collection costs (so early collections take at most ~5% of the writer's
- * time).  A writer publishing big values every few milliseconds then keeps
- * about 2 retired values; one publishing in a tight loop batches up to the
- * threshold.  The clock is read only at those counts. */
+ * time; src/pace.c).  A writer publishing big values every few milliseconds
+ * then keeps about 2 retired values; one publishing in a tight loop batches
+ * up to the threshold.  The clock is read only at those counts. */
 static int collect_early(smr_swap *c, size_t g) {
   if ((c->flags & SMR_SWAP_STRICT_THRESHOLD) || g < 2 || (g & (g - 1)) != 0)
     return 0;
-  return smr__now_ns() - c->last_collect_ns >= 20 * c->collect_cost_ns;
+  return smr__pace_due(&c->pace);
 }
 
 /* Make the kept previous node collectable. */
@@ -555,8 +553,7 @@ int smr_swap_create(void *initial, smr_swap_destroy_fn destroy,
   c->mode =
       (c->flags & SMR_SWAP_SYMMETRIC) ? SMR_FENCE_SYMMETRIC : smr__fence_mode();
   c->idle = c->mode == SMR_FENCE_SYMMETRIC ? SMR__SWAP_IDLE_SYM : NULL;
-  c->collect_cost_ns = 20000; /* until measured */
-  c->last_collect_ns = smr__now_ns();
+  smr__pace_init(&c->pace);
   n->value = initial;
   n->version = 0; /* not shared yet */
   n->next = NULL;
