@@ -68,15 +68,6 @@ static struct smr_swap_node *publish(smr_swap *c, struct smr_swap_node *n,
   return old;
 }
 
-/* prepare + publish + retire the replaced node: a plain store. */
-static int store_locked(smr_swap *c, void *value) {
-  struct smr_swap_node *n;
-  int rc = prepare(c, &n);
-  if (!rc)
-    smr__swap_retire_node(c, publish(c, n, value));
-  return rc;
-}
-
 /* Begin a writer call: -ESHUTDOWN once smr_swap_destroy has begun.  Checked
  * before taking the lock too, so that a destructor run by destroy (which
  * holds the lock) gets the error instead of a self-deadlock.  0 with the
@@ -96,17 +87,31 @@ static int writer_begin(smr_swap *c) {
   return 0;
 }
 
-/* ---- Writer API ---------------------------------------------------------- */
-
-int smr_swap_store(smr_swap *c, void *value) {
-  if (!c)
-    return -EINVAL;
+/* writer_begin, then prepare: 0 with the lock taken (multi-writer mode) and
+ * *n the node to publish, or the error with nothing held. */
+static int begin_publish(smr_swap *c, struct smr_swap_node **n) {
   int rc = writer_begin(c);
   if (rc)
     return rc;
-  rc = store_locked(c, value);
-  unlock_w(c);
+  rc = prepare(c, n);
+  if (rc)
+    unlock_w(c);
   return rc;
+}
+
+/* ---- Writer API ---------------------------------------------------------- */
+
+/* prepare + publish + retire the replaced node: a plain store. */
+int smr_swap_store(smr_swap *c, void *value) {
+  if (!c)
+    return -EINVAL;
+  struct smr_swap_node *n;
+  int rc = begin_publish(c, &n);
+  if (rc)
+    return rc;
+  smr__swap_retire_node(c, publish(c, n, value));
+  unlock_w(c);
+  return 0;
 }
 
 void *smr_swap_get(const smr_swap *c) {
@@ -127,15 +132,14 @@ static void *apply(smr_swap *c, smr_swap_update_fn fn, void *arg) {
 int smr_swap_update(smr_swap *c, smr_swap_update_fn fn, void *arg) {
   if (!c || !fn)
     return -EINVAL;
-  int rc = writer_begin(c);
+  struct smr_swap_node *n;
+  int rc = begin_publish(c, &n);
   if (rc)
     return rc;
-  struct smr_swap_node *n;
-  rc = prepare(c, &n);
-  if (!rc) /* fn runs only once the publish cannot fail */
-    smr__swap_retire_node(c, publish(c, n, apply(c, fn, arg)));
+  /* fn runs only once the publish cannot fail. */
+  smr__swap_retire_node(c, publish(c, n, apply(c, fn, arg)));
   unlock_w(c);
-  return rc;
+  return 0;
 }
 
 /* Whether a reader slot pins node o (after writer_barrier).  Allocates
@@ -211,25 +215,22 @@ int smr_swap_compare_exchange(smr_swap *c, const smr_swap_guard *expected,
    * this cell's `cur`; versions are unique only per cell. */
   if (!c || !expected || !expected->reader || expected->reader->cur != &c->cur)
     return -EINVAL;
-  int rc = writer_begin(c);
-  if (rc)
-    return rc;
   /* prepare first: its collection may run destructors, which may publish
    * (single-writer mode), so compare only once nothing but our publish
    * can follow. */
   struct smr_swap_node *n;
-  rc = prepare(c, &n);
-  if (!rc) {
-    /* relaxed: the writer's own publication (under wlock if multi-writer). */
-    struct smr_swap_node *cur =
-        atomic_load_explicit(&c->cur, memory_order_relaxed);
-    /* relaxed: only writers (serialised with us) write versions. */
-    if (node_version(cur, __ATOMIC_RELAXED) == expected->version) {
-      smr__swap_retire_node(c, publish(c, n, value));
-    } else {
-      node_put(c, n); /* never published: no reader can hold it */
-      rc = -EAGAIN;
-    }
+  int rc = begin_publish(c, &n);
+  if (rc)
+    return rc;
+  /* relaxed: the writer's own publication (under wlock if multi-writer). */
+  struct smr_swap_node *cur =
+      atomic_load_explicit(&c->cur, memory_order_relaxed);
+  /* relaxed: only writers (serialised with us) write versions. */
+  if (node_version(cur, __ATOMIC_RELAXED) == expected->version) {
+    smr__swap_retire_node(c, publish(c, n, value));
+  } else {
+    node_put(c, n); /* never published: no reader can hold it */
+    rc = -EAGAIN;
   }
   unlock_w(c);
   return rc;
