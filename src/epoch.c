@@ -189,6 +189,7 @@ static void gp_start(smr_domain *d) {
    * preceded each retire happen before the barrier below. */
   struct smr_retired *p =
       atomic_exchange_explicit(&d->pending, NULL, memory_order_acquire);
+  /* relaxed: written only under gp_lock, which we hold. */
   uint64_t g = atomic_load_explicit(&d->gp_started, memory_order_relaxed) + 1;
   struct smr_retired *first = NULL, *last = NULL;
   while (p) { /* reverse: keep FIFO order inside the waiting list */
@@ -327,7 +328,7 @@ int smr_retire(smr_domain *d, struct smr_retired *node,
      * exchange). */
   } while (!atomic_compare_exchange_weak_explicit(
       &d->pending, &head, node, memory_order_release, memory_order_relaxed));
-  /* Counter only; relaxed. */
+  /* relaxed: a counter for the threshold check; pairs with nothing. */
   size_t g = atomic_fetch_add_explicit(&d->garbage, 1, memory_order_relaxed);
   if (retire_should_collect(d, g + 1) && !in_callback &&
       pthread_mutex_trylock(&d->gp_lock) == 0) {
@@ -366,6 +367,8 @@ int smr_poll_start(smr_domain *d, smr_cookie *out) {
   /* seq_cst fence: orders the caller's earlier unlinks before the heavy
    * barrier of the grace period we name (see the opening comment). */
   smr__fence_seq_cst();
+  /* relaxed: the fence above orders it; a value that misses gp_start's
+   * store (made before its barrier) names the grace period after it. */
   out->gp = atomic_load_explicit(&d->gp_started, memory_order_relaxed) + 1;
   return 0;
 }

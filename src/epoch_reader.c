@@ -195,6 +195,7 @@ static int thr_unref(struct thr *t, int owner) {
 /* Whether the calling thread is inside a read section of d. */
 int smr__epoch_self_in_section(smr_domain *d) {
   for (struct rec *r = thread_records(); r; r = r->tnext)
+    /* relaxed: the calling thread's own records; only it writes them. */
     if (r->d == d &&
         ACTIVE(atomic_load_explicit(&r->pub.ctr, memory_order_relaxed)))
       return 1;

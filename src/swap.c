@@ -158,13 +158,14 @@ struct swap_rec *smr__swap_rec_new(smr_swap *c, int owned) {
   atomic_init(&r->pub.hp, c->idle);
   r->pub.cur = &c->cur;
   r->cell = c;
-  if (owned) /* relaxed: a count for the bound (garbage_bound) */
+  if (owned) /* relaxed: a count for the bound (smr__swap_garbage_bound) */
     atomic_fetch_add_explicit(&c->nown, 1, memory_order_relaxed);
   atomic_init(&r->in_use, 1);
   /* relaxed: the CAS below is the release that publishes the record. */
   struct swap_rec *head =
       atomic_load_explicit(&c->readers, memory_order_relaxed);
   do {
+    /* relaxed: published by the release CAS below. */
     atomic_store_explicit(&r->next, head, memory_order_relaxed);
     /* release: the record's initialised fields are visible to scanners that
      * acquire-load the registry head. */
@@ -208,6 +209,8 @@ int smr__swap_writer_barrier(smr_swap *c) {
   /* seq_cst fence before reading `foreign`: pairs with the seq_cst RMW and
    * fence of smr_swap_reader_create (see the opening comment). */
   smr__fence_seq_cst();
+  /* acquire: pairs with the release decrement in smr_swap_reader_destroy,
+   * so a handle counted out has finished its reads. */
   if (atomic_load_explicit(&c->foreign, memory_order_acquire) == 0)
     return 0;
   int err = smr__heavy_barrier(c->mode);
@@ -425,7 +428,8 @@ static void collect_closing(smr_swap *c) {
  * From a destructor our own closing collection runs (closing == c): the
  * lock is ours and that collection is under way; skip ours (what it
  * cannot destroy goes to a later one, or to free_cell).  Its caller
- * still holds a reference, so cell_unref cannot free the cell here. */
+ * still holds a reference, so smr__swap_cell_unref cannot free the cell
+ * here. */
 void smr__swap_collect_after_destroy(smr_swap *c) {
   /* acquire: pairs with destroy's release store of `destroyed`. */
   if (atomic_load_explicit(&c->destroyed, memory_order_acquire) &&
@@ -448,11 +452,13 @@ static void free_cell(smr_swap *c) {
     next = n->next;
     free(n);
   }
-  /* acquire: pairs with rec_new's release CAS (no other thread is left). */
+  /* acquire: pairs with smr__swap_rec_new's release CAS (no other thread
+   * is left). */
   for (struct swap_rec *
            r = atomic_load_explicit(&c->readers, memory_order_acquire),
           *next;
        r; r = next) {
+    /* relaxed: ordered by the acquire load above and the final unref. */
     next = atomic_load_explicit(&r->next, memory_order_relaxed);
     free(r);
   }
@@ -487,10 +493,13 @@ int smr_swap_destroy(smr_swap *c) {
     pthread_mutex_unlock(&c->wlock);
     return -EBUSY;
   }
+  /* release: pairs with the acquire loads of `destroyed` (writer_begin,
+   * smr_swap_reader_create, smr__swap_collect_after_destroy). */
   atomic_store_explicit(&c->destroyed, 1, memory_order_release);
   /* Unpublish the current value like any store would (a read already in
    * flight then fails its validation, or is seen by the scan), so that it
-   * can be collected; reads that still happen return NULL. */
+   * can be collected; reads that still happen return NULL.  relaxed: the
+   * writer's own publication (under wlock). */
   struct smr_swap_node *cur =
       atomic_load_explicit(&c->cur, memory_order_relaxed);
   c->gone.value = NULL;
@@ -527,6 +536,7 @@ uint64_t smr_swap_version(const smr_swap *c) {
   for (;;) {
     /* acquire: keeps this load before the validating load below. */
     uint64_t v = node_version(n, __ATOMIC_ACQUIRE);
+    /* acquire: as the first load (pairs with publish's release store). */
     struct smr_swap_node *m =
         atomic_load_explicit(&w->cur, memory_order_acquire);
     if (m == n)

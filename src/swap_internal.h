@@ -65,7 +65,7 @@ struct smr_swap {
 };
 
 /* Every record of the registry (append-only).  acquire: pairs with the
- * release CAS in rec_new, so a record's fields are initialised. */
+ * release CAS in smr__swap_rec_new, so a record's fields are initialised. */
 #define FOR_EACH_REC(r, c)                                                     \
   for (struct swap_rec *r =                                                    \
            atomic_load_explicit(&(c)->readers, memory_order_acquire);          \
@@ -91,11 +91,12 @@ void smr__swap_cell_check(const smr_swap *c);
  * of cur that publishes the node orders it for whoever loads that node from
  * cur.  smr_swap_version may also read the new version of a recycled node
  * before the node is published again; then the seq_cst fence of
- * writer_barrier, which every recycling (collect, exchange) follows and
- * which follows the store of cur that replaced the node, is a release fence
- * that synchronises with smr_swap_version's acquire load of the version, so
- * its validating load of cur sees that replacement or later and retries
- * unless the node has been published again (then the version is right). */
+ * smr__swap_writer_barrier, which every recycling (collect, exchange)
+ * follows and which follows the store of cur that replaced the node, is a
+ * release fence that synchronises with smr_swap_version's acquire load of
+ * the version, so its validating load of cur sees that replacement or later
+ * and retries unless the node has been published again (then the version is
+ * right). */
 static inline uint64_t node_version(const struct smr_swap_node *n, int order) {
   return __atomic_load_n(&n->version, order);
 }

@@ -44,7 +44,8 @@ void *smr__swap_read_for_caller(smr_swap_reader *r, smr_swap_guard *g) {
   return v;
 }
 
-/* Release of a guard read_for_caller filled, by the library itself. */
+/* Release of a guard smr__swap_read_for_caller filled, by the library
+ * itself. */
 static void release_for_caller(smr_swap_guard *g) {
 #ifndef SMR_DEBUG
   g->reader->depth--;
@@ -90,15 +91,20 @@ int smr_swap_reader_create(smr_swap *c, smr_swap_reader **out) {
   if (!c || !out)
     return -EINVAL;
   CELL_CHECK(c);
+  /* acquire: pairs with destroy's release store of `destroyed`. */
   if (atomic_load_explicit(&c->destroyed, memory_order_acquire))
     return -EINVAL;
   /* Count first: a writer that misses this increment fences before us (see
    * the opening comment).  seq_cst RMW + fence. */
   atomic_fetch_add_explicit(&c->foreign, 1, memory_order_seq_cst);
+  /* relaxed: a reference count increment (the acq_rel decrement in
+   * smr__swap_cell_unref orders). */
   atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
   smr__fence_seq_cst();
-  /* A destroy that overlapped us: undo (the handle would be useless). */
+  /* A destroy that overlapped us: undo (the handle would be useless).
+   * acquire: as above. */
   if (atomic_load_explicit(&c->destroyed, memory_order_acquire)) {
+    /* relaxed: undoing our own increment; nothing is published by it. */
     atomic_fetch_sub_explicit(&c->foreign, 1, memory_order_relaxed);
     smr__swap_cell_unref(c);
     return -EINVAL;
@@ -106,7 +112,8 @@ int smr_swap_reader_create(smr_swap *c, smr_swap_reader **out) {
   struct swap_rec *r = NULL;
   FOR_EACH_REC(x, c) {
     int expect = 0;
-    /* acquire: the previous owner's release (in destroy) happens before. */
+    /* relaxed peek, then the CAS decides.  acquire (CAS): the previous
+     * owner's release (in smr_swap_reader_destroy) happens before. */
     if (!x->owned &&
         atomic_load_explicit(&x->in_use, memory_order_relaxed) == 0 &&
         atomic_compare_exchange_strong_explicit(&x->in_use, &expect, 1,
@@ -138,6 +145,8 @@ int smr_swap_reader_destroy(smr_swap_reader *pub) {
     return -EBUSY;
   /* release: our last guard release happens before the record's reuse. */
   atomic_store_explicit(&r->in_use, 0, memory_order_release);
+  /* release: pairs with the acquire load of `foreign` in
+   * smr__swap_writer_barrier. */
   atomic_fetch_sub_explicit(&c->foreign, 1, memory_order_release);
   /* After smr_swap_destroy: collect what our guards pinned (swap.c). */
   smr__swap_collect_after_destroy(c);
@@ -150,11 +159,15 @@ struct smr__swap_pin smr__swap_read_slow(smr_swap_reader *r) {
   struct smr_swap_node *h = atomic_load_explicit(&r->hp, memory_order_relaxed);
   if (h != SMR__SWAP_IDLE_SYM) /* nested: the outer guard's node; the */
     return (struct smr__swap_pin){h, h};
+  /* relaxed: a candidate; the acquire load below validates it. */
   struct smr_swap_node *n = atomic_load_explicit(r->cur, memory_order_relaxed);
   for (;;) {
+    /* release: pairs with the writer's acquire slot loads (slot_of), as in
+     * the inline read. */
     atomic_store_explicit(&r->hp, n, memory_order_release);
     /* Symmetric mode: pairs with the writer's seq_cst fence before its scan. */
     smr__fence_seq_cst();
+    /* acquire: pairs with publish's release store of cur. */
     struct smr_swap_node *m =
         atomic_load_explicit(r->cur, memory_order_acquire);
     if (m == n)

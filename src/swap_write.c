@@ -35,6 +35,7 @@ static void unlock_w(smr_swap *c) {
  * held.  With working barriers a collection always makes room: it leaves at
  * most readers + 1 retired values (each reader pins one, plus `prev`). */
 static int prepare(smr_swap *c, struct smr_swap_node **out) {
+  /* relaxed (both loads): only the writer (or wlock holder) changes it. */
   if (atomic_load_explicit(&c->garbage, memory_order_relaxed) >=
       smr__swap_garbage_bound(c)) {
     long k = smr__swap_collect(c);
@@ -142,8 +143,9 @@ int smr_swap_update(smr_swap *c, smr_swap_update_fn fn, void *arg) {
   return 0;
 }
 
-/* Whether a reader slot pins node o (after writer_barrier).  Allocates
- * nothing, unlike scan_hazards, so exchange cannot fail after publishing. */
+/* Whether a reader slot pins node o (after smr__swap_writer_barrier).
+ * Allocates nothing, unlike scan_hazards, so exchange cannot fail after
+ * publishing. */
 static int slot_pins(smr_swap *c, const struct smr_swap_node *o) {
   FOR_EACH_REC(r, c) {
     if (slot_of(r) == o)
