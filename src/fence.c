@@ -13,7 +13,10 @@
  * (readers would not match): smr__membarrier registers again (defensive)
  * or uses MEMBARRIER_CMD_GLOBAL, and if that too fails the barrier reports the
  * error and callers reclaim nothing (safe, merely delayed).  This is the fix
- * for the mode mismatch of swmr-barrier (research seeds.md §1.4 #4).
+ * for the mode mismatch of swmr-barrier, whose writer falls back to a plain
+ * seq_cst fence when membarrier fails at run time while its readers, still
+ * in asymmetric mode, keep only a compiler barrier: neither side then
+ * orders the reader's announcement before its load.
  */
 #include <errno.h>
 #include <pthread.h>

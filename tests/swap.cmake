@@ -2,7 +2,8 @@
 #  test_swap          single-threaded semantics of every public function
 #  test_swap_stall    a stalled reader never blocks the writer and never
 #                     lets the garbage grow past the bound; destroying the
-#                     cell under a guard (research seeds.md section 1.4 #1)
+#                     cell under a guard keeps the guarded value alive
+#                     (smr-swap destroys it when the writer is dropped)
 #  test_swap_threads  concurrent readers, writers and reader churn
 #                     (SMR_TEST_SECONDS seconds in all, default 3)
 smr_test(test_swap LABELS unit)

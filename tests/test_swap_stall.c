@@ -7,8 +7,9 @@
  *     and every value that is neither current nor garbage was destroyed
  *     exactly once.  The reader only wakes after the last store, so a store
  *     that waited for it would hang the test (ctest's timeout catches it).
- * (b) Destroying the cell while a guard is held (the smr-swap bug of
- *     research seeds.md section 1.4 #1): the pinned value must stay valid
+ * (b) Destroying the cell while a guard is held (the smr-swap bug: dropping
+ *     its writer destroys every retired value, even one a reader still
+ *     holds a guard on): the pinned value must stay valid
  *     until the reader releases it, and be destroyed exactly once, when the
  *     reader handle is destroyed, on the reader's thread.  Both for a
  *     retired value and for the current one.

@@ -108,7 +108,7 @@ struct smr_swap_attr {
  * through the inline read path; its fields never change while published or
  * pinned, so readers read them with plain loads.  smr_swap_version reads
  * `version` of a node the writer may be recycling: the library accesses
- * that field with atomic builtins (see src/swap.c, node_version). */
+ * that field with atomic builtins (see src/swap_internal.h, node_version). */
 struct smr_swap_node {
   void *value;
   uint64_t version;

@@ -1,6 +1,8 @@
-/* Linux implementation of the platform layer: membarrier(2), clocks,
- * back-off.  Everything here is a thin wrapper; the policy (when to issue a
- * barrier, what to fall back to) lives in src/fence.c. */
+/* Linux implementation of the platform layer: membarrier(2) (the private
+ * commands for src/fence.c, the global ones for the channel in
+ * src/channel/), clocks, back-off.  Everything here is a thin wrapper; the
+ * policy (when to issue a barrier, what to fall back to) lives with the
+ * callers.  Files, mappings, locks and futexes are in linux_file.c. */
 #define _GNU_SOURCE
 #include "platform.h"
 
@@ -47,12 +49,37 @@ int smr__membarrier(int *retried) {
   r = sys_membarrier(MEMBARRIER_CMD_GLOBAL);
   return r < 0 ? r : 0;
 }
+
+int smr__membarrier_global_register(void) {
+  int q = sys_membarrier(MEMBARRIER_CMD_QUERY);
+  if (q < 0)
+    return q;
+  if (!(q & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED))
+    return -ENOTSUP;
+  int r = sys_membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED);
+  return r < 0 ? r : 0;
+}
+
+int smr__membarrier_global(void) {
+  int r = sys_membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED);
+  if (r >= 0)
+    return 0;
+  /* Stronger (every CPU, every process), only slower. */
+  r = sys_membarrier(MEMBARRIER_CMD_GLOBAL);
+  return r < 0 ? r : 0;
+}
 #else
 int smr__membarrier_register(void) {
   return -ENOSYS;
 }
 int smr__membarrier(int *retried) {
   *retried = 1;
+  return -ENOSYS;
+}
+int smr__membarrier_global_register(void) {
+  return -ENOSYS;
+}
+int smr__membarrier_global(void) {
   return -ENOSYS;
 }
 #endif

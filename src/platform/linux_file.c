@@ -1,6 +1,7 @@
 /* Linux implementation of the file, mapping, lock and futex part of the
  * platform layer (see platform.h).  Thin wrappers: errno becomes a negative
- * return value; the channel protocol lives in src/channel.c. */
+ * return value; the channel protocol lives in src/channel/ (membarrier,
+ * the global commands included, is in linux.c). */
 #define _GNU_SOURCE
 #include "platform.h"
 
@@ -21,7 +22,6 @@
 #include <unistd.h>
 
 #include <linux/futex.h>
-#include <linux/membarrier.h>
 
 int smr__file_openat(int dirfd, const char *path, unsigned how, unsigned mode,
                      bool exact_mode) {
@@ -391,30 +391,6 @@ int smr__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns) {
 int smr__futex_wake(_Atomic uint32_t *addr, int n) {
   long r = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE, n, NULL, NULL, 0);
   return r < 0 ? -errno : 0;
-}
-
-static int sys_membarrier(int cmd) {
-  long r = syscall(__NR_membarrier, cmd, 0, 0);
-  return r < 0 ? -errno : (int)r;
-}
-
-int smr__membarrier_global_register(void) {
-  int q = sys_membarrier(MEMBARRIER_CMD_QUERY);
-  if (q < 0)
-    return q;
-  if (!(q & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED))
-    return -ENOTSUP;
-  int r = sys_membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED);
-  return r < 0 ? r : 0;
-}
-
-int smr__membarrier_global(void) {
-  int r = sys_membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED);
-  if (r >= 0)
-    return 0;
-  /* Stronger (every CPU, every process), only slower. */
-  r = sys_membarrier(MEMBARRIER_CMD_GLOBAL);
-  return r < 0 ? r : 0;
 }
 
 int smr__getpid(void) {

@@ -1,5 +1,7 @@
 /* Internal: the only interface between libsmr and the operating system.
- * src/platform/linux.c implements it; nothing else calls the OS directly. */
+ * src/platform/linux.c (membarrier, clocks, back-off) and
+ * src/platform/linux_file.c (files, mappings, locks, futexes) implement it;
+ * nothing else calls the OS directly. */
 #ifndef SMR_PLATFORM_H
 #define SMR_PLATFORM_H
 
@@ -18,6 +20,14 @@ int smr__membarrier_register(void);
  * negative errno of the last attempt. */
 int smr__membarrier(int *retried);
 
+/* Cross-process membarrier (the channel, src/channel/): register this
+ * process for MEMBARRIER_CMD_GLOBAL_EXPEDITED (readers), and issue it
+ * (writer), falling back to MEMBARRIER_CMD_GLOBAL.  Either acts as a full
+ * barrier on every CPU running a registered process (GLOBAL: every
+ * process). */
+int smr__membarrier_global_register(void);
+int smr__membarrier_global(void);
+
 /* Monotonic clock in nanoseconds. */
 int64_t smr__now_ns(void);
 
@@ -30,7 +40,7 @@ void smr__backoff(unsigned *round);
 const char *smr__getenv(const char *name);
 
 /* ---- Files, mappings, locks and futexes (src/platform/linux_file.c) ----
- * Used by the cross-process channel (src/channel.c).  All return 0 (or a
+ * Used by the cross-process channel (src/channel/).  All return 0 (or a
  * non-negative value where stated) or a negative errno. */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -142,13 +152,6 @@ int smr__lock_held(int fd, uint64_t off);
  * -ETIMEDOUT or -EINTR. */
 int smr__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns);
 int smr__futex_wake(_Atomic uint32_t *addr, int n);
-
-/* Cross-process membarrier: register this process for
- * MEMBARRIER_CMD_GLOBAL_EXPEDITED (readers), and issue it (writer), falling
- * back to MEMBARRIER_CMD_GLOBAL.  Either acts as a full barrier on every CPU
- * running a registered process (GLOBAL: every process). */
-int smr__membarrier_global_register(void);
-int smr__membarrier_global(void);
 
 int smr__getpid(void);
 

@@ -1,0 +1,74 @@
+/* Private header of the epoch domain (smr/epoch.h): the structures its
+ * files share and the calls between them.  Not installed.
+ *
+ *   epoch.c           the domain: lifecycle, retire, the grace-period
+ *                     machine (synchronize / poll / barrier / collect) and
+ *                     the correctness argument
+ *   epoch_reader.c    reader records: registration, the out-of-line enter
+ *                     path, thread liveness and thread-exit clean-up
+ *   epoch_internal.h  this header
+ * Calls run one way: epoch.c -> epoch_reader.c.  Early-collection pacing is
+ * src/pace.c (shared with the swap cell). */
+#ifndef SMR_EPOCH_INTERNAL_H
+#define SMR_EPOCH_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include "pace.h"
+
+/* The fields of a reader word `ctr` (smr/epoch.h): the section sequence
+ * number, and whether the record is inside a section (depth > 0). */
+#define SEQ(c)    ((c) >> 17)
+#define ACTIVE(c) (((c)&SMR__READER_NEST_MASK) != 0)
+
+struct thr; /* a reader thread's liveness token (epoch_reader.c) */
+
+struct rec {
+  smr_reader pub; /* owner-written word, alone on its cache line */
+  char pad[SMR__CACHELINE - sizeof(smr_reader)];
+  uint64_t snap; /* ctr at the start of the grace period in flight; gp_lock */
+  smr_domain *d;
+  struct rec *next;  /* domain registry; reg_lock */
+  struct rec *tnext; /* owner thread's list; owner only */
+  struct thr *thr;   /* owner thread's token */
+  pthread_t owner;
+};
+
+struct smr_domain {
+  /* Retirers (any thread). */
+  _Alignas(SMR__CACHELINE) _Atomic(struct smr_retired *) pending;
+  _Atomic size_t garbage;
+  _Atomic size_t threshold;
+  /* Early collection (see retire_should_collect): the step times and
+   * barrier cost written under gp_lock, the retirers' clock back-off. */
+  struct smr__pace pace;
+  /* Grace-period state. */
+  _Alignas(SMR__CACHELINE) _Atomic uint64_t gp_started;
+  _Atomic uint64_t gp_completed;
+  pthread_mutex_t gp_lock;
+  struct smr_retired *wait_head, *wait_tail; /* gp_lock */
+  int need_barrier; /* grace period started, barrier failed; gp_lock */
+  int barrier_error;
+  smr_fence_mode mode;
+  int strict; /* SMR_DOMAIN_STRICT_THRESHOLD */
+  pthread_mutex_t reg_lock;
+  struct rec *readers; /* reg_lock */
+};
+
+/* ---- epoch_reader.c: records and thread liveness ---- */
+
+/* Whether the calling thread is inside a read section of d. */
+int smr__epoch_self_in_section(smr_domain *d);
+
+/* If the thread of record *pp is gone, unlink and free the record and
+ * return 1.  `all`: check even if the thread did not run the exit hook (for
+ * smr_domain_destroy: a record registered by a key destructor after the
+ * hook's last round).  reg_lock held. */
+int smr__epoch_reap_if_gone(struct rec **pp, int all);
+
+/* Free every record of d whose thread is gone.  reg_lock held. */
+void smr__epoch_reap_gone(smr_domain *d, int all);
+
+#endif /* SMR_EPOCH_INTERNAL_H */
