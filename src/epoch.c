@@ -90,7 +90,7 @@ int smr_domain_create(const struct smr_domain_attr *attr, smr_domain **out) {
   size_t th = attr && attr->threshold ? attr->threshold : 64;
   atomic_init(&d->threshold, th);
   d->strict = attr && (attr->flags & SMR_DOMAIN_STRICT_THRESHOLD);
-  smr__pace_init(&d->pace);
+  smr__pace_init(&d->pace, SMR__PACE_RISE_SLOW);
   *out = d;
   return 0;
 }

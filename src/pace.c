@@ -10,7 +10,9 @@
  * still batches up to the threshold.
  *
  * The cost estimate follows decreases fast (1/4 of the difference per
- * sample) and increases slowly (1/16), each sample clamped to twice the
+ * sample) and increases at the owner's rate (1/16 for the epoch domain;
+ * 1/4 for the swap cell, its rule before the two shared this code), each
+ * sample clamped to twice the
  * estimate plus 1 us: a writer preempted inside the barrier (oversubscribed
  * CPUs) must not inflate it, or early collection would back off exactly when
  * memory piles up.
@@ -34,7 +36,8 @@
 /* smr__pace_check skips the clock for at most this many calls. */
 #define SMR__PACE_SKIP_MAX 15
 
-void smr__pace_init(struct smr__pace *p) {
+void smr__pace_init(struct smr__pace *p, int rise) {
+  p->rise = rise;
   atomic_init(&p->cost_ns, SMR__PACE_COST_INIT_NS);
   atomic_init(&p->last_step_ns, smr__now_ns());
   atomic_init(&p->skip, 0);
@@ -49,7 +52,7 @@ void smr__pace_cost(struct smr__pace *p, int64_t t0) {
   int64_t sample = smr__now_ns() - t0;
   if (sample > 2 * est + 1000)
     sample = 2 * est + 1000;
-  est += sample < est ? (sample - est) / 4 : (sample - est) / 16;
+  est += sample < est ? (sample - est) / 4 : (sample - est) / p->rise;
   /* relaxed: as above. */
   atomic_store_explicit(&p->cost_ns, est, memory_order_relaxed);
 }

@@ -22,6 +22,9 @@ struct smr__pace {
    * estimate of one step's barrier cost. */
   _Atomic int64_t last_step_ns;
   _Atomic int64_t cost_ns;
+  /* How fast the estimate follows a higher sample (1/rise of the
+   * difference); set once by smr__pace_init. */
+  int rise;
   /* smr__pace_check's clock back-off (written by the deciders, racily):
    * calls left to skip, calls since the previous clock read, time of that
    * read. */
@@ -30,8 +33,13 @@ struct smr__pace {
 };
 
 /* Before the object is shared: no step yet (the gate opens 20 x the
- * initial cost estimate from now). */
-void smr__pace_init(struct smr__pace *p);
+ * initial cost estimate from now).  The estimate follows a higher sample by
+ * 1/rise of the difference: SMR__PACE_RISE_SLOW (16, the epoch domain) or
+ * SMR__PACE_RISE_FAST (4, the swap cell: its rule before the two shared
+ * this code). */
+#define SMR__PACE_RISE_SLOW 16
+#define SMR__PACE_RISE_FAST 4
+void smr__pace_init(struct smr__pace *p, int rise);
 
 /* A step's barrier (with whatever the caller chose to time) began at
  * clock t0 and has just ended: fold its duration into the estimate.

@@ -391,7 +391,7 @@ int smr_swap_create(void *initial, smr_swap_destroy_fn destroy,
   c->mode =
       (c->flags & SMR_SWAP_SYMMETRIC) ? SMR_FENCE_SYMMETRIC : smr__fence_mode();
   c->idle = c->mode == SMR_FENCE_SYMMETRIC ? SMR__SWAP_IDLE_SYM : NULL;
-  smr__pace_init(&c->pace);
+  smr__pace_init(&c->pace, SMR__PACE_RISE_FAST);
   n->value = initial;
   n->version = 0; /* not shared yet */
   n->next = NULL;
