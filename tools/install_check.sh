@@ -24,6 +24,9 @@ root=$PWD
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 jobs=$(nproc)
+# The SONAME (docs/ABI.md): libsmr.so.MAJOR.MINOR before 1.0.
+ver() { sed -n "s/^#define SMR_VERSION_$1 *\([0-9]*\)$/\1/p" include/smr/version.h; }
+soname=libsmr.so.$(ver MAJOR).$(ver MINOR)
 
 # consumers <prefix> <libdir> <build dir>: c1..c4 against an installed tree.
 consumers() {
@@ -46,8 +49,8 @@ consumers() {
   cc -static tests/install/main.c \
     $(PKG_CONFIG_PATH="$pc" pkg-config --static --cflags --libs smr) -o "$out/c4"
   "$out/c4"
-  if ! readelf -d "$out/c3" | grep -q 'NEEDED.*libsmr\.so\.0\.1'; then
-    echo "install_check: c3 does not need libsmr.so.0.1" >&2
+  if ! readelf -d "$out/c3" | grep -q "NEEDED.*\[$soname\]"; then
+    echo "install_check: c3 does not need $soname" >&2
     exit 1
   fi
 }
@@ -66,7 +69,7 @@ cmake --install "$build" --prefix "$prefix" >/dev/null
 echo "installed files ($build/install_manifest.txt):"
 sed "s|^$prefix/|  |" "$build/install_manifest.txt" | sort
 lib=$prefix/lib
-need "$lib/libsmr.so" "$lib/libsmr.so.0.1" "$lib/libsmr.a" \
+need "$lib/libsmr.so" "$lib/$soname" "$lib/libsmr.a" \
   "$lib/pkgconfig/smr.pc" "$lib/cmake/smr/smrConfigVersion.cmake" \
   "$prefix/include/smr.h" "$prefix/share/doc/smr/LICENSE" \
   "$prefix/share/doc/smr/ABI.md" "$prefix/share/doc/smr/CHANGELOG.md" \
@@ -86,14 +89,17 @@ build-ci-sub/consumer
 build-ci-sub/consumer_static
 dest=$tmp/dest
 DESTDIR=$dest cmake --install build-ci-sub >/dev/null
-need "$dest/opt/smr/$libdir/libsmr.so.0.1" "$dest/opt/smr/$libdir/pkgconfig/smr.pc"
+need "$dest/opt/smr/$libdir/$soname" "$dest/opt/smr/$libdir/pkgconfig/smr.pc"
 grep '^prefix=' "$dest/opt/smr/$libdir/pkgconfig/smr.pc"
 consumers "$dest/opt/smr" "$dest/opt/smr/$libdir" build-ci-consumer-destdir
 
 echo "--- absolute CMAKE_INSTALL_LIBDIR"
 cmake build-ci-sub -DCMAKE_INSTALL_LIBDIR=/opt/smr-abs/lib64 >/dev/null
-grep -q '^libdir=/opt/smr-abs/lib64$' build-ci-sub/smr/smr.pc &&
-  grep -q '^prefix=/opt/smr$' build-ci-sub/smr/smr.pc ||
-  { echo "install_check: smr.pc with an absolute libdir:" >&2
-    cat build-ci-sub/smr/smr.pc >&2; exit 1; }
+pc=build-ci-sub/smr/smr.pc
+if ! grep -q '^libdir=/opt/smr-abs/lib64$' "$pc" ||
+   ! grep -q '^prefix=/opt/smr$' "$pc"; then
+  echo "install_check: smr.pc with an absolute libdir:" >&2
+  cat "$pc" >&2
+  exit 1
+fi
 echo "install_check: passed"
