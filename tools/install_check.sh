@@ -95,7 +95,7 @@ consumers "$dest/opt/smr" "$dest/opt/smr/$libdir" build-ci-consumer-destdir
 
 echo "--- absolute CMAKE_INSTALL_LIBDIR"
 cmake build-ci-sub -DCMAKE_INSTALL_LIBDIR=/opt/smr-abs/lib64 >/dev/null
-pc=build-ci-sub/smr/smr.pc
+pc="build-ci-sub/smr/smr.pc"
 if ! grep -q '^libdir=/opt/smr-abs/lib64$' "$pc" ||
    ! grep -q '^prefix=/opt/smr$' "$pc"; then
   echo "install_check: smr.pc with an absolute libdir:" >&2
