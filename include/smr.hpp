@@ -52,68 +52,54 @@ private:
   smr_reader *r_;
 };
 
+namespace detail {
+// A handle the library creates in Open(owner, &handle) and frees in
+// Close(handle) (free-like: Close(nullptr) is 0).
+template <typename Owner, typename Handle, int (*Open)(Owner *, Handle **),
+          int (*Close)(Handle *)>
+class handle {
+public:
+  explicit handle(Owner *o) noexcept : h_(nullptr), err_(Open(o, &h_)) {}
+  ~handle() {
+    Close(h_);
+  }
+  handle(handle &&o) noexcept : h_(o.h_), err_(o.err_) {
+    o.h_ = nullptr;
+  }
+  handle(const handle &) = delete;
+  handle &operator=(const handle &) = delete;
+  handle &operator=(handle &&) = delete;
+  // 0, or the negative errno the create call returned.
+  int error() const noexcept {
+    return err_;
+  }
+  // Whether it owns a handle (false after a failed create or a move).
+  explicit operator bool() const noexcept {
+    return h_ != nullptr;
+  }
+  Handle *get() const noexcept {
+    return h_;
+  }
+
+private:
+  Handle *h_;
+  int err_;
+};
+} // namespace detail
+
 // A reader record registered in a domain for the calling thread
 // (smr_reader_register in the constructor, smr_reader_unregister in the
-// destructor: end every read_section on it first).
-class epoch_reader {
-public:
-  explicit epoch_reader(smr_domain *d) noexcept
-      : r_(nullptr), err_(smr_reader_register(d, &r_)) {}
-  ~epoch_reader() {
-    smr_reader_unregister(r_);
-  }
-  epoch_reader(epoch_reader &&o) noexcept : r_(o.r_), err_(o.err_) {
-    o.r_ = nullptr;
-  }
-  epoch_reader(const epoch_reader &) = delete;
-  epoch_reader &operator=(const epoch_reader &) = delete;
-  epoch_reader &operator=(epoch_reader &&) = delete;
-  // 0, or the negative errno smr_reader_register returned.
-  int error() const noexcept {
-    return err_;
-  }
-  explicit operator bool() const noexcept {
-    return r_ != nullptr;
-  }
-  smr_reader *get() const noexcept {
-    return r_;
-  }
+// destructor: end every read_section on it first).  Owning thread only.
+typedef detail::handle<smr_domain, smr_reader, smr_reader_register,
+                       smr_reader_unregister>
+    epoch_reader;
 
-private:
-  smr_reader *r_;
-  int err_;
-};
-
-// A swap cell reader handle (smr_swap_reader_create / _destroy).  Destroy
-// it after every guard taken through it.
-class swap_reader {
-public:
-  explicit swap_reader(smr_swap *cell) noexcept
-      : r_(nullptr), err_(smr_swap_reader_create(cell, &r_)) {}
-  ~swap_reader() {
-    smr_swap_reader_destroy(r_);
-  }
-  swap_reader(swap_reader &&o) noexcept : r_(o.r_), err_(o.err_) {
-    o.r_ = nullptr;
-  }
-  swap_reader(const swap_reader &) = delete;
-  swap_reader &operator=(const swap_reader &) = delete;
-  swap_reader &operator=(swap_reader &&) = delete;
-  // 0, or the negative errno smr_swap_reader_create returned.
-  int error() const noexcept {
-    return err_;
-  }
-  explicit operator bool() const noexcept {
-    return r_ != nullptr;
-  }
-  smr_swap_reader *get() const noexcept {
-    return r_;
-  }
-
-private:
-  smr_swap_reader *r_;
-  int err_;
-};
+// A swap cell reader handle (smr_swap_reader_create in the constructor,
+// smr_swap_reader_destroy in the destructor: release every guard taken
+// through it first).
+typedef detail::handle<smr_swap, smr_swap_reader, smr_swap_reader_create,
+                       smr_swap_reader_destroy>
+    swap_reader;
 
 // A read of a swap cell: smr_swap_read in the constructor (it cannot fail),
 // smr_swap_guard_release in the destructor or release().  T is the type of
