@@ -14,6 +14,13 @@
  *   SMR_EPOCH_SYM  the same in a domain created with SMR_DOMAIN_SYMMETRIC
  *   SMR_SWAP       smr_swap_read / smr_swap_guard_release
  *   SMR_SWAP_SYM   the same on a cell created with SMR_SWAP_SYMMETRIC
+ *   SMR_EPOCH_FFI  SMR_EPOCH compiled with SMR_NO_INLINE: smr_enter_ffi /
+ *                  smr_leave_ffi, the exported twins a foreign-language
+ *                  binding calls (the out-of-line cost: two direct calls
+ *                  into the static library; a shared library adds a PLT
+ *                  jump each, a ctypes binding far more)
+ *   SMR_SWAP_FFI   SMR_SWAP the same way: smr_swap_read_ffi /
+ *                  smr_swap_guard_release_ffi
  *   URCU_MEMB      urcu_memb_read_lock / unlock + rcu_dereference (inline
  *                  fast paths, _LGPL_SOURCE)
  *   CK_EPOCH       ck_epoch_begin / ck_epoch_end with a registered record
@@ -42,7 +49,25 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+/* The FFI variants are the inline ones with the plain names mapped to the
+ * exported twins (SMR_NO_INLINE): same loop, same setup. */
+#if defined(BENCH_IMPL_SMR_EPOCH_FFI)
+#define BENCH_IMPL_SMR_EPOCH 1
+#define BENCH_FFI_NAME       "smr_epoch_ffi"
+#elif defined(BENCH_IMPL_SMR_SWAP_FFI)
+#define BENCH_IMPL_SMR_SWAP 1
+#define BENCH_FFI_NAME      "smr_swap_ffi"
+#endif
+#ifdef BENCH_FFI_NAME
+#define SMR_NO_INLINE
+#endif
+
 #include "bench_impl.h"
+
+#ifdef BENCH_FFI_NAME
+#undef IMPL_NAME
+#define IMPL_NAME BENCH_FFI_NAME
+#endif
 
 #if !(defined(BENCH_IMPL_PLAIN) || defined(BENCH_IMPL_SMR_EPOCH) ||            \
       defined(BENCH_IMPL_SMR_EPOCH_SYM) || defined(BENCH_IMPL_SMR_SWAP) ||     \

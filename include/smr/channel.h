@@ -274,6 +274,34 @@ SMR_API int smr_channel_reader_close(smr_channel_reader *r);
 SMR_API int smr__channel_read_slow(smr_channel_reader *r);
 SMR_API void smr__channel_release_slow(smr_channel_reader *r);
 
+/* Exported twins of the inline functions below (docs/DESIGN.md,
+ * "Conventions", FFI): the same contract as smr_channel_read and
+ * smr_channel_release, plus the cost of a call.  Compiled with
+ * SMR_NO_INLINE, the plain names are these. */
+SMR_API int smr_channel_read_ffi(smr_channel_reader *r, smr_channel_guard *g);
+SMR_API void smr_channel_release_ffi(smr_channel_reader *r,
+                                     smr_channel_guard *g);
+
+/* Guard accessors and layout, for a caller that treats smr_channel_guard as
+ * opaque (a foreign language): allocate smr_channel_guard_sizeof() bytes
+ * aligned to smr_channel_guard_alignof() and pass their address as the
+ * guard.  The accessors read the fields of a guard that a successful read
+ * filled (held or not: after the release they still return what the read
+ * saw, but the bytes at data may then be reused by the writer). */
+/* The payload's first byte (read-only; never NULL after a read). */
+SMR_API const void *smr_channel_guard_data(const smr_channel_guard *g);
+/* The payload's size in bytes. */
+SMR_API uint64_t smr_channel_guard_size(const smr_channel_guard *g);
+/* The payload's version (>= 1). */
+SMR_API uint64_t smr_channel_guard_version(const smr_channel_guard *g);
+/* Whether the read returned another version than this handle's previous
+ * read. */
+SMR_API bool smr_channel_guard_switched(const smr_channel_guard *g);
+/* sizeof(smr_channel_guard) and its alignment, as this library was built. */
+SMR_API size_t smr_channel_guard_sizeof(void);
+SMR_API size_t smr_channel_guard_alignof(void);
+
+#ifndef SMR_NO_INLINE
 /* Pin the current payload and return a view of it.  Not re-entrant for one
  * handle (no use from a signal handler that interrupts it; SMR_DEBUG builds
  * abort on that).  Lock-free; the common
@@ -363,6 +391,10 @@ SMR_INLINE void smr_channel_release(smr_channel_reader *r,
   }
   smr__channel_release_slow(r);
 }
+#else /* SMR_NO_INLINE: the plain names call the exported twins. */
+#define smr_channel_read    smr_channel_read_ffi
+#define smr_channel_release smr_channel_release_ffi
+#endif
 
 /* Check the guard's payload against the writer's checksum (XXH3-64).
  * 0 if it matches, -EBADMSG if not, -ENOTSUP if the channel stores no

@@ -7,6 +7,15 @@
  *    for the module that returned it.  Counters and lookups return their value
  * directly.
  *  - Only the read fast paths are inline; everything else is exported.
+ *    Every public inline function NAME has an exported twin NAME_ffi with
+ *    the same parameters and contract (smr_enter_ffi, smr_swap_read_ffi,
+ *    smr_channel_read_ffi ...), for languages that can only call symbols
+ *    (ctypes, bindgen); define SMR_NO_INLINE before including any libsmr
+ *    header to make the plain names macros for the twins (liburcu's
+ *    _LGPL_SOURCE, inverted).  Guards have exported accessors and size and
+ *    alignment functions (smr_swap_guard_value, smr_swap_guard_sizeof ...), so
+ *    a foreign caller needs no struct layout: it allocates a guard as an
+ *    opaque buffer.  Internal inline helpers (smr__*) have no twin.
  *  - Define SMR_DEBUG (the CMake Debug build does) to turn on the assertions
  *    that catch misuse too costly to check on a fast path.
  */
@@ -63,6 +72,13 @@
 #define SMR__STORE(p, v, mo)  atomic_store_explicit((p), (v), (mo))
 #define SMR__SIGNAL_FENCE(mo) atomic_signal_fence(mo)
 #endif
+
+/* The struct of type `type` whose member `member` is at ptr: the way back
+ * from an embedded header (struct smr_retired in a reclaim callback) to the
+ * object that embeds it.  ptr must point to that member of a live `type`
+ * (NULL is not accepted: it does not map back to NULL). */
+#define SMR_CONTAINER_OF(ptr, type, member)                                    \
+  ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #ifdef SMR_DEBUG
 /* Independent of NDEBUG: SMR_DEBUG alone decides. */

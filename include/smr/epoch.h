@@ -157,6 +157,17 @@ SMR_API int smr_reader_unregister(smr_reader *r);
 /* Out-of-line part of smr_enter: nested entry or symmetric-mode entry. */
 SMR_API void smr__enter_slow(smr_reader *r, uint64_t c);
 
+/* Exported twins of the inline functions below (docs/DESIGN.md,
+ * "Conventions", FFI): real symbols for callers that cannot use an inline
+ * function (Python ctypes, Rust bindgen, other languages' FFIs) or want no
+ * inlined code.  Each behaves exactly as its inline namesake, with the same
+ * contract (owning thread only, wait-free, same ordering), plus the cost of
+ * a call.  Compiled with SMR_NO_INLINE, the plain names are these. */
+SMR_API void smr_enter_ffi(smr_reader *r);
+SMR_API void smr_leave_ffi(smr_reader *r);
+SMR_API bool smr_in_section_ffi(const smr_reader *r);
+
+#ifndef SMR_NO_INLINE
 /* Begin a read section.  Nestable up to depth 65535 (deeper nesting aborts
  * the process with a message); wait-free.  Objects
  * reachable through pointers loaded (acquire or consume) inside the section
@@ -198,6 +209,47 @@ SMR_INLINE void smr_leave(smr_reader *r) {
 SMR_INLINE bool smr_in_section(const smr_reader *r) {
   return (SMR__LOAD(&r->ctr, SMR__RELAXED) & SMR__READER_NEST_MASK) != 0;
 }
+#else /* SMR_NO_INLINE: the plain names call the exported twins. */
+#define smr_enter      smr_enter_ffi
+#define smr_leave      smr_leave_ffi
+#define smr_in_section smr_in_section_ffi
+#endif
+
+/* ---- Publishing and reading pointers ----------------------------------------
+ * The rcu_assign_pointer / rcu_dereference roles, over a pointer to an atomic
+ * pointer field (`_Atomic(T *)` in C, SMR_ATOMIC(T *), i.e. std::atomic<T *>,
+ * in code that also compiles as C++).  Plain macros: the value has the
+ * field's type, so no cast is needed.
+ *
+ *   struct node { int key; struct smr_retired retired; };
+ *   SMR_ATOMIC(struct node *) head;
+ *   SMR_PUBLISH(&head, n);                       // writer: n fully built
+ *   smr_enter(r);  struct node *p = SMR_PROTECT(&head);  use(p);  smr_leave(r);
+ *   // reclaim callback: SMR_CONTAINER_OF(rt, struct node, retired)
+ */
+
+#ifdef __cplusplus /* member calls: nullptr and derived pointers convert */
+#define SMR__PUBLISH(pp, v) ((pp)->store((v), std::memory_order_release))
+#define SMR__PROTECT(pp)    ((pp)->load(std::memory_order_acquire))
+#else
+#define SMR__PUBLISH(pp, v)                                                    \
+  atomic_store_explicit((pp), (v), memory_order_release)
+#define SMR__PROTECT(pp) atomic_load_explicit((pp), memory_order_acquire)
+#endif
+
+/* Publish v in *pp: a release store, so a reader whose SMR_PROTECT (or any
+ * acquire load) of *pp returns v sees every write made to *v before this.
+ * Pairs with SMR_PROTECT.  Unlinking an object is a publish too (of its
+ * successor, or NULL); retire the object after it (smr_retire).  Any thread
+ * (writers serialise among themselves as the data structure requires). */
+#define SMR_PUBLISH(pp, v) SMR__PUBLISH(pp, v)
+
+/* Load the pointer *pp inside a read section: an acquire load (a plain load
+ * on x86-64; memory_order_consume would be promoted to acquire by gcc and
+ * clang anyway, and acquire also orders the section's later loads that do
+ * not depend on the pointer).  Pairs with SMR_PUBLISH.  The object it
+ * returns stays valid until the outermost smr_leave. */
+#define SMR_PROTECT(pp) SMR__PROTECT(pp)
 
 /* ---- Retire and reclaim ---------------------------------------------------
  */

@@ -311,6 +311,29 @@ SMR_API struct smr__swap_pin smr__swap_read_slow(smr_swap_reader *r);
  * handler interrupted it), 1 = a guard released out of LIFO order. */
 SMR_API void smr__swap_misuse(const smr_swap_reader *r, int what);
 
+/* Exported twins of the inline functions below (docs/DESIGN.md,
+ * "Conventions", FFI): the same contract as smr_swap_read,
+ * smr_swap_guard_release and smr_swap_guard_version, plus the cost of a
+ * call.  A guard filled by one may be released by the other (both run the
+ * same code), but define SMR_DEBUG alike on both sides (see
+ * smr_swap_guard_release): the twins follow the library's build.  Compiled
+ * with SMR_NO_INLINE, the plain names are these. */
+SMR_API void *smr_swap_read_ffi(smr_swap_reader *r, smr_swap_guard *g);
+SMR_API void smr_swap_guard_release_ffi(smr_swap_guard *g);
+SMR_API uint64_t smr_swap_guard_version_ffi(const smr_swap_guard *g);
+
+/* Guard accessor and layout, for a caller that treats smr_swap_guard as
+ * opaque (a foreign language): allocate smr_swap_guard_sizeof() bytes aligned
+ * to smr_swap_guard_alignof() and pass their address as the guard; read the
+ * version with smr_swap_guard_version_ffi. */
+/* The value the guard pins: what the read returned (NULL when the cell
+ * published NULL).  g must be a held guard. */
+SMR_API void *smr_swap_guard_value(const smr_swap_guard *g);
+/* sizeof(smr_swap_guard) and its alignment, as this library was built. */
+SMR_API size_t smr_swap_guard_sizeof(void);
+SMR_API size_t smr_swap_guard_alignof(void);
+
+#ifndef SMR_NO_INLINE
 /* Fast-path announcement (asymmetric mode, no guard held): returns the
  * validated node, which the reader's slot now pins. */
 SMR_INLINE struct smr_swap_node *smr__swap_announce(smr_swap_reader *r) {
@@ -400,6 +423,11 @@ SMR_INLINE void smr_swap_guard_release(smr_swap_guard *g) {
 SMR_INLINE uint64_t smr_swap_guard_version(const smr_swap_guard *g) {
   return g->version;
 }
+#else /* SMR_NO_INLINE: the plain names call the exported twins. */
+#define smr_swap_read          smr_swap_read_ffi
+#define smr_swap_guard_release smr_swap_guard_release_ffi
+#define smr_swap_guard_version smr_swap_guard_version_ffi
+#endif
 
 /* Callback for smr_swap_reader_map/filter. */
 typedef void *(*smr_swap_map_fn)(const void *value, void *arg);

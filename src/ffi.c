@@ -1,0 +1,83 @@
+/* Exported twins of the public inline functions, and the guard accessors
+ * (docs/DESIGN.md, "Conventions", FFI).  Each twin calls its inline
+ * namesake, so the two cannot drift apart. */
+#undef SMR_NO_INLINE /* the twins are built from the inline definitions */
+#include "smr/channel.h"
+#include "smr/epoch.h"
+#include "smr/swap.h"
+
+#include <stdalign.h>
+
+/* ---- smr/epoch.h ------------------------------------------------------- */
+
+void smr_enter_ffi(smr_reader *r) {
+  smr_enter(r);
+}
+
+void smr_leave_ffi(smr_reader *r) {
+  smr_leave(r);
+}
+
+bool smr_in_section_ffi(const smr_reader *r) {
+  return smr_in_section(r);
+}
+
+/* ---- smr/swap.h -------------------------------------------------------- */
+
+void *smr_swap_read_ffi(smr_swap_reader *r, smr_swap_guard *g) {
+  return smr_swap_read(r, g);
+}
+
+void smr_swap_guard_release_ffi(smr_swap_guard *g) {
+  smr_swap_guard_release(g);
+}
+
+uint64_t smr_swap_guard_version_ffi(const smr_swap_guard *g) {
+  return smr_swap_guard_version(g);
+}
+
+void *smr_swap_guard_value(const smr_swap_guard *g) {
+  return g->value;
+}
+
+size_t smr_swap_guard_sizeof(void) {
+  return sizeof(smr_swap_guard);
+}
+
+size_t smr_swap_guard_alignof(void) {
+  return alignof(smr_swap_guard);
+}
+
+/* ---- smr/channel.h ----------------------------------------------------- */
+
+int smr_channel_read_ffi(smr_channel_reader *r, smr_channel_guard *g) {
+  return smr_channel_read(r, g);
+}
+
+void smr_channel_release_ffi(smr_channel_reader *r, smr_channel_guard *g) {
+  smr_channel_release(r, g);
+}
+
+const void *smr_channel_guard_data(const smr_channel_guard *g) {
+  return g->data;
+}
+
+uint64_t smr_channel_guard_size(const smr_channel_guard *g) {
+  return g->size;
+}
+
+uint64_t smr_channel_guard_version(const smr_channel_guard *g) {
+  return g->version;
+}
+
+bool smr_channel_guard_switched(const smr_channel_guard *g) {
+  return g->switched;
+}
+
+size_t smr_channel_guard_sizeof(void) {
+  return sizeof(smr_channel_guard);
+}
+
+size_t smr_channel_guard_alignof(void) {
+  return alignof(smr_channel_guard);
+}
