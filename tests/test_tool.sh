@@ -967,6 +967,17 @@ case_publish_mode() {
   # Options that match the channel: no warning.
   run 0 "$SMR" publish -q --buffers 3 --readers 64 --mode 0644 "$ch" "$d/in.tsv"
   [[ ! -s $d/err ]] || fail "matching options warned: $(cat "$d/err")"
+  # Another user (root only): the default keeps it out, 0644 lets it read.
+  if [[ $(id -u) == 0 ]] && id nobody >/dev/null 2>&1 &&
+    command -v setpriv >/dev/null; then
+    chmod 755 "$d"
+    as_nobody() { setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$@"; }
+    run 4 as_nobody "$SMR" get "$d/def" a
+    has "$d/err" "Permission denied"
+    has "$d/err" "$d/def.smr"
+    run 0 as_nobody "$SMR" get "$ch" a
+    [[ $(cat "$d/out") == 1 ]] || fail "nobody read '$(cat "$d/out")'"
+  fi
 }
 
 # The bash completion: sourcing it registers _smr; subcommands, options
