@@ -41,6 +41,13 @@ void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A usage error: the message, a hint to --help; returns XS_USAGE. */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The options of a command that has one flag, --NAME (and -SHORT unless
+ * short_name is 0), and -h/--help: *set says whether the flag was given.
+ * -1 to go on (optind at the operands), else the exit status (help
+ * printed, or a usage error). */
+int flag_option(int argc, char **argv, const char *name, char short_name,
+                const char *help, bool *set);
+
 /* An unsigned integer in [min, max] (decimal); false if not one. */
 bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

@@ -57,6 +57,28 @@ int bad_option(int c, char **argv) {
   return usage_error("unknown option '%s'", argv[optind - 1]);
 }
 
+int flag_option(int argc, char **argv, const char *name, char short_name,
+                const char *help, bool *set) {
+  const struct option opts[] = {{name, no_argument, NULL, 256},
+                                {"help", no_argument, NULL, 'h'},
+                                {NULL, 0, NULL, 0}};
+  char shortopts[4] = ":h";
+  if (short_name) {
+    shortopts[1] = short_name;
+    shortopts[2] = 'h';
+  }
+  int c;
+  *set = false;
+  while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+    if (c == 'h')
+      return print_text(help);
+    if (c != 256 && !(short_name && c == short_name))
+      return bad_option(c, argv);
+    *set = true;
+  }
+  return -1;
+}
+
 bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
   if (!s || *s < '0' || *s > '9')
     return false;

@@ -140,19 +140,10 @@ static int ls_list(const char *dir, struct dirent **names, int n, bool json) {
 }
 
 int cmd_ls(int argc, char **argv) {
-  enum { O_JSON = 256 };
-  static const struct option opts[] = {{"json", no_argument, NULL, O_JSON},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  bool json = false;
-  int c;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    if (c == 'h')
-      return print_text(ls_help);
-    if (c != O_JSON)
-      return bad_option(c, argv);
-    json = true;
-  }
+  bool json;
+  int x = flag_option(argc, argv, "json", 0, ls_help, &json);
+  if (x >= 0)
+    return x;
   if (argc - optind > 1)
     return usage_error("expected at most one DIR");
   const char *dir = argc > optind ? argv[optind] : SHM_DIR;
@@ -164,7 +155,7 @@ int cmd_ls(int argc, char **argv) {
     msg("cannot list '%s': %s", dir, strerror(errno));
     return XS_CHANNEL;
   }
-  int x = ls_list(dir, names, n, json);
+  x = ls_list(dir, names, n, json);
   for (int i = 0; i < n; i++)
     free(names[i]);
   free(names);

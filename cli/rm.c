@@ -113,21 +113,13 @@ static int rm_one(const char *ch, bool force) {
 }
 
 int cmd_rm(int argc, char **argv) {
-  static const struct option opts[] = {{"force", no_argument, NULL, 'f'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  bool force = false;
-  int c;
-  while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
-    if (c == 'h')
-      return print_text(rm_help);
-    if (c != 'f')
-      return bad_option(c, argv);
-    force = true;
-  }
+  bool force;
+  int x = flag_option(argc, argv, "force", 'f', rm_help, &force);
+  if (x >= 0)
+    return x;
   if (argc - optind < 1)
     return usage_error("expected at least one CHANNEL");
-  int x = XS_OK;
+  x = XS_OK;
   for (int i = optind; i < argc; i++) {
     int r = rm_one(argv[i], force);
     if (r > x)

@@ -157,23 +157,10 @@ static void stat_text(const char *ch, const struct smr_channel_stat *st,
 }
 
 int cmd_stat(int argc, char **argv) {
-  enum { O_JSON = 256 };
-  static const struct option opts[] = {{"json", no_argument, NULL, O_JSON},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  bool json = false;
-  int c;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    switch (c) {
-    case O_JSON:
-      json = true;
-      break;
-    case 'h':
-      return print_text(stat_help);
-    default:
-      return bad_option(c, argv);
-    }
-  }
+  bool json;
+  int x = flag_option(argc, argv, "json", 0, stat_help, &json);
+  if (x >= 0)
+    return x;
   if (argc - optind != 1)
     return usage_error("expected CHANNEL");
   const char *ch = argv[optind];
