@@ -1,5 +1,7 @@
-/* The smr command's shared helpers: messages, usage errors, writing the
- * output, parsing numbers, what a channel error means, the clock. */
+/* The smr command's shared helpers: messages, usage errors, a command's
+ * single flag, writing the output, parsing numbers, what a channel error
+ * means, the clock, JSON strings (stat, ls, get), a channel's state file
+ * path and the terminal's width. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
