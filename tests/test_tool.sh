@@ -954,9 +954,12 @@ case_publish_mode() {
   mode_of "$ch" 644 1777
   (umask 000 && "$SMR" publish -q "$d/def" "$d/in.tsv") || fail "publish"
   mode_of "$d/def" 600 1700
-  run 0 "$SMR" publish -q --mode 640 "$d/grp" "$d/in.tsv"
+  # Creating with every option: applied, no warning.
+  run 0 "$SMR" publish -q --buffers 4 --readers 8 --mode 640 "$d/grp" "$d/in.tsv"
   mode_of "$d/grp" 640 1770
   [[ ! -s $d/err ]] || fail "publish --mode printed $(cat "$d/err")"
+  run 0 "$SMR" ls "$d"
+  grep -qE "^$d/grp +1 +[0-9]+ +0/8 " "$d/out" || fail "grp: $(cat "$d/out")"
   # The existing channel keeps its settings; each ignored option warns,
   # naming the channel's file; the publish itself succeeds.
   run 0 "$SMR" publish --buffers 5 --readers 7 --mode 0600 "$ch" "$d/in.tsv"
