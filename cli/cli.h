@@ -2,8 +2,8 @@
  * not to be confused with the library's include/smr.h.
  *
  * One file per subcommand: publish.c (with publish_watch.c for --watch,
- * and publish.h), get.c, dump.c, stat.c, watch.c and bench.c.  input.c
- * reads TSV and CSV files (input.h); main.c has main, its help and the
+ * and publish.h), get.c, dump.c, stat.c, watch.c, bench.c, ls.c and rm.c;
+ * input.c reads TSV and CSV files (input.h); main.c has main, its help and the
  * dispatch; common.c the helpers below; reader.c the reading side's open,
  * read and table check (struct table_read). */
 #ifndef SMR_CLI_H
@@ -41,6 +41,13 @@ void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A usage error: the message, a hint to --help; returns XS_USAGE. */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The options of a command that has one flag, --NAME (and -SHORT unless
+ * short_name is 0), and -h/--help: *set says whether the flag was given.
+ * -1 to go on (optind at the operands), else the exit status (help
+ * printed, or a usage error). */
+int flag_option(int argc, char **argv, const char *name, char short_name,
+                const char *help, bool *set);
+
 /* An unsigned integer in [min, max] (decimal); false if not one. */
 bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
@@ -67,6 +74,23 @@ int print_text(const char *text);
  * unknown option or a missing argument; returns XS_USAGE. */
 int bad_option(int c, char **argv);
 
+/* A JSON string of the n bytes at s on f: quotes and backslashes escaped,
+ * control bytes and bytes that are not part of well-formed UTF-8 as
+ * \u00XX (the byte's value), valid UTF-8 as it is.  True if no byte needed
+ * \u00XX for being invalid (the string then reproduces s exactly). */
+bool json_str(FILE *f, const void *s, size_t n);
+
+/* "channel": NAME on f; a NAME that is not UTF-8 is followed by sep and
+ * "channel_hex": its exact bytes in hex. */
+void json_channel(FILE *f, const char *ch, const char *sep);
+
+/* The path of channel ch's state file (CH.smr, in /dev/shm for a name
+ * without '/'), for messages; valid until the next call. */
+const char *state_path(const char *ch);
+
+/* The width of the terminal on fd (TIOCGWINSZ), else $COLUMNS, else 80. */
+int term_columns(int fd);
+
 /* Subcommands: argc/argv start at the subcommand's name. */
 int cmd_publish(int argc, char **argv);
 int cmd_get(int argc, char **argv);
@@ -74,6 +98,8 @@ int cmd_dump(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
 
 /* ---- reader.c ---- */
 

@@ -1,5 +1,7 @@
-/* The smr command's shared helpers: messages, usage errors, writing the
- * output, parsing numbers, what a channel error means, the clock. */
+/* The smr command's shared helpers: messages, usage errors, a command's
+ * single flag, writing the output, parsing numbers, what a channel error
+ * means, the clock, JSON strings (stat, ls, get), a channel's state file
+ * path and the terminal's width. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
@@ -7,7 +9,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -53,6 +57,28 @@ int bad_option(int c, char **argv) {
   if (c == ':')
     return usage_error("option '%s' needs an argument", argv[optind - 1]);
   return usage_error("unknown option '%s'", argv[optind - 1]);
+}
+
+int flag_option(int argc, char **argv, const char *name, char short_name,
+                const char *help, bool *set) {
+  const struct option opts[] = {{name, no_argument, NULL, 256},
+                                {"help", no_argument, NULL, 'h'},
+                                {NULL, 0, NULL, 0}};
+  char shortopts[4] = ":h";
+  if (short_name) {
+    shortopts[1] = short_name;
+    shortopts[2] = 'h';
+  }
+  int c;
+  *set = false;
+  while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+    if (c == 'h')
+      return print_text(help);
+    if (c != 256 && !(short_name && c == short_name))
+      return bad_option(c, argv);
+    *set = true;
+  }
+  return -1;
 }
 
 bool parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
@@ -135,4 +161,85 @@ int64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Well-formed UTF-8 (Unicode Table 3-7, the rule JSON parsers apply: no
+ * overlong forms, no surrogates, nothing above U+10FFFF): per range of
+ * lead bytes, the sequence's length and the second byte's range (the
+ * other continuation bytes are 0x80..0xBF). */
+static const struct utf8_lead {
+  unsigned char first, last, len, lo, hi;
+} utf8_leads[] = {
+    {0xC2, 0xDF, 2, 0x80, 0xBF}, {0xE0, 0xE0, 3, 0xA0, 0xBF},
+    {0xE1, 0xEC, 3, 0x80, 0xBF}, {0xED, 0xED, 3, 0x80, 0x9F},
+    {0xEE, 0xEF, 3, 0x80, 0xBF}, {0xF0, 0xF0, 4, 0x90, 0xBF},
+    {0xF1, 0xF3, 4, 0x80, 0xBF}, {0xF4, 0xF4, 4, 0x80, 0x8F},
+};
+
+/* The length of the well-formed UTF-8 sequence at p (n > 0 bytes there),
+ * or 0 if none starts there. */
+static size_t utf8_len(const unsigned char *p, size_t n) {
+  if (p[0] < 0x80)
+    return 1;
+  for (size_t k = 0; k < sizeof utf8_leads / sizeof utf8_leads[0]; k++) {
+    const struct utf8_lead *l = &utf8_leads[k];
+    if (p[0] < l->first || p[0] > l->last)
+      continue;
+    if (n < l->len || p[1] < l->lo || p[1] > l->hi)
+      return 0;
+    for (size_t i = 2; i < l->len; i++)
+      if (p[i] < 0x80 || p[i] > 0xBF)
+        return 0;
+    return l->len;
+  }
+  return 0;
+}
+
+bool json_str(FILE *f, const void *s, size_t n) {
+  const unsigned char *p = s;
+  bool exact = true;
+  fputc('"', f);
+  while (n) {
+    size_t k = utf8_len(p, n);
+    if (k == 0 || *p < 0x20) {
+      exact = exact && k != 0;
+      fprintf(f, "\\u%04x", *p);
+      k = 1;
+    } else if (*p == '"' || *p == '\\') {
+      fprintf(f, "\\%c", *p);
+    } else {
+      fwrite(p, 1, k, f);
+    }
+    p += k;
+    n -= k;
+  }
+  fputc('"', f);
+  return exact;
+}
+
+void json_channel(FILE *f, const char *ch, const char *sep) {
+  fputs("\"channel\": ", f);
+  if (json_str(f, ch, strlen(ch)))
+    return;
+  /* Not UTF-8: the exact bytes too. */
+  fprintf(f, "%s\"channel_hex\": \"", sep);
+  for (const unsigned char *p = (const unsigned char *)ch; *p; p++)
+    fprintf(f, "%02x", *p);
+  fputc('"', f);
+}
+
+const char *state_path(const char *ch) {
+  static char buf[4200];
+  snprintf(buf, sizeof buf, "%s%s.smr", strchr(ch, '/') ? "" : "/dev/shm/", ch);
+  return buf;
+}
+
+int term_columns(int fd) {
+  struct winsize ws;
+  if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+    return ws.ws_col;
+  uint64_t v;
+  if (parse_uint(getenv("COLUMNS"), 1, 10000, &v))
+    return (int)v;
+  return 80;
 }

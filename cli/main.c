@@ -23,11 +23,14 @@ static const char main_help[] =
     "  publish CHANNEL FILE   build a table from a TSV or CSV file and "
     "publish\n"
     "                         it (--watch: again whenever the file changes)\n"
-    "  get CHANNEL KEY...     print each key's value, one per line\n"
+    "  get CHANNEL KEY...     print each key's value, one per line (--json,\n"
+    "                         -0; KEY - reads the keys from stdin)\n"
     "  dump CHANNEL           print the table as TSV (or --csv)\n"
     "  stat CHANNEL           version, buffers, readers, writer (--json)\n"
-    "  watch CHANNEL          print a line per new version\n"
+    "  watch CHANNEL          print a line per new version (--json)\n"
     "  bench CHANNEL          look up random keys from N processes\n"
+    "  ls [DIR]               list the channels in DIR (default /dev/shm)\n"
+    "  rm CHANNEL...          remove channels (refused while a writer runs)\n"
     "  help [COMMAND]         this help, or a command's (smr COMMAND --help)\n"
     "\n"
     "A CHANNEL without '/' lives in /dev/shm; otherwise it is a path prefix\n"
@@ -39,12 +42,13 @@ static const char main_help[] =
     "\n"
     "Exit status:\n"
     "  0  success\n"
-    "  1  not found: a key is missing (get), nothing is published yet, or\n"
-    "     watch --timeout expired\n"
+    "  1  not found: a key is missing (get), nothing is published yet,\n"
+    "     watch --timeout expired, or no such channel (rm)\n"
     "  2  usage error\n"
     "  3  input file error (publish: cannot read it, or a bad row)\n"
-    "  4  channel error (cannot open, read or publish, or a payload whose\n"
-    "     checksum does not match; the message gives the system error)\n"
+    "  4  channel error (cannot open, read, publish or remove, or a payload\n"
+    "     whose checksum does not match; the message gives the system error\n"
+    "     and the path; rm: a live writer; ls: DIR cannot be read)\n"
     "  5  the payload is not a table (or dump cannot print it as TSV)\n"
     "  6  system error (memory, fork, signals, inotify, writing the output)\n"
     "\n"
@@ -58,6 +62,7 @@ struct command {
 static const struct command commands[] = {
     {"publish", cmd_publish}, {"get", cmd_get},     {"dump", cmd_dump},
     {"stat", cmd_stat},       {"watch", cmd_watch}, {"bench", cmd_bench},
+    {"ls", cmd_ls},           {"rm", cmd_rm},
 };
 
 static const struct command *find_command(const char *name) {

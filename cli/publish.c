@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -40,9 +41,31 @@ struct scan {
 
 struct progress {
   bool on, tty;
-  int last; /* percent shown */
-  const char *name;
+  int last;         /* percent shown */
+  int width;        /* of the bar */
+  const char *name; /* its last name_len bytes are shown */
+  int name_len;
 };
+
+/* Fit the bar to the terminal (stderr's width, $COLUMNS, else 80):
+ * "smr publish: NAME [####    ] 100%" in one column less than the width;
+ * a NAME too long for a bar of 10 is cut to its end. */
+static void progress_fit(struct progress *pg) {
+  int cols = term_columns(STDERR_FILENO);
+  int fixed = (int)strlen(tool_cmd) + 2 + 2 + 6; /* ": ", " [", "] 100%" */
+  int avail = cols - 1 - fixed;
+  int len = (int)strlen(pg->name);
+  pg->name_len = len;
+  pg->width = avail - len;
+  if (pg->width < 10) {
+    pg->width = 10;
+    pg->name_len = avail - 10 > 0 ? avail - 10 : 0;
+    if (pg->name_len > len)
+      pg->name_len = len;
+  }
+  if (pg->width > 200)
+    pg->width = 200;
+}
 
 static void progress_show(struct progress *pg, double frac) {
   if (!pg->on)
@@ -53,12 +76,16 @@ static void progress_show(struct progress *pg, double frac) {
   if (pct == pg->last)
     return;
   pg->last = pct;
-  char bar[41];
-  int fill = pct * 40 / 100;
+  char bar[201];
+  int fill = pct * pg->width / 100;
   memset(bar, '#', (size_t)fill);
-  memset(bar + fill, ' ', (size_t)(40 - fill));
-  bar[40] = 0;
-  fprintf(stderr, "\r%s: %s [%s] %3d%%", tool_cmd, pg->name, bar, pct);
+  memset(bar + fill, ' ', (size_t)(pg->width - fill));
+  bar[pg->width] = 0;
+  size_t len = strlen(pg->name);
+  bool cut = (size_t)pg->name_len < len && pg->name_len > 3;
+  const char *name = pg->name + len - (size_t)pg->name_len + (cut ? 3 : 0);
+  fprintf(stderr, "\r%s: %s%s [%s] %3d%%", tool_cmd, cut ? "..." : "", name,
+          bar, pct);
   fflush(stderr);
 }
 
@@ -234,6 +261,31 @@ static int run_build(void *a) {
 
 /* ---- one publish --------------------------------------------------------- */
 
+/* After the writer opened: the options given that the channel does not
+ * have (it existed, and only creation applies them), on stderr. */
+static void warn_ignored(const struct pub_opts *o) {
+  struct smr_channel_stat st;
+  if (smr_channel_stat(o->channel, 0, &st, NULL, 0, NULL) < 0)
+    return;
+  const char *path = state_path(o->channel);
+  const char *why = "it applies only when the channel is created: smr rm "
+                    "it first";
+  if (o->chan.buffers && o->chan.buffers != st.buffers)
+    msg("warning: --buffers %u ignored: channel '%s' (%s) exists with %u "
+        "buffers (%s)",
+        o->chan.buffers, o->channel, path, st.buffers, why);
+  if (o->chan.readers && o->chan.readers != st.readers_max)
+    msg("warning: --readers %u ignored: channel '%s' (%s) exists with %u "
+        "reader slots (%s)",
+        o->chan.readers, o->channel, path, st.readers_max, why);
+  struct stat fs;
+  if (o->mode_given && stat(path, &fs) == 0 &&
+      (fs.st_mode & 07777) != o->chan.mode)
+    msg("warning: --mode %04o ignored: channel '%s' (%s) exists with mode "
+        "%04o (%s)",
+        o->chan.mode, o->channel, path, (unsigned)(fs.st_mode & 07777), why);
+}
+
 int open_writer(const struct pub_opts *o, smr_channel_writer **w) {
   int r = smr_channel_writer_open(o->channel, &o->chan, w);
   if (r < 0) {
@@ -241,6 +293,7 @@ int open_writer(const struct pub_opts *o, smr_channel_writer **w) {
         chan_strerror(r, true));
     return XS_CHANNEL;
   }
+  warn_ignored(o);
   return XS_OK;
 }
 
@@ -351,9 +404,11 @@ int publish_once(smr_channel_writer **w, const struct pub_opts *o,
   }
   if (wt)
     wt->changed = false;
-  struct progress pg = {false, isatty(STDERR_FILENO) != 0, -1, in.name};
+  struct progress pg = {false, isatty(STDERR_FILENO) != 0, -1, 0, in.name, 0};
   pg.on = o->progress > 0 ||
           (o->progress < 0 && pg.tty && in.size >= PROGRESS_MIN_BYTES);
+  if (pg.on)
+    progress_fit(&pg);
   struct scan sc;
   smr_table_builder b;
   struct pass_args pa = {&in, o, &sc, &b, NULL, NULL, &pg};
@@ -407,9 +462,17 @@ static const char publish_help[] =
     "one with no row after the header, is an error.  A key given twice: the\n"
     "last row wins.\n"
     "\n"
-    "Channel (used when the channel is created):\n"
+    "Channel (used when the channel is created; a warning says when an\n"
+    "existing channel has other settings):\n"
     "  --buffers K       payload buffers, 2..32 (default 3)\n"
     "  --readers N       reader slots, 1..4096 (default 64)\n"
+    "  --mode MODE       octal permissions of the channel's files (default\n"
+    "                    0600: only its user reads it); 0640 lets the files'\n"
+    "                    group read and join as readers, 0644 everyone.  The\n"
+    "                    umask does not apply.  The group is the directory's\n"
+    "                    (a setgid directory) or the user's; see smr(1)\n"
+    "/dev/shm holds K buffers of the table's size per channel (a Docker\n"
+    "container's /dev/shm has 64 MB by default): see smr(1).\n"
     "\n"
     "Other:\n"
     "  --watch           publish again whenever FILE is written (closed after\n"
@@ -430,7 +493,8 @@ static const char publish_help[] =
     "Prints \"version=V rows=R keys=K bytes=B\" per publish (keys: distinct\n"
     "keys; bytes: the table's size).\n"
     "Exit status: 0 published; 2 usage; 3 input file (cannot read, bad row:\n"
-    "FILE:LINE says where); 4 channel (another writer, no space, ...);\n"
+    "FILE:LINE says where); 4 channel (another writer, no space, ...: the\n"
+    "message names the file);\n"
     "6 system (memory, signals, inotify, writing the output).\n";
 
 enum {
@@ -444,8 +508,32 @@ enum {
   O_READERS,
   O_WATCH,
   O_PROGRESS,
-  O_NOPROGRESS
+  O_NOPROGRESS,
+  O_MODE
 };
+
+/* The default mode: the owner alone reads the channel (see --mode). */
+#define DEFAULT_MODE 0600u
+
+/* --mode's octal MODE into o: the owner reads and writes, the group and
+ * others at most read; readers may join (the readers directory's write
+ * bits) exactly where they may read.  Exact: the umask does not apply. */
+static int parse_mode(const char *s, struct pub_opts *o) {
+  unsigned long v = 0;
+  size_t n = strspn(s, "01234567");
+  if (n == 0 || n > 4 || s[n] != '\0' || (v = strtoul(s, NULL, 8)) > 0777)
+    return usage_error("--mode: expected an octal mode such as 0640, got "
+                       "'%s'",
+                       s);
+  if ((v & 0600) != 0600 || (v & 0177) & ~044u)
+    return usage_error("--mode %04lo: the owner must read and write (6), the "
+                       "group and others may only read (4 or 0)",
+                       v);
+  o->chan.mode = (unsigned)v;
+  o->chan.reader_mode = (unsigned)(v | (v & 044) >> 1);
+  o->mode_given = true;
+  return -1;
+}
 
 /* One option c (getopt_long's, with optarg) into o: -1 to go on, else the
  * exit status (--help, a usage error). */
@@ -483,6 +571,8 @@ static int publish_option(int c, char **argv, struct pub_opts *o) {
                          SMR_CHANNEL_MAX_READERS, optarg);
     o->chan.readers = (unsigned)v;
     break;
+  case O_MODE:
+    return parse_mode(optarg, o);
   case O_WATCH:
     o->watch = true;
     break;
@@ -513,6 +603,7 @@ int cmd_publish(int argc, char **argv) {
       {"value-col", required_argument, NULL, O_VALCOL},
       {"buffers", required_argument, NULL, O_BUFFERS},
       {"readers", required_argument, NULL, O_READERS},
+      {"mode", required_argument, NULL, O_MODE},
       {"watch", no_argument, NULL, O_WATCH},
       {"progress", no_argument, NULL, O_PROGRESS},
       {"no-progress", no_argument, NULL, O_NOPROGRESS},
@@ -525,6 +616,9 @@ int cmd_publish(int argc, char **argv) {
   o.progress = -1;
   o.key_col = 0;
   o.val_col = 1;
+  o.chan.mode = DEFAULT_MODE;
+  o.chan.reader_mode = DEFAULT_MODE;
+  o.chan.flags = SMR_CHANNEL_NO_UMASK;
   int c;
   while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
     int x = publish_option(c, argv, &o);

@@ -10,7 +10,8 @@ struct pub_opts {
   const char *channel, *path;
   enum input_format fmt;
   bool crlf, header, quiet, watch;
-  int progress; /* -1: auto (terminal and large input), 0 off, 1 on */
+  bool mode_given; /* --mode: warn if an existing channel has another */
+  int progress;    /* -1: auto (terminal and large input), 0 off, 1 on */
   uint64_t key_col, val_col; /* 0-based */
   struct smr_channel_options chan;
 };

@@ -40,65 +40,6 @@ static const char *checksum_name(int c) {
   }
 }
 
-/* Well-formed UTF-8 (Unicode Table 3-7, the rule JSON parsers apply: no
- * overlong forms, no surrogates, nothing above U+10FFFF): per range of
- * lead bytes, the sequence's length and the second byte's range (the
- * other continuation bytes are 0x80..0xBF). */
-static const struct utf8_lead {
-  unsigned char first, last, len, lo, hi;
-} utf8_leads[] = {
-    {0xC2, 0xDF, 2, 0x80, 0xBF}, {0xE0, 0xE0, 3, 0xA0, 0xBF},
-    {0xE1, 0xEC, 3, 0x80, 0xBF}, {0xED, 0xED, 3, 0x80, 0x9F},
-    {0xEE, 0xEF, 3, 0x80, 0xBF}, {0xF0, 0xF0, 4, 0x90, 0xBF},
-    {0xF1, 0xF3, 4, 0x80, 0xBF}, {0xF4, 0xF4, 4, 0x80, 0x8F},
-};
-
-/* The length of the well-formed UTF-8 sequence at p (n > 0 bytes there),
- * or 0 if none starts there. */
-static size_t utf8_len(const unsigned char *p, size_t n) {
-  if (p[0] < 0x80)
-    return 1;
-  for (size_t k = 0; k < sizeof utf8_leads / sizeof utf8_leads[0]; k++) {
-    const struct utf8_lead *l = &utf8_leads[k];
-    if (p[0] < l->first || p[0] > l->last)
-      continue;
-    if (n < l->len || p[1] < l->lo || p[1] > l->hi)
-      return 0;
-    for (size_t i = 2; i < l->len; i++)
-      if (p[i] < 0x80 || p[i] > 0xBF)
-        return 0;
-    return l->len;
-  }
-  return 0;
-}
-
-/* A JSON string of the bytes s: quotes and backslashes escaped, control
- * bytes and bytes that are not part of well-formed UTF-8 as \u00XX (the
- * byte's value), valid UTF-8 as it is.  True if no byte needed \u00XX
- * for being invalid (the string then reproduces s exactly). */
-static bool json_str(const char *s) {
-  const unsigned char *p = (const unsigned char *)s;
-  size_t n = strlen(s);
-  bool exact = true;
-  putchar('"');
-  while (n) {
-    size_t k = utf8_len(p, n);
-    if (k == 0 || *p < 0x20) {
-      exact = exact && k != 0;
-      printf("\\u%04x", *p);
-      k = 1;
-    } else if (*p == '"' || *p == '\\') {
-      printf("\\%c", *p);
-    } else {
-      fwrite(p, 1, k, stdout);
-    }
-    p += k;
-    n -= k;
-  }
-  putchar('"');
-  return exact;
-}
-
 struct table_info {
   int error;        /* 0: a table; else why not (or why unknown) */
   bool channel_err; /* error came from the channel, not the payload */
@@ -122,14 +63,8 @@ static void table_info_get(const char *ch, struct table_info *ti) {
 static void stat_json(const char *ch, const struct smr_channel_stat *st,
                       const struct smr_channel_reader_stat *rs, size_t n,
                       const struct table_info *ti, const char *no_verify) {
-  printf("{\n  \"channel\": ");
-  if (!json_str(ch)) {
-    /* Not UTF-8: the exact bytes too. */
-    printf(",\n  \"channel_hex\": \"");
-    for (const unsigned char *p = (const unsigned char *)ch; *p; p++)
-      printf("%02x", *p);
-    putchar('"');
-  }
+  printf("{\n  ");
+  json_channel(stdout, ch, ",\n  ");
   printf(",\n  \"version\": %" PRIu64 ",\n  \"size\": %" PRIu64
          ",\n  \"checksum\": \"%s\",\n",
          st->version, st->size, checksum_name(st->checksum));
@@ -222,23 +157,10 @@ static void stat_text(const char *ch, const struct smr_channel_stat *st,
 }
 
 int cmd_stat(int argc, char **argv) {
-  enum { O_JSON = 256 };
-  static const struct option opts[] = {{"json", no_argument, NULL, O_JSON},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-  bool json = false;
-  int c;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    switch (c) {
-    case O_JSON:
-      json = true;
-      break;
-    case 'h':
-      return print_text(stat_help);
-    default:
-      return bad_option(c, argv);
-    }
-  }
+  bool json;
+  int x = flag_option(argc, argv, "json", 0, stat_help, &json);
+  if (x >= 0)
+    return x;
   if (argc - optind != 1)
     return usage_error("expected CHANNEL");
   const char *ch = argv[optind];

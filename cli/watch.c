@@ -23,6 +23,9 @@ static const char watch_help[] =
     "  --count N            exit after N lines (the first included)\n"
     "  --timeout SECONDS    exit with status 1 when no new version comes\n"
     "                       within SECONDS (fractions allowed)\n"
+    "  --json               NDJSON: one object per version instead of the\n"
+    "                       line, {\"version\": V, \"size\": S, \"keys\": K}\n"
+    "                       (K null if the payload is not a table)\n"
     "  -h, --help           this help\n"
     "\n"
     "Exit status: 0 --count reached; 1 --timeout expired; 2 usage; 4 channel\n"
@@ -30,7 +33,7 @@ static const char watch_help[] =
 
 /* Print a line for the current version; *version = it (kept if none). */
 static int watch_line(const char *ch, smr_channel_reader *r,
-                      struct table_cache *tc, uint64_t *version,
+                      struct table_cache *tc, bool json, uint64_t *version,
                       bool *printed) {
   smr_channel_guard g;
   *printed = false;
@@ -46,23 +49,28 @@ static int watch_line(const char *ch, smr_channel_reader *r,
   smr_channel_release(r, &g);
   *version = v;
   *printed = true;
-  if (te == 0)
-    printf("version=%" PRIu64 " size=%" PRIu64 " keys=%" PRIu64 "\n", v, size,
-           keys);
+  char kbuf[24];
+  snprintf(kbuf, sizeof kbuf, "%" PRIu64, keys);
+  if (json)
+    printf("{\"version\": %" PRIu64 ", \"size\": %" PRIu64 ", \"keys\": %s}\n",
+           v, size, te == 0 ? kbuf : "null");
   else
-    printf("version=%" PRIu64 " size=%" PRIu64 " keys=-\n", v, size);
+    printf("version=%" PRIu64 " size=%" PRIu64 " keys=%s\n", v, size,
+           te == 0 ? kbuf : "-");
   return flush_stdout();
 }
 
 int cmd_watch(int argc, char **argv) {
-  enum { O_COUNT = 256, O_TIMEOUT };
+  enum { O_COUNT = 256, O_TIMEOUT, O_JSON };
   static const struct option opts[] = {
       {"count", required_argument, NULL, O_COUNT},
       {"timeout", required_argument, NULL, O_TIMEOUT},
+      {"json", no_argument, NULL, O_JSON},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   uint64_t count = 0;
   int64_t timeout = -1;
+  bool json = false;
   int c;
   while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
     switch (c) {
@@ -74,6 +82,9 @@ int cmd_watch(int argc, char **argv) {
     case O_TIMEOUT:
       if (!parse_seconds(optarg, &timeout))
         return usage_error("--timeout: expected seconds, got '%s'", optarg);
+      break;
+    case O_JSON:
+      json = true;
       break;
     case 'h':
       return print_text(watch_help);
@@ -91,7 +102,7 @@ int cmd_watch(int argc, char **argv) {
   struct table_cache tc = {0, NULL, 0, {0}};
   uint64_t version = 0, lines = 0;
   bool printed;
-  int x = watch_line(ch, r, &tc, &version, &printed);
+  int x = watch_line(ch, r, &tc, json, &version, &printed);
   lines += printed;
   int64_t deadline = timeout >= 0 ? now_ns() + timeout : INT64_MAX;
   while (x == XS_OK && (count == 0 || lines < count)) {
@@ -112,7 +123,7 @@ int cmd_watch(int argc, char **argv) {
       x = XS_CHANNEL;
       break;
     }
-    x = watch_line(ch, r, &tc, &version, &printed);
+    x = watch_line(ch, r, &tc, json, &version, &printed);
     lines += printed;
     if (printed && timeout >= 0)
       deadline = now_ns() + timeout;

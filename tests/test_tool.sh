@@ -112,9 +112,10 @@ case_basic() {
   [[ $(cat "$d/out") == $'two words\n3' ]] || fail "get printed '$(cat "$d/out")'"
   run 0 "$SMR" get "$ch" ''
   [[ $(cat "$d/out") == "empty key" ]] || fail "empty key: '$(cat "$d/out")'"
-  # A missing key: exit 1, named on stderr, the others still printed.
+  # A missing key: exit 1, named on stderr, the others still printed, the
+  # missing one as an empty line (several keys: line N is key N's).
   run 1 "$SMR" get "$ch" alpha nosuch beta
-  [[ $(cat "$d/out") == $'3\ntwo words' ]] || fail "get printed '$(cat "$d/out")'"
+  [[ $(cat "$d/out") == $'3\n\ntwo words' ]] || fail "get printed '$(cat "$d/out")'"
   has "$d/err" "no key 'nosuch'"
   # Dump: insertion order, the duplicate where its last row was.
   run 0 "$SMR" dump "$ch"
@@ -452,6 +453,15 @@ case_progress() {
   run 0 "$SMR" publish --progress "$ch" "$d/in.tsv"
   has "$d/err" "100%"
   has "$d/out" "rows=200000 keys=200000"
+  # The bar fits $COLUMNS (stderr is no terminal here): every redraw is
+  # one column narrower than it.
+  local w
+  for w in 50 120; do
+    COLUMNS=$w run 0 "$SMR" publish -q --progress "$ch" "$d/in.tsv"
+    tr '\r' '\n' <"$d/err" | awk -v w="$w" 'NF && length($0) != w - 1 { bad = 1 }
+      END { exit bad }' || fail "progress lines for COLUMNS=$w: $(tr '\r' '\n' <"$d/err")"
+    has "$d/err" "100%"
+  done
   run 0 "$SMR" publish "$ch" "$d/in.tsv"
   [[ ! -s $d/err ]] || fail "stderr not quiet: '$(cat "$d/err")'"
 }
@@ -464,7 +474,7 @@ case_help() {
   run 0 "$SMR" --version
   has "$d/out" "smr "
   local c
-  for c in publish get dump stat watch bench; do
+  for c in publish get dump stat watch bench ls rm; do
     run 0 "$SMR" "$c" --help
     has "$d/out" "Usage: smr $c "
     has "$d/out" "Exit status:"
@@ -482,6 +492,15 @@ case_help() {
   run 2 "$SMR" stat
   run 2 "$SMR" watch
   run 2 "$SMR" help frobnicate
+  run 2 "$SMR" rm
+  run 2 "$SMR" ls a b
+  run 2 "$SMR" get --json -0 "$ch" k
+  run 2 "$SMR" get --json --missing x "$ch" k
+  run 2 "$SMR" publish --mode 0664 "$ch" "$d/in.tsv"
+  has "$d/err" "--mode 0664"
+  run 2 "$SMR" publish --mode 0700 "$ch" "$d/in.tsv"
+  run 2 "$SMR" publish --mode rw "$ch" "$d/in.tsv"
+  [[ ! -e $ch.smr ]] || fail "a usage error created the channel"
 }
 
 # publish --watch never publishes a file a writer is still writing.  The
@@ -653,7 +672,7 @@ case_output_errors() {
   full -V
   full help
   local c
-  for c in publish get dump stat watch bench; do
+  for c in publish get dump stat watch bench ls rm; do
     full "$c" --help
     full help "$c"
   done
@@ -664,6 +683,11 @@ case_output_errors() {
   full stat "$ch"
   full stat --json "$ch"
   full watch --count 1 "$ch"
+  full watch --json --count 1 "$ch"
+  full get --json "$ch" k
+  full get -0 "$ch" k
+  full ls "$d"
+  full ls --json "$d"
   full bench --procs 1 --seconds 0.05 "$ch"
 }
 
@@ -716,6 +740,286 @@ case_squat() {
   has "$d/err" "another user"
   has "$d/err" "$ch.smr-lock"
   [[ ! -e $ch.smr ]] || fail "a state file was created beside the squatted lock"
+}
+
+# ls lists every channel of a directory with its version, size, readers
+# and writer; one it cannot inspect is listed with its error; --json
+# parses; nothing is created.  A missing DIR: status 4 naming it.
+case_ls() {
+  need_python
+  printf 'a\t1\nb\t2\n' >"$d/in.tsv"
+  run 0 "$SMR" publish -q --readers 8 "$ch" "$d/in.tsv"
+  run 0 "$SMR" publish -q "$d/ch2" "$d/in.tsv"
+  run 0 "$SMR" publish -q "$d/ch2" "$d/in.tsv"
+  printf 'not a channel' >"$d/junk.smr"
+  : >"$d/notlisted.smr-data-0"
+  mkdir "$d/sub"
+  # tree: every file below $d but sub/ (where the outputs go), with its
+  # size and modification time.
+  tree() { find "$d" ! -path "$d/sub*" -printf '%p %s %T@\n' | sort; }
+  tree >"$d/sub/before"
+  "$SMR" ls "$d" >"$d/sub/ls.txt" 2>"$d/sub/err" || fail "ls exited $?"
+  clean "$d/sub/err"
+  tree >"$d/sub/after"
+  cmp -s "$d/sub/before" "$d/sub/after" ||
+    fail "ls changed the directory: $(diff "$d/sub/before" "$d/sub/after")"
+  local f=$d/sub/ls.txt
+  [[ $(head -1 "$f") == "CHANNEL "*"VERSION"*"SIZE"*"READERS"*"WRITER" ]] ||
+    fail "ls header: $(head -1 "$f")"
+  [[ $(wc -l <"$f") == 4 ]] || fail "ls lines: $(cat "$f")"
+  grep -qE "^$ch +1 +[0-9]+ +0/8 +exited \(pid [0-9]+\)$" "$f" ||
+    fail "ls line of ch: $(cat "$f")"
+  grep -qE "^$d/ch2 +2 " "$f" || fail "ls line of ch2: $(cat "$f")"
+  grep -qE "^$d/junk +error: .*$d/junk" "$f" || fail "ls line of junk: $(cat "$f")"
+  run 0 "$SMR" ls --json "$d/"
+  mv "$d/out" "$d/sub/ls.json"
+  "$PY" - "$d/sub/ls.json" "$d" <<'EOF' || fail "ls --json"
+import json, sys
+j = json.load(open(sys.argv[1]))
+d = sys.argv[2]
+assert [e["channel"] for e in j] == [d + "/ch", d + "/ch2", d + "/junk"], j
+ch, ch2, junk = j
+assert ch["path"] == d + "/ch.smr", ch
+assert ch["version"] == 1 and ch["readers"] == 0 and ch["readers_max"] == 8, ch
+assert ch["buffers"] == 3 and ch["size"] > 0, ch
+assert ch["writer"]["alive"] is False and ch["writer"]["pid"] > 0, ch
+assert ch2["version"] == 2 and "error" not in ch2, ch2
+assert "error" in junk and "version" not in junk, junk
+EOF
+  # An empty directory: the header only; JSON: [].
+  mkdir "$d/empty"
+  run 0 "$SMR" ls "$d/empty"
+  [[ $(wc -l <"$d/out") == 1 ]] || fail "ls of an empty dir: $(cat "$d/out")"
+  run 0 "$SMR" ls --json "$d/empty"
+  [[ $(cat "$d/out") == "[]" ]] || fail "ls --json of an empty dir: $(cat "$d/out")"
+  run 4 "$SMR" ls "$d/none"
+  has "$d/err" "$d/none"
+  # The default directory is /dev/shm, listed by bare names.
+  local n=smr-tool-ls-$$ st=0
+  run 0 "$SMR" publish -q "$n" "$d/in.tsv"
+  "$SMR" ls >"$d/out" 2>"$d/err" || st=$?
+  "$SMR" rm "$n" || fail "rm $n"
+  [[ $st == 0 ]] || fail "ls exited $st"
+  grep -qE "^$n +1 " "$d/out" || fail "ls of /dev/shm does not list $n"
+}
+
+# rm removes a channel (a second rm: status 1), refuses one whose writer is
+# alive (status 4, the channel intact) unless --force; a reader watching
+# it then sees it removed.
+case_rm() {
+  printf 'a\t1\n' >"$d/in.tsv"
+  run 0 "$SMR" publish -q "$ch" "$d/in.tsv"
+  run 0 "$SMR" publish -q "$d/ch2" "$d/in.tsv"
+  run 0 "$SMR" rm "$ch" "$d/ch2"
+  [[ ! -s $d/out && ! -s $d/err ]] || fail "rm printed something"
+  [[ -z $(find "$d" -name 'ch*.smr*') ]] || fail "rm left $(find "$d" -name 'ch*.smr*')"
+  run 1 "$SMR" rm "$ch"
+  has "$d/err" "$ch.smr"
+  # A live writer (publish --watch): refused, then --force.
+  mkfifo "$d/po"
+  "$SMR" publish --watch "$ch" "$d/in.tsv" >"$d/po" 2>"$d/pe" &
+  local pid=$! l
+  bg+=("$pid")
+  exec 3<"$d/po"
+  read -r -t 60 -u 3 l || fail "no first publish"
+  run 0 "$SMR" publish -q "$d/ch2" "$d/in.tsv"
+  # Two channels, one with a live writer: that one refused (4), the other
+  # removed.
+  run 4 "$SMR" rm "$ch" "$d/ch2"
+  has "$d/err" "writer (pid $pid) is alive"
+  has "$d/err" "$ch.smr"
+  [[ ! -e $d/ch2.smr ]] || fail "rm did not remove ch2"
+  run 0 "$SMR" get "$ch" a
+  [[ $(cat "$d/out") == 1 ]] || fail "the refused channel changed"
+  # A watcher of the channel sees it removed by --force.
+  mkfifo "$d/w"
+  "$SMR" watch --timeout 60 "$ch" >"$d/w" 2>"$d/w.err" &
+  local wpid=$!
+  bg+=("$wpid")
+  exec 4<"$d/w"
+  read -r -t 60 -u 4 l || fail "watch printed no first line"
+  run 0 "$SMR" rm --force "$ch"
+  [[ -z $(find "$d" -name 'ch.smr*') ]] || fail "rm --force left $(find "$d" -name 'ch.smr*')"
+  local st=0
+  wait "$wpid" || st=$?
+  [[ $st == 4 ]] || fail "watch exited $st after rm --force"
+  has "$d/w.err" "the channel was removed"
+  exec 4<&-
+  run 4 "$SMR" get "$ch" a
+  kill -TERM "$pid"
+  st=0
+  wait "$pid" || st=$?
+  [[ $st == 0 ]] || fail "publish --watch exited $st"
+  exec 3<&-
+  # --force on a channel without a writer: the ordinary removal.
+  run 0 "$SMR" publish -q "$ch" "$d/in.tsv"
+  run 0 "$SMR" rm -f "$ch"
+  [[ ! -e $ch.smr ]] || fail "rm -f did not remove it"
+}
+
+# get --json (parsed: values, null for missing, odd bytes), -0, keys from
+# standard input (-), the placeholder and --missing; status 1 when a key
+# is missing, in every format.
+case_get_formats() {
+  need_python
+  printf 'a\t1\nb\ttwo words\nq"uo\\te\tv"\\x\ne\t\nbad\t\xff\xfe\n' >"$d/in.tsv"
+  run 0 "$SMR" publish -q "$ch" "$d/in.tsv"
+  run 1 "$SMR" get --json "$ch" a nosuch b 'q"uo\te' e bad
+  has "$d/err" "no key 'nosuch'"
+  mv "$d/out" "$d/get.json"
+  [[ $(wc -l <"$d/get.json") == 1 ]] || fail "get --json is not one line"
+  "$PY" - "$d/get.json" <<'EOF' || fail "get --json"
+import json, sys
+pairs = json.loads(open(sys.argv[1], "rb").read(),
+                   object_pairs_hook=lambda p: [list(kv) for kv in p])
+assert pairs == [["a", "1"], ["nosuch", None], ["b", "two words"],
+                 ['q"uo\\te', 'v"\\x'], ["e", ""], ["bad", "\u00ff\u00fe"]], pairs
+EOF
+  run 0 "$SMR" get --json "$ch" a
+  [[ $(cat "$d/out") == '{"a": "1"}' ]] || fail "get --json a: $(cat "$d/out")"
+  # -0: NUL after each value; the placeholder (empty) for a missing key.
+  run 1 "$SMR" get -0 "$ch" b nosuch a
+  printf 'two words\0\0001\0' | cmp -s - "$d/out" || fail "get -0: $(od -c "$d/out")"
+  run 0 "$SMR" get --null "$ch" a
+  printf '1\0' | cmp -s - "$d/out" || fail "get --null a: $(od -c "$d/out")"
+  # Lines with --missing; one key asked: no placeholder.
+  run 1 "$SMR" get --missing '<none>' "$ch" nosuch a
+  [[ $(cat "$d/out") == $'<none>\n1' ]] || fail "get --missing: $(cat "$d/out")"
+  run 1 "$SMR" get --missing '<none>' "$ch" nosuch
+  [[ ! -s $d/out ]] || fail "get of one missing key printed $(cat "$d/out")"
+  # Keys from standard input, one per line: a placeholder line even for a
+  # single key.
+  printf 'b\nnosuch\na\n' | run 1 "$SMR" get "$ch" -
+  [[ $(cat "$d/out") == $'two words\n\n1' ]] || fail "get - printed $(cat "$d/out")"
+  has "$d/err" "no key 'nosuch'"
+  printf 'nosuch\n' | run 1 "$SMR" get --missing '?' "$ch" -
+  [[ $(cat "$d/out") == '?' ]] || fail "get - one missing: $(cat "$d/out")"
+  printf 'a\nb' | run 0 "$SMR" get --json "$ch" -
+  [[ $(cat "$d/out") == '{"a": "1", "b": "two words"}' ]] ||
+    fail "get --json -: $(cat "$d/out")"
+  run 0 "$SMR" get --json "$ch" - </dev/null
+  [[ $(cat "$d/out") == '{}' ]] || fail "get --json - of no keys: $(cat "$d/out")"
+  run 4 "$SMR" get --json "$d/none" a
+  [[ ! -s $d/out ]] || fail "get --json of no channel printed $(cat "$d/out")"
+}
+
+# watch --json: NDJSON, one object per version, its size the payload's.
+case_watch_json() {
+  need_python
+  printf 'a\t1\nb\t2\n' >"$d/v1.tsv"
+  printf 'z\t26\n' >"$d/v2.tsv"
+  run 0 "$SMR" publish -q "$ch" "$d/v1.tsv"
+  mkfifo "$d/w"
+  "$SMR" watch --json --count 2 --timeout 60 "$ch" >"$d/w" 2>"$d/w.err" &
+  local wpid=$! l
+  bg+=("$wpid")
+  exec 3<"$d/w"
+  read -r -t 60 -u 3 l || fail "watch --json printed no first line"
+  printf '%s\n' "$l" >"$d/nd"
+  run 0 "$SMR" publish -q "$ch" "$d/v2.tsv"
+  read -r -t 60 -u 3 l || fail "watch --json did not see version 2"
+  printf '%s\n' "$l" >>"$d/nd"
+  ended "$wpid" 0 "watch --json --count 2"
+  clean "$d/w.err"
+  run 0 "$SMR" stat --json "$ch"
+  "$PY" - "$d/nd" "$d/out" <<'EOF' || fail "watch --json lines"
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+st = json.load(open(sys.argv[2]))
+objs = [json.loads(l) for l in lines]
+assert len(objs) == 2, objs
+assert objs[0]["version"] == 1 and objs[0]["keys"] == 2, objs
+assert objs[1] == {"version": 2, "size": st["size"], "keys": 1}, (objs, st)
+EOF
+}
+
+# publish --mode: the state and data files get exactly MODE (the umask does
+# not apply), the readers directory the matching write bits; the default
+# is 0600.  Options an existing channel ignores are named on stderr.
+case_publish_mode() {
+  printf 'a\t1\n' >"$d/in.tsv"
+  # mode_of CHANNEL WANT WANT_READERS: every state and data file has mode
+  # WANT, the readers directory WANT_READERS.
+  mode_of() {
+    local m f
+    for f in "$1.smr" "$1".smr-data-*; do
+      m=$(stat -c %a "$f")
+      [[ $m == "$2" ]] || fail "$f has mode $m, expected $2"
+    done
+    m=$(stat -c %a "$1.smr-readers")
+    [[ $m == "$3" ]] || fail "$1.smr-readers has mode $m, expected $3"
+  }
+  (umask 077 && "$SMR" publish -q --mode 0644 "$ch" "$d/in.tsv") ||
+    fail "publish --mode 0644"
+  mode_of "$ch" 644 1777
+  (umask 000 && "$SMR" publish -q "$d/def" "$d/in.tsv") || fail "publish"
+  mode_of "$d/def" 600 1700
+  # Creating with every option: applied, no warning.
+  run 0 "$SMR" publish -q --buffers 4 --readers 8 --mode 640 "$d/grp" "$d/in.tsv"
+  mode_of "$d/grp" 640 1770
+  [[ ! -s $d/err ]] || fail "publish --mode printed $(cat "$d/err")"
+  run 0 "$SMR" ls "$d"
+  grep -qE "^$d/grp +1 +[0-9]+ +0/8 " "$d/out" || fail "grp: $(cat "$d/out")"
+  # The existing channel keeps its settings; each ignored option warns,
+  # naming the channel's file; the publish itself succeeds.
+  run 0 "$SMR" publish --buffers 5 --readers 7 --mode 0600 "$ch" "$d/in.tsv"
+  has "$d/out" "version=2 "
+  has "$d/err" "warning: --buffers 5 ignored"
+  has "$d/err" "warning: --readers 7 ignored"
+  has "$d/err" "warning: --mode 0600 ignored"
+  has "$d/err" "exists with 3 buffers"
+  has "$d/err" "$ch.smr"
+  mode_of "$ch" 644 1777
+  # Options that match the channel: no warning.
+  run 0 "$SMR" publish -q --buffers 3 --readers 64 --mode 0644 "$ch" "$d/in.tsv"
+  [[ ! -s $d/err ]] || fail "matching options warned: $(cat "$d/err")"
+  # Another user (root only): the default keeps it out, 0644 lets it read.
+  if [[ $(id -u) == 0 ]] && id nobody >/dev/null 2>&1 &&
+    command -v setpriv >/dev/null; then
+    chmod 755 "$d"
+    # shellcheck disable=SC2317 # called through run
+    as_nobody() { setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups "$@"; }
+    run 4 as_nobody "$SMR" get "$d/def" a
+    has "$d/err" "Permission denied"
+    has "$d/err" "$d/def.smr"
+    run 0 as_nobody "$SMR" get "$ch" a
+    [[ $(cat "$d/out") == 1 ]] || fail "nobody read '$(cat "$d/out")'"
+  fi
+}
+
+# The bash completion: sourcing it registers _smr; subcommands, options
+# and channel names (in /dev/shm and under a path) complete.
+case_completion() {
+  command -v bash >/dev/null || fail "no bash"
+  local comp
+  comp=$(dirname "${BASH_SOURCE[0]}")/../cli/completion/smr.bash
+  [[ -r $comp ]] || fail "no completion script at $comp"
+  printf 'a\t1\n' >"$d/in.tsv"
+  run 0 "$SMR" publish -q "$ch" "$d/in.tsv"
+  local n=smr-tool-comp-$$ st=0
+  run 0 "$SMR" publish -q "$n" "$d/in.tsv"
+  # shellcheck disable=SC2016
+  bash --norc --noprofile -c '
+    set -u
+    source "$1"
+    d=$2 n=$3
+    [[ $(complete -p smr) == "complete -F _smr smr" ]] ||
+      { echo "complete -p: $(complete -p smr)"; exit 1; }
+    # c WORD...: complete the last word; the candidates in $r.
+    c() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=(); _smr; r="${COMPREPLY[*]}"; }
+    t() { [[ $r == "$1" ]] || { echo "${COMP_WORDS[*]} -> $r, expected $1"; exit 1; }; }
+    c smr g; t get
+    c smr r; t rm
+    c smr get --j; t --json
+    c smr rm --f; t --force
+    c smr publish --mo; t --mode
+    c smr publish --mode 064; t "0640 0644"
+    c smr get "${n%?}"; t "$n"
+    c smr get "$d/c"; t "$d/ch"
+    c smr help wa; t watch
+  ' _ "$comp" "$d" "$n" || st=$?
+  "$SMR" rm "$n" || fail "rm $n"
+  [[ $st == 0 ]] || fail "completion"
 }
 
 "case_$CASE"

@@ -30,6 +30,20 @@
 #                           quotes, backslashes, control bytes, bad UTF-8
 #  test_tool_squat          a name taken by another user: publish exits 4
 #                           and its message names the file (root only)
+#  test_tool_ls             ls of a directory: each channel's version, size,
+#                           readers, writer; one it cannot inspect listed
+#                           with its error; --json parsed; nothing created;
+#                           /dev/shm by default
+#  test_tool_rm             rm; a missing channel (1); a live writer refused
+#                           (4) unless --force, a watcher then exits 4
+#  test_tool_get_formats    get --json (parsed; null, escapes), -0, keys from
+#                           stdin (-), the placeholder and --missing
+#  test_tool_watch_json     watch --json prints NDJSON, one object a version
+#  test_tool_publish_mode   publish --mode: exact file modes whatever the
+#                           umask, default 0600; warnings for --buffers,
+#                           --readers, --mode an existing channel ignores
+#  test_tool_completion     cli/completion/smr.bash: complete -p smr and
+#                           completions of commands, options, channels
 # The cases that need python3 (JSON, generated binary input) are skipped
 # without it.
 if(TARGET smr_tool)
@@ -39,7 +53,7 @@ if(TARGET smr_tool)
   endif()
   foreach(case basic roundtrip bad_input watch stat_full publish_watch bench
           progress help partial_write corrupt output_errors json_names
-          squat)
+          squat ls rm get_formats watch_json publish_mode completion)
     add_test(NAME test_tool_${case}
              COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_tool.sh
                      $<TARGET_FILE:smr_tool> ${case} "${SMR_PYTHON3}")
