@@ -34,7 +34,8 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT INT TERM
 case "$mode" in
 nm)
-  nm -D --defined-only "$lib" | awk '{print $NF}' >"$out"
+  # Versioned names (smr_x@@SMR_0.1): the name only.
+  nm -D --defined-only "$lib" | awk '{ sub(/@.*/, "", $NF); print $NF }' >"$out"
   pattern() { echo "^$1\$"; }
   ;;
 bindgen)
