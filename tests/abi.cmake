@@ -22,3 +22,12 @@ if(TARGET smr_shared AND SMR_ABI_NODE AND CMAKE_NM)
     DEPENDS smr_shared VERBATIM
     COMMENT "Writing tests/abi/symbols.txt from libsmr.so")
 endif()
+# spdx  every tracked source file carries "SPDX-License-Identifier: MIT"
+#       (tools/check_spdx.sh; skipped outside a git checkout).
+find_program(SMR_GIT git)
+if(SMR_GIT)
+  add_test(NAME spdx COMMAND sh ${PROJECT_SOURCE_DIR}/tools/check_spdx.sh
+                             ${PROJECT_SOURCE_DIR})
+  set_tests_properties(spdx PROPERTIES LABELS unit TIMEOUT 60
+                       SKIP_RETURN_CODE 77)
+endif()
