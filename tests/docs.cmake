@@ -29,6 +29,6 @@ add_test(NAME doc_man_coverage
 add_test(NAME doc_man_render
          COMMAND ${CMAKE_CURRENT_LIST_DIR}/man_pages.sh render
                  ${PROJECT_SOURCE_DIR})
-set_tests_properties(doc_man_coverage doc_man_render PROPERTIES TIMEOUT 120
+set_tests_properties(doc_man_coverage doc_man_render PROPERTIES TIMEOUT 300
                      LABELS unit)
 set_tests_properties(doc_man_render PROPERTIES SKIP_RETURN_CODE 77)
