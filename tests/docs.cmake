@@ -20,7 +20,7 @@ if(Python3_Interpreter_FOUND)
                    --out ${CMAKE_CURRENT_BINARY_DIR}/snippets
                    --cc ${CMAKE_C_COMPILER}
                    --lib $<TARGET_FILE:smr_static>
-                   --cflags "${SMR_SNIPPET_FLAGS}")
+                   "--cflags=${SMR_SNIPPET_FLAGS}")
   set_tests_properties(doc_snippets PROPERTIES TIMEOUT 300 LABELS unit)
 endif()
 add_test(NAME doc_man_coverage

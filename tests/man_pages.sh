@@ -65,14 +65,14 @@ coverage)
       [ "$(wc -l <"$f")" -eq 1 ] || err "$(basename "$f"): a link has one line"
     fi
   done
-  echo "$n functions checked against $(ls "$dir"/*.3 | wc -l) pages"
+  echo "$n functions checked against the pages in $dir"
   ;;
 render)
   export LC_ALL=C MANWIDTH=80 MAN_DISABLE_SECCOMP=1
   if command -v man >/dev/null && man --version >/dev/null 2>&1; then
-    tool=man
+    tool="man"
   elif command -v groff >/dev/null; then
-    tool=groff
+    tool="groff"
   else
     echo "neither man nor groff installed: render check skipped"
     exit 77

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 static uint64_t used;
-static void fill(void *buf, uint64_t n) { memset(buf, 'x', n); }
+static void fill(void *buf, uint64_t n) {
+  memset(buf, 'x', n);
+}
 static void use(const void *data, uint64_t size) {
   used += size;
   (void)data;

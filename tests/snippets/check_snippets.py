@@ -18,7 +18,7 @@ A block without a marker, a marker without a harness, or a harness whose
 snippet is gone is an error, so snippets cannot be added or removed
 untested.
 
-usage: check_snippets.py --src DIR --out DIR --cc CC [--lib LIB] [--cflags F]
+usage: check_snippets.py --src DIR --out DIR --cc CC [--lib LIB] [--cflags=F]
 """
 import argparse
 import os

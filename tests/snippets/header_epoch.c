@@ -7,8 +7,12 @@ struct node {
   int value;
 };
 static _Atomic(struct node *) head;
-static void use(const struct node *p) { (void)p; }
-static void free_old(struct smr_retired *n) { free(n); }
+static void use(const struct node *p) {
+  (void)p;
+}
+static void free_old(struct smr_retired *n) {
+  free(n);
+}
 
 void example(smr_domain *d, struct node *new);
 void example(smr_domain *d, struct node *new) {

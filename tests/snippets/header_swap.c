@@ -2,7 +2,9 @@
 #include <smr.h>
 
 struct table;
-static void table_free(void *value, void *ctx) { (void)value, (void)ctx; }
+static void table_free(void *value, void *ctx) {
+  (void)value, (void)ctx;
+}
 static void lookup(const struct table *t, const char *key) {
   (void)t, (void)key;
 }

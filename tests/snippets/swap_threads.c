@@ -28,8 +28,12 @@ static void table_put(struct table *t, const char *k, const char *v) {
 static const char *table_get(const struct table *t, const char *k) {
   return strcmp(t->key, k) == 0 ? t->value : NULL;
 }
-static const char *next_key(void) { return "key"; }
-static void handle(const char *v) { (void)v; }
+static const char *next_key(void) {
+  return "key";
+}
+static void handle(const char *v) {
+  (void)v;
+}
 
 #include SMR_SNIPPET
 
