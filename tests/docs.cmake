@@ -7,6 +7,9 @@
 #                 has a page docs/man3/<name>.3 (tests/man_pages.sh)
 #  doc_man_render every page renders without a warning (skipped, 77, when
 #                 neither man nor groff is installed)
+#  doc_man_synopsis  every header prototype appears, exactly, in its page's
+#                 SYNOPSIS; every page has the usual sections
+#                 (tests/man_synopsis.py; skipped like doc_man_render)
 find_package(Python3 COMPONENTS Interpreter)
 if(Python3_Interpreter_FOUND)
   set(SMR_SNIPPET_FLAGS "")
@@ -22,6 +25,11 @@ if(Python3_Interpreter_FOUND)
                    --lib $<TARGET_FILE:smr_static>
                    "--cflags=${SMR_SNIPPET_FLAGS}")
   set_tests_properties(doc_snippets PROPERTIES TIMEOUT 300 LABELS unit)
+  add_test(NAME doc_man_synopsis
+           COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/man_synopsis.py
+                   ${PROJECT_SOURCE_DIR})
+  set_tests_properties(doc_man_synopsis PROPERTIES TIMEOUT 300 LABELS unit
+                       SKIP_RETURN_CODE 77)
 endif()
 add_test(NAME doc_man_coverage
          COMMAND ${CMAKE_CURRENT_LIST_DIR}/man_pages.sh coverage
