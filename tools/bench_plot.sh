@@ -29,7 +29,95 @@
 #                                  reader_cpu_ns_per_lookup; summary lines
 #                                  and median_* fields when present)
 # Prints the files written.  Only awk and gnuplot are needed.
+#
+# usage: tools/bench_plot.sh --recorded [OUTDIR]
+#   Charts of figures recorded by hand in docs/BENCHMARKS.md (benchmarks
+#   that write no JSON lines), from the data files in docs/data/ (each says
+#   where its figures come from), as SVG:
+#   channel_read.svg     section 6: ns per read, reader process vs swap cell
+#                        (ranges over the invocations)
+#   channel_publish.svg  section 6: 64 MiB publish / memcpy per invocation,
+#                        no reader and one idle reader, 1.5x target
+#   channel_scale.svg    section 6: reads/s with 1 and 2 reader processes
+#   table_lookup.svg     section 7: ns per lookup, smr_table vs in-process
+#                        hash table vs tinycdb
 set -eu
+
+if [ "${1:-}" = --recorded ]; then
+  data=$(dirname "$0")/../docs/data
+  outdir=${2:-docs/img}
+  if ! command -v gnuplot >/dev/null 2>&1; then
+    echo "bench_plot.sh: gnuplot not found (Debian: apt-get install" \
+      "gnuplot-nox)" >&2
+    exit 2
+  fi
+  mkdir -p "$outdir"
+  svg="svg noenhanced size 760,420 dynamic font 'sans,12'"
+  gnuplot <<EOF_GP
+set terminal $svg
+set datafile separator '\t'
+set style fill solid 0.8 border -1
+set grid ytics
+set key top left
+
+set output '$outdir/channel_read.svg'
+set title 'Read: guard, touch, release (64 B payload; bar = range over invocations)'
+set ylabel 'ns per read'
+set yrange [0:2]
+set xrange [-0.6:1.6]
+set xtics ('' 0)
+set bmargin 4
+set label 1 'channel / swap cell in the same runs: 1.01-1.60x (target <= 2x)' at graph 0.02, graph 0.93
+plot '$data/channel_read.dat' using 0:((\$2+\$3)/2):(0.3):((\$3-\$2)/2):xtic(1) \
+       with boxxyerror lc rgb '#4a7fb5' notitle, \
+     '' using 0:(\$3):(sprintf('%.2f-%.2f ns', \$2, \$3)) with labels offset 0,1 notitle
+unset label 1; unset bmargin
+
+set output '$outdir/channel_publish.svg'
+set title 'Publish 64 MiB (checksum on) / memcpy of 64 MiB, per invocation'
+set ylabel 'x memcpy'
+set xlabel 'invocation'
+set yrange [0:2]
+set autoscale x
+set xtics auto
+set style data histograms
+set style histogram clustered gap 1
+set boxwidth 0.9
+set arrow 2 from graph 0, first 1.5 to graph 1, first 1.5 nohead dashtype 2 lc rgb '#aa0000'
+set label 2 'target <= 1.5x' at graph 0.01, first 1.56 tc rgb '#aa0000'
+set key top right
+plot '$data/channel_publish.dat' using 2:xtic(1) title 'no reader' lc rgb '#4a7fb5', \
+     '' using 3 title 'one idle reader process' lc rgb '#e08a2c'
+unset arrow 2; unset label 2; unset xlabel; set key top left
+
+set output '$outdir/channel_scale.svg'
+set title 'Reader processes reading flat out (1 s each)'
+set ylabel 'G reads/s, all readers'
+set xlabel 'reader processes'
+set yrange [0:2.2]
+set style histogram clustered gap 2
+set arrow 3 from graph 0, first 1.584 to graph 1, first 1.584 nohead dashtype 2 lc rgb '#aa0000'
+set label 3 'target: 2 processes >= 1.8x one' at graph 0.01, first 1.64 tc rgb '#aa0000'
+plot '$data/channel_scale.dat' using 2:xtic(1) notitle lc rgb '#4a7fb5', \
+     '' using (\$0):2:(sprintf('%.2f', \$2)) with labels offset 0,1 notitle
+unset arrow 3; unset label 3; unset xlabel
+
+set output '$outdir/table_lookup.svg'
+set title 'Lookup in a 1,000,000-entry table from a reader process (median of 7 runs)'
+set ylabel 'ns per lookup'
+set yrange [0:480]
+set key top left
+set style histogram clustered gap 1
+plot '$data/table_lookup.dat' using 2:xtic(1) title 'smr_table (in the writer''s pages)' lc rgb '#4a7fb5', \
+     '' using 3 title 'smr_table + channel read/release per lookup' lc rgb '#8fb3d9', \
+     '' using 4 title 'in-process hash table' lc rgb '#e08a2c', \
+     '' using 5 title 'tinycdb' lc rgb '#777777'
+EOF_GP
+  for f in channel_read channel_publish channel_scale table_lookup; do
+    echo "$outdir/$f.svg"
+  done
+  exit 0
+fi
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
   sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2

@@ -9,10 +9,11 @@
  *
  *   // each reader process (one handle per thread)
  *   smr_channel_reader *r;  smr_channel_reader_open("routes", 0, &r);
- *   smr_channel_guard g;
- *   if (smr_channel_read(r, &g) == 0) { use(g.data, g.size);
- * smr_channel_release(r, &g); } smr_channel_wait(r, g.version, 1000000000); //
- * block for the next one
+ *   smr_channel_guard g;  uint64_t seen = 0;          // 0: none read yet
+ *   if (smr_channel_read(r, &g) == 0) {
+ *     use(g.data, g.size);  seen = g.version;  smr_channel_release(r, &g);
+ *   }
+ *   smr_channel_wait(r, seen, 1000000000);             // block for a newer one
  *
  * A channel NAME is a set of files: NAME.smr (the state: header, current
  * version, one descriptor per buffer), NAME.smr-data-0 .. NAME.smr-data-(K-1)

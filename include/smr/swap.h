@@ -6,7 +6,7 @@
  *   smr_swap *cell;  smr_swap_create(table, table_free, NULL, &cell);
  *   smr_swap_reader *r;  smr_swap_reader_create(cell, &r);  // per thread
  *   smr_swap_guard g;                                         // readers
- *   const table *t = smr_swap_read(r, &g);
+ *   const struct table *t = smr_swap_read(r, &g);
  *   lookup(t, key);  smr_swap_guard_release(&g);
  *   smr_swap_store(cell, new_table);                        // the writer
  *
