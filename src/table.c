@@ -314,34 +314,32 @@ uint64_t smr_table_count(const smr_table *t) {
 /* smr_table_get on a lazily opened table: the same probe, but every
  * bucket and record it reads is checked first, and it gives up after
  * nbuckets buckets.  A bucket whose tag differs is skipped unread; one
- * whose tag matches must point inside the records (its 8-byte lengths);
- * only when its key length matches are the key and then the value checked
- * to lie inside the records, so a probe costs what a validated one does
- * plus a few compares. */
+ * whose tag matches must point inside the records (at 8 bytes of lengths:
+ * the offset, records and end are multiples of 8); when its key length is
+ * the key's, the key and value must lie inside the records before the key
+ * is compared.  A record marked replaced has a key length of 2^31 or more,
+ * so no key matches it (as in a validated lookup).  So a probe costs what
+ * a validated one does plus a few compares on bytes it reads anyway. */
 static int get_lazy(const smr_table *t, const void *key, size_t klen,
                     uint64_t h, smr_table_value *v) {
-  uint64_t tag = SMR__TABLE_TAG(h), i = h & t->mask;
-  for (uint64_t n = 0; n <= t->mask; n++, i = (i + 1) & t->mask) {
+  uint64_t mask = t->mask, tag = SMR__TABLE_TAG(h), i = h & mask;
+  for (uint64_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
     uint64_t b = t->buckets[i];
     if (!b)
       return -ENOENT;
     if (SMR__TABLE_TAG(b) != tag)
       continue;
     uint64_t off = SMR__TABLE_BUCKET_OFF(b);
-    if (off < t->records || off > t->end - SMR__TABLE_REC_KEY)
+    if (off - t->records >= t->end - t->records) /* wraps if before */
       return -EBADMSG;
     const unsigned char *r = t->base + off;
-    uint32_t k = rd32(r + SMR__TABLE_REC_KLEN);
-    if ((k & ~SMR__TABLE_REPLACED) != klen)
-      continue;
-    uint64_t room = t->end - off - SMR__TABLE_REC_KEY;
-    if (klen > room)
-      return -EBADMSG;
-    if (klen && memcmp(r + SMR__TABLE_REC_KEY, key, klen) != 0)
+    if (rd32(r + SMR__TABLE_REC_KLEN) != klen)
       continue;
     uint32_t vl = rd32(r + SMR__TABLE_REC_VLEN);
-    if ((k & SMR__TABLE_REPLACED) || vl > room - klen)
-      return -EBADMSG; /* a bucket on a replaced record, a value past end */
+    if (klen + vl > t->end - off - SMR__TABLE_REC_KEY)
+      return -EBADMSG; /* both < 2^32: no overflow */
+    if (klen && memcmp(r + SMR__TABLE_REC_KEY, key, klen) != 0)
+      continue;
     v->data = r + SMR__TABLE_REC_KEY + klen;
     v->size = vl;
     return 0;
