@@ -232,6 +232,28 @@ static void odd_cursor(const struct view *w, uint64_t cursor) {
   }
 }
 
+/* Record-shaped probes: the first 8-aligned offset o >= from (within the
+ * first 4096 x 8 bytes) whose bytes after the first 8 make a key of the
+ * length the first 4 say (the record format in src/table_layout.h, the
+ * replaced bit dropped), at most maxk bytes, inside the table: o and *kl,
+ * or size when there is none left.  Looking all of them up looks up a
+ * record forged anywhere in the bytes. */
+static uint64_t forged_key(const unsigned char *base, uint64_t size,
+                           uint64_t from, uint32_t maxk, uint64_t *kl) {
+  for (uint64_t o = from;
+       o + SMR__TABLE_REC_KEY <= size && o < 4096 * SMR__TABLE_ALIGN;
+       o += SMR__TABLE_ALIGN) {
+    uint32_t k;
+    memcpy(&k, base + o + SMR__TABLE_REC_KLEN, sizeof k);
+    k &= ~SMR__TABLE_REPLACED;
+    if (k <= maxk && k <= size - o - SMR__TABLE_REC_KEY) {
+      *kl = k;
+      return o;
+    }
+  }
+  return size;
+}
+
 /* Every check on a table that opened (see the opening comment).  Returns
  * the entries in iteration order (*n of them; the caller frees). */
 static struct ent *check_table(const smr_table *t, const unsigned char *base,
@@ -323,19 +345,10 @@ static struct ent *check_table(const smr_table *t, const unsigned char *base,
     FAIL("smr_table_get: the empty key as NULL (%d) and as \"\" (%d) differ",
          r0, r1);
   probe(&w, "", 0);
-  /* Record-shaped probes: at every 8-aligned offset, the bytes after the
-   * first 8 as a key whose length is the first 4 (the record format in
-   * src/table_layout.h), so a record forged anywhere in the bytes is looked
-   * up. */
-  for (uint64_t o = 0;
-       o + SMR__TABLE_REC_KEY <= size && o < 4096 * SMR__TABLE_ALIGN;
-       o += SMR__TABLE_ALIGN) {
-    uint32_t kl;
-    memcpy(&kl, base + o + SMR__TABLE_REC_KLEN, sizeof kl);
-    kl &= ~SMR__TABLE_REPLACED;
-    if (kl <= 64 && kl <= size - o - SMR__TABLE_REC_KEY)
-      probe(&w, base + o + SMR__TABLE_REC_KEY, kl);
-  }
+  /* Record-shaped probes (forged_key). */
+  for (uint64_t o = 0, kl; (o = forged_key(base, size, o, 64, &kl)) < size;
+       o += SMR__TABLE_ALIGN)
+    probe(&w, base + o + SMR__TABLE_REC_KEY, kl);
   for (size_t s = 0; s < 16 && g_in_n; s++) {
     size_t off = (s * 131 + in_byte(s)) % g_in_n, len = in_byte(s + 3) % 25;
     if (len > g_in_n - off)
@@ -446,15 +459,9 @@ static void check_lazy(const unsigned char *base, uint64_t size,
     FAIL("lazy iteration (%d after %llu entries) differs from validated", rc,
          (unsigned long long)n);
   lazy_probe(&lz, full, base, size, NULL, 0);
-  for (uint64_t o = 0;
-       o + SMR__TABLE_REC_KEY <= size && o < 4096 * SMR__TABLE_ALIGN;
-       o += SMR__TABLE_ALIGN) {
-    uint32_t kl;
-    memcpy(&kl, base + o + SMR__TABLE_REC_KLEN, sizeof kl);
-    kl &= ~SMR__TABLE_REPLACED;
-    if (kl <= 256 && kl <= size - o - SMR__TABLE_REC_KEY)
-      lazy_probe(&lz, full, base, size, base + o + SMR__TABLE_REC_KEY, kl);
-  }
+  for (uint64_t o = 0, kl; (o = forged_key(base, size, o, 256, &kl)) < size;
+       o += SMR__TABLE_ALIGN)
+    lazy_probe(&lz, full, base, size, base + o + SMR__TABLE_REC_KEY, kl);
   for (size_t s = 0; s < 16 && g_in_n; s++) {
     size_t off = (s * 131 + in_byte(s)) % g_in_n, len = in_byte(s + 3) % 25;
     if (len > g_in_n - off)

@@ -240,14 +240,20 @@ static int open_header(smr_table *v, const void *bytes, uint64_t size) {
   return 0;
 }
 
-int smr_table_open(smr_table *t, const void *bytes, uint64_t size) {
+/* smr_table_open (lazy: smr_table_open_lazy, the header only). */
+static int open_table(smr_table *t, const void *bytes, uint64_t size,
+                      bool lazy) {
   if (!t || !bytes || (uintptr_t)bytes % SMR__TABLE_ALIGN)
     return -EINVAL;
   memset(t, 0, sizeof *t);
   smr_table v;
   int r = open_header(&v, bytes, size);
-  if (r < 0)
+  if (r < 0 || lazy) {
+    v.lazy = true;
+    if (r == 0)
+      *t = v;
     return r;
+  }
   /* One bit per 8 bytes of records: which offsets start a live record
    * (so that the buckets reference each live record exactly once, and
    * iteration and lookup see the same entries). */
@@ -263,17 +269,12 @@ int smr_table_open(smr_table *t, const void *bytes, uint64_t size) {
   return 0;
 }
 
+int smr_table_open(smr_table *t, const void *bytes, uint64_t size) {
+  return open_table(t, bytes, size, false);
+}
+
 int smr_table_open_lazy(smr_table *t, const void *bytes, uint64_t size) {
-  if (!t || !bytes || (uintptr_t)bytes % SMR__TABLE_ALIGN)
-    return -EINVAL;
-  memset(t, 0, sizeof *t);
-  smr_table v;
-  int r = open_header(&v, bytes, size);
-  if (r < 0)
-    return r;
-  v.lazy = true;
-  *t = v;
-  return 0;
+  return open_table(t, bytes, size, true);
 }
 
 static int check_table(const smr_table *tv, uint64_t *starts) {

@@ -109,6 +109,9 @@ static void test_round_trips(void) {
     smr_table t;
     CHECK_EQ(smr_table_open(&t, buf, size), 0);
     check_all(&t, sizes[s]);
+    /* The lazy open gives exactly the validated answers. */
+    CHECK_EQ(smr_table_open_lazy(&t, buf, size), 0);
+    check_all(&t, sizes[s]);
     free(buf);
   }
 }
@@ -248,6 +251,17 @@ static void exercise(const smr_table *t) {
   CHECK(n >= smr_table_count(t)); /* duplicates of a corrupt table */
 }
 
+/* buf = good (size bytes) with the 8 bytes at off changed: kind k = 0 one
+ * bit flipped, 1 zero, 2 all ones, 3 random. */
+static void mutate_word(unsigned char *buf, const unsigned char *good,
+                        uint64_t size, uint64_t off, unsigned k) {
+  memcpy(buf, good, size);
+  uint64_t w;
+  memcpy(&w, buf + off, 8);
+  uint64_t vals[] = {w ^ (1ull << (rnd() % 64)), 0, ~0ull, rnd()};
+  memcpy(buf + off, &vals[k], 8);
+}
+
 /* Flip bits and overwrite words all over a valid table; each mutant must
  * be refused or behave. */
 static void test_corrupt(void) {
@@ -257,11 +271,7 @@ static void test_corrupt(void) {
   unsigned opened = 0, refused = 0;
   for (uint64_t off = 0; off + 8 <= size; off += 4) {
     for (unsigned k = 0; k < 4; k++) {
-      memcpy(buf, good, size);
-      uint64_t w;
-      memcpy(&w, buf + off, 8);
-      uint64_t vals[] = {w ^ (1ull << (rnd() % 64)), 0, ~0ull, rnd()};
-      memcpy(buf + off, &vals[k], 8);
+      mutate_word(buf, good, size, off, k);
       smr_table t;
       int r = smr_table_open(&t, buf, size);
       CHECK(r == 0 || r == -EBADMSG);
@@ -343,17 +353,28 @@ static uint64_t exercise_lazy(const smr_table *t, const unsigned char *buf,
   return n;
 }
 
-/* Every valid table: the lazy open gives exactly the validated answers. */
-static void test_lazy_round_trips(void) {
-  uint64_t sizes[] = {0, 1, 2, 3, 7, 100, 4096, 100000};
-  for (unsigned s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
-    uint64_t size;
-    unsigned char *buf = build(sizes[s], &size);
-    smr_table t;
-    CHECK_EQ(smr_table_open_lazy(&t, buf, size), 0);
-    check_all(&t, sizes[s]);
-    free(buf);
-  }
+/* A valid table of n keys (good), a buffer of exactly its size for its
+ * mutants (buf) and its header (h). */
+struct mutants {
+  unsigned char *good, *buf;
+  uint64_t size;
+  struct smr__table_header h;
+};
+
+static void mutants_new(struct mutants *m, uint64_t n) {
+  m->good = build(n, &m->size);
+  m->buf = xmalloc(m->size);
+  memcpy(&m->h, m->good, sizeof m->h);
+}
+
+static void mutants_free(struct mutants *m) {
+  free(m->buf);
+  free(m->good);
+}
+
+/* The lazy open's argument and header errors (the round trips above also
+ * open every valid table lazily). */
+static void test_lazy_args(void) {
   smr_table t;
   unsigned char hdr[SMR__TABLE_HEADER_SIZE + 8];
   uint64_t *aligned = (uint64_t *)(void *)hdr;
@@ -369,17 +390,14 @@ static void test_lazy_round_trips(void) {
  * verdict is smr_table_open's (a header it refuses, the lazy open
  * refuses), a table it accepts answers the same, and the rest behave. */
 static void test_lazy_corrupt(void) {
-  uint64_t size;
-  unsigned char *good = build(300, &size);
-  unsigned char *buf = xmalloc(size);
+  struct mutants m;
+  mutants_new(&m, 300);
+  unsigned char *good = m.good, *buf = m.buf;
+  uint64_t size = m.size;
   unsigned lazy_only = 0, bad_gets = 0;
   for (uint64_t off = 0; off + 8 <= size; off += 4) {
     for (unsigned k = 0; k < 4; k++) {
-      memcpy(buf, good, size);
-      uint64_t w;
-      memcpy(&w, buf + off, 8);
-      uint64_t vals[] = {w ^ (1ull << (rnd() % 64)), 0, ~0ull, rnd()};
-      memcpy(buf + off, &vals[k], 8);
+      mutate_word(buf, good, size, off, k);
       smr_table t, lz;
       int r = smr_table_open(&t, buf, size),
           rl = smr_table_open_lazy(&lz, buf, size);
@@ -410,8 +428,7 @@ static void test_lazy_corrupt(void) {
   }
   /* Truncations with the header's end moved back to them: records cut
    * anywhere, buckets pointing past the end. */
-  struct smr__table_header h;
-  memcpy(&h, good, sizeof h);
+  struct smr__table_header h = m.h;
   for (uint64_t n = h.records; n < size; n += 8) {
     unsigned char *cut = xmalloc(n);
     memcpy(cut, good, n);
@@ -424,27 +441,24 @@ static void test_lazy_corrupt(void) {
     exercise_lazy(&t, cut, n);
     free(cut);
   }
-  free(buf);
-  free(good);
+  mutants_free(&m);
 }
 
 /* Random bytes overwritten (1 to 16 per round, half of the rounds inside
  * the buckets), deterministic seed: every round opens lazily or not, and
  * behaves. */
 static void test_lazy_random(void) {
-  uint64_t size;
-  unsigned char *good = build(500, &size);
-  unsigned char *buf = xmalloc(size);
-  struct smr__table_header h;
-  memcpy(&h, good, sizeof h);
+  struct mutants m;
+  mutants_new(&m, 500);
+  unsigned char *good = m.good, *buf = m.buf;
+  uint64_t size = m.size, nb = m.h.nbuckets;
   unsigned opened = 0;
   for (unsigned round = 0; round < 3000; round++) {
     memcpy(buf, good, size);
     unsigned n = 1 + (unsigned)(rnd() % 16);
     for (unsigned j = 0; j < n; j++) {
-      uint64_t at = round % 2 ? SMR__TABLE_HEADER_SIZE +
-                                    rnd() % (h.records - SMR__TABLE_HEADER_SIZE)
-                              : rnd() % size;
+      uint64_t at =
+          round % 2 ? SMR__TABLE_HEADER_SIZE + rnd() % (nb * 8) : rnd() % size;
       buf[at] = (unsigned char)rnd();
     }
     smr_table t;
@@ -456,20 +470,17 @@ static void test_lazy_random(void) {
     }
   }
   CHECK(opened > 1000);
-  free(buf);
-  free(good);
+  mutants_free(&m);
 }
 
 /* Forged tables whose probes would never end under the validated loop:
  * every bucket in use (no empty one), all pointing at one record, or at
  * offsets outside the records; records whose lengths run past the end. */
 static void test_lazy_forged(void) {
-  uint64_t size;
-  unsigned char *good = build(100, &size);
-  unsigned char *buf = xmalloc(size);
-  struct smr__table_header h;
-  memcpy(&h, good, sizeof h);
-  uint64_t nb = h.nbuckets, *bk = xmalloc(nb * 8), first = 0;
+  struct mutants m;
+  mutants_new(&m, 100);
+  unsigned char *good = m.good, *buf = m.buf;
+  uint64_t size = m.size, nb = m.h.nbuckets, *bk = xmalloc(nb * 8), first = 0;
   memcpy(bk, good + SMR__TABLE_HEADER_SIZE, nb * 8);
   for (uint64_t i = 0; i < nb && !first; i++)
     first = bk[i];
@@ -535,8 +546,7 @@ static void test_lazy_forged(void) {
   CHECK_EQ(smr_table_open_lazy(&t, buf, size), 0);
   CHECK_EQ(smr_table_get(&t, buf + off + 8, klen, &v), -EBADMSG);
   free(bk);
-  free(buf);
-  free(good);
+  mutants_free(&m);
 }
 
 int main(int argc, char **argv) {
@@ -552,7 +562,7 @@ int main(int argc, char **argv) {
   test_duplicates();
   test_builder_errors();
   test_corrupt();
-  test_lazy_round_trips();
+  test_lazy_args();
   test_lazy_corrupt();
   test_lazy_random();
   test_lazy_forged();
