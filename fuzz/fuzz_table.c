@@ -346,7 +346,7 @@ static struct ent *check_table(const smr_table *t, const unsigned char *base,
          r0, r1);
   probe(&w, "", 0);
   /* Record-shaped probes (forged_key). */
-  for (uint64_t o = 0, kl; (o = forged_key(base, size, o, 64, &kl)) < size;
+  for (uint64_t o = 0, kl = 0; (o = forged_key(base, size, o, 64, &kl)) < size;
        o += SMR__TABLE_ALIGN)
     probe(&w, base + o + SMR__TABLE_REC_KEY, kl);
   for (size_t s = 0; s < 16 && g_in_n; s++) {
@@ -459,7 +459,7 @@ static void check_lazy(const unsigned char *base, uint64_t size,
     FAIL("lazy iteration (%d after %llu entries) differs from validated", rc,
          (unsigned long long)n);
   lazy_probe(&lz, full, base, size, NULL, 0);
-  for (uint64_t o = 0, kl; (o = forged_key(base, size, o, 256, &kl)) < size;
+  for (uint64_t o = 0, kl = 0; (o = forged_key(base, size, o, 256, &kl)) < size;
        o += SMR__TABLE_ALIGN)
     lazy_probe(&lz, full, base, size, base + o + SMR__TABLE_REC_KEY, kl);
   for (size_t s = 0; s < 16 && g_in_n; s++) {
