@@ -323,9 +323,10 @@ uint64_t smr_table_count(const smr_table *t) {
  * a validated one does plus a few compares on bytes it reads anyway. */
 static int get_lazy(const smr_table *t, const void *key, size_t klen,
                     uint64_t h, smr_table_value *v) {
-  uint64_t mask = t->mask, tag = SMR__TABLE_TAG(h), i = h & mask;
-  for (uint64_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
+  uint64_t mask = t->mask, tag = SMR__TABLE_TAG(h), home = h & mask, i = home;
+  do {
     uint64_t b = t->buckets[i];
+    i = (i + 1) & mask;
     if (!b)
       return -ENOENT;
     if (SMR__TABLE_TAG(b) != tag)
@@ -344,8 +345,8 @@ static int get_lazy(const smr_table *t, const void *key, size_t klen,
     v->data = r + SMR__TABLE_REC_KEY + klen;
     v->size = vl;
     return 0;
-  }
-  return -EBADMSG; /* no empty bucket: a validated table always has one */
+  } while (i != home); /* each bucket once */
+  return -EBADMSG;     /* no empty bucket: a validated table always has one */
 }
 
 int smr_table_get(const smr_table *t, const void *key, size_t klen,

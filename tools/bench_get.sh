@@ -12,7 +12,8 @@
 # run is timed by /usr/bin/time -f '%e %M' (wall seconds at 10 ms
 # resolution, peak RSS in KiB) and by the shell's $EPOCHREALTIME around the
 # command (microseconds, fork and exec included, the same for both).
-# Prints medians (and min-max of the microsecond times).
+# Prints medians (and min-max of the microsecond times); the last line times
+# `true`, the floor that every process start pays.
 # Environment: SMR (default build/cli/smr; several binaries separated by
 # spaces are measured in turn, e.g. an older build for comparison), CDB
 # (default cdb).  Needs: tinycdb (the cdb command), time (/usr/bin/time).
@@ -87,14 +88,16 @@ for ((r = 0; r < reps; r++)); do
     run "smr$i-miss" "${smrs[$i]}" get "$d/ch$i" "$miss"
     run "cdb-miss" "$cdb" -q "$d/db.cdb" "$miss"
   done
+  run floor true
 done
 for i in "${!smrs[@]}"; do
   names+=("smr$i-hit" "smr$i-miss")
 done
-names+=(cdb-hit cdb-miss)
+names+=(cdb-hit cdb-miss floor)
 for n in "${names[@]}"; do
   case $n in
   cdb-*) label="cdb -q ${n#cdb-}" ;;
+  floor) label="true (the cost of starting one)" ;;
   *)
     i=${n#smr}
     i=${i%%-*}
