@@ -376,13 +376,12 @@ static void mutants_free(struct mutants *m) {
  * open every valid table lazily). */
 static void test_lazy_args(void) {
   smr_table t;
-  unsigned char hdr[SMR__TABLE_HEADER_SIZE + 8];
-  uint64_t *aligned = (uint64_t *)(void *)hdr;
-  CHECK_EQ(smr_table_open_lazy(NULL, aligned, sizeof hdr), -EINVAL);
-  CHECK_EQ(smr_table_open_lazy(&t, NULL, sizeof hdr), -EINVAL);
-  CHECK_EQ(smr_table_open_lazy(&t, hdr + 1, sizeof hdr - 1), -EINVAL);
-  memset(hdr, 0, sizeof hdr);
-  CHECK_EQ(smr_table_open_lazy(&t, aligned, sizeof hdr), -EBADMSG);
+  uint64_t aligned[(SMR__TABLE_HEADER_SIZE + 8) / 8] = {0}; /* all zero */
+  const unsigned char *hdr = (const unsigned char *)aligned;
+  CHECK_EQ(smr_table_open_lazy(NULL, aligned, sizeof aligned), -EINVAL);
+  CHECK_EQ(smr_table_open_lazy(&t, NULL, sizeof aligned), -EINVAL);
+  CHECK_EQ(smr_table_open_lazy(&t, hdr + 1, sizeof aligned - 1), -EINVAL);
+  CHECK_EQ(smr_table_open_lazy(&t, aligned, sizeof aligned), -EBADMSG);
   CHECK_EQ(smr_table_open_lazy(&t, aligned, 0), -EBADMSG);
 }
 
