@@ -32,6 +32,11 @@
  *                   guard, smr_table_open once (the validation is timed and
  *                   reported apart), then looks up with smr_table_get while
  *                   it holds the guard.
+ *   smr_table_lazy  [bench_loop_table] the same loop on the same bytes
+ *                   opened with smr_table_open_lazy (header only; each
+ *                   lookup checks the buckets and records it reads): the
+ *                   cost of those checks, validated vs lazy measured
+ *                   alternately in every run ("table x" of this row).
  *   smr_table_read  [bench_loop_table_read] the same plus smr_channel_read and
  *                   smr_channel_release around every --read-batch lookups
  *                   (default 1: a fresh guard per lookup, as a reader that
@@ -67,7 +72,7 @@
  *
  *   bench_table [--entries N] [--iters L] [--runs R] [--miss-pct P]
  *               [--seq-keys] [--no-chain] [--read-batch B] [--pin]
- *               [--inproc] [--only table,read,hash,cdb] [--smoke]
+ *               [--inproc] [--only table,lazy,read,hash,cdb] [--smoke]
  *
  * --inproc runs the loops in this process (the reader handle beside the
  * idle writer), for callgrind:
@@ -109,10 +114,11 @@
 #define SMOKE_ENTRIES   10000ull
 #define MAX_RUNS        1000
 
-enum { L_TABLE, L_TABLE_READ, L_HASH, L_CDB, NLOOPS };
-static const char *const loop_name[NLOOPS] = {"smr_table", "smr_table_read",
-                                              "hash", "tinycdb"};
-static const char *const loop_opt[NLOOPS] = {"table", "read", "hash", "cdb"};
+enum { L_TABLE, L_TABLE_LAZY, L_TABLE_READ, L_HASH, L_CDB, NLOOPS };
+static const char *const loop_name[NLOOPS] = {
+    "smr_table", "smr_table_lazy", "smr_table_read", "hash", "tinycdb"};
+static const char *const loop_opt[NLOOPS] = {"table", "lazy", "read", "hash",
+                                             "cdb"};
 
 enum { W_HIT, W_MISS, W_CHAIN, NWORK };
 
@@ -483,7 +489,7 @@ uint64_t bench_loop_cdb(struct cdb *c, const unsigned char *q, uint64_t n,
 /* ---- the reader side ----------------------------------------------------- */
 
 struct setup {
-  double publish_ms, open_ms, hash_ms, cdb_ms;
+  double publish_ms, open_ms, open_lazy_ms, hash_ms, cdb_ms;
   uint64_t table_bytes, hash_bytes, cdb_bytes;
   int cpu;
 };
@@ -584,17 +590,18 @@ static volatile uint64_t zero_mask;
 
 static uint64_t run_loop(int l, const struct stream *s, uint64_t n,
                          smr_channel_reader *r, const smr_table *t,
-                         const void *base, const struct htab *h,
-                         struct cdb *c) {
+                         const smr_table *tl, const void *base,
+                         const struct htab *h, struct cdb *c) {
   uint64_t acc = 0, zero = zero_mask;
   smr_channel_guard g;
   switch (l) {
   case L_TABLE:
+  case L_TABLE_LAZY:
     /* The guard is held across the loop; taken and dropped untimed. */
     CHECK(smr_channel_read(r, &g));
     if (g.data != base)
       fail("the channel's payload moved");
-    acc = bench_loop_table(t, s->q, n, s->chained, zero);
+    acc = bench_loop_table(l == L_TABLE ? t : tl, s->q, n, s->chained, zero);
     smr_channel_release(r, &g);
     break;
   case L_TABLE_READ:
@@ -625,6 +632,10 @@ static void reader_side(int out) {
   int64_t t0 = bench_now_ns();
   CHECK(smr_table_open(&t, g.data, g.size));
   setup.open_ms = ms_since(t0);
+  smr_table tl;
+  t0 = bench_now_ns();
+  CHECK(smr_table_open_lazy(&tl, g.data, g.size));
+  setup.open_lazy_ms = ms_since(t0);
   if (smr_table_count(&t) != cfg.entries)
     fail("smr_table_count %llu, expected %llu",
          (unsigned long long)smr_table_count(&t),
@@ -645,6 +656,8 @@ static void reader_side(int out) {
 
   CHECK(smr_channel_read(r, &g));
   verify_all(&t, cfg.want[L_HASH] ? &h : NULL, cfg.want[L_CDB] ? &c : NULL);
+  if (cfg.want[L_TABLE_LAZY])
+    verify_all(&tl, NULL, NULL);
   smr_channel_release(r, &g);
 
   const struct bench_opts *o = &cfg.o;
@@ -656,14 +669,15 @@ static void reader_side(int out) {
         run_loop(l, &work[w],
                  (uint64_t)o->warmup < work[w].n ? (uint64_t)o->warmup
                                                  : work[w].n,
-                 r, &t, base, &h, &c);
+                 r, &t, &tl, base, &h, &c);
     for (int k = 0; k < o->runs; k++) {
       for (int j = 0; j < NLOOPS; j++) {
         int l = (j + k) % NLOOPS; /* rotate the order */
         if (!cfg.want[l])
           continue;
         int64_t s0 = bench_now_ns();
-        uint64_t acc = run_loop(l, &work[w], work[w].n, r, &t, base, &h, &c);
+        uint64_t acc =
+            run_loop(l, &work[w], work[w].n, r, &t, &tl, base, &h, &c);
         int64_t s1 = bench_now_ns();
         check_acc(l, &work[w], acc);
         bench_sink = acc;
@@ -717,13 +731,14 @@ static void report(void) {
   const char *keys = cfg.seq_keys ? "seq" : "random";
   printf("{\"bench\":\"table_setup\",\"entries\":%llu,\"keys\":\"%s\","
          "\"kv_bytes\":%llu,\"table_bytes\":%llu,\"build_publish_ms\":%.1f,"
-         "\"open_ms\":%.1f,\"hash_bytes\":%llu,\"hash_build_ms\":%.1f,"
+         "\"open_ms\":%.1f,\"open_lazy_ms\":%.4f,\"hash_bytes\":%llu,\"hash_"
+         "build_ms\":%.1f,"
          "\"cdb_bytes\":%llu,\"cdb_build_ms\":%.1f,\"reader\":\"%s\","
          "\"cpu\":%d}\n",
          (unsigned long long)cfg.entries, keys, (unsigned long long)kv_bytes,
          (unsigned long long)setup.table_bytes, setup.publish_ms, setup.open_ms,
-         (unsigned long long)setup.hash_bytes, setup.hash_ms,
-         (unsigned long long)setup.cdb_bytes, setup.cdb_ms,
+         setup.open_lazy_ms, (unsigned long long)setup.hash_bytes,
+         setup.hash_ms, (unsigned long long)setup.cdb_bytes, setup.cdb_ms,
          cfg.inproc ? "same_process" : "reader_process", setup.cpu);
   struct bench_stats st[NWORK][NLOOPS], ratio[NWORK][NLOOPS];
   for (int w = 0; w < NWORK; w++) {
@@ -782,9 +797,9 @@ static void report(void) {
          cfg.inproc ? "the writer's process" : "a reader process",
          setup.cpu >= 0 ? " (pinned)" : "");
   printf("setup: table %.1f MiB built in place and published in %.1f ms, "
-         "smr_table_open (validation) %.1f ms",
-         (double)setup.table_bytes / 1048576.0, setup.publish_ms,
-         setup.open_ms);
+         "smr_table_open (validation) %.1f ms, smr_table_open_lazy %.4f ms",
+         (double)setup.table_bytes / 1048576.0, setup.publish_ms, setup.open_ms,
+         setup.open_lazy_ms);
   if (cfg.want[L_HASH])
     printf("; hash %.1f MiB built in %.1f ms", setup.hash_bytes / 1048576.0,
            setup.hash_ms);
@@ -844,7 +859,7 @@ static void usage_extra(void) {
           "  --pin         pin the reader process to the first allowed CPU\n"
           "  --inproc      run the loops in this process (no fork; for "
           "callgrind)\n"
-          "  --only LIST   loops, comma-separated: table,read,hash,cdb "
+          "  --only LIST   loops, comma-separated: table,lazy,read,hash,cdb "
           "(default: all)\n"
           "--iters counts the lookups of one run of one loop.\n");
 }

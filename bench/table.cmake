@@ -6,7 +6,8 @@
 #   bench_table [--entries N] [--iters L] [--runs R] [--miss-pct P]
 #               [--seq-keys] [--no-chain] [--smoke] ...          (--help)
 #   (workloads: hit, 10% miss, chained; loops: smr_table from a reader
-#   process, the same with smr_channel_read per lookup, hash, tinycdb)
+#   process, the same table opened lazily (smr_table_open_lazy), the same
+#   with smr_channel_read per lookup, hash, tinycdb)
 #   cmake --build <dir> --target bench_table_smoke   (part of bench_smoke)
 #
 # Needs tinycdb (Debian: libcdb-dev, cdb.h and libcdb) and xxhash.h (the

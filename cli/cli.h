@@ -132,6 +132,7 @@ struct table_read {
   bool held; /* g pins a version */
   struct table_cache tc;
   const smr_table *t;
+  int sum; /* open_table_lazy: 0 unchecked, 1 checksum ok, < 0 mismatch */
 };
 
 /* The step of table_read that failed. */
@@ -163,5 +164,23 @@ int table_read_error(const char *ch, struct table_read *tr, int e,
 /* table_read with SMR_CHANNEL_VERIFY and its messages: XS_OK with tr's
  * guard held (table_close ends it), else table_read_error's status. */
 int open_table(const char *ch, struct table_read *tr);
+
+/* For a few lookups (smr get): open_table with smr_table_open_lazy, so
+ * the table costs O(1) to open.  verify: the payload's checksum is checked
+ * before any lookup (O(size), every page touched; a flipped bit anywhere
+ * prints nothing).  !verify (smr get --no-verify): checked only when in
+ * doubt, a header that is not a table's and in table_get, so opening
+ * touches only the pages it reads.  XS_OK, or the status with the message
+ * printed (tr closed). */
+int open_table_lazy(const char *ch, bool verify, struct table_read *tr);
+
+/* Look key up in a table from open_table_lazy: 0 and *v (the record's bytes
+ * bounds-checked; unless verified at open, its checksum not: a flipped bit
+ * in a value goes unnoticed); -ENOENT (a miss, in a payload whose checksum
+ * matches: the first miss verifies the whole payload, O(size)); or, the message
+ * printed, XS_CHANNEL (checksum mismatch) or XS_NOTABLE (a corrupt probe in
+ * a payload whose checksum matches). */
+int table_get(const char *ch, struct table_read *tr, const void *key,
+              size_t klen, smr_table_value *v);
 
 #endif

@@ -3,6 +3,7 @@
  * or, for a single KEY -, from standard input.  The output is built under
  * the guard and printed after its release. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,6 +22,8 @@ static const char get_help[] =
     "is always key N's.  A single KEY - reads the keys from standard input,\n"
     "one per line.  Use -- before keys that start with '-'.  The payload's\n"
     "checksum is verified first: a corrupt one prints nothing (status 4).\n"
+    "The table itself is not validated as a whole: each lookup checks the\n"
+    "bytes it reads (a table whose structure is corrupt: status 5).\n"
     "\n"
     "Options:\n"
     "  --json          one JSON object mapping each key to its value, null\n"
@@ -28,6 +31,11 @@ static const char get_help[] =
     "                  \\u00XX, as in stat --json)\n"
     "  -0, --null      end each value with a NUL byte instead of \\n\n"
     "  --missing TEXT  the placeholder for a missing key (default: empty)\n"
+    "  --no-verify     skip the up-front checksum pass, for one-shot lookups\n"
+    "                  in big tables (cost and memory of the pages read, not\n"
+    "                  of the table): the checksum is then verified only for\n"
+    "                  a missing key or a corrupt table, so a flipped bit in\n"
+    "                  a found value is printed unnoticed\n"
     "  -h, --help      this help\n"
     "\n"
     "Exit status: 0 every key found; 1 a key missing, or nothing published;\n"
@@ -41,7 +49,7 @@ struct key {
 };
 
 struct get_opts {
-  bool json, nul, placeholder;
+  bool json, nul, placeholder, no_verify;
   const char *missing;
 };
 
@@ -108,17 +116,23 @@ static void put_value(FILE *f, const struct get_opts *o, size_t i,
   fputc(o->nul ? '\0' : '\n', f);
 }
 
-/* Look every key up in t, the output into mem, missing[i] for each key not
- * found. */
-static void lookup(const smr_table *t, const struct get_opts *o,
-                   const struct key *keys, size_t n, FILE *mem, bool *missing) {
+/* Look every key up in tr's table, the output into mem, missing[i] for each
+ * key not found: XS_OK, or table_get's status for a corrupt payload (the
+ * message printed, nothing to print). */
+static int lookup(const char *ch, struct table_read *tr,
+                  const struct get_opts *o, const struct key *keys, size_t n,
+                  FILE *mem, bool *missing) {
   for (size_t i = 0; i < n; i++) {
     smr_table_value v;
-    missing[i] = smr_table_get(t, keys[i].p, keys[i].n, &v) != 0;
+    int e = table_get(ch, tr, keys[i].p, keys[i].n, &v);
+    if (e != 0 && e != -ENOENT)
+      return e;
+    missing[i] = e != 0;
     put_value(mem, o, i, &keys[i], missing[i] ? NULL : &v);
   }
   if (o->json)
     fputs(n ? "}\n" : "{}\n", mem);
+  return XS_OK;
 }
 
 /* The output, then a message per missing key: XS_OK, XS_NOTFOUND (a key
@@ -142,7 +156,7 @@ static int print_values(const char *ch, const char *out, size_t outlen,
 static int get_keys(const char *ch, const struct get_opts *o,
                     const struct key *keys, size_t n) {
   struct table_read tr;
-  int x = open_table(ch, &tr);
+  int x = open_table_lazy(ch, !o->no_verify, &tr);
   if (x != XS_OK)
     return x;
   /* Build the output under the guard, print it after releasing it. */
@@ -151,7 +165,7 @@ static int get_keys(const char *ch, const struct get_opts *o,
   FILE *mem = open_memstream(&out, &outlen);
   bool *missing = calloc(n ? n : 1, sizeof *missing);
   if (mem && missing)
-    lookup(tr.t, o, keys, n, mem, missing);
+    x = lookup(ch, &tr, o, keys, n, mem, missing);
   else
     x = XS_SYSTEM;
   uint64_t version = tr.g.version;
@@ -169,11 +183,12 @@ static int get_keys(const char *ch, const struct get_opts *o,
 
 /* The options into o: -1 to go on, else the exit status. */
 static int get_options(int argc, char **argv, struct get_opts *o) {
-  enum { O_JSON = 256, O_MISSING };
+  enum { O_JSON = 256, O_MISSING, O_NO_VERIFY };
   static const struct option opts[] = {
       {"json", no_argument, NULL, O_JSON},
       {"null", no_argument, NULL, '0'},
       {"missing", required_argument, NULL, O_MISSING},
+      {"no-verify", no_argument, NULL, O_NO_VERIFY},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   int c;
@@ -187,6 +202,9 @@ static int get_options(int argc, char **argv, struct get_opts *o) {
       break;
     case O_MISSING:
       o->missing = optarg;
+      break;
+    case O_NO_VERIFY:
+      o->no_verify = true;
       break;
     case 'h':
       return print_text(get_help);
@@ -204,7 +222,7 @@ static int get_options(int argc, char **argv, struct get_opts *o) {
 }
 
 int cmd_get(int argc, char **argv) {
-  struct get_opts o = {false, false, false, ""};
+  struct get_opts o = {false, false, false, false, ""};
   int x = get_options(argc, argv, &o);
   if (x >= 0)
     return x;

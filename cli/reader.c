@@ -1,6 +1,9 @@
 /* The reading side's shared steps: open a verifying reader, read the
  * current version, check that its payload is a table (struct table_read),
- * and the messages for each step's failure. */
+ * and the messages for each step's failure.  One-shot lookups (smr get)
+ * open lazily instead (open_table_lazy): O(1) to open, and the payload's
+ * checksum verified up front or, with smr get --no-verify, only when in
+ * doubt. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -44,8 +47,10 @@ int table_of(struct table_cache *c, const smr_channel_guard *g,
   return c->error;
 }
 
-int table_read(const char *ch, unsigned flags, struct table_read *tr,
-               enum table_step *step) {
+/* table_read; lazy: the table opened with smr_table_open_lazy (O(1),
+ * not cached) instead of table_of's validation. */
+static int table_read_as(const char *ch, unsigned flags, bool lazy,
+                         struct table_read *tr, enum table_step *step) {
   memset(tr, 0, sizeof *tr);
   *step = STEP_OPEN;
   int e = smr_channel_reader_open(ch, flags, &tr->r);
@@ -59,7 +64,18 @@ int table_read(const char *ch, unsigned flags, struct table_read *tr,
     return e;
   tr->held = true;
   *step = STEP_TABLE;
-  return table_of(&tr->tc, &tr->g, &tr->t);
+  if (!lazy)
+    return table_of(&tr->tc, &tr->g, &tr->t);
+  tr->t = &tr->tc.t;
+  /* Under 64 bytes: no table (and maybe a misaligned empty view). */
+  return tr->g.size < 64
+             ? -EBADMSG
+             : smr_table_open_lazy(&tr->tc.t, tr->g.data, tr->g.size);
+}
+
+int table_read(const char *ch, unsigned flags, struct table_read *tr,
+               enum table_step *step) {
+  return table_read_as(ch, flags, false, tr, step);
 }
 
 void table_release(struct table_read *tr) {
@@ -104,4 +120,45 @@ int open_table(const char *ch, struct table_read *tr) {
   enum table_step step;
   int e = table_read(ch, SMR_CHANNEL_VERIFY, tr, &step);
   return e < 0 ? table_read_error(ch, tr, e, step) : XS_OK;
+}
+
+/* The pinned payload's checksum, checked once per table_read: 0 (it
+ * matches, or the channel keeps none) or -EBADMSG (it does not). */
+static int payload_sum(struct table_read *tr) {
+  if (!tr->sum) {
+    int e = smr_channel_verify(tr->r, &tr->g);
+    tr->sum = e == 0 || e == -ENOTSUP ? 1 : -EBADMSG;
+  }
+  return tr->sum < 0 ? tr->sum : 0;
+}
+
+int open_table_lazy(const char *ch, bool verify, struct table_read *tr) {
+  enum table_step step;
+  int e = table_read_as(ch, 0, true, tr, &step);
+  /* Not a table's header: a flipped bit (the checksum says) or not one. */
+  if (e == -EBADMSG && step == STEP_TABLE && payload_sum(tr) < 0)
+    step = STEP_READ;
+  /* verify: the whole payload's checksum now, before any lookup. */
+  if (e == 0 && verify && payload_sum(tr) < 0) {
+    e = -EBADMSG;
+    step = STEP_READ;
+  }
+  return e < 0 ? table_read_error(ch, tr, e, step) : XS_OK;
+}
+
+int table_get(const char *ch, struct table_read *tr, const void *key,
+              size_t klen, smr_table_value *v) {
+  int e = smr_table_get(tr->t, key, klen, v);
+  if (e == 0)
+    return 0;
+  /* A miss or a corrupt probe: first, are these the committed bytes? */
+  if (payload_sum(tr) < 0)
+    return read_error(ch, tr->r, -EBADMSG);
+  if (e == -ENOENT)
+    return -ENOENT;
+  msg("channel '%s': the payload of version %" PRIu64
+      " is a corrupt table (a bucket or record out of bounds; its checksum "
+      "matches, so its writer wrote it so)",
+      ch, tr->g.version);
+  return XS_NOTABLE;
 }

@@ -48,6 +48,21 @@
  *   - smr_table_next from cursors taken from the input returns -EINVAL, 0
  *     or 1, with entries inside the bytes.
  *
+ * LAZY (every input of OPEN mode and every FZT_MUTATE mutant, whatever
+ * smr_table_open said): smr_table_open_lazy on the same bytes returns 0 or
+ * -EBADMSG (-EINVAL for a misaligned view or NULL), 0 whenever
+ * smr_table_open did, and -EBADMSG only when smr_table_open did; on a lazy
+ * table that opens (check_lazy()):
+ *   - smr_table_next returns 1, 0 or -EBADMSG, entries inside the bytes,
+ *     the cursor strictly increasing (so at most one entry per 8 bytes);
+ *   - smr_table_get of every key iteration yields, of the record-shaped
+ *     probes, of slices of the input and of the empty key returns 0,
+ *     -ENOENT or -EBADMSG, a value inside the bytes;
+ *   - odd cursors as above give 1, 0, -EINVAL or -EBADMSG, inside the bytes;
+ *   - when smr_table_open accepted the bytes: every one of those answers is
+ *     exactly the validated table's (same result, same value bytes).
+ * Hangs (a probe that never ends) show as libFuzzer's per-input timeout.
+ *
  * SMR_FUZZ_TABLE_TOLERATE=name,... turns the named oracles off (announced
  * at start), to fuzz past a known library bug.  Off by default.
  *
@@ -217,6 +232,28 @@ static void odd_cursor(const struct view *w, uint64_t cursor) {
   }
 }
 
+/* Record-shaped probes: the first 8-aligned offset o >= from (within the
+ * first 4096 x 8 bytes) whose bytes after the first 8 make a key of the
+ * length the first 4 say (the record format in src/table_layout.h, the
+ * replaced bit dropped), at most maxk bytes, inside the table: o and *kl,
+ * or size when there is none left.  Looking all of them up looks up a
+ * record forged anywhere in the bytes. */
+static uint64_t forged_key(const unsigned char *base, uint64_t size,
+                           uint64_t from, uint32_t maxk, uint64_t *kl) {
+  for (uint64_t o = from;
+       o + SMR__TABLE_REC_KEY <= size && o < 4096 * SMR__TABLE_ALIGN;
+       o += SMR__TABLE_ALIGN) {
+    uint32_t k;
+    memcpy(&k, base + o + SMR__TABLE_REC_KLEN, sizeof k);
+    k &= ~SMR__TABLE_REPLACED;
+    if (k <= maxk && k <= size - o - SMR__TABLE_REC_KEY) {
+      *kl = k;
+      return o;
+    }
+  }
+  return size;
+}
+
 /* Every check on a table that opened (see the opening comment).  Returns
  * the entries in iteration order (*n of them; the caller frees). */
 static struct ent *check_table(const smr_table *t, const unsigned char *base,
@@ -308,19 +345,10 @@ static struct ent *check_table(const smr_table *t, const unsigned char *base,
     FAIL("smr_table_get: the empty key as NULL (%d) and as \"\" (%d) differ",
          r0, r1);
   probe(&w, "", 0);
-  /* Record-shaped probes: at every 8-aligned offset, the bytes after the
-   * first 8 as a key whose length is the first 4 (the record format in
-   * src/table_layout.h), so a record forged anywhere in the bytes is looked
-   * up. */
-  for (uint64_t o = 0;
-       o + SMR__TABLE_REC_KEY <= size && o < 4096 * SMR__TABLE_ALIGN;
-       o += SMR__TABLE_ALIGN) {
-    uint32_t kl;
-    memcpy(&kl, base + o + SMR__TABLE_REC_KLEN, sizeof kl);
-    kl &= ~SMR__TABLE_REPLACED;
-    if (kl <= 64 && kl <= size - o - SMR__TABLE_REC_KEY)
-      probe(&w, base + o + SMR__TABLE_REC_KEY, kl);
-  }
+  /* Record-shaped probes (forged_key). */
+  for (uint64_t o = 0, kl = 0; (o = forged_key(base, size, o, 64, &kl)) < size;
+       o += SMR__TABLE_ALIGN)
+    probe(&w, base + o + SMR__TABLE_REC_KEY, kl);
   for (size_t s = 0; s < 16 && g_in_n; s++) {
     size_t off = (s * 131 + in_byte(s)) % g_in_n, len = in_byte(s + 3) % 25;
     if (len > g_in_n - off)
@@ -346,15 +374,123 @@ static struct ent *check_table(const smr_table *t, const unsigned char *base,
   return es;
 }
 
-/* Open `size` bytes at the 8-byte aligned buf; check the table if it
- * opens. */
+/* ---- the lazy open ------------------------------------------------------ */
+
+/* Look key up lazily: a documented result, a value inside the bytes, and
+ * (full: the validated open of the same bytes, or NULL) its very answer. */
+static void lazy_probe(const smr_table *lz, const smr_table *full,
+                       const unsigned char *base, uint64_t size,
+                       const void *key, size_t kl) {
+  smr_table_value v, fv;
+  int rc = smr_table_get(lz, key, kl, &v);
+  if (rc != 0 && rc != -ENOENT && rc != -EBADMSG)
+    FAIL("lazy smr_table_get returned %d (%s)", rc, strerror(-rc));
+  if (rc == 0)
+    in_bounds("lazy smr_table_get value", v.data, v.size, base, size);
+  if (!full)
+    return;
+  int frc = smr_table_get(full, key, kl, &fv);
+  if (frc != rc || (rc == 0 && (fv.data != v.data || fv.size != v.size)))
+    FAIL("lazy smr_table_get (%d) and validated (%d) differ on a key of %zu "
+         "bytes",
+         rc, frc, kl);
+}
+
+/* smr_table_next on a lazy table from an input cursor. */
+static void lazy_cursor(const smr_table *lz, const smr_table *full,
+                        const unsigned char *base, uint64_t size,
+                        uint64_t cursor) {
+  smr_table_entry e, fe;
+  uint64_t c = cursor, fc = cursor;
+  int rc = smr_table_next(lz, &c, &e);
+  if (rc == 1) {
+    in_bounds("lazy smr_table_next key (odd cursor)", e.key.data, e.key.size,
+              base, size);
+    in_bounds("lazy smr_table_next value (odd cursor)", e.value.data,
+              e.value.size, base, size);
+  } else if (rc != 0 && rc != -EINVAL && rc != -EBADMSG) {
+    FAIL("lazy smr_table_next (cursor %llu) returned %d",
+         (unsigned long long)cursor, rc);
+  }
+  if (!full)
+    return;
+  int frc = smr_table_next(full, &fc, &fe);
+  /* An invented cursor inside a record: -EINVAL validated, -EBADMSG lazy. */
+  if (frc == -EINVAL && rc == -EBADMSG)
+    return;
+  if (frc != rc || (rc == 1 && (fc != c || fe.key.data != e.key.data ||
+                                fe.value.data != e.value.data)))
+    FAIL("lazy smr_table_next (%d) and validated (%d) differ from cursor %llu",
+         rc, frc, (unsigned long long)cursor);
+}
+
+/* Every check on the lazy open of base[0, size) (see the opening comment);
+ * full: the validated open of the same bytes, or NULL if it failed. */
+static void check_lazy(const unsigned char *base, uint64_t size,
+                       const smr_table *full) {
+  smr_table lz;
+  int rc = smr_table_open_lazy(&lz, base, size);
+  if (rc != 0 && rc != -EBADMSG)
+    FAIL("smr_table_open_lazy returned %d (%s)", rc, strerror(-rc));
+  if (full && rc != 0)
+    FAIL("smr_table_open_lazy refused (%d) bytes smr_table_open accepted", rc);
+  if (rc != 0)
+    return;
+  if (smr_table_count(&lz) >= size / SMR__TABLE_BUCKET_SIZE)
+    FAIL("lazy smr_table_count %llu: more than the buckets that fit",
+         (unsigned long long)smr_table_count(&lz));
+  uint64_t cur = 0, prev = 0, n = 0;
+  smr_table_entry e;
+  while ((rc = smr_table_next(&lz, &cur, &e)) == 1) {
+    if (cur <= prev || cur > size)
+      FAIL("lazy smr_table_next: the cursor went from %llu to %llu",
+           (unsigned long long)prev, (unsigned long long)cur);
+    prev = cur;
+    in_bounds("lazy smr_table_next key", e.key.data, e.key.size, base, size);
+    in_bounds("lazy smr_table_next value", e.value.data, e.value.size, base,
+              size);
+    if (n++ < 4096)
+      lazy_probe(&lz, full, base, size, e.key.data, e.key.size);
+  }
+  if (rc != 0 && rc != -EBADMSG)
+    FAIL("lazy smr_table_next returned %d after %llu entries", rc,
+         (unsigned long long)n);
+  if (full && (rc != 0 || n != smr_table_count(full)))
+    FAIL("lazy iteration (%d after %llu entries) differs from validated", rc,
+         (unsigned long long)n);
+  lazy_probe(&lz, full, base, size, NULL, 0);
+  for (uint64_t o = 0, kl = 0; (o = forged_key(base, size, o, 256, &kl)) < size;
+       o += SMR__TABLE_ALIGN)
+    lazy_probe(&lz, full, base, size, base + o + SMR__TABLE_REC_KEY, kl);
+  for (size_t s = 0; s < 16 && g_in_n; s++) {
+    size_t off = (s * 131 + in_byte(s)) % g_in_n, len = in_byte(s + 3) % 25;
+    if (len > g_in_n - off)
+      len = g_in_n - off;
+    lazy_probe(&lz, full, base, size, g_in + off, len);
+  }
+  for (size_t s = 0; s < 8 && g_in_n >= 8; s++) {
+    uint64_t c;
+    memcpy(&c, g_in + (s * 37 + in_byte(s)) % (g_in_n - 7), 8);
+    lazy_cursor(&lz, full, base, size, c);
+    lazy_cursor(&lz, full, base, size,
+                SMR__TABLE_ALIGN * (uint64_t)in_byte(s * 5 + 2) +
+                    (in_byte(s) & 1));
+  }
+  lazy_cursor(&lz, full, base, size, size);
+  lazy_cursor(&lz, full, base, size, UINT64_MAX);
+}
+
+/* Open `size` bytes at the 8-byte aligned buf, validated and lazily; check
+ * the tables that open. */
 static void open_and_check(const unsigned char *buf, uint64_t size) {
   smr_table t;
   int rc = smr_table_open(&t, buf, size);
-  if (rc == -EBADMSG || rc == -ENOMEM) /* -ENOMEM: its scratch bitmap */
-    return;
-  if (rc != 0)
+  /* -ENOMEM: its scratch bitmap */
+  if (rc != 0 && rc != -EBADMSG && rc != -ENOMEM)
     FAIL("smr_table_open returned %d (%s)", rc, strerror(-rc));
+  check_lazy(buf, size, rc == 0 ? &t : NULL);
+  if (rc != 0)
+    return;
   size_t n;
   free(check_table(&t, buf, size, &n));
 }
@@ -370,6 +506,10 @@ static void run_open(const uint8_t *data, size_t n) {
     FAIL("smr_table_open of a misaligned view did not return -EINVAL");
   if (smr_table_open(&t, NULL, n) != -EINVAL)
     FAIL("smr_table_open(NULL) did not return -EINVAL");
+  if (n >= 1 && smr_table_open_lazy(&t, buf + 1, n - 1) != -EINVAL)
+    FAIL("smr_table_open_lazy of a misaligned view did not return -EINVAL");
+  if (smr_table_open_lazy(&t, NULL, n) != -EINVAL)
+    FAIL("smr_table_open_lazy(NULL) did not return -EINVAL");
   open_and_check(buf, n);
   free(buf);
 }

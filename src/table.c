@@ -213,10 +213,9 @@ static int check_bucket(const smr_table *t, uint64_t p, uint64_t run_start,
 
 static int check_table(const smr_table *v, uint64_t *starts);
 
-int smr_table_open(smr_table *t, const void *bytes, uint64_t size) {
-  if (!t || !bytes || (uintptr_t)bytes % SMR__TABLE_ALIGN)
-    return -EINVAL;
-  memset(t, 0, sizeof *t);
+/* The header's checks (O(1)): fills *v (not yet validated) or -EBADMSG.
+ * After them, the buckets lie inside the bytes and [records, end) too. */
+static int open_header(smr_table *v, const void *bytes, uint64_t size) {
   if (size < SMR__TABLE_HEADER_SIZE)
     return -EBADMSG;
   struct smr__table_header h;
@@ -230,13 +229,31 @@ int smr_table_open(smr_table *t, const void *bytes, uint64_t size) {
       h.end > SMR__TABLE_MAX_SIZE || h.count >= h.nbuckets ||
       h.count > SMR_TABLE_MAX_ENTRIES)
     return -EBADMSG;
+  v->base = bytes;
+  v->buckets =
+      (const uint64_t *)(const void *)(v->base + SMR__TABLE_HEADER_SIZE);
+  v->mask = h.nbuckets - 1;
+  v->count = h.count;
+  v->records = h.records;
+  v->end = h.end;
+  v->lazy = false;
+  return 0;
+}
+
+/* smr_table_open (lazy: smr_table_open_lazy, the header only). */
+static int open_table(smr_table *t, const void *bytes, uint64_t size,
+                      bool lazy) {
+  if (!t || !bytes || (uintptr_t)bytes % SMR__TABLE_ALIGN)
+    return -EINVAL;
+  memset(t, 0, sizeof *t);
   smr_table v;
-  v.base = bytes;
-  v.buckets = (const uint64_t *)(const void *)(v.base + SMR__TABLE_HEADER_SIZE);
-  v.mask = h.nbuckets - 1;
-  v.count = h.count;
-  v.records = h.records;
-  v.end = h.end;
+  int r = open_header(&v, bytes, size);
+  if (r < 0 || lazy) {
+    v.lazy = true;
+    if (r == 0)
+      *t = v;
+    return r;
+  }
   /* One bit per 8 bytes of records: which offsets start a live record
    * (so that the buckets reference each live record exactly once, and
    * iteration and lookup see the same entries). */
@@ -244,12 +261,20 @@ int smr_table_open(smr_table *t, const void *bytes, uint64_t size) {
       calloc((size_t)((v.end - v.records) / SMR__TABLE_ALIGN / 64 + 1), 8);
   if (!starts)
     return -ENOMEM;
-  int r = check_table(&v, starts);
+  r = check_table(&v, starts);
   free(starts);
   if (r < 0)
     return r;
   *t = v;
   return 0;
+}
+
+int smr_table_open(smr_table *t, const void *bytes, uint64_t size) {
+  return open_table(t, bytes, size, false);
+}
+
+int smr_table_open_lazy(smr_table *t, const void *bytes, uint64_t size) {
+  return open_table(t, bytes, size, true);
 }
 
 static int check_table(const smr_table *tv, uint64_t *starts) {
@@ -287,11 +312,50 @@ uint64_t smr_table_count(const smr_table *t) {
   return t ? t->count : 0;
 }
 
+/* smr_table_get on a lazily opened table: the same probe, but every
+ * bucket and record it reads is checked first, and it gives up after
+ * nbuckets buckets.  A bucket whose tag differs is skipped unread; one
+ * whose tag matches must point inside the records (at 8 bytes of lengths:
+ * the offset, records and end are multiples of 8); when its key length is
+ * the key's, the key and value must lie inside the records before the key
+ * is compared.  A record marked replaced has a key length of 2^31 or more,
+ * so no key matches it (as in a validated lookup).  So a probe costs what
+ * a validated one does plus a few compares on bytes it reads anyway. */
+static int get_lazy(const smr_table *t, const void *key, size_t klen,
+                    uint64_t h, smr_table_value *v) {
+  uint64_t mask = t->mask, tag = SMR__TABLE_TAG(h), home = h & mask, i = home;
+  do {
+    uint64_t b = t->buckets[i];
+    i = (i + 1) & mask;
+    if (!b)
+      return -ENOENT;
+    if (SMR__TABLE_TAG(b) != tag)
+      continue;
+    uint64_t off = SMR__TABLE_BUCKET_OFF(b);
+    if (off - t->records >= t->end - t->records) /* wraps if before */
+      return -EBADMSG;
+    const unsigned char *r = t->base + off;
+    if (rd32(r + SMR__TABLE_REC_KLEN) != klen)
+      continue;
+    uint32_t vl = rd32(r + SMR__TABLE_REC_VLEN);
+    if (klen + vl > t->end - off - SMR__TABLE_REC_KEY)
+      return -EBADMSG; /* both < 2^32: no overflow */
+    if (klen && memcmp(r + SMR__TABLE_REC_KEY, key, klen) != 0)
+      continue;
+    v->data = r + SMR__TABLE_REC_KEY + klen;
+    v->size = vl;
+    return 0;
+  } while (i != home); /* each bucket once */
+  return -EBADMSG;     /* no empty bucket: a validated table always has one */
+}
+
 int smr_table_get(const smr_table *t, const void *key, size_t klen,
                   smr_table_value *v) {
   if (!t || !v || (!key && klen) || !t->base)
     return -EINVAL;
   uint64_t h = key_hash(key, klen), tag = SMR__TABLE_TAG(h);
+  if (t->lazy)
+    return get_lazy(t, key, klen, h, v);
   for (uint64_t i = h & t->mask;; i = (i + 1) & t->mask) {
     uint64_t b = t->buckets[i];
     if (!b)
@@ -316,13 +380,15 @@ int smr_table_next(const smr_table *t, uint64_t *cursor, smr_table_entry *e) {
     return -EINVAL;
   while (pos < t->end) {
     const unsigned char *r = t->base + pos;
+    /* A record that does not fit: a cursor not from this table, or (lazy
+     * open) a corrupt table. */
     if (t->end - pos < SMR__TABLE_REC_KEY)
-      return -EINVAL; /* a cursor not from this table */
+      return t->lazy ? -EBADMSG : -EINVAL;
     uint32_t k = rd32(r + SMR__TABLE_REC_KLEN),
              v = rd32(r + SMR__TABLE_REC_VLEN);
     uint64_t rec = SMR__TABLE_REC_SIZE(k & ~SMR__TABLE_REPLACED, v);
     if (rec > t->end - pos)
-      return -EINVAL;
+      return t->lazy ? -EBADMSG : -EINVAL;
     pos += rec;
     if (k & SMR__TABLE_REPLACED)
       continue;

@@ -5,7 +5,11 @@
  * and record length mutated must give -EBADMSG or a table that still
  * behaves (never a crash: run under ASAN/UBSAN).  SMR_TABLE_BIG=N sets the
  * entry count of the large round trip (default 1,000,000; CI runs 10M in
- * test_table_big). */
+ * test_table_big).  The lazy open (smr_table_open_lazy): the same answers
+ * on every valid table, and on corrupt ones (every mutant above, random
+ * byte corruption, forged tables with no empty bucket, buckets and records
+ * pointing anywhere) only documented results, reads inside the bytes (each
+ * mutant lives in a buffer of exactly its size) and bounded work. */
 #include "check.h"
 #include "smr/table.h"
 #include "table_layout.h"
@@ -105,6 +109,9 @@ static void test_round_trips(void) {
     smr_table t;
     CHECK_EQ(smr_table_open(&t, buf, size), 0);
     check_all(&t, sizes[s]);
+    /* The lazy open gives exactly the validated answers. */
+    CHECK_EQ(smr_table_open_lazy(&t, buf, size), 0);
+    check_all(&t, sizes[s]);
     free(buf);
   }
 }
@@ -114,6 +121,8 @@ static void test_big(uint64_t n) {
   unsigned char *buf = build(n, &size);
   smr_table t;
   CHECK_EQ(smr_table_open(&t, buf, size), 0);
+  check_all(&t, n);
+  CHECK_EQ(smr_table_open_lazy(&t, buf, size), 0);
   check_all(&t, n);
   free(buf);
 }
@@ -242,6 +251,17 @@ static void exercise(const smr_table *t) {
   CHECK(n >= smr_table_count(t)); /* duplicates of a corrupt table */
 }
 
+/* buf = good (size bytes) with the 8 bytes at off changed: kind k = 0 one
+ * bit flipped, 1 zero, 2 all ones, 3 random. */
+static void mutate_word(unsigned char *buf, const unsigned char *good,
+                        uint64_t size, uint64_t off, unsigned k) {
+  memcpy(buf, good, size);
+  uint64_t w;
+  memcpy(&w, buf + off, 8);
+  uint64_t vals[] = {w ^ (1ull << (rnd() % 64)), 0, ~0ull, rnd()};
+  memcpy(buf + off, &vals[k], 8);
+}
+
 /* Flip bits and overwrite words all over a valid table; each mutant must
  * be refused or behave. */
 static void test_corrupt(void) {
@@ -251,11 +271,7 @@ static void test_corrupt(void) {
   unsigned opened = 0, refused = 0;
   for (uint64_t off = 0; off + 8 <= size; off += 4) {
     for (unsigned k = 0; k < 4; k++) {
-      memcpy(buf, good, size);
-      uint64_t w;
-      memcpy(&w, buf + off, 8);
-      uint64_t vals[] = {w ^ (1ull << (rnd() % 64)), 0, ~0ull, rnd()};
-      memcpy(buf + off, &vals[k], 8);
+      mutate_word(buf, good, size, off, k);
       smr_table t;
       int r = smr_table_open(&t, buf, size);
       CHECK(r == 0 || r == -EBADMSG);
@@ -283,6 +299,255 @@ static void test_corrupt(void) {
   free(good);
 }
 
+/* ---- the lazy open ------------------------------------------------------- */
+
+/* p[0, n) lies inside buf[0, size). */
+static bool inside(const void *p, size_t n, const unsigned char *buf,
+                   uint64_t size) {
+  const unsigned char *c = p;
+  return c >= buf && c <= buf + size && n <= (uint64_t)(buf + size - c);
+}
+
+/* A lookup on a lazily opened table: a documented result, and a value
+ * inside the bytes. */
+static int lazy_get(const smr_table *t, const void *k, size_t kl,
+                    const unsigned char *buf, uint64_t size) {
+  smr_table_value v;
+  int r = smr_table_get(t, k, kl, &v);
+  CHECK(r == 0 || r == -ENOENT || r == -EBADMSG);
+  if (r == 0)
+    CHECK(inside(v.data, v.size, buf, size));
+  return r;
+}
+
+/* Iterate a lazily opened table and look up what it yields and a few
+ * absent keys: documented results only, everything inside the bytes, at
+ * most one entry per 8 bytes.  Returns the entries iterated. */
+static uint64_t exercise_lazy(const smr_table *t, const unsigned char *buf,
+                              uint64_t size) {
+  uint64_t cursor = 0, n = 0, prev = 0;
+  smr_table_entry e;
+  int r;
+  while ((r = smr_table_next(t, &cursor, &e)) == 1) {
+    CHECK(inside(e.key.data, e.key.size, buf, size));
+    CHECK(inside(e.value.data, e.value.size, buf, size));
+    CHECK(cursor > prev && cursor <= size);
+    prev = cursor;
+    lazy_get(t, e.key.data, e.key.size, buf, size);
+    CHECK(++n <= size / 8);
+  }
+  CHECK(r == 0 || r == -EBADMSG);
+  unsigned char k[16];
+  for (uint64_t i = 0; i < 64; i++) {
+    size_t kl = make_key(rnd(), k);
+    lazy_get(t, k, kl, buf, size);
+  }
+  lazy_get(t, NULL, 0, buf, size);
+  /* Records forged anywhere: the bytes at each 8-aligned offset as a key. */
+  for (uint64_t off = 0; off + 8 <= size; off += 8) {
+    uint32_t kl;
+    memcpy(&kl, buf + off, 4);
+    if (kl <= size - off - 8)
+      lazy_get(t, buf + off + 8, kl, buf, size);
+  }
+  return n;
+}
+
+/* A valid table of n keys (good), a buffer of exactly its size for its
+ * mutants (buf) and its header (h). */
+struct mutants {
+  unsigned char *good, *buf;
+  uint64_t size;
+  struct smr__table_header h;
+};
+
+static void mutants_new(struct mutants *m, uint64_t n) {
+  m->good = build(n, &m->size);
+  m->buf = xmalloc(m->size);
+  memcpy(&m->h, m->good, sizeof m->h);
+}
+
+static void mutants_free(struct mutants *m) {
+  free(m->buf);
+  free(m->good);
+}
+
+/* The lazy open's argument and header errors (the round trips above also
+ * open every valid table lazily). */
+static void test_lazy_args(void) {
+  smr_table t;
+  uint64_t aligned[(SMR__TABLE_HEADER_SIZE + 8) / 8] = {0}; /* all zero */
+  const unsigned char *hdr = (const unsigned char *)aligned;
+  CHECK_EQ(smr_table_open_lazy(NULL, aligned, sizeof aligned), -EINVAL);
+  CHECK_EQ(smr_table_open_lazy(&t, NULL, sizeof aligned), -EINVAL);
+  CHECK_EQ(smr_table_open_lazy(&t, hdr + 1, sizeof aligned - 1), -EINVAL);
+  CHECK_EQ(smr_table_open_lazy(&t, aligned, sizeof aligned), -EBADMSG);
+  CHECK_EQ(smr_table_open_lazy(&t, aligned, 0), -EBADMSG);
+}
+
+/* Every mutant and truncation of test_corrupt, opened lazily: the header's
+ * verdict is smr_table_open's (a header it refuses, the lazy open
+ * refuses), a table it accepts answers the same, and the rest behave. */
+static void test_lazy_corrupt(void) {
+  struct mutants m;
+  mutants_new(&m, 300);
+  unsigned char *good = m.good, *buf = m.buf;
+  uint64_t size = m.size;
+  unsigned lazy_only = 0, bad_gets = 0;
+  for (uint64_t off = 0; off + 8 <= size; off += 4) {
+    for (unsigned k = 0; k < 4; k++) {
+      mutate_word(buf, good, size, off, k);
+      smr_table t, lz;
+      int r = smr_table_open(&t, buf, size),
+          rl = smr_table_open_lazy(&lz, buf, size);
+      CHECK(rl == 0 || rl == -EBADMSG);
+      if (r == 0) {
+        CHECK_EQ(rl, 0);
+        CHECK_EQ(exercise_lazy(&lz, buf, size), smr_table_count(&t));
+        continue;
+      }
+      if (rl == 0) {
+        lazy_only++;
+        exercise_lazy(&lz, buf, size);
+        /* Every key of the good table: a documented answer. */
+        unsigned char kk[16];
+        for (uint64_t i = 0; i < 300; i++) {
+          size_t kl = make_key(i, kk);
+          bad_gets += lazy_get(&lz, kk, kl, buf, size) == -EBADMSG;
+        }
+      }
+    }
+  }
+  CHECK(lazy_only > 0);
+  CHECK(bad_gets > 0);
+  /* Truncations: the header's end is past them. */
+  for (uint64_t n = 0; n < size; n += 1 + n / 8) {
+    smr_table t;
+    CHECK_EQ(smr_table_open_lazy(&t, good, n), -EBADMSG);
+  }
+  /* Truncations with the header's end moved back to them: records cut
+   * anywhere, buckets pointing past the end. */
+  struct smr__table_header h = m.h;
+  for (uint64_t n = h.records; n < size; n += 8) {
+    unsigned char *cut = xmalloc(n);
+    memcpy(cut, good, n);
+    struct smr__table_header hc = h;
+    hc.end = n;
+    memcpy(cut, &hc, sizeof hc);
+    smr_table t;
+    CHECK_EQ(smr_table_open(&t, cut, n), -EBADMSG);
+    CHECK_EQ(smr_table_open_lazy(&t, cut, n), 0);
+    exercise_lazy(&t, cut, n);
+    free(cut);
+  }
+  mutants_free(&m);
+}
+
+/* Random bytes overwritten (1 to 16 per round, half of the rounds inside
+ * the buckets), deterministic seed: every round opens lazily or not, and
+ * behaves. */
+static void test_lazy_random(void) {
+  struct mutants m;
+  mutants_new(&m, 500);
+  unsigned char *good = m.good, *buf = m.buf;
+  uint64_t size = m.size, nb = m.h.nbuckets;
+  unsigned opened = 0;
+  for (unsigned round = 0; round < 3000; round++) {
+    memcpy(buf, good, size);
+    unsigned n = 1 + (unsigned)(rnd() % 16);
+    for (unsigned j = 0; j < n; j++) {
+      uint64_t at =
+          round % 2 ? SMR__TABLE_HEADER_SIZE + rnd() % (nb * 8) : rnd() % size;
+      buf[at] = (unsigned char)rnd();
+    }
+    smr_table t;
+    int r = smr_table_open_lazy(&t, buf, size);
+    CHECK(r == 0 || r == -EBADMSG);
+    if (r == 0) {
+      opened++;
+      exercise_lazy(&t, buf, size);
+    }
+  }
+  CHECK(opened > 1000);
+  mutants_free(&m);
+}
+
+/* Forged tables whose probes would never end under the validated loop:
+ * every bucket in use (no empty one), all pointing at one record, or at
+ * offsets outside the records; records whose lengths run past the end. */
+static void test_lazy_forged(void) {
+  struct mutants m;
+  mutants_new(&m, 100);
+  unsigned char *good = m.good, *buf = m.buf;
+  uint64_t size = m.size, nb = m.h.nbuckets, *bk = xmalloc(nb * 8), first = 0;
+  memcpy(bk, good + SMR__TABLE_HEADER_SIZE, nb * 8);
+  for (uint64_t i = 0; i < nb && !first; i++)
+    first = bk[i];
+  smr_table t;
+  smr_table_value v;
+  unsigned char k[16];
+  size_t kl = make_key(1000, k); /* absent */
+  /* 1. No empty bucket: every empty one copies a used one. */
+  memcpy(buf, good, size);
+  for (uint64_t i = 0; i < nb; i++)
+    if (!bk[i])
+      memcpy(buf + SMR__TABLE_HEADER_SIZE + 8 * i, &first, 8);
+  CHECK_EQ(smr_table_open(&t, buf, size), -EBADMSG);
+  CHECK_EQ(smr_table_open_lazy(&t, buf, size), 0);
+  CHECK_EQ(smr_table_get(&t, k, kl, &v), -EBADMSG);
+  exercise_lazy(&t, buf, size);
+  /* 2. Every bucket the same, with the absent key's tag (a cycle through
+   * one record whose key never matches). */
+  uint64_t tag = SMR__TABLE_TAG(first);
+  for (unsigned c = 0; c < 3; c++) {
+    memcpy(buf, good, size);
+    uint64_t off = c == 0   ? SMR__TABLE_BUCKET_OFF(first)
+                   : c == 1 ? size                    /* past the records */
+                            : SMR__TABLE_HEADER_SIZE; /* a bucket */
+    uint64_t b = SMR__TABLE_BUCKET(tag, off);
+    for (uint64_t i = 0; i < nb; i++)
+      memcpy(buf + SMR__TABLE_HEADER_SIZE + 8 * i, &b, 8);
+    CHECK_EQ(smr_table_open_lazy(&t, buf, size), 0);
+    /* Every key with the record's tag probes all nbuckets buckets. */
+    exercise_lazy(&t, buf, size);
+    uint64_t cursor = 0;
+    smr_table_entry e;
+    CHECK_EQ(smr_table_next(&t, &cursor, &e), 1);
+    int r = smr_table_get(&t, e.key.data, e.key.size, &v);
+    CHECK(c == 0 ? r == 0 || r == -EBADMSG : r == -EBADMSG || r == -ENOENT);
+  }
+  /* 3. The first record's key length past the end (a matching length
+   * cannot be forged cheaply: the record's own key, made longer). */
+  memcpy(buf, good, size);
+  uint64_t off = SMR__TABLE_BUCKET_OFF(first);
+  uint32_t klen, big = 0x7ffffff0u;
+  memcpy(&klen, buf + off, 4);
+  memcpy(buf + off, &big, 4);
+  CHECK_EQ(smr_table_open_lazy(&t, buf, size), 0);
+  uint64_t cursor = 0, n = 0;
+  smr_table_entry e;
+  int r;
+  while ((r = smr_table_next(&t, &cursor, &e)) == 1)
+    n++;
+  CHECK_EQ(r, -EBADMSG); /* iteration stops at the broken record */
+  CHECK(n < 100);
+  exercise_lazy(&t, buf, size);
+  /* 4. The bucket's record marked replaced: no key matches it (a wrong
+   * answer: -ENOENT for a key the table holds). */
+  memcpy(buf, good, size);
+  uint32_t rk = klen | SMR__TABLE_REPLACED;
+  memcpy(buf + off, &rk, 4);
+  CHECK_EQ(smr_table_open_lazy(&t, buf, size), 0);
+  CHECK_EQ(smr_table_get(&t, buf + off + 8, klen, &v), -ENOENT);
+  /* 5. Its value length past the end. */
+  memcpy(buf, good, size);
+  memcpy(buf + off + 4, &big, 4);
+  CHECK_EQ(smr_table_open_lazy(&t, buf, size), 0);
+  CHECK_EQ(smr_table_get(&t, buf + off + 8, klen, &v), -EBADMSG);
+  free(bk);
+  mutants_free(&m);
+}
+
 int main(int argc, char **argv) {
   const char *env = getenv("SMR_TABLE_BIG");
   uint64_t big = env ? strtoull(env, NULL, 10) : 1000000;
@@ -296,6 +561,10 @@ int main(int argc, char **argv) {
   test_duplicates();
   test_builder_errors();
   test_corrupt();
+  test_lazy_args();
+  test_lazy_corrupt();
+  test_lazy_random();
+  test_lazy_forged();
   printf("test_table: ok\n");
   return 0;
 }

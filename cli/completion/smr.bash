@@ -57,7 +57,7 @@ _smr() {
     esac
     ;;
   get)
-    opts="--json --null --missing --help"
+    opts="--json --null --missing --no-verify --help"
     [[ $prev == --missing ]] && return
     ;;
   dump) opts="--tsv --csv --crlf --help" ;;

@@ -17,6 +17,11 @@
  *   smr_table_value v;
  *   if (smr_table_get(&t, "k", 1, &v) == 0) use(v.data, v.size);
  *
+ *   // one-shot reader (a few lookups): check the header only
+ *   smr_table_open_lazy(&t, g.data, g.size);   // O(1)
+ *   if (smr_table_get(&t, "k", 1, &v) == 0)    // or -ENOENT, -EBADMSG
+ *     use(v.data, v.size);
+ *
  * Layout (native byte order, 8-byte aligned; docs/DESIGN.md "Tables"): a
  * 64-byte header, a power-of-two array of 8-byte buckets (linear probing;
  * each holds 16 bits of the key's hash and the offset of its record), then
@@ -28,9 +33,15 @@
  * Duplicate keys: the last one added wins (the earlier record stays in the
  * bytes, marked replaced, and iteration skips it).
  *
- * The bytes are untrusted: smr_table_open checks every header field,
- * bucket, offset and length once, so lookups afterwards cannot read out of
- * bounds or loop; a corrupt table gives -EBADMSG.
+ * The bytes are untrusted.  Two ways to open them, both safe on any bytes
+ * (no read outside [bytes, bytes + size), no endless loop, no crash):
+ *   - smr_table_open checks every header field, bucket, offset and length
+ *     once (O(n)), so lookups afterwards need no checks and always agree
+ *     with iteration; a corrupt table gives -EBADMSG at open.
+ *   - smr_table_open_lazy checks the header only (O(1)); each lookup and
+ *     iteration step then checks what it reads, and a corrupt table may
+ *     give wrong answers (below) or -EBADMSG from smr_table_get and
+ *     smr_table_next.  For a process that looks up a few keys once.
  */
 /* clang-format on */
 #ifndef SMR_TABLE_H
@@ -46,15 +57,16 @@ extern "C" {
 #define SMR_TABLE_MAX_ENTRIES 0xffffffffull
 #define SMR_TABLE_MAX_FIELD   0x7fffffffull /* bytes per key or value */
 
-/* A validated view of a table's bytes (caller-owned; fields private).  It
- * stays valid while the bytes do (for a channel: while the guard is held,
- * or for the version it was opened on). */
+/* A view of a table's bytes, validated or lazily opened (caller-owned;
+ * fields private).  It stays valid while the bytes do (for a channel:
+ * while the guard is held, or for the version it was opened on). */
 typedef struct smr_table {
   const unsigned char *base;
   const uint64_t *buckets;
   uint64_t mask; /* buckets - 1 */
   uint64_t count;
   uint64_t records, end; /* offsets: first record, end of records */
+  bool lazy;             /* smr_table_open_lazy: lookups check their reads */
 } smr_table;
 
 /* A value (or key) view into the table's bytes. */
@@ -76,19 +88,65 @@ typedef struct smr_table_entry {
  * Any thread; does not block. */
 SMR_API int smr_table_open(smr_table *t, const void *bytes, uint64_t size);
 
+/* Open `size` bytes at `bytes` (8-byte aligned) as a table without
+ * validating the buckets and records: O(1), no allocation, reads only the
+ * 64-byte header, and checks all of it as smr_table_open does (magic,
+ * layout, flags 0, nbuckets a power of two whose array fits in size, the
+ * records right after it, their end aligned and within size, count <
+ * nbuckets).  Errors: -EINVAL (NULL, misaligned), -EBADMSG (the header is
+ * not a table's).  *t is written only on success.
+ *
+ * Guaranteed for any bytes: smr_table_get, smr_table_next and
+ * smr_table_count on *t read only [bytes, bytes + size) (in fact only the
+ * header, the buckets and [records, end)), never crash, and end: a lookup
+ * reads at most nbuckets buckets, a next call advances by at least 8
+ * bytes per record.  A value or key they return lies inside the records.
+ * For a table smr_table_open accepts, every call gives exactly what it
+ * gives after smr_table_open (but -EBADMSG for a cursor smr_table_next
+ * calls -EINVAL).
+ *
+ * Not guaranteed on corrupt bytes (those smr_table_open refuses): right
+ * answers.  smr_table_get may say -ENOENT for a key that iteration yields
+ * (a bucket or record changed, a record marked replaced), find a key that
+ * iteration never yields (a record forged inside a value), return either
+ * of two records of one key or a value changed in place; it returns
+ * -EBADMSG when its probe meets a bucket of the key's tag that points
+ * outside the records, a record of the key's length whose key and value
+ * run past them, or no empty bucket in the whole array.  smr_table_count
+ * is the header's, unchecked.  smr_table_next returns -EBADMSG at a record
+ * that runs past the records (the entries before it were yielded).
+ * Whether the bytes are the ones their writer committed is the channel
+ * checksum's business (SMR_CHANNEL_VERIFY, smr_channel_verify in
+ * smr/channel.h): it covers bit flips, which a lazy open mostly does not
+ * see.  Use a lazy open where only a trusted writer can write the bytes
+ * (a channel's data files: its owner), so corruption means a bug or a
+ * flipped bit, not an attack; then a lookup is never unsafe, at worst
+ * wrong.
+ *
+ * Cost per lookup: the validated lookup's, plus a bounds check of each
+ * matching tag's offset, of the key and value lengths of a record of the
+ * key's length, and a probe counter: a few compares on bytes it reads
+ * anyway, no extra memory access (about 20 more instructions, ~15%; the
+ * time of a lookup in a large table is its two cache misses, the same).
+ * Any thread; does not block. */
+SMR_API int smr_table_open_lazy(smr_table *t, const void *bytes, uint64_t size);
+
 /* Number of entries (keys). */
 SMR_API uint64_t smr_table_count(const smr_table *t);
 
 /* Look key up: 0 and *v set, or -ENOENT.  -EINVAL for NULL arguments (a
- * NULL key is allowed with klen 0).  Reads only the table; any number of
- * threads may look up concurrently. */
+ * NULL key is allowed with klen 0).  On a lazily opened table also
+ * -EBADMSG: the probe met corrupt bytes (smr_table_open_lazy).  Reads only
+ * the table; any number of threads may look up concurrently. */
 SMR_API int smr_table_get(const smr_table *t, const void *key, size_t klen,
                           smr_table_value *v);
 
 /* Iterate in insertion order: *cursor starts at 0 (then pass back what the
  * previous call left); returns 1 and fills *e for each entry, 0 at the end,
  * -EINVAL for NULL arguments or a cursor that cannot be this table's (an
- * invented cursor never reads out of bounds, but may yield garbage). */
+ * invented cursor never reads out of bounds, but may yield garbage).  On
+ * a lazily opened table, a record that runs past the records gives
+ * -EBADMSG instead (a corrupt table, or an invented cursor). */
 SMR_API int smr_table_next(const smr_table *t, uint64_t *cursor,
                            smr_table_entry *e);
 
