@@ -54,9 +54,14 @@ uint64_t smr_table_size_bound(uint64_t entries, uint64_t bytes) {
 
 int smr_table_build_begin(smr_table_builder *b, void *buf, uint64_t cap,
                           uint64_t max_entries) {
-  if (!b || !buf || (uintptr_t)buf % SMR__TABLE_ALIGN)
+  if (!b)
     return -EINVAL;
+  /* Every error below is kept in the builder (the header's promise), so it
+   * is reset first: a later add on it returns the error, never reads an
+   * uninitialised builder. */
   memset(b, 0, sizeof *b);
+  if (!buf || (uintptr_t)buf % SMR__TABLE_ALIGN)
+    return b->error = -EINVAL;
   if (max_entries > SMR_TABLE_MAX_ENTRIES)
     return b->error = -E2BIG;
   uint64_t nb = buckets_for(max_entries);

@@ -198,8 +198,16 @@ static void test_builder_errors(void) {
   uint64_t *aligned = (uint64_t *)(void *)small;
   uint64_t size;
   CHECK_EQ(smr_table_build_begin(NULL, aligned, sizeof small, 1), -EINVAL);
+  /* A NULL or misaligned buffer: the error is kept in the builder like the
+   * others (it used to return before resetting it, so the adds below ran
+   * on whatever the builder held: here, garbage). */
+  memset(&b, 0xab, sizeof b);
   CHECK_EQ(smr_table_build_begin(&b, NULL, sizeof small, 1), -EINVAL);
+  CHECK_EQ(smr_table_build_add(&b, "k", 1, "v", 1), -EINVAL);
+  CHECK_EQ(smr_table_build_end(&b, &size), -EINVAL);
+  memset(&b, 0xab, sizeof b);
   CHECK_EQ(smr_table_build_begin(&b, small + 1, sizeof small - 1, 1), -EINVAL);
+  CHECK_EQ(smr_table_build_add(&b, "k", 1, "v", 1), -EINVAL);
   CHECK_EQ(smr_table_build_begin(&b, aligned, SMR__TABLE_HEADER_SIZE - 1, 0),
            -ENOSPC);
   CHECK_EQ(smr_table_build_begin(&b, aligned, sizeof small, 1ull << 33),
