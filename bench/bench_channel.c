@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_channel: the cross-process channel (smr/channel.h) against its
  * in-process and memcpy baselines, side by side in one run.  Three scenarios:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared helpers of the benchmark programs: options, clock, statistics and
  * output (one JSON object per line, then a human-readable table).
  *

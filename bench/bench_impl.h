@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Implementation selection shared by the benchmark programs: each program is
  * compiled once per implementation with exactly one BENCH_IMPL_* defined
  * (see bench/CMakeLists.txt and bench/lookup.cmake).  This header includes

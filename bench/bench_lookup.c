@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_lookup: the lookup-table workload of issue 3 (scenarios 2 and 3).
  *
  * The user's problem: a string -> string lookup table of N entries (default

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_read: cost of one read section, one thread, no writer.
  *
  * Each iteration: enter a read section, load the shared pointer (acquire, or

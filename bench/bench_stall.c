@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_stall: a stalled reader (scenario 5).
  *
  * One reader thread enters a read section (or takes a guard, or a read

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_table: key lookups in a flat table (smr/table.h) that a reader
  * process maps from a channel (smr/channel.h), against an in-process
  * open-addressing hash table and tinycdb, side by side in one run (issue 5).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The published value of bench_write and bench_stall: 64 bytes of payload,
  * after the retire header of the implementation where its API embeds one
  * (first member: the reclamation callbacks cast back), and the callbacks

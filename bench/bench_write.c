@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench_write: cost per publish of a 64-byte value, reclamation included
  * (scenario 4).
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench_channel: the cross-process channel (smr/channel.h) against its baselines, in
 # one program (no per-implementation builds: the baselines are the in-process
 # swap cell and memcpy, measured in the same run).  Included at the end of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench_lookup_<impl>: the lookup-table workload (issue 3, scenarios 2 and 3),
 # one executable per implementation (-DBENCH_IMPL_<IMPL>).  Included at the
 # end of bench/CMakeLists.txt, which finds the peers (liburcu memb and qsbr,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bench_table: lookups in a flat table (smr/table.h) that a reader process
 # maps from a channel (smr/channel.h), against an in-process open-addressing hash
 # table and tinycdb, in one program (issue 5).  Included at the end of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smr bench: N reader processes look up random keys of the channel's table
  * flat out for S seconds.
  *

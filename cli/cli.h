@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The smr command's shared declarations (exit codes, messages, options);
  * not to be confused with the library's include/smr.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The smr command's shared helpers: messages, usage errors, a command's
  * single flag, writing the output, parsing numbers, what a channel error
  * means, the clock, JSON strings (stat, ls, get), a channel's state file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smr dump: print the table as TSV or CSV.  It writes while it holds the
  * guard, pinning one buffer of the channel's K, which the writer simply
  * does not reuse meanwhile. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smr get: print the value of each key, as lines, NUL-terminated values
  * (-0) or one JSON object (--json).  The keys come from the command line
  * or, for a single KEY -, from standard input.  The output is built under

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Input files for smr publish (input.h has the formats). */
 #define _GNU_SOURCE
 #include "input.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Input files for smr publish: loading (mmap, or read for pipes) and the TSV
  * and CSV row parser.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smr ls: the channels of a directory (their NAME.smr state files), each
  * with its smr_channel_stat summary, as a table or JSON.  Read-only:
  * smr_channel_stat opens the files read-only and creates nothing. */

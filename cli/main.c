@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smr: publish, read and inspect libsmr channels that carry tables
  * (smr/channel.h, smr/table.h) from the command line: main, its help and
  * the dispatch to the subcommands.  docs/smr.1 is the manual; cli.h lists

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smr publish: a TSV or CSV file -> a table built in place in the channel's
  * buffer, in two passes over the mapped file.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smr publish: what publish.c (the file to a published table) and
  * publish_watch.c (--watch) share. */
 #ifndef SMR_CLI_PUBLISH_H

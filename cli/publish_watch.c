@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smr publish --watch: keep the writer open and republish when the file's
  * directory reports close_write or moved_to for its name (inotify, no
  * polling); SIGINT and SIGTERM arrive through a signalfd between publishes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The reading side's shared steps: open a verifying reader, read the
  * current version, check that its payload is a table (struct table_read),
  * and the messages for each step's failure.  One-shot lookups (smr get)

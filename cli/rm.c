@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smr rm: remove channels (smr_channel_unlink, which holds the writer lock
  * while it removes), refusing a channel whose writer is alive unless
  * --force, which then removes the files itself. */

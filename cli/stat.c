@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smr stat: a channel's state as text or JSON (smr_channel_stat), and its
  * table's key count through a brief verifying reader. */
 #define _GNU_SOURCE

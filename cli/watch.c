@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* smr watch: a line per new version, blocking between them
  * (smr_channel_wait); each version's table validated once (struct
  * table_cache). */

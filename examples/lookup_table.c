@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lookup_table: the read-mostly lookup table, solved with a libsmr swap cell.
  *
  * Worker threads look up string keys in a hash table at full speed; one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Demo: one writer process shares a 1,000,000-entry lookup table with
  * several reader processes through a channel (smr/channel.h + smr/table.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: channel files (smr/channel.h) are untrusted input.
  *
  * Each input (format in fuzz_channel.h) becomes a channel in a private

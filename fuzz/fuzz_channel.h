@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Input format of the channel fuzz target (fuzz_channel.c), shared with the
  * seed generator (fuzz_channel_seed.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Seed corpus for fuzz_channel: valid channels made by the real writer and
  * readers, dumped in the fuzz input format (fuzz_channel.h).
  *

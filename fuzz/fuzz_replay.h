@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The replay harnesses' command line (fuzz_channel_replay, fuzz_table_replay):
  * run `replay` once on each FILE, and on each file of each DIR in name
  * order (dot files skipped).  Returns main's exit status. */

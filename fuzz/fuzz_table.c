@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: flat tables (smr/table.h) as untrusted bytes, and the
  * builder against a reference.  Input format in fuzz_table.h.
  *

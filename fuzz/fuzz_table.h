@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Input format of the table fuzz target (fuzz_table.c), shared with its
  * seed generator (fuzz_table_seed.c).
  *

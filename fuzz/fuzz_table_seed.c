@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Seed corpus for fuzz_table, in its input format (fuzz_table.h).
  *
  *   fuzz_table_seed OUTDIR        writes OUTDIR/open-* and OUTDIR/build-*

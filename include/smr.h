@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libsmr umbrella header: every public module. */
 #ifndef SMR_H
 #define SMR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // libsmr C++ header: RAII over the C API (C++11, no exceptions needed).
 //
 //   smr::read_section s(reader);            // smr_enter ... smr_leave

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Error strings and version queries.
  *
  * Every text is a string literal: smr_strerror never calls strerror(3),

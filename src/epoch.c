@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Epoch-based reclamation domain: lifecycle, retire, and the grace-period
  * machine behind smr_synchronize / smr_poll / smr_barrier / smr_collect.
  *

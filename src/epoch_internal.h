@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Private header of the epoch domain (smr/epoch.h): the structures its
  * files share and the calls between them.  Not installed.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Epoch domain readers: registration, the out-of-line enter path, and the
  * liveness of reader threads, which decides when a record may be ignored or
  * freed.  The domain, its grace periods and the correctness argument are in

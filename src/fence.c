@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Process fence mode and the writer-side ("heavy") barrier.
  *
  * The mode is decided once per process, on first use or on an explicit

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Exported twins of the public inline functions, and the guard accessors
  * (docs/DESIGN.md, "Conventions", FFI).  Each twin calls its inline
  * namesake, so the two cannot drift apart. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The channel checksum (XXH3-64) with run-time dispatch: the baseline copy
  * (SSE2 on x86-64) is compiled here; on x86-64 the AVX2 and AVX-512 copies
  * come from src/hash_avx2.c and src/hash_avx512.c and are picked by CPUID.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal: the channel checksum, XXH3-64 (seed 0), compiled once per
  * instruction set.  Included by src/hash.c (baseline, and the dispatcher)
  * and src/hash_avx2.c / src/hash_avx512.c (built with -mavx2 / -mavx512f);

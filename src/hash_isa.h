@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal: the builds of the channel checksum, one per instruction set,
  * each compiled from the template src/hash_impl.h under its own names
  * (SMR__HASH_FN).  The _base build is in every library; the _avx2 and

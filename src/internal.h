@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal declarations shared by the modules of libsmr. */
 #ifndef SMR_INTERNAL_H
 #define SMR_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Early-collection pacing (pace.h): the one rule behind the epoch domain's
  * early polls (src/epoch.c, retire_should_collect) and the swap cell's
  * early collections (src/swap.c, collect_early).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Early-collection pacing, shared by the epoch domain (src/epoch.c: when
  * smr_retire polls) and the swap cell (src/swap.c: when a publish collects
  * below the threshold).  src/pace.c has the rule and its history.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Swap cell: single-writer publication with exact, per-reader protection.
  *
  * Files: this one (the cell's lifecycle, the registry of reader records, the

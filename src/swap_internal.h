@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Private header of the swap cell (smr/swap.h): the structures its files
  * share and the calls between them.  Not installed.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Swap cell: reads and reader handles.
  *
  * The read itself is inline (smr/swap.h): announce the node in the reader's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Swap cell: the publishing calls (store, update, exchange,
  * compare_exchange, update_and_fetch, fetch_and_update) and the writer's
  * other calls (get, previous, collect).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Flat key -> value tables (smr/table.h).
  *
  * The byte format (a header, buckets that hold a tag of the key's XXH3-64

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal: the byte format of a flat table (smr/table.h).  Native byte
  * order and 8-byte alignment; offsets, no pointers, so the same bytes work
  * at any address (a channel buffer, a file, plain memory).  The bytes are

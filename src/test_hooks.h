@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Fault-injection hooks for the test suite.  Internal: not installed, not in
  * any public header, and compiled only into the test library (smr_test,
  * built with SMR_TEST_HOOKS); the production libraries have none of them.

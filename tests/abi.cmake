@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # ABI checks (docs/ABI.md).
 #  abi_symbols  the symbols libsmr.so exports (nm -D --defined-only) are
 #               exactly tests/abi/symbols.txt, each with the version node

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Read-path assembly check (compiled to assembly by tools/check_asm.sh, not
  * linked into any test program).
  *

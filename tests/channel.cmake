@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Channel tests (include/smr/channel.h).
 #  test_channel        every call and bad argument, sequential semantics, pinned
 #                  buffers, writer wait and wake-up, dead reader, takeover,

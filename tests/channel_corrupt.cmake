@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Untrusted channel files (include/smr/channel.h, src/channel/layout.h).
 #  test_channel_corrupt  a valid channel damaged by hand (truncated, foreign,
 #                    wrong magic/layout/sizes, out-of-range indices, bad

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_channel_corrupt's shared pieces: the case bookkeeping (EXPECT),
  * the channel's paths, raw file access, leak checks, payloads and the
  * checks run on every damaged channel (channel_corrupt_util.c), and what

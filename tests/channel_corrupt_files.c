@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_channel_corrupt, sections "payload" (the current version, descriptors,
  * data files), "special" (files that are not regular files) and "symlink"
  * (planted symbolic links). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_channel_corrupt, sections "hostile" and "buggy": the reader
  * processes (the honest one and the bad one); channel_corrupt_hostile_run.c
  * runs them. */

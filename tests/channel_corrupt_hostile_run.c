@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_channel_corrupt, sections "hostile" and "buggy": the writer, the
  * honest thread, and the case that runs them beside the reader processes of
  * channel_corrupt_hostile.c. */

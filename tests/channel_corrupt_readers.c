@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_channel_corrupt, section "readers": the readers directory and
  * hand-made slot files. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_channel_corrupt, section "robust": the writer's discovery of slot
  * files under stress. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_channel_corrupt, section "squat" (also ctest test_channel_squat):
  * another user creates a channel's names first. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_channel_corrupt, section "state": a damaged state file header. */
 #define _GNU_SOURCE
 #include <errno.h>

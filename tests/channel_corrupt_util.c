@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the sections of test_channel_corrupt (channel_corrupt.h):
  * case bookkeeping, paths and raw file access, leak checks, describing a
  * path, payloads, and the checks run on every damaged channel. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Channel hardening regressions (issue 10, part A; tests/test_channel_harden.c):
 #  test_channel_harden_pread     a slot file the writer cannot read (injected
 #                            pread failure: EIO, ENOMEM, EINTR) pins every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the channel tests: a private channel directory under
  * /dev/shm and a payload pattern that names its version, so a reader can
  * tell a payload of another version (a reused buffer) from the right one. */

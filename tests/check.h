@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Minimal test helpers: CHECK aborts the test with file:line on failure. */
 #ifndef SMR_TEST_CHECK_H
 #define SMR_TEST_CHECK_H

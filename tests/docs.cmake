@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Documentation tests (label unit):
 #  doc_snippets   every C snippet of README.md (and the usage examples at
 #                 the top of the public headers) compiles with -Wall -Wextra

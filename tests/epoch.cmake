@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Epoch domain tests (include/smr/epoch.h).
 #  test_epoch          every public function, argument checks, hand-stepped
 #                      grace periods with readers of this thread and parked

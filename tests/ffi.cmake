@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # FFI tests (docs/DESIGN.md, "Conventions", FFI): every inline fast path has
 # an exported twin, usable without the headers' struct layouts.
 #  test_no_inline     C compiled with SMR_NO_INLINE: the plain names are the

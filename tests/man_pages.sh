@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Checks of the section 3 pages in docs/man3 (ctest doc_man_coverage and
 # doc_man_render; tests/docs.cmake).
 #   man_pages.sh coverage SRC   every function the public headers declare

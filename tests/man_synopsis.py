@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """ctest doc_man_synopsis: every prototype in include/smr/*.h appears,
 exactly (whitespace aside), in the SYNOPSIS of the man page that documents
 the function (docs/man3/NAME.3, or the page it links to with .so), and every

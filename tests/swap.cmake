@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Swap cell tests (include/smr/swap.h).
 #  test_swap          single-threaded semantics of every public function
 #  test_swap_stall    a stalled reader never blocks the writer and never

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Heap ints as swap cell values, for tests that count them: mk makes one
  * (numbered in creation order), dtor is the cell's destructor and drop
  * frees a value the cell refused; nmade and ndestroyed count them. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Flat tables (include/smr/table.h).
 #  test_table      round trips (0 .. 100,000 entries), edge cases, the
 #                  duplicate rule, builder errors, every word of a table

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Channel (smr/channel.h): every call, every bad argument, and the sequential
  * semantics (read before publish, versions, switched flag, growth and
  * shrink, pinned buffers never reused, dead readers reclaimed, takeover,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Untrusted channel files (smr/channel.h, src/channel/layout.h).
  *
  * A valid channel is built with the real writer in a fresh directory under

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Channel hardening regressions (smr/channel.h; issue 10, part A).  Sections
  * (the argument; default all):
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Channel tests across processes (fork), bounded in time.
  *
  *   verify        N reader processes check every payload they read (content

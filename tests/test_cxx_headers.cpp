@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // C++ header check: every public header compiles as C++11 (with the
 // project's -Wall -Wextra -Wpedantic -Werror), and the inline read paths,
 // instantiated here with std::atomic, interoperate with the C library (same

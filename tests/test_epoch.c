@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the epoch domain (include/smr/epoch.h), deterministic.
  *
  * Every public function, its argument checks, and hand-stepped grace periods

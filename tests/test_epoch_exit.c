@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Thread exit while the thread's own pthread key still holds its reader
  * (issue 10, C.9).
  *

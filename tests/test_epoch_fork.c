@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fork() with live epoch domains.
  *
  * The fork rule (docs/DESIGN.md, "Fork"): fork() copies only the calling

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fork() while another thread holds a domain's registry lock, then the
  * forking thread exits in the child (issue 10, C.10).
  *

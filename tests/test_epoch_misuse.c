@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Death tests of the epoch misuse assertions (SMR_DEBUG).
  *
  * CMake compiles this file with SMR_DEBUG whatever the build type, so the

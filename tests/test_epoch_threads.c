@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Stress tests of the epoch domain with real concurrency (bounded in time:
  * SMR_TEST_SECONDS in all, default 3).  Everything runs twice: in a domain
  * of the process fence mode and in one created with SMR_DOMAIN_SYMMETRIC.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The channel checksum: every build of XXH3 in libsmr (baseline, AVX2,
  * AVX-512 where the CPU has them) gives the same value for every length
  * (the vector code paths switch at 16, 128, 240 bytes and per stripe and

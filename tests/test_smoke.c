@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Smoke test: one domain and one cell end to end, single thread. */
 #include <errno.h>
 #include <stdlib.h>

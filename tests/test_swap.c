@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Swap cell, single thread: every function of smr/swap.h, its argument
  * checks and its documented semantics, in every cell mode (default fences,
  * SMR_SWAP_SYMMETRIC, and the multi-writer variants used from one thread).

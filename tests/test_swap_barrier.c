@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The swap cell's garbage bound while the writer-side barrier is refused
  * (issue 10, C.18; C.11's -ECANCELED; C.17's per-module texts).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Swap cell and smr_strerror regressions of issue 10 (items C.11-C.17 and
  * the swap half of A.4).  Each part is one ctest entry (argv[1] names it)
  * and uses only the API that existed before the fixes, so the same file

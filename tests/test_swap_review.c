@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Swap cell regressions found in review of the issue 10 changes (C.11-C.18,
  * A.4).  One ctest entry per part (argv[1] names it):
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Swap cell: the headline guarantees under a stalled reader.
  *
  * (a) A reader thread takes a guard and parks on a condition variable,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Swap cell under concurrency (stress; SMR_TEST_SECONDS in all, default 3,
  * shared between the parts).
  *

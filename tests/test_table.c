@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Flat tables (smr/table.h): build / look up / iterate round trips on random
  * data, the edge cases (empty table, one entry, empty keys and values,
  * binary keys with NULs), the duplicate rule (last wins), builder errors,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # End-to-end tests of the smr command (cli/, docs/smr.1).
 # Usage: test_tool.sh PATH-TO-SMR CASE [PYTHON3]
 # Each case uses channels in its own mktemp -d directory under /dev/shm

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # End-to-end tests of the smr command (cli/), one ctest per case of
 # test_tool.sh (bash): each uses its own channel directory under /dev/shm.
 #  test_tool_basic          publish/get/dump/stat across processes, last

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Torture test after liburcu's rcutorture, for one epoch domain and one swap
  * cell at the same time.
  *

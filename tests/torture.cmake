@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Torture test, read-path assembly check, C++ header check.
 #
 # torture runs SMR_TEST_SECONDS seconds (default 5, short enough for the

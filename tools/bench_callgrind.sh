@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Instructions per read section, counted by callgrind: deterministic, so it
 # can be compared across machines and runs (unlike ns timings).  Note that an
 # instruction count weighs a full fence (mfence, lock-prefixed RMW) as one

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The cross-process channel benchmark (bench/bench_channel.c) with real
 # settings: read cost from a reader process against the in-process swap
 # cell, publish cost of 64 B, 64 KiB and 64 MiB payloads (checksum on and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # One-shot lookups: `smr get CHANNEL KEY` against `cdb -q DB KEY` (tinycdb)
 # on the same N-row table, wall time and peak RSS per process.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # shellcheck shell=sh
 # Shell helpers shared by tools/bench_suite.sh, bench_channel.sh and bench_plot.sh;
 # sourced (. tools/bench_lib.sh), not run.  POSIX sh.

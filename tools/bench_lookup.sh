@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The lookup-table benchmark (issue 3, scenarios 2 and 3): every
 # bench_lookup_<impl> program found in BUILD_DIR/bench, each configuration in
 # a fresh process (peak RSS is per process), then a summary table.

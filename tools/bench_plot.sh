@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Charts from the benchmarks' JSON lines (tools/bench_suite.sh writes them).
 #
 # usage: tools/bench_plot.sh JSONL_FILE [OUTDIR]

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The benchmark suite in one command: scenario 1 (read-section cost),
 # scenario 4 (write cost), scenario 5 (stalled reader), the callgrind
 # instruction counts and, when tools/bench_lookup.sh exists, the lookup-table

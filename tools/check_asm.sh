@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Read-path assembly check.
 #
 #   bash tools/check_asm.sh [compiler...]      (default: gcc clang)

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Every source file the repository tracks carries the licence's SPDX line
 # (LICENSE: MIT) near its top: C and C++ sources and headers, CMake files,
 # shell and Python scripts, completion files and manual pages (".so" link

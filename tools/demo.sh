@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Build and run the demos.  The README's demo command.
 #   tools/demo.sh           both: threads sharing a lookup table
 #                           (examples/lookup_table.c, libsmr vs

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Sourced by tools/test.sh and tools/demo.sh: on a fresh Debian machine,
 # install the build tools if they are missing (apt-get, with sudo if needed).
 smr_need_deps() {

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Fuzz the channel files (fuzz/fuzz_channel.c) and the flat tables
 # (fuzz/fuzz_table.c) with libFuzzer.
 #

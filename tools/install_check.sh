@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The install checks of .ci/run, runnable alone:
 #
 #   tools/install_check.sh [BUILD_DIR]   (default build: configured and built)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Configure, build and run every test (ctest).  The README's test command.
 # Environment: SMR_BUILD_DIR (default build), SMR_CMAKE_FLAGS, CC, CXX.
 set -euo pipefail

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bash completion for smr(1): subcommands, each one's options, channel
 # names (the NAME of each /dev/shm/NAME.smr; paths when the word holds a
 # '/'), files for publish's FILE and directories for ls.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* clang-format off: the usage example below is laid out by hand. */
 /* smr/channel.h - cross-process publication: one writer process publishes byte
  * payloads through a channel of memory-mapped files; any number of reader

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libsmr: shared definitions for every public header.
  *
  * Conventions used by all modules:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* clang-format off: the usage example below is laid out by hand. */
 /* smr/epoch.h - epoch-based reclamation domain.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* clang-format off: the usage example below is laid out by hand. */
 /* smr/swap.h - the swap cell: one writer publishes a value, many readers
  * read it through guards, with no lock, no fence and no atomic

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* clang-format off: the usage example below is laid out by hand. */
 /* smr/table.h - a flat, immutable key -> value table that lives in one block
  * of bytes: a channel buffer, a file, or plain memory.  Offsets, no

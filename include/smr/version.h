@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libsmr version, at compile time and at run time. */
 #ifndef SMR_VERSION_H
 #define SMR_VERSION_H

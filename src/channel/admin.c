@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Channel administration: smr_channel_unlink and smr_channel_stat.
  *
  * Design: neither needs a handle.  Unlink takes the writer lock (or asks

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Private header of the cross-process channel (smr/channel.h): the protocol,
  * the handles, the channel view and the calls between the channel's files.
  * Not installed.  The on-disk format is in layout.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The writer's own files: exclusive creation, takeover, the single-writer
  * lock.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Channel files: names and paths, the path behind an error, validation of
  * untrusted files, and the channel view.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal: the on-disk layout of a channel (smr/channel.h).  Native byte order
  * and 64-bit alignment: a channel is shared by processes of one machine.
  * Every field a process uses is validated before use (the state file by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The reader handle: join, read, release, wait.
  *
  * Design: a reader opens the channel view (files.c), then joins by

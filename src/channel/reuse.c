@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Which buffer the writer may overwrite: the channel's reclamation state
  * machine.
  *

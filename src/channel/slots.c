@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The writer's view of the reader slot files: discovery, liveness, reaping.
  *
  * Design: the writer tracks the file under each slot name r<i>.  It learns

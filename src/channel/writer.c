@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The writer handle: open and close, begin / commit / publish.
  *
  * Design: publishing is three steps.  reuse.c chooses a buffer no reader

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Linux implementation of the platform layer: membarrier(2) (the private
  * commands for src/fence.c, the global ones for the channel in
  * src/channel/), clocks, back-off.  Everything here is a thin wrapper; the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Linux implementation of the file, mapping, lock and futex part of the
  * platform layer (see platform.h).  Thin wrappers: errno becomes a negative
  * return value; the channel protocol lives in src/channel/ (membarrier,

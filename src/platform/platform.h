@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Internal: the only interface between libsmr and the operating system.
  * src/platform/linux.c (membarrier, clocks, back-off) and
  * src/platform/linux_file.c (files, mappings, locks, futexes) implement it;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake -DNM=nm [-DOBJDUMP=objdump] -DLIB=libsmr.so.X -DSONAME=libsmr.so.0.1 -DNODE=SMR_0.1
 #       -DLIST=tests/abi/symbols.txt [-DUPDATE=ON] -P check_symbols.cmake
 # Compares the dynamic symbols LIB defines with LIST (one name a line,

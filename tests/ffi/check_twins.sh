@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Every public inline function has an exported twin (docs/DESIGN.md,
 # "Conventions", FFI).
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """libsmr from Python ctypes: the FFI proof of docs/DESIGN.md "Conventions".
 
 usage: test_ctypes.py PATH/TO/libsmr.so [SCRATCH_DIR]

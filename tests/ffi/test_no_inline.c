@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* SMR_NO_INLINE: defined before the headers, it makes the plain names of
  * the inline fast paths (smr_enter, smr_swap_read, smr_channel_read ...)
  * name their exported twins (docs/DESIGN.md, "Conventions", FFI).  Checks

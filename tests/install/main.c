@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Consumer of an installed libsmr: built by .ci/run against
  * `cmake --install` output through find_package(smr) and pkg-config. */
 #include <smr.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Harness of README.md's snippet "channel": fill() and use(), then a main
  * that publishes into a channel under a fresh directory and follows it. */
 #define _GNU_SOURCE

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Compile (and run) every C snippet of README.md and of the public headers.
 
 README.md: every ```c block must be preceded by a marker line
@@ -54,7 +55,8 @@ def readme_snippets(path):
 def header_snippet(path):
     """The indented example lines of the header's opening comment."""
     lines = open(path, encoding='utf-8').read().split('\n')
-    if not lines or 'clang-format off' not in lines[0]:
+    # The marker opens the file (after the SPDX line, if any).
+    if not any('clang-format off' in l for l in lines[:2]):
         return None
     start = end = None
     for n, line in enumerate(lines):

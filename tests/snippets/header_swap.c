@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Harness of the usage example at the top of include/smr/swap.h. */
 #include <smr.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Harness of README.md's snippet "swap_threads": the table helpers it
  * calls, then a main that runs two workers while the writer updates. */
 #define _POSIX_C_SOURCE 200809L

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Harness of README.md's snippet "table": the row type and use(), then a
  * main that publishes a table through a channel and through a swap cell
  * and looks keys up in both. */
