@@ -17,7 +17,8 @@ extern "C" {
 
 /* The version of the library actually linked, as SMR_VERSION_HEX encodes it.
  * Compare with SMR_VERSION_HEX to detect a header/library mismatch: the inline
- * read paths freeze the reader-record layout for a major version. */
+ * read paths freeze the layouts they touch for one ABI: before 1.0 one
+ * major.minor (SONAME libsmr.so.0.N), from 1.0 one major (docs/ABI.md). */
 SMR_API unsigned smr_version(void);
 
 /* The same as a "MAJOR.MINOR.PATCH" string; static storage. */
