@@ -344,8 +344,10 @@ static int get_lazy(const smr_table *t, const void *key, size_t klen,
     if (rd32(r + SMR__TABLE_REC_KLEN) != klen)
       continue;
     uint32_t vl = rd32(r + SMR__TABLE_REC_VLEN);
-    if (klen + vl > t->end - off - SMR__TABLE_REC_KEY)
-      return -EBADMSG; /* both < 2^32: no overflow */
+    /* In 64 bits: a size_t sum would wrap where size_t has 32 (klen 8 +
+     * vl 0xfffffff8 = 0), handing out a value of ~4 GiB past the end. */
+    if ((uint64_t)klen + vl > t->end - off - SMR__TABLE_REC_KEY)
+      return -EBADMSG;
     if (klen && memcmp(r + SMR__TABLE_REC_KEY, key, klen) != 0)
       continue;
     v->data = r + SMR__TABLE_REC_KEY + klen;

@@ -553,6 +553,15 @@ static void test_lazy_forged(void) {
   memcpy(buf + off + 4, &big, 4);
   CHECK_EQ(smr_table_open_lazy(&t, buf, size), 0);
   CHECK_EQ(smr_table_get(&t, buf + off + 8, klen, &v), -EBADMSG);
+  /* 6. A value length that, added to the key length, wraps to 0..7 in 32
+   * bits: the check must not add them in a 32-bit size_t (a 32-bit build
+   * used to return a value of ~4 GiB starting past the end; a 64-bit
+   * build cannot show it, a 32-bit one fails here without the fix). */
+  memcpy(buf, good, size);
+  uint32_t wrap = (uint32_t)(0u - klen);
+  memcpy(buf + off + 4, &wrap, 4);
+  CHECK_EQ(smr_table_open_lazy(&t, buf, size), 0);
+  CHECK_EQ(smr_table_get(&t, buf + off + 8, klen, &v), -EBADMSG);
   free(bk);
   mutants_free(&m);
 }
