@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -285,6 +286,11 @@ static void warn_ignored(const struct pub_opts *o) {
     msg("warning: --mode %04o ignored: channel '%s' (%s) exists with mode "
         "%04o (%s)",
         o->chan.mode, o->channel, path, (unsigned)(fs.st_mode & 07777), why);
+  if (o->chan.group_set && stat(path, &fs) == 0 &&
+      (unsigned)fs.st_gid != o->chan.gid)
+    msg("warning: --group %u ignored: channel '%s' (%s) exists with group "
+        "%u (%s)",
+        o->chan.gid, o->channel, path, (unsigned)fs.st_gid, why);
 }
 
 int open_writer(const struct pub_opts *o, smr_channel_writer **w) {
@@ -472,6 +478,8 @@ static const char publish_help[] =
     "                    group read and join as readers, 0644 everyone.  The\n"
     "                    umask does not apply.  The group is the directory's\n"
     "                    (a setgid directory) or the user's; see smr(1)\n"
+    "  --group GROUP     the group of the channel's files (a name or a\n"
+    "                    number the user belongs to), for --mode 0640\n"
     "/dev/shm holds K buffers of the table's size per channel (a Docker\n"
     "container's /dev/shm has 64 MB by default): see smr(1).\n"
     "\n"
@@ -510,7 +518,8 @@ enum {
   O_WATCH,
   O_PROGRESS,
   O_NOPROGRESS,
-  O_MODE
+  O_MODE,
+  O_GROUP
 };
 
 /* The default mode: the owner alone reads the channel (see --mode). */
@@ -533,6 +542,20 @@ static int parse_mode(const char *s, struct pub_opts *o) {
   o->chan.mode = (unsigned)v;
   o->chan.reader_mode = (unsigned)(v | (v & 044) >> 1);
   o->mode_given = true;
+  return -1;
+}
+
+/* --group's NAME or number into o: the channel's files get that group. */
+static int parse_group(const char *s, struct pub_opts *o) {
+  uint64_t v;
+  struct group *g = getgrnam(s);
+  if (g)
+    o->chan.gid = (unsigned)g->gr_gid;
+  else if (parse_uint(s, 0, UINT32_MAX - 1, &v))
+    o->chan.gid = (unsigned)v;
+  else
+    return usage_error("--group: no group '%s'", s);
+  o->chan.group_set = true;
   return -1;
 }
 
@@ -574,6 +597,8 @@ static int publish_option(int c, char **argv, struct pub_opts *o) {
     break;
   case O_MODE:
     return parse_mode(optarg, o);
+  case O_GROUP:
+    return parse_group(optarg, o);
   case O_WATCH:
     o->watch = true;
     break;
@@ -605,6 +630,7 @@ int cmd_publish(int argc, char **argv) {
       {"buffers", required_argument, NULL, O_BUFFERS},
       {"readers", required_argument, NULL, O_READERS},
       {"mode", required_argument, NULL, O_MODE},
+      {"group", required_argument, NULL, O_GROUP},
       {"watch", no_argument, NULL, O_WATCH},
       {"progress", no_argument, NULL, O_PROGRESS},
       {"no-progress", no_argument, NULL, O_NOPROGRESS},

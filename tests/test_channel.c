@@ -568,6 +568,71 @@ static void test_modes(void) {
   umask(old);
 }
 
+static unsigned file_group(const char *suffix) {
+  char path[160];
+  struct stat sb;
+  snprintf(path, sizeof path, "%s%s", chan.name, suffix);
+  CHECK_EQ(stat(path, &sb), 0);
+  return (unsigned)sb.st_gid;
+}
+
+/* The group option: every file and the readers directory the writer creates
+ * get that group (with the exact modes: a chown may clear bits); a group
+ * the writer may not use is refused, naming the file, and (unsigned)-1 is
+ * not a group.  Root can give files to any group (65534 here); others use
+ * their own group, and are refused one they are not in (when there is
+ * one). */
+static void test_group(void) {
+  smr_channel_writer *w;
+  struct smr_channel_options o = {0};
+  o.group_set = true;
+  o.gid = (unsigned)-1;
+  CHECK_EQ(smr_channel_writer_open(chan.name, &o, &w), -EINVAL);
+  o.flags = SMR_CHANNEL_NO_UMASK;
+  o.mode = 0640;
+  o.reader_mode = 0660;
+  o.gid = geteuid() == 0 ? 65534u : (unsigned)getegid();
+  CHECK_EQ(smr_channel_writer_open(chan.name, &o, &w), 0);
+  CHECK_EQ(smr_channel_publish(w, "g", 1, NULL), 0);
+  const char *names[] = {".smr", ".smr-readers", ".smr-data-0", ".smr-data-1"};
+  for (unsigned i = 0; i < 4; i++)
+    CHECK_EQ(file_group(names[i]), o.gid);
+  CHECK_EQ(file_mode(".smr"), 0640);
+  CHECK_EQ(file_mode(".smr-readers"), 01770);
+  smr_channel_writer_close(w);
+  CHECK_EQ(smr_channel_unlink(chan.name), 0);
+  /* A group implies the exact modes: each file is created for its owner
+   * alone, then given the group, then the mode, whatever the umask. */
+  mode_t old = umask(077);
+  o.flags = 0;
+  CHECK_EQ(smr_channel_writer_open(chan.name, &o, &w), 0);
+  for (unsigned i = 0; i < 4; i++)
+    CHECK_EQ(file_group(names[i]), o.gid);
+  CHECK_EQ(file_mode(".smr"), 0640);
+  CHECK_EQ(file_mode(".smr-data-0"), 0640);
+  CHECK_EQ(file_mode(".smr-readers"), 01770);
+  smr_channel_writer_close(w);
+  CHECK_EQ(smr_channel_unlink(chan.name), 0);
+  umask(old);
+  if (geteuid() != 0) {
+    /* A group this user is not in: the first one of 1..65533 not ours. */
+    gid_t mine[256];
+    int n = getgroups(256, mine);
+    unsigned other = 0;
+    for (unsigned g = 1; g < 65534 && !other; g++) {
+      bool in = g == (unsigned)getegid();
+      for (int i = 0; i < n && !in; i++)
+        in = (unsigned)mine[i] == g;
+      if (!in)
+        other = g;
+    }
+    o.gid = other;
+    CHECK_EQ(smr_channel_writer_open(chan.name, &o, &w), -EPERM);
+    CHECK(smr_channel_error_path() != NULL);
+    smr_channel_unlink(chan.name);
+  }
+}
+
 /* Out of space: an error at begin, never a SIGBUS later. */
 static void test_no_space(void) {
   smr_channel_writer *w = open_writer(2, 0);
@@ -727,6 +792,7 @@ int main(void) {
   test_writer_fork();
   test_recreated();
   test_modes();
+  test_group();
   test_no_space();
   test_reader_table_full();
   test_dead_slot_reused();

@@ -979,6 +979,24 @@ case_publish_mode() {
   # Options that match the channel: no warning.
   run 0 "$SMR" publish -q --buffers 3 --readers 64 --mode 0644 "$ch" "$d/in.tsv"
   [[ ! -s $d/err ]] || fail "matching options warned: $(cat "$d/err")"
+  # --group: every file and the readers directory get the group (root may
+  # give any: 65534; others their own), by name or number; an existing
+  # channel warns; an unknown name is a usage error that creates nothing.
+  local gid gname f
+  gid=$(id -g)
+  [[ $(id -u) == 0 ]] && gid=65534
+  gname=$(getent group "$gid" | cut -d: -f1)
+  run 0 "$SMR" publish -q --mode 0640 --group "${gname:-$gid}" "$d/g1" "$d/in.tsv"
+  run 0 "$SMR" publish -q --mode 0640 --group "$gid" "$d/g2" "$d/in.tsv"
+  for f in "$d/g1.smr" "$d/g1.smr-readers" "$d"/g1.smr-data-* "$d/g2.smr"; do
+    [[ $(stat -c %g "$f") == "$gid" ]] || fail "$f has group $(stat -c %g "$f"), expected $gid"
+  done
+  mode_of "$d/g1" 640 1770
+  run 0 "$SMR" publish --group 0 "$d/g1" "$d/in.tsv"
+  [[ $gid == 0 ]] || has "$d/err" "warning: --group 0 ignored"
+  run 2 "$SMR" publish --group no-such-group-smr "$d/g3" "$d/in.tsv"
+  has "$d/err" "no group 'no-such-group-smr'"
+  [[ ! -e $d/g3.smr ]] || fail "--group error created $d/g3.smr"
   # Another user (root only): the default keeps it out, 0644 lets it read.
   if [[ $(id -u) == 0 ]] && id nobody >/dev/null 2>&1 &&
     command -v setpriv >/dev/null; then

@@ -48,7 +48,7 @@ _smr() {
   case $cmd in
   publish)
     opts="--tsv --csv --crlf --header --key-col --value-col --buffers
-          --readers --mode --watch --progress --no-progress --quiet --help"
+          --readers --mode --group --watch --progress --no-progress --quiet --help"
     case $prev in
     --key-col | --value-col | --buffers | --readers) return ;;
     --mode)
@@ -94,7 +94,7 @@ _smr() {
   local n=0
   for ((i = 2; i < COMP_CWORD; i++)); do
     case ${COMP_WORDS[i]} in
-    --key-col | --value-col | --buffers | --readers | --mode | --count | \
+    --key-col | --value-col | --buffers | --readers | --mode | --group | --count | \
       --timeout | --missing | --procs | --seconds) ((i++)) ;;
     -*) ;;
     *) ((n++)) ;;

@@ -114,6 +114,14 @@ struct smr_channel_options {
   unsigned reader_mode; /* who may join as reader: the readers directory
                            gets these write bits, x for each r, and the
                            sticky bit (default 0666: directory 01777) */
+  /* The group of the files and directory the writer creates (fchown; the
+   * writer must belong to it, else -EPERM naming the file), so that mode
+   * and reader_mode's group bits mean that group; each is created for its
+   * owner alone and gets its group, then its mode, exactly (no umask).
+   * group_set false: the default (the writer's group, or the directory's
+   * if it is setgid). */
+  unsigned gid;
+  bool group_set;
   /* How long begin/publish wait for a buffer when all K-1 non-current
    * buffers are pinned by live readers: 0 = do not wait, < 0 = forever,
    * default (0 in a zeroed struct) is taken from timeout_set. */

@@ -250,6 +250,7 @@ struct smr_channel_writer {
   unsigned nbuf, nslots, flags;  /* flags: the channel's SMR__CHANNEL_F_* */
   unsigned mode, euid;
   bool exact_mode;
+  int64_t gid; /* group of the files it creates; -1: the default */
   int64_t timeout_ns;
   int data_fd[SMR_CHANNEL_MAX_BUFFERS];
   unsigned char *map[SMR_CHANNEL_MAX_BUFFERS];

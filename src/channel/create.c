@@ -85,12 +85,24 @@ static int open_checked(const smr_channel_writer *w, const char *path,
   unsigned how = SMR__OPEN_RDWR;
   if (create)
     how |= SMR__OPEN_CREATE | SMR__OPEN_EXCL;
-  int fd = smr__file_open(path, how, mode, w->exact_mode);
+  /* With a group to give, a new file is created for the owner alone and
+   * gets its group, then its mode (exactly), below: no member of the
+   * default group can open it in between and keep reading it. */
+  bool regroup = create && w->gid >= 0;
+  int fd = smr__file_open(path, how, regroup ? mode & 0700 : mode,
+                          regroup || w->exact_mode);
   if (fd == -ENOENT || fd == -EEXIST)
     return fd; /* the caller decides */
   if (fd < 0)
     return name_taken(w, path, fd == -EBADMSG ? -EEXIST : fd);
   int r = check_own(w, fd, path, create ? mode : 0);
+  if (r == 0 && regroup) {
+    r = smr__file_set_group(fd, w->gid);
+    if (r == 0)
+      r = smr__file_chmod(fd, mode);
+    if (r < 0)
+      r = smr__channel_path_error(path, r);
+  }
   if (r < 0) {
     smr__file_close(fd);
     return r;
@@ -259,7 +271,8 @@ static int writer_create(smr_channel_writer *w,
     return r;
   char path[PATH_MAX];
   writer_path(path, w->prefix, NAME_READERS);
-  r = smr__dir_create(path, dir_mode_of(reader_mode), w->exact_mode);
+  r = smr__dir_create(path, dir_mode_of(reader_mode),
+                      w->exact_mode || w->gid >= 0, w->gid);
   if (r < 0)
     return r == -EEXIST ? name_taken(w, path, r)
                         : smr__channel_path_error(path, r);

@@ -51,7 +51,8 @@ static bool options_valid(const struct smr_channel_options *o) {
                   (o->buffers < 2 || o->buffers > SMR_CHANNEL_MAX_BUFFERS)) ||
                  o->readers > SMR_CHANNEL_MAX_READERS ||
                  (o->flags & ~SMR__CHANNEL_FLAGS_KNOWN) || o->mode > 07777 ||
-                 o->reader_mode > 07777);
+                 o->reader_mode > 07777 ||
+                 (o->group_set && o->gid == (unsigned)-1)); /* "no change" */
 }
 
 /* A handle with nothing open yet. */
@@ -68,6 +69,7 @@ static smr_channel_writer *writer_alloc(const struct smr_channel_options *o) {
   w->euid = smr__geteuid();
   w->mode = o && o->mode ? o->mode : 0644;
   w->exact_mode = o && (o->flags & SMR_CHANNEL_NO_UMASK);
+  w->gid = o && o->group_set ? (int64_t)o->gid : -1;
   w->timeout_ns = o && o->timeout_set ? o->timeout_ns : DEFAULT_TIMEOUT_NS;
   return w;
 }

@@ -138,19 +138,30 @@ unsigned smr__geteuid(void) {
 
 /* ---- directories ---- */
 
-int smr__dir_create(const char *path, unsigned mode, bool exact_mode) {
-  if (mkdir(path, (mode_t)mode) != 0)
+int smr__dir_create(const char *path, unsigned mode, bool exact_mode,
+                    int64_t gid) {
+  /* With a group to give: created for the owner alone, so no member of
+   * the default group can enter it before it has its group and mode. */
+  if (mkdir(path, (mode_t)(gid < 0 ? mode : mode & 01700)) != 0)
     return -errno;
-  if (!exact_mode)
+  if (!exact_mode && gid < 0)
     return 0;
-  /* fchmod of what we opened without following a link: in a directory
-   * others may write, the name could name something else by now. */
+  /* fchmod/fchown of what we opened without following a link: in a
+   * directory others may write, the name could name something else by
+   * now.  The group first: a chown may clear mode bits.  A group implies
+   * the exact mode. */
   int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return -errno;
-  int r = fchmod(fd, (mode_t)mode) == 0 ? 0 : -errno;
+  int r = gid < 0 ? 0 : smr__file_set_group(fd, gid);
+  if (r == 0)
+    r = fchmod(fd, (mode_t)mode) == 0 ? 0 : -errno;
   close(fd);
   return r;
+}
+
+int smr__file_set_group(int fd, int64_t gid) {
+  return fchown(fd, (uid_t)-1, (gid_t)gid) == 0 ? 0 : -errno;
 }
 
 int smr__dir_open(const char *path) {

@@ -89,7 +89,11 @@ unsigned smr__geteuid(void);
  * link: linkat within dirfd (-EEXIST if `to` exists; never follows `from`);
  * rename: replaces `to` atomically; list: calls fn for
  * each entry but "." and ".." until fn returns non-zero (returned). */
-int smr__dir_create(const char *path, unsigned mode, bool exact_mode);
+int smr__dir_create(const char *path, unsigned mode, bool exact_mode,
+                    int64_t gid);
+/* fchown(fd, unchanged, gid): 0 or a negative errno (-EPERM: the caller
+ * may not give files to that group). */
+int smr__file_set_group(int fd, int64_t gid);
 /* An unnamed regular file in dirfd (O_TMPFILE, read-write, `mode` through
  * the umask): the fd, or -EOPNOTSUPP where the file system has none.
  * link_tmp gives it a name (-EEXIST if taken; never replaces). */
