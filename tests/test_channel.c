@@ -613,6 +613,26 @@ static void test_group(void) {
   CHECK_EQ(file_mode(".smr-readers"), 01770);
   smr_channel_writer_close(w);
   CHECK_EQ(smr_channel_unlink(chan.name), 0);
+  /* A group with the default modes: the group's (0640, readers directory
+   * 01770), never the world-writable 01777 of an exact 0666. */
+  struct smr_channel_options og = {0};
+  og.group_set = true;
+  og.gid = o.gid;
+  CHECK_EQ(smr_channel_writer_open(chan.name, &og, &w), 0);
+  CHECK_EQ(file_mode(".smr"), 0640);
+  CHECK_EQ(file_mode(".smr-readers"), 01770);
+  CHECK_EQ(smr_channel_publish(w, "g", 1, NULL), 0);
+  smr_channel_writer_close(w);
+  /* A takeover that re-creates a missing data file gives it the channel's
+   * group and mode, not this open's defaults. */
+  char path[160];
+  snprintf(path, sizeof path, "%s.smr-data-2", chan.name);
+  CHECK_EQ(unlink(path), 0);
+  CHECK_EQ(smr_channel_writer_open(chan.name, NULL, &w), 0);
+  CHECK_EQ(file_group(".smr-data-2"), o.gid);
+  CHECK_EQ(file_mode(".smr-data-2"), 0640);
+  smr_channel_writer_close(w);
+  CHECK_EQ(smr_channel_unlink(chan.name), 0);
   umask(old);
   if (geteuid() != 0) {
     /* A group this user is not in: the first one of 1..65533 not ours. */
@@ -629,7 +649,14 @@ static void test_group(void) {
     o.gid = other;
     CHECK_EQ(smr_channel_writer_open(chan.name, &o, &w), -EPERM);
     CHECK(smr_channel_error_path() != NULL);
-    smr_channel_unlink(chan.name);
+    /* Nothing left behind: every name it made is gone again. */
+    struct stat sb;
+    const char *all[] = {".smr", ".smr-lock", ".smr-readers", ".smr-new",
+                         ".smr-data-0"};
+    for (unsigned i = 0; i < 5; i++) {
+      snprintf(path, sizeof path, "%s%s", chan.name, all[i]);
+      CHECK(lstat(path, &sb) != 0);
+    }
   }
 }
 

@@ -117,9 +117,12 @@ struct smr_channel_options {
   /* The group of the files and directory the writer creates (fchown; the
    * writer must belong to it, else -EPERM naming the file), so that mode
    * and reader_mode's group bits mean that group; each is created for its
-   * owner alone and gets its group, then its mode, exactly (no umask).
+   * owner alone and gets its group, then its mode, exactly (no umask);
+   * so with a group, mode defaults to 0640 and reader_mode to mode's read
+   * bits as write bits (0660).  A failure leaves no name behind.
    * group_set false: the default (the writer's group, or the directory's
-   * if it is setgid). */
+   * if it is setgid).  A writer taking over gives a data file it must
+   * re-create the state file's group and mode. */
   unsigned gid;
   bool group_set;
   /* How long begin/publish wait for a buffer when all K-1 non-current

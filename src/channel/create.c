@@ -100,8 +100,12 @@ static int open_checked(const smr_channel_writer *w, const char *path,
     r = smr__file_set_group(fd, w->gid);
     if (r == 0)
       r = smr__file_chmod(fd, mode);
-    if (r < 0)
+    if (r < 0) {
+      /* Ours, just created (the lock is held or the name was free): leave
+       * no name behind that a later creation would have to clear. */
+      (void)smr__file_unlink(path);
       r = smr__channel_path_error(path, r);
+    }
   }
   if (r < 0) {
     smr__file_close(fd);
@@ -266,6 +270,9 @@ static int writer_create(smr_channel_writer *w,
                          const struct smr_channel_options *o, bool replace) {
   creation_params(w, o);
   unsigned reader_mode = o && o->reader_mode ? o->reader_mode : 0666;
+  /* With a group (exact modes): who may read may join, nobody else. */
+  if (w->gid >= 0 && !(o && o->reader_mode))
+    reader_mode = w->mode | ((w->mode & 0444) >> 1);
   int r = clear_names(w);
   if (r < 0)
     return r;
@@ -330,7 +337,13 @@ static int writer_takeover(smr_channel_writer *w, const char *state_path) {
                               w->euid);
   char path[PATH_MAX];
   /* The data files: ours, or created now where an earlier version of the
-   * library had not yet made one. */
+   * library had not yet made one (or one went missing): a new one gets the
+   * state file's group and mode, the channel's, not this open's options. */
+  struct smr__file_info sfi;
+  if (r == 0 && (r = smr__file_info(w->state_fd, &sfi)) == 0) {
+    w->gid = sfi.gid;
+    w->mode = sfi.mode;
+  }
   for (unsigned i = 0; r == 0 && i < w->nbuf; i++) {
     writer_path(path, w->prefix, (int)i);
     int fd = open_own(w, path, w->mode, true);

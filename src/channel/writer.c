@@ -70,6 +70,11 @@ static smr_channel_writer *writer_alloc(const struct smr_channel_options *o) {
   w->mode = o && o->mode ? o->mode : 0644;
   w->exact_mode = o && (o->flags & SMR_CHANNEL_NO_UMASK);
   w->gid = o && o->group_set ? (int64_t)o->gid : -1;
+  /* A group implies exact modes (no umask): so its defaults are the
+   * group's, not the world's (0644 / 0666 would make the readers
+   * directory world-writable). */
+  if (w->gid >= 0 && !o->mode)
+    w->mode = 0640;
   w->timeout_ns = o && o->timeout_set ? o->timeout_ns : DEFAULT_TIMEOUT_NS;
   return w;
 }

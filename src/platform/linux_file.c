@@ -95,6 +95,7 @@ static void fill_info(const struct stat *st, struct smr__file_info *fi) {
   fi->ino = (uint64_t)st->st_ino;
   fi->size = (uint64_t)st->st_size;
   fi->uid = (unsigned)st->st_uid;
+  fi->gid = (unsigned)st->st_gid;
   fi->nlink = (uint64_t)st->st_nlink;
   fi->mode = (unsigned)st->st_mode & 07777;
   fi->regular = S_ISREG(st->st_mode);
@@ -157,6 +158,8 @@ int smr__dir_create(const char *path, unsigned mode, bool exact_mode,
   if (r == 0)
     r = fchmod(fd, (mode_t)mode) == 0 ? 0 : -errno;
   close(fd);
+  if (r < 0)
+    (void)rmdir(path); /* ours, just made, empty: leave no name behind */
   return r;
 }
 

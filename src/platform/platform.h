@@ -69,7 +69,7 @@ int smr__file_stat(int fd, uint64_t *size, uint64_t *nlink);
 int smr__file_id(int fd, uint64_t *dev, uint64_t *ino);
 struct smr__file_info {
   uint64_t dev, ino, size, nlink;
-  unsigned uid, mode; /* owner; permission bits (07777) */
+  unsigned uid, gid, mode; /* owner, group; permission bits (07777) */
   bool regular, dir;
 };
 int smr__file_info(int fd, struct smr__file_info *fi);
