@@ -133,7 +133,8 @@ struct table_read {
   bool held; /* g pins a version */
   struct table_cache tc;
   const smr_table *t;
-  int sum; /* open_table_lazy: 0 unchecked, 1 checksum ok, < 0 mismatch */
+  int sum;      /* open_table_lazy: 0 unchecked, 1 checksum ok, < 0 mismatch */
+  bool checked; /* open_table_lazy(verify): each read range verified */
 };
 
 /* The step of table_read that failed. */
@@ -166,21 +167,23 @@ int table_read_error(const char *ch, struct table_read *tr, int e,
  * guard held (table_close ends it), else table_read_error's status. */
 int open_table(const char *ch, struct table_read *tr);
 
-/* For a few lookups (smr get): open_table with smr_table_open_lazy, so
- * the table costs O(1) to open.  verify: the payload's checksum is checked
- * before any lookup (O(size), every page touched; a flipped bit anywhere
- * prints nothing).  !verify (smr get --no-verify): checked only when in
- * doubt, a header that is not a table's and in table_get, so opening
- * touches only the pages it reads.  XS_OK, or the status with the message
- * printed (tr closed). */
+/* For a few lookups (smr get): open_table with a lazy open, so the table
+ * costs O(1) to open.  verify: smr_table_open_checked with the blocks of
+ * each range a lookup reads verified first (smr_channel_verify_range: a
+ * few 64 KiB blocks per lookup, not the payload; a flipped bit in them
+ * prints nothing).  !verify (smr get --no-verify): the whole checksum is
+ * checked only when in doubt, a header that is not a table's and in
+ * table_get.  Either way only the pages read are touched.  XS_OK, or the
+ * status with the message printed (tr closed). */
 int open_table_lazy(const char *ch, bool verify, struct table_read *tr);
 
 /* Look key up in a table from open_table_lazy: 0 and *v (the record's bytes
- * bounds-checked; unless verified at open, its checksum not: a flipped bit
- * in a value goes unnoticed); -ENOENT (a miss, in a payload whose checksum
- * matches: the first miss verifies the whole payload, O(size)); or, the message
- * printed, XS_CHANNEL (checksum mismatch) or XS_NOTABLE (a corrupt probe in
- * a payload whose checksum matches). */
+ * bounds-checked and, with verify, checksummed; without, a flipped bit in
+ * a value goes unnoticed); -ENOENT (a miss, from checksummed bytes: with
+ * verify those the probe read, without it the whole payload, verified at
+ * the first miss, O(size)); or, the message printed, XS_CHANNEL (checksum
+ * mismatch) or XS_NOTABLE (a corrupt probe in bytes whose checksum
+ * matches). */
 int table_get(const char *ch, struct table_read *tr, const void *key,
               size_t klen, smr_table_value *v);
 

@@ -2,9 +2,9 @@
 /* The reading side's shared steps: open a verifying reader, read the
  * current version, check that its payload is a table (struct table_read),
  * and the messages for each step's failure.  One-shot lookups (smr get)
- * open lazily instead (open_table_lazy): O(1) to open, and the payload's
- * checksum verified up front or, with smr get --no-verify, only when in
- * doubt. */
+ * open lazily instead (open_table_lazy): O(1) to open, and the checksum of
+ * each block a lookup reads verified before it is used or, with smr get
+ * --no-verify, the whole payload's only when in doubt. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -48,9 +48,25 @@ int table_of(struct table_cache *c, const smr_channel_guard *g,
   return c->error;
 }
 
-/* table_read; lazy: the table opened with smr_table_open_lazy (O(1),
- * not cached) instead of table_of's validation. */
-static int table_read_as(const char *ch, unsigned flags, bool lazy,
+/* The check of a table opened by open_table_lazy(verify): the blocks of
+ * each range a lookup reads are verified against the channel's checksum
+ * first.  A mismatch is remembered in tr->sum, so that table_get tells it
+ * from a corrupt table. */
+static int range_check(void *arg, uint64_t offset, uint64_t length) {
+  struct table_read *tr = arg;
+  int e = smr_channel_verify_range(tr->r, &tr->g, offset, length);
+  if (e == -ENOTSUP)
+    return 0; /* the channel keeps no checksum */
+  if (e == -EBADMSG)
+    tr->sum = -EBADMSG;
+  return e;
+}
+
+enum table_open { OPEN_VALIDATED, OPEN_LAZY, OPEN_CHECKED };
+
+/* table_read; how: validated (cached in tr->tc), lazy (smr_table_open_lazy:
+ * O(1), not cached) or lazy with each range verified (range_check). */
+static int table_read_as(const char *ch, unsigned flags, enum table_open how,
                          struct table_read *tr, enum table_step *step) {
   memset(tr, 0, sizeof *tr);
   *step = STEP_OPEN;
@@ -65,18 +81,21 @@ static int table_read_as(const char *ch, unsigned flags, bool lazy,
     return e;
   tr->held = true;
   *step = STEP_TABLE;
-  if (!lazy)
+  if (how == OPEN_VALIDATED)
     return table_of(&tr->tc, &tr->g, &tr->t);
   tr->t = &tr->tc.t;
+  tr->checked = how == OPEN_CHECKED;
   /* Under 64 bytes: no table (and maybe a misaligned empty view). */
-  return tr->g.size < 64
-             ? -EBADMSG
-             : smr_table_open_lazy(&tr->tc.t, tr->g.data, tr->g.size);
+  if (tr->g.size < 64)
+    return -EBADMSG;
+  return tr->checked ? smr_table_open_checked(&tr->tc.t, tr->g.data, tr->g.size,
+                                              range_check, tr)
+                     : smr_table_open_lazy(&tr->tc.t, tr->g.data, tr->g.size);
 }
 
 int table_read(const char *ch, unsigned flags, struct table_read *tr,
                enum table_step *step) {
-  return table_read_as(ch, flags, false, tr, step);
+  return table_read_as(ch, flags, OPEN_VALIDATED, tr, step);
 }
 
 void table_release(struct table_read *tr) {
@@ -135,15 +154,10 @@ static int payload_sum(struct table_read *tr) {
 
 int open_table_lazy(const char *ch, bool verify, struct table_read *tr) {
   enum table_step step;
-  int e = table_read_as(ch, 0, true, tr, &step);
+  int e = table_read_as(ch, 0, verify ? OPEN_CHECKED : OPEN_LAZY, tr, &step);
   /* Not a table's header: a flipped bit (the checksum says) or not one. */
   if (e == -EBADMSG && step == STEP_TABLE && payload_sum(tr) < 0)
     step = STEP_READ;
-  /* verify: the whole payload's checksum now, before any lookup. */
-  if (e == 0 && verify && payload_sum(tr) < 0) {
-    e = -EBADMSG;
-    step = STEP_READ;
-  }
   return e < 0 ? table_read_error(ch, tr, e, step) : XS_OK;
 }
 
@@ -152,8 +166,10 @@ int table_get(const char *ch, struct table_read *tr, const void *key,
   int e = smr_table_get(tr->t, key, klen, v);
   if (e == 0)
     return 0;
-  /* A miss or a corrupt probe: first, are these the committed bytes? */
-  if (payload_sum(tr) < 0)
+  /* A miss or a corrupt probe: first, are these the committed bytes?  A
+   * checked lookup verified every byte it read; an unchecked one (smr get
+   * --no-verify) verifies the whole payload now. */
+  if (tr->checked ? tr->sum < 0 : payload_sum(tr) < 0)
     return read_error(ch, tr->r, -EBADMSG);
   if (e == -ENOENT)
     return -ENOENT;

@@ -249,9 +249,10 @@ static int open_header(smr_table *v, const void *bytes, uint64_t size) {
 /* smr_table_open (lazy: smr_table_open_lazy, the header only). */
 static int open_table(smr_table *t, const void *bytes, uint64_t size,
                       bool lazy) {
+  if (t)
+    memset(t, 0, sizeof *t);
   if (!t || !bytes || (uintptr_t)bytes % SMR__TABLE_ALIGN)
     return -EINVAL;
-  memset(t, 0, sizeof *t);
   smr_table v;
   int r = open_header(&v, bytes, size);
   if (r < 0 || lazy) {
@@ -281,6 +282,25 @@ int smr_table_open(smr_table *t, const void *bytes, uint64_t size) {
 
 int smr_table_open_lazy(smr_table *t, const void *bytes, uint64_t size) {
   return open_table(t, bytes, size, true);
+}
+
+int smr_table_open_checked(smr_table *t, const void *bytes, uint64_t size,
+                           smr_table_check_fn *check, void *arg) {
+  if (t)
+    memset(t, 0, sizeof *t);
+  if (!t || !bytes || !check || (uintptr_t)bytes % SMR__TABLE_ALIGN)
+    return -EINVAL;
+  if (size < SMR__TABLE_HEADER_SIZE)
+    return -EBADMSG; /* no header to check */
+  /* The header is checked before it is read. */
+  int r = check(arg, 0, SMR__TABLE_HEADER_SIZE);
+  if (r == 0)
+    r = open_table(t, bytes, size, true);
+  if (r < 0)
+    return r;
+  t->check = check;
+  t->check_arg = arg;
+  return 0;
 }
 
 static int check_table(const smr_table *tv, uint64_t *starts) {
@@ -330,7 +350,13 @@ uint64_t smr_table_count(const smr_table *t) {
 static int get_lazy(const smr_table *t, const void *key, size_t klen,
                     uint64_t h, smr_table_value *v) {
   uint64_t mask = t->mask, tag = SMR__TABLE_TAG(h), home = h & mask, i = home;
+  int c;
   do {
+    if (t->check &&
+        (c = t->check(t->check_arg,
+                      SMR__TABLE_HEADER_SIZE + SMR__TABLE_BUCKET_SIZE * i,
+                      SMR__TABLE_BUCKET_SIZE)) < 0)
+      return c;
     uint64_t b = t->buckets[i];
     i = (i + 1) & mask;
     if (!b)
@@ -341,6 +367,8 @@ static int get_lazy(const smr_table *t, const void *key, size_t klen,
     if (off - t->records >= t->end - t->records) /* wraps if before */
       return -EBADMSG;
     const unsigned char *r = t->base + off;
+    if (t->check && (c = t->check(t->check_arg, off, SMR__TABLE_REC_KEY)) < 0)
+      return c;
     if (rd32(r + SMR__TABLE_REC_KLEN) != klen)
       continue;
     uint32_t vl = rd32(r + SMR__TABLE_REC_VLEN);
@@ -348,6 +376,9 @@ static int get_lazy(const smr_table *t, const void *key, size_t klen,
      * vl 0xfffffff8 = 0), handing out a value of ~4 GiB past the end. */
     if ((uint64_t)klen + vl > t->end - off - SMR__TABLE_REC_KEY)
       return -EBADMSG;
+    if (t->check && (c = t->check(t->check_arg, off + SMR__TABLE_REC_KEY,
+                                  (uint64_t)klen + vl)) < 0)
+      return c;
     if (klen && memcmp(r + SMR__TABLE_REC_KEY, key, klen) != 0)
       continue;
     v->data = r + SMR__TABLE_REC_KEY + klen;
@@ -392,11 +423,16 @@ int smr_table_next(const smr_table *t, uint64_t *cursor, smr_table_entry *e) {
      * open) a corrupt table. */
     if (t->end - pos < SMR__TABLE_REC_KEY)
       return t->lazy ? -EBADMSG : -EINVAL;
+    int c;
+    if (t->check && (c = t->check(t->check_arg, pos, SMR__TABLE_REC_KEY)) < 0)
+      return c;
     uint32_t k = rd32(r + SMR__TABLE_REC_KLEN),
              v = rd32(r + SMR__TABLE_REC_VLEN);
     uint64_t rec = SMR__TABLE_REC_SIZE(k & ~SMR__TABLE_REPLACED, v);
     if (rec > t->end - pos)
       return t->lazy ? -EBADMSG : -EINVAL;
+    if (t->check && (c = t->check(t->check_arg, pos, rec)) < 0)
+      return c;
     pos += rec;
     if (k & SMR__TABLE_REPLACED)
       continue;

@@ -3,10 +3,15 @@
 #  test_channel        every call and bad argument, sequential semantics, pinned
 #                  buffers, writer wait and wake-up, dead reader, takeover,
 #                  file modes, out of space
+#  test_channel_sums   the checksum by blocks: geometry, a flipped byte fails
+#                  exactly the ranges over its block, verify_range errors
 #  test_channel_procs  reader and writer processes (fork), bounded in time:
 #                  verify, kill-readers (SIGKILL x200), kill-writer (x100),
 #                  slow reader, load-then-announce window
 smr_test(test_channel LABELS unit)
+smr_test(test_channel_sums LABELS unit)
+# src/channel/layout.h: the block geometry and the files it flips bytes in.
+target_include_directories(test_channel_sums PRIVATE ${PROJECT_SOURCE_DIR}/src)
 smr_test(test_hash LABELS unit)
 # src/hash_isa.h, src/internal.h: the builds of the checksum it compares.
 target_include_directories(test_hash PRIVATE ${PROJECT_SOURCE_DIR}/src)

@@ -67,14 +67,23 @@ static void desc_size_cases(void) {
   poke64(g_state, DESC_OFF(g_cur_index, file_size), file_size(dp) + 4096);
   check_bad_current("descriptor size and file_size past the file");
 
-  /* The exact file size is readable (no checksum match then). */
+  /* The whole file as payload leaves no room for its block sums. */
   fresh_channel(3, 8, 0);
   cur_data_path(dp, sizeof dp);
   poke64(g_state, DESC_OFF(g_cur_index, size), file_size(dp));
-  if (file_size(dp) == PAYLOAD)
-    poke64(g_state, DESC_OFF(g_cur_index, size), PAYLOAD - 1);
-  check_case("descriptor size = data file size", 0, 0, -EBADMSG, 0, -EBADMSG,
-             SMR_CHANNEL_CHECKSUM_BAD, TK_ANY, 0);
+  check_bad_current("descriptor size = data file size (no room for sums)");
+  /* The largest size whose sums fit is readable (no checksum match then). */
+  fresh_channel(3, 8, 0);
+  cur_data_path(dp, sizeof dp);
+  {
+    uint64_t f = file_size(dp), s = f - 8;
+    while (smr__channel_sum_end(s) > f)
+      s--;
+    CHECK(s != PAYLOAD);
+    poke64(g_state, DESC_OFF(g_cur_index, size), s);
+  }
+  check_case("descriptor size = the most the data file holds", 0, 0, -EBADMSG,
+             0, -EBADMSG, SMR_CHANNEL_CHECKSUM_BAD, TK_ANY, 0);
   /* file_size is informational: garbage there changes nothing. */
   fresh_channel(3, 8, 0);
   poke64(g_state, DESC_OFF(g_cur_index, file_size), UINT64_MAX);

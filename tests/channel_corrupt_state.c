@@ -147,7 +147,8 @@ static void field_cases(void) {
   fresh_channel(3, 8, 0);
   poke32(g_state, ST_OFF(flags), SMR__CHANNEL_F_NOSUM);
   check_bad_header("state NO_CHECKSUM with checksum_alg XXH3", -EBADMSG);
-  static const uint32_t algs[] = {0, SMR__CHANNEL_SUM_XXH3 + 1, 0xffffffffu};
+  static const uint32_t algs[] = {0, 1, SMR__CHANNEL_SUM_BLOCKS + 1,
+                                  0xffffffffu};
   BAD_FIELD32(checksum_alg, algs, false, "");
 }
 

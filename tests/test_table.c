@@ -10,7 +10,9 @@
  * on every valid table, and on corrupt ones (every mutant above, random
  * byte corruption, forged tables with no empty bucket, buckets and records
  * pointing anywhere) only documented results, reads inside the bytes (each
- * mutant lives in a buffer of exactly its size) and bounded work. */
+ * mutant lives in a buffer of exactly its size) and bounded work.  The
+ * checked open (smr_table_open_checked): its check sees every byte read
+ * (garbage in a window the check refuses never shows in an answer). */
 #include "check.h"
 #include "smr/table.h"
 #include "table_layout.h"
@@ -566,6 +568,121 @@ static void test_lazy_forged(void) {
   mutants_free(&m);
 }
 
+/* smr_table_open_checked: a check that refuses every range meeting the
+ * window [lo, hi) (with -EIO, so it can be told from -EBADMSG) and
+ * counts its calls. */
+struct window {
+  uint64_t lo, hi, size, calls;
+};
+
+static int window_check(void *arg, uint64_t off, uint64_t len) {
+  struct window *w = arg;
+  w->calls++;
+  CHECK(off <= w->size && len <= w->size - off); /* inside the table */
+  return off < w->hi && off + len > w->lo ? -EIO : 0;
+}
+
+/* The check sees every byte a lookup or an iteration step reads: with the
+ * bytes of a window replaced by garbage and the check refusing the window,
+ * every answer is -EIO or the clean table's answer.  Random windows of 1
+ * to 64 bytes anywhere in a table of 400 keys (and its absent keys). */
+static void test_checked_window(void) {
+  struct mutants m;
+  mutants_new(&m, 400);
+  unsigned char *good = m.good, *buf = m.buf, k[16];
+  uint64_t size = m.size;
+  smr_table clean, t;
+  CHECK_EQ(smr_table_open(&clean, good, size), 0);
+  unsigned refused = 0, answered = 0;
+  for (unsigned round = 0; round < 400; round++) {
+    memcpy(buf, good, size);
+    struct window w = {.size = size};
+    w.lo = round < 8 ? round * 8 : rnd() % size;
+    w.hi = w.lo + 1 + rnd() % 64;
+    if (w.hi > size)
+      w.hi = size;
+    for (uint64_t i = w.lo; i < w.hi; i++)
+      buf[i] = (unsigned char)rnd();
+    int r = smr_table_open_checked(&t, buf, size, window_check, &w);
+    if (w.lo < SMR__TABLE_HEADER_SIZE) {
+      CHECK_EQ(r, -EIO); /* the header is checked before it is read */
+      continue;
+    }
+    CHECK_EQ(r, 0);
+    for (uint64_t i = 0; i < 420; i++) {
+      size_t kl = make_key(i, k);
+      smr_table_value a, b;
+      int ra = smr_table_get(&clean, k, kl, &a),
+          rb = smr_table_get(&t, k, kl, &b);
+      if (rb == -EIO) {
+        refused++;
+        continue;
+      }
+      answered++;
+      CHECK_EQ(rb, ra);
+      if (ra == 0) {
+        CHECK_EQ(b.size, a.size);
+        CHECK(b.data == buf + ((const unsigned char *)a.data - good));
+        CHECK(a.size == 0 || memcmp(a.data, b.data, a.size) == 0);
+      }
+    }
+    uint64_t ca = 0, cb = 0;
+    smr_table_entry ea, eb;
+    for (;;) {
+      int rb = smr_table_next(&t, &cb, &eb),
+          ra = smr_table_next(&clean, &ca, &ea);
+      if (rb == -EIO)
+        break;
+      CHECK_EQ(rb, ra);
+      if (ra != 1)
+        break;
+      CHECK_EQ(ca, cb);
+      CHECK(eb.key.size == ea.key.size && eb.value.size == ea.value.size);
+      CHECK(memcmp(eb.key.data, ea.key.data, ea.key.size) == 0);
+      CHECK(ea.value.size == 0 ||
+            memcmp(eb.value.data, ea.value.data, ea.value.size) == 0);
+    }
+  }
+  CHECK(refused > 0 && answered > refused);
+  mutants_free(&m);
+}
+
+/* smr_table_open_checked's arguments, its header check, a check's error
+ * code passed through, and that a passing check changes no answer. */
+static void test_checked_args(void) {
+  struct mutants m;
+  mutants_new(&m, 50);
+  struct window w = {.lo = 0, .hi = 0, .size = m.size}; /* refuses nothing */
+  smr_table t;
+  CHECK_EQ(smr_table_open_checked(&t, m.good, m.size, NULL, &w), -EINVAL);
+  CHECK_EQ(smr_table_open_checked(NULL, m.good, m.size, window_check, &w),
+           -EINVAL);
+  CHECK_EQ(smr_table_open_checked(&t, NULL, m.size, window_check, &w), -EINVAL);
+  CHECK_EQ(smr_table_open_checked(&t, m.good, 63, window_check, &w), -EBADMSG);
+  CHECK_EQ(t.base, NULL); /* cleared on failure */
+  CHECK_EQ(w.calls, 0u);
+  CHECK_EQ(smr_table_open_checked(&t, m.good, m.size, window_check, &w), 0);
+  CHECK_EQ(w.calls, 1u);
+  check_all(&t, 50);
+  CHECK(w.calls > 1 + 50 * 2); /* lookups and iteration call it */
+  /* A refused header: its error, and nothing opened. */
+  w.hi = 1;
+  CHECK_EQ(smr_table_open_checked(&t, m.good, m.size, window_check, &w), -EIO);
+  CHECK_EQ(t.base, NULL);
+  /* A refused record: the lookup of that key returns the check's code. */
+  w.lo = w.hi = 0;
+  CHECK_EQ(smr_table_open_checked(&t, m.good, m.size, window_check, &w), 0);
+  unsigned char k[16];
+  size_t kl = make_key(7, k);
+  smr_table_value v;
+  CHECK_EQ(smr_table_get(&t, k, kl, &v), 0);
+  w.lo = (uint64_t)((const unsigned char *)v.data - m.good);
+  w.hi = w.lo + 1;
+  CHECK(v.size > 0);
+  CHECK_EQ(smr_table_get(&t, k, kl, &v), -EIO);
+  mutants_free(&m);
+}
+
 int main(int argc, char **argv) {
   const char *env = getenv("SMR_TABLE_BIG");
   uint64_t big = env ? strtoull(env, NULL, 10) : 1000000;
@@ -583,6 +700,8 @@ int main(int argc, char **argv) {
   test_lazy_corrupt();
   test_lazy_random();
   test_lazy_forged();
+  test_checked_args();
+  test_checked_window();
   printf("test_table: ok\n");
   return 0;
 }

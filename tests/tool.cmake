@@ -25,6 +25,9 @@
 #  test_tool_corrupt        one bit flipped in a data file: get, dump, watch
 #                           (and bench) refuse it with status 4, and so does
 #                           a running watch when the new version is corrupt
+#  test_tool_corrupt_blocks a bit flipped in one 64 KiB block: get of a key
+#                           in other blocks prints it, of the flipped key
+#                           (alone or with others) status 4, nothing printed
 #  test_tool_output_errors  stdout on /dev/full: --help, --version and every
 #                           command exit 6
 #  test_tool_json_names     stat --json is valid JSON for names holding
@@ -53,7 +56,7 @@ if(TARGET smr_tool)
     set(SMR_PYTHON3 "")
   endif()
   foreach(case basic roundtrip bad_input watch stat_full publish_watch bench
-          progress help partial_write corrupt output_errors json_names
+          progress help partial_write corrupt corrupt_blocks output_errors json_names
           squat ls rm get_formats watch_json publish_mode completion)
     add_test(NAME test_tool_${case}
              COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_tool.sh

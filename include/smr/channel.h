@@ -409,11 +409,28 @@ SMR_INLINE void smr_channel_release(smr_channel_reader *r,
 #define smr_channel_release smr_channel_release_ffi
 #endif
 
-/* Check the guard's payload against the writer's checksum (XXH3-64).
- * 0 if it matches, -EBADMSG if not, -ENOTSUP if the channel stores no
- * checksum, -EINVAL if no guard is held.  Reads the whole payload. */
+/* Check the guard's payload against the writer's checksum: XXH3-64 of
+ * each block of at most 2^16..2^34 bytes (at most 4096 blocks), and of the
+ * block sums.  0 if it matches, -EBADMSG if not, -ENOTSUP if the channel
+ * stores no checksum, -EINVAL if no guard is held.  Reads the whole
+ * payload once per version: what was checked is remembered by the handle
+ * until it pins another version (then it costs nothing).  Calling thread
+ * of r; does not block. */
 SMR_API int smr_channel_verify(smr_channel_reader *r,
                                const smr_channel_guard *g);
+
+/* Check only the blocks that [offset, offset + length) of the guard's
+ * payload touches, and the block sums (at most 32 KiB) against the
+ * descriptor: what a reader that reads a few bytes of a large payload
+ * needs (a table lookup: smr_table_open_checked in smr/table.h), at the
+ * cost of those blocks, not of the payload.  A block that passed is not
+ * hashed again for this version (nor after smr_channel_verify or a
+ * SMR_CHANNEL_VERIFY read).  0 if they match, -EBADMSG if not, -ENOTSUP
+ * without a checksum, -EINVAL if no guard is held or the range is not
+ * inside the payload.  Calling thread of r; does not block. */
+SMR_API int smr_channel_verify_range(smr_channel_reader *r,
+                                     const smr_channel_guard *g,
+                                     uint64_t offset, uint64_t length);
 
 /* The current version without pinning anything (0: nothing published yet).
  * For change detection.  Acquire load. */

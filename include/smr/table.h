@@ -68,6 +68,8 @@ typedef struct smr_table {
   uint64_t count;
   uint64_t records, end; /* offsets: first record, end of records */
   bool lazy;             /* smr_table_open_lazy: lookups check their reads */
+  int (*check)(void *, uint64_t, uint64_t); /* smr_table_open_checked */
+  void *check_arg;
 } smr_table;
 
 /* A value (or key) view into the table's bytes. */
@@ -95,7 +97,7 @@ SMR_API int smr_table_open(smr_table *t, const void *bytes, uint64_t size);
  * layout, flags 0, nbuckets a power of two whose array fits in size, the
  * records right after it, their end aligned and within size, count <
  * nbuckets).  Errors: -EINVAL (NULL, misaligned), -EBADMSG (the header is
- * not a table's).  *t is written only on success.
+ * not a table's).  On failure *t is cleared (lookups on it: -EINVAL).
  *
  * Guaranteed for any bytes: smr_table_get, smr_table_next and
  * smr_table_count on *t read only [bytes, bytes + size) (in fact only the
@@ -131,6 +133,31 @@ SMR_API int smr_table_open(smr_table *t, const void *bytes, uint64_t size);
  * time of a lookup in a large table is its two cache misses, the same).
  * Any thread; does not block. */
 SMR_API int smr_table_open_lazy(smr_table *t, const void *bytes, uint64_t size);
+
+/* The check of smr_table_open_checked: 0 if the `length` bytes at
+ * `offset` (from the table's start, inside it) may be read, or a negative
+ * errno code, which the lookup then returns. */
+typedef int smr_table_check_fn(void *arg, uint64_t offset, uint64_t length);
+
+/* smr_table_open_lazy, plus a check of every byte range before it is read:
+ * check(arg, 0, 64) for the header, here, then, in smr_table_get and
+ * smr_table_next, each bucket, each record's lengths and each key and
+ * value (or record) before its bytes are compared or returned.  A check's
+ * error is returned as is (so it can be told from -EBADMSG: pick another
+ * code, or record it in arg).  So a lookup's answer depends only on bytes
+ * the check passed: with smr_channel_verify_range (smr/channel.h) as the
+ * check, a one-shot reader of a large channel table verifies the few
+ * blocks each lookup reads, not the whole payload, and every value it
+ * returns and every -ENOENT it gives comes from bytes that match the
+ * writer's checksum.  The check is called a few times per lookup; it must
+ * be cheap when it passes again (smr_channel_verify_range remembers).
+ * Errors: those of smr_table_open_lazy, -EINVAL for a NULL check, and the
+ * check's.  On failure *t is cleared.  Lookups may run concurrently only
+ * if the check allows it (smr_channel_verify_range: the thread of the
+ * reader handle).  Does not block unless the check does. */
+SMR_API int smr_table_open_checked(smr_table *t, const void *bytes,
+                                   uint64_t size, smr_table_check_fn *check,
+                                   void *arg);
 
 /* Number of entries (keys). */
 SMR_API uint64_t smr_table_count(const smr_table *t);

@@ -101,9 +101,23 @@ unsigned smr__channel_options(unsigned state_flags);
 /* The view of an empty payload: 8-byte aligned like every payload. */
 extern const unsigned char smr__channel_empty_payload[8];
 
-static inline uint64_t smr__channel_checksum(const void *data, uint64_t size) {
-  return smr__hash(data, (size_t)size);
-}
+/* ---- sums.c: the checksum (layout.h) ---- */
+
+/* Write the block sums of the `size`-byte payload at base (a mapping of at
+ * least smr__channel_sum_end(size) bytes) after it; return the top sum. */
+uint64_t smr__channel_sum_write(unsigned char *base, uint64_t size);
+
+/* Copy `size` bytes from src to base and write their sums, as above. */
+uint64_t smr__channel_sum_copy(unsigned char *base, const void *src,
+                               uint64_t size);
+
+/* Whether the stored sums hash to `sum` (the descriptor's). */
+bool smr__channel_sum_top_ok(const unsigned char *base, uint64_t size,
+                             uint64_t sum);
+
+/* Whether block b (< smr__channel_sum_count(size)) matches its stored sum. */
+bool smr__channel_sum_block_ok(const unsigned char *base, uint64_t size,
+                               uint64_t b);
 
 /* The deadline `timeout_ns` from now (< 0: none, INT64_MAX). */
 int64_t smr__channel_deadline(int64_t timeout_ns);
@@ -285,7 +299,12 @@ struct smr__channel_reader {
   uint64_t map_len[SMR_CHANNEL_MAX_BUFFERS];
   uint64_t file_dev[SMR_CHANNEL_MAX_BUFFERS], file_ino[SMR_CHANNEL_MAX_BUFFERS];
   uint64_t last_read; /* `current` of the previous successful read */
-  uint64_t verified;  /* `current` whose checksum was verified */
+  /* The checksum checks of `sum_cur` (a pinned `current`; 0: none): its
+   * top sum checked (sum_top), and which of its blocks (sum_blocks, a bit
+   * each).  Reset when another version is pinned. */
+  uint64_t sum_cur;
+  bool sum_top;
+  uint64_t sum_blocks[SMR__CHANNEL_SUM_MAX / 64];
 #ifdef SMR_TEST_HOOKS
   void (*hook)(smr_channel_reader *, void *); /* test_hooks.h */
   void *hook_arg;

@@ -203,7 +203,7 @@ static int state_init(smr_channel_writer *w, int fd) {
   st->slots = w->nslots;
   st->flags = w->flags;
   st->checksum_alg =
-      (w->flags & SMR__CHANNEL_F_NOSUM) ? 0 : SMR__CHANNEL_SUM_XXH3;
+      (w->flags & SMR__CHANNEL_F_NOSUM) ? 0 : SMR__CHANNEL_SUM_BLOCKS;
   st->created_ns = (uint64_t)smr__now_ns();
   r = smr__channel_slots_open(&w->slots, w->prefix, w->st, w->nslots, w->euid,
                               w->euid);

@@ -184,7 +184,7 @@ static int check_state(struct smr__channel_state *st, uint64_t file_size) {
     return -EBADMSG;
   if ((st->flags & SMR__CHANNEL_F_NOSUM)
           ? st->checksum_alg != 0
-          : st->checksum_alg != SMR__CHANNEL_SUM_XXH3)
+          : st->checksum_alg != SMR__CHANNEL_SUM_BLOCKS)
     return -EBADMSG;
   return 0;
 }

@@ -15,7 +15,7 @@
 
 #define SMR__CHANNEL_MAGIC       0x31304d4853524d53ull /* "SMRSHM01" */
 #define SMR__CHANNEL_SLOT_MAGIC  0x32304c53524d5353ull /* "SSMRSL02" */
-#define SMR__CHANNEL_LAYOUT      2u
+#define SMR__CHANNEL_LAYOUT      3u
 #define SMR__CHANNEL_HEADER_SIZE 4096u /* state header; acks follow */
 #define SMR__CHANNEL_DESC_OFFSET 256u
 /* A reader's slot file: one page, the slot at offset 0, byte 0 its lock. */
@@ -27,7 +27,16 @@
 #define SMR__CHANNEL_F_NOSUM     0x2u /* SMR_CHANNEL_NO_CHECKSUM (mapped) */
 #define SMR__CHANNEL_F_DURABLE   0x1u /* SMR_CHANNEL_DURABLE (mapped) */
 
-#define SMR__CHANNEL_SUM_XXH3 1u /* checksum algorithm: XXH3-64, seed 0 */
+/* The checksum algorithm (checksum_alg): XXH3-64 (seed 0) of each block of
+ * the payload, stored after it in the data file (the block sums), and the
+ * descriptor's checksum the XXH3-64 of those sums.  A reader can so check
+ * the few blocks a lookup reads, not the whole payload (smr_channel_verify_
+ * range).  Blocks are 2^shift bytes, the last one shorter; shift is the
+ * smallest >= 16 that gives at most 4096 blocks, a function of the size
+ * alone.  The sums start at the payload's end rounded up to 8. */
+#define SMR__CHANNEL_SUM_BLOCKS    2u
+#define SMR__CHANNEL_SUM_MIN_SHIFT 16u
+#define SMR__CHANNEL_SUM_MAX       4096u /* blocks */
 
 /* One payload buffer's descriptor, written by the writer only while no
  * reader can reach the buffer (before the release store of `current`). */
@@ -92,6 +101,38 @@ static inline uint64_t smr__channel_state_size(unsigned slots) {
 static inline _Atomic uint64_t *
 smr__channel_acks(struct smr__channel_state *st) {
   return (_Atomic uint64_t *)(void *)((char *)st + SMR__CHANNEL_HEADER_SIZE);
+}
+
+/* The block size (log2) of a payload of `size` bytes. */
+static inline unsigned smr__channel_sum_shift(uint64_t size) {
+  unsigned s = SMR__CHANNEL_SUM_MIN_SHIFT;
+  while (((size - 1) >> s) >= SMR__CHANNEL_SUM_MAX && size)
+    s++;
+  return s;
+}
+
+/* The number of blocks (and sums) of a payload of `size` bytes. */
+static inline uint64_t smr__channel_sum_count(uint64_t size) {
+  unsigned s = smr__channel_sum_shift(size);
+  return size ? ((size - 1) >> s) + 1 : 0;
+}
+
+/* Where the block sums start: the payload's end rounded up to 8. */
+static inline uint64_t smr__channel_sum_offset(uint64_t size) {
+  return (size + 7) & ~(uint64_t)7;
+}
+
+/* The bytes a data file needs for a payload of `size` bytes and its sums. */
+static inline uint64_t smr__channel_sum_end(uint64_t size) {
+  return smr__channel_sum_offset(size) + 8 * smr__channel_sum_count(size);
+}
+
+/* A bound on smr__channel_sum_end(size) for every size <= cap (the count
+ * is never above 4096 nor above a count of 64 KiB blocks). */
+static inline uint64_t smr__channel_sum_reserve(uint64_t cap) {
+  uint64_t n = cap ? ((cap - 1) >> SMR__CHANNEL_SUM_MIN_SHIFT) + 1 : 0;
+  return smr__channel_sum_offset(cap) +
+         8 * (n < SMR__CHANNEL_SUM_MAX ? n : SMR__CHANNEL_SUM_MAX);
 }
 
 #define SMR__CHANNEL_VERSION(cur) ((cur) >> 8)

@@ -229,6 +229,40 @@ static int open_data(struct smr__channel_reader *h, unsigned i) {
   return 0;
 }
 
+/* Check blocks [first, end) of the pinned payload of `cur` (data, size:
+ * its view) against their sums, the sums against the descriptor first;
+ * what passed is remembered until another version is pinned.  0 or
+ * -EBADMSG. */
+static int sum_check(struct smr__channel_reader *h, uint64_t cur,
+                     const void *data, uint64_t size, uint64_t first,
+                     uint64_t end) {
+  const unsigned char *base = data;
+  if (h->sum_cur != cur) {
+    h->sum_cur = cur;
+    h->sum_top = false;
+    memset(h->sum_blocks, 0, sizeof h->sum_blocks);
+  }
+  if (!h->sum_top) {
+    /* relaxed: the descriptor of a pinned buffer does not change; ordered
+     * after our acquire load of `current` (see prepare_view). */
+    uint64_t sum = atomic_load_explicit(
+        &h->chan.st->desc[SMR__CHANNEL_INDEX(cur)].checksum,
+        memory_order_relaxed);
+    if (!smr__channel_sum_top_ok(base, size, sum))
+      return -EBADMSG;
+    h->sum_top = true;
+  }
+  for (uint64_t b = first; b < end; b++) {
+    uint64_t bit = 1ull << (b % 64);
+    if (h->sum_blocks[b / 64] & bit)
+      continue;
+    if (!smr__channel_sum_block_ok(base, size, b))
+      return -EBADMSG;
+    h->sum_blocks[b / 64] |= bit;
+  }
+  return 0;
+}
+
 /* Validate the descriptor of `cur` (pinned) and map its buffer. */
 static int prepare_view(struct smr__channel_reader *h, uint64_t cur) {
   unsigned i = SMR__CHANNEL_INDEX(cur);
@@ -253,12 +287,16 @@ static int prepare_view(struct smr__channel_reader *h, uint64_t cur) {
       atomic_load_explicit(&d->file_ino, memory_order_relaxed) !=
           h->file_ino[i])
     return -ESTALE;
-  if (size > h->map_len[i]) {
+  /* The payload and, with a checksum, its block sums must be mapped. */
+  uint64_t need = (h->chan.flags & SMR__CHANNEL_F_NOSUM)
+                      ? size
+                      : smr__channel_sum_end(size);
+  if (need > h->map_len[i]) {
     uint64_t fsize;
     r = smr__file_stat(h->data_fd[i], &fsize, NULL);
     if (r < 0)
       return r;
-    if (fsize < size)
+    if (fsize < need)
       return -EBADMSG;
     smr__unmap((void *)h->map[i], h->map_len[i]);
     h->map[i] = NULL;
@@ -272,13 +310,11 @@ static int prepare_view(struct smr__channel_reader *h, uint64_t cur) {
   }
   const void *data =
       size ? (const void *)h->map[i] : (const void *)smr__channel_empty_payload;
-  if ((h->open_flags & SMR_CHANNEL_VERIFY) && h->verified != cur &&
+  if ((h->open_flags & SMR_CHANNEL_VERIFY) &&
       !(h->chan.flags & SMR__CHANNEL_F_NOSUM)) {
-    /* relaxed: ordered like version and size above. */
-    uint64_t sum = atomic_load_explicit(&d->checksum, memory_order_relaxed);
-    if (smr__channel_checksum(data, size) != sum)
-      return -EBADMSG;
-    h->verified = cur;
+    r = sum_check(h, cur, data, size, 0, smr__channel_sum_count(size));
+    if (r < 0)
+      return r;
   }
   h->pub.cached = cur;
   h->pub.cached_data = data;
@@ -366,11 +402,28 @@ int smr_channel_verify(smr_channel_reader *pub, const smr_channel_guard *g) {
   struct smr__channel_reader *h = reader_of(pub);
   if (h->chan.flags & SMR__CHANNEL_F_NOSUM)
     return -ENOTSUP;
-  unsigned i = SMR__CHANNEL_INDEX(pub->cached);
-  /* relaxed: the descriptor of a pinned buffer does not change. */
-  uint64_t sum =
-      atomic_load_explicit(&h->chan.st->desc[i].checksum, memory_order_relaxed);
-  return smr__channel_checksum(g->data, g->size) == sum ? 0 : -EBADMSG;
+  uint64_t size = pub->cached_size;
+  return sum_check(h, pub->cached, pub->cached_data, size, 0,
+                   smr__channel_sum_count(size));
+}
+
+int smr_channel_verify_range(smr_channel_reader *pub,
+                             const smr_channel_guard *g, uint64_t offset,
+                             uint64_t length) {
+  smr__channel_clear_path();
+  if (!pub || !g || !(pub->flags & SMR__CHANNEL_HELD))
+    return -EINVAL;
+  /* The pinned view, not the caller's copy of it in *g. */
+  uint64_t size = pub->cached_size;
+  if (offset > size || length > size - offset)
+    return -EINVAL;
+  struct smr__channel_reader *h = reader_of(pub);
+  if (h->chan.flags & SMR__CHANNEL_F_NOSUM)
+    return -ENOTSUP;
+  unsigned shift = smr__channel_sum_shift(size);
+  uint64_t first = offset >> shift,
+           end = length ? ((offset + length - 1) >> shift) + 1 : first;
+  return sum_check(h, pub->cached, pub->cached_data, size, first, end);
 }
 
 uint64_t smr_channel_version(smr_channel_reader *pub) {

@@ -145,6 +145,9 @@ int smr_channel_writer_set_timeout(smr_channel_writer *w, int64_t timeout_ns) {
 static int prepare_buffer(smr_channel_writer *w, unsigned i, uint64_t cap) {
   int r; /* the data files are open since smr_channel_writer_open */
   uint64_t page = 4096;
+  /* Room for the block sums of any payload up to cap (layout.h). */
+  if (!(w->flags & SMR__CHANNEL_F_NOSUM))
+    cap = smr__channel_sum_reserve(cap);
   uint64_t need = (cap + page - 1) & ~(page - 1);
   uint64_t have = w->file_size[i];
   uint64_t want = have;
@@ -237,13 +240,16 @@ static int commit_sum(smr_channel_writer *w, uint64_t size, uint64_t sum,
     return -EINVAL;
   unsigned i = (unsigned)w->build;
   int r;
-  if (w->flags & SMR__CHANNEL_F_NOSUM)
+  uint64_t end = size;
+  if (w->flags & SMR__CHANNEL_F_NOSUM) {
     sum = 0;
-  else if (!have_sum)
-    sum = size ? smr__channel_checksum(w->map[i], size)
-               : smr__channel_checksum(smr__channel_empty_payload, 0);
-  if ((w->flags & SMR__CHANNEL_F_DURABLE) && size) {
-    r = smr__map_sync(w->map[i], size);
+  } else {
+    if (!have_sum)
+      sum = smr__channel_sum_write(w->map[i], size);
+    end = smr__channel_sum_end(size);
+  }
+  if ((w->flags & SMR__CHANNEL_F_DURABLE) && end) {
+    r = smr__map_sync(w->map[i], end);
     if (r == 0)
       r = smr__file_sync(w->data_fd[i]);
     if (r < 0)
@@ -306,7 +312,7 @@ int smr_channel_publish(smr_channel_writer *w, const void *data, uint64_t size,
       memcpy(buf, data, (size_t)size);
     return commit_sum(w, size, 0, true, info);
   }
-  /* Copy and hash in one pass, each chunk hashed while still in cache. */
-  uint64_t sum = smr__copy_hash(buf, data, (size_t)size);
+  /* Copy and hash in one pass, each block hashed while still in cache. */
+  uint64_t sum = smr__channel_sum_copy(buf, data, size);
   return commit_sum(w, size, sum, true, info);
 }
