@@ -38,6 +38,13 @@
  *                   lookup checks the buckets and records it reads): the
  *                   cost of those checks, validated vs lazy measured
  *                   alternately in every run ("table x" of this row).
+ *   smr_table_checked [bench_loop_table] the same loop on the same bytes
+ *                   opened with smr_table_open_checked, the check
+ *                   smr_channel_verify_range on the guard: every bucket and
+ *                   record range verified against the channel's block
+ *                   checksums (each 64 KiB block hashed once, at the first
+ *                   lookup that reads it; after that a bitmap test): the
+ *                   cost of a verified lookup in a long-lived reader.
  *   smr_table_read  [bench_loop_table_read] the same plus smr_channel_read and
  *                   smr_channel_release around every --read-batch lookups
  *                   (default 1: a fresh guard per lookup, as a reader that
@@ -73,7 +80,7 @@
  *
  *   bench_table [--entries N] [--iters L] [--runs R] [--miss-pct P]
  *               [--seq-keys] [--no-chain] [--read-batch B] [--pin]
- *               [--inproc] [--only table,lazy,read,hash,cdb] [--smoke]
+ *               [--inproc] [--only table,lazy,checked,read,hash,cdb] [--smoke]
  *
  * --inproc runs the loops in this process (the reader handle beside the
  * idle writer), for callgrind:
@@ -115,11 +122,20 @@
 #define SMOKE_ENTRIES   10000ull
 #define MAX_RUNS        1000
 
-enum { L_TABLE, L_TABLE_LAZY, L_TABLE_READ, L_HASH, L_CDB, NLOOPS };
+enum {
+  L_TABLE,
+  L_TABLE_LAZY,
+  L_TABLE_CHECKED,
+  L_TABLE_READ,
+  L_HASH,
+  L_CDB,
+  NLOOPS
+};
 static const char *const loop_name[NLOOPS] = {
-    "smr_table", "smr_table_lazy", "smr_table_read", "hash", "tinycdb"};
-static const char *const loop_opt[NLOOPS] = {"table", "lazy", "read", "hash",
-                                             "cdb"};
+    "smr_table",      "smr_table_lazy", "smr_table_checked",
+    "smr_table_read", "hash",           "tinycdb"};
+static const char *const loop_opt[NLOOPS] = {"table", "lazy", "checked",
+                                             "read",  "hash", "cdb"};
 
 enum { W_HIT, W_MISS, W_CHAIN, NWORK };
 
@@ -586,6 +602,16 @@ static void check_acc(int l, const struct stream *s, uint64_t acc) {
          loop_name[l], (unsigned long long)acc, (unsigned long long)s->expect);
 }
 
+/* smr_table_checked: the view, and its check's reader and guard. */
+static smr_table checked_view;
+static smr_channel_reader *checked_r;
+static smr_channel_guard checked_g;
+
+static int range_check(void *arg, uint64_t off, uint64_t len) {
+  (void)arg;
+  return smr_channel_verify_range(checked_r, &checked_g, off, len);
+}
+
 /* A 0 the compiler cannot see (the chained loops' dependency mask). */
 static volatile uint64_t zero_mask;
 
@@ -604,6 +630,13 @@ static uint64_t run_loop(int l, const struct stream *s, uint64_t n,
       fail("the channel's payload moved");
     acc = bench_loop_table(l == L_TABLE ? t : tl, s->q, n, s->chained, zero);
     smr_channel_release(r, &g);
+    break;
+  case L_TABLE_CHECKED:
+    CHECK(smr_channel_read(r, &checked_g));
+    if (checked_g.data != base)
+      fail("the channel's payload moved");
+    acc = bench_loop_table(&checked_view, s->q, n, s->chained, zero);
+    smr_channel_release(r, &checked_g);
     break;
   case L_TABLE_READ:
     acc = bench_loop_table_read(r, t, base, s->q, n, cfg.read_batch, s->chained,
@@ -637,6 +670,10 @@ static void reader_side(int out) {
   t0 = bench_now_ns();
   CHECK(smr_table_open_lazy(&tl, g.data, g.size));
   setup.open_lazy_ms = ms_since(t0);
+  checked_r = r;
+  checked_g = g;
+  CHECK(
+      smr_table_open_checked(&checked_view, g.data, g.size, range_check, NULL));
   if (smr_table_count(&t) != cfg.entries)
     fail("smr_table_count %llu, expected %llu",
          (unsigned long long)smr_table_count(&t),
@@ -659,6 +696,10 @@ static void reader_side(int out) {
   verify_all(&t, cfg.want[L_HASH] ? &h : NULL, cfg.want[L_CDB] ? &c : NULL);
   if (cfg.want[L_TABLE_LAZY])
     verify_all(&tl, NULL, NULL);
+  if (cfg.want[L_TABLE_CHECKED]) {
+    checked_g = g;
+    verify_all(&checked_view, NULL, NULL);
+  }
   smr_channel_release(r, &g);
 
   const struct bench_opts *o = &cfg.o;
@@ -860,7 +901,8 @@ static void usage_extra(void) {
           "  --pin         pin the reader process to the first allowed CPU\n"
           "  --inproc      run the loops in this process (no fork; for "
           "callgrind)\n"
-          "  --only LIST   loops, comma-separated: table,lazy,read,hash,cdb "
+          "  --only LIST   loops, comma-separated: "
+          "table,lazy,checked,read,hash,cdb "
           "(default: all)\n"
           "--iters counts the lookups of one run of one loop.\n");
 }

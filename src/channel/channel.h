@@ -304,6 +304,7 @@ struct smr__channel_reader {
    * each).  Reset when another version is pinned. */
   uint64_t sum_cur;
   bool sum_top;
+  unsigned sum_shift; /* its block size (log2) */
   uint64_t sum_blocks[SMR__CHANNEL_SUM_MAX / 64];
 #ifdef SMR_TEST_HOOKS
   void (*hook)(smr_channel_reader *, void *); /* test_hooks.h */

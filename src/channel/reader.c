@@ -240,6 +240,7 @@ static int sum_check(struct smr__channel_reader *h, uint64_t cur,
   if (h->sum_cur != cur) {
     h->sum_cur = cur;
     h->sum_top = false;
+    h->sum_shift = smr__channel_sum_shift(size);
     memset(h->sum_blocks, 0, sizeof h->sum_blocks);
   }
   if (!h->sum_top) {
@@ -420,6 +421,13 @@ int smr_channel_verify_range(smr_channel_reader *pub,
   struct smr__channel_reader *h = reader_of(pub);
   if (h->chan.flags & SMR__CHANNEL_F_NOSUM)
     return -ENOTSUP;
+  /* The common case of a table lookup: one block, checked before. */
+  if (h->sum_cur == pub->cached && h->sum_top && length) {
+    uint64_t b = offset >> h->sum_shift;
+    if (b == (offset + length - 1) >> h->sum_shift &&
+        (h->sum_blocks[b / 64] >> (b % 64) & 1))
+      return 0;
+  }
   unsigned shift = smr__channel_sum_shift(size);
   uint64_t first = offset >> shift,
            end = length ? ((offset + length - 1) >> shift) + 1 : first;
