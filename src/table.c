@@ -253,7 +253,7 @@ static int open_table(smr_table *t, const void *bytes, uint64_t size,
     memset(t, 0, sizeof *t);
   if (!t || !bytes || (uintptr_t)bytes % SMR__TABLE_ALIGN)
     return -EINVAL;
-  smr_table v;
+  smr_table v = {0}; /* check and check_arg NULL: no check */
   int r = open_header(&v, bytes, size);
   if (r < 0 || lazy) {
     v.lazy = true;
