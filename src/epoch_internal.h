@@ -24,16 +24,16 @@
 #define SEQ(c)    ((c) >> 17)
 #define ACTIVE(c) (((c)&SMR__READER_NEST_MASK) != 0)
 
-struct thr; /* a reader thread's liveness token (epoch_reader.c) */
+struct smr__thread; /* a reader thread's liveness token (thread.c) */
 
 struct rec {
   smr_reader pub; /* owner-written word, alone on its cache line */
   char pad[SMR__CACHELINE - sizeof(smr_reader)];
   uint64_t snap; /* ctr at the start of the grace period in flight; gp_lock */
   smr_domain *d;
-  struct rec *next;  /* domain registry; reg_lock */
-  struct rec *tnext; /* owner thread's list; owner only */
-  struct thr *thr;   /* owner thread's token */
+  struct rec *next;        /* domain registry; reg_lock */
+  struct rec *tnext;       /* owner thread's list; owner only */
+  struct smr__thread *thr; /* owner thread's token */
   pthread_t owner;
 };
 

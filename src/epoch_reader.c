@@ -22,175 +22,12 @@
 #include <stdlib.h>
 
 #include "epoch_internal.h"
+#include "thread.h"
 
-/* Per-thread state: the thread's records and its liveness token.  The
- * thread locks `alive` (a robust mutex) when the token is made and never
- * unlocks it while it has records; when the thread terminates, after every
- * key destructor of every round has run, the C library (or the kernel)
- * marks the mutex owner-dead, and the next trylock returns EOWNERDEAD: the
- * thread can no longer touch anything.  This is the only way a record is
- * declared gone (see thr_gone). */
-struct thr {
-  pthread_mutex_t alive; /* robust; held by the owner while it lives */
-  _Atomic size_t refs;   /* records pointing here (any domain) */
-  _Atomic int exiting;   /* the exit hook ran: worth checking `alive` */
-  _Atomic int gone;      /* a trylock saw the owner dead */
-  int rounds;            /* exit-hook calls so far; owner only */
-  /* Bumped (release) by the owner after each change to the token or its
-   * list and by the exit hook: a reaper's acquire load after it saw the
-   * thread gone orders all of that before the frees. */
-  _Atomic unsigned published;
-  struct rec *head; /* the owner's records; owner only */
-};
-
-/* ---- Thread liveness and thread-exit clean-up ---------------------------
- *
- * A record may be freed or ignored only once its thread can no longer run
- * code: not when libsmr's key destructor runs, since other key destructors
- * (in the same round or a later one) may still enter, leave or unregister
- * it.  So the exit hook frees nothing, takes no lock (a child forked while
- * another thread held a registry lock must be able to exit) and leaves every
- * section honoured: it flags the token as exiting, publishes the thread's
- * accesses so far (thr_publish) and re-arms the key, so the thread's list
- * stays reachable to destructors of later rounds.  A record is gone when
- * its token's robust mutex reports the owner dead (thr_gone). */
-
-#ifdef PTHREAD_DESTRUCTOR_ITERATIONS
-#define SMR__EXIT_ROUNDS PTHREAD_DESTRUCTOR_ITERATIONS
-#else
-#define SMR__EXIT_ROUNDS 4 /* the POSIX minimum */
-#endif
-
-static pthread_once_t key_once = PTHREAD_ONCE_INIT;
-static pthread_key_t thread_key;
-
-/* Owner only: publish the owner's accesses so far to a reaper (pairs with
- * the acquire load in smr__epoch_reap_if_gone). */
-static void thr_publish(struct thr *t) {
-  /* relaxed load: only the owner writes it.  release: see above. */
-  unsigned v = atomic_load_explicit(&t->published, memory_order_relaxed);
-  atomic_store_explicit(&t->published, v + 1, memory_order_release);
-}
-
-static void thread_exit(void *arg) {
-  struct thr *t = arg;
-  /* Re-arm: the C library runs another round, so destructors of later
-   * rounds still find the records (smr__epoch_self_in_section;
-   * smr_reader_register adds to the same list).  Not into the last round:
-   * sanitizer runtimes finish the thread there and instrumented code must not
-   * run after. */
-  if (++t->rounds < SMR__EXIT_ROUNDS - 1)
-    pthread_setspecific(thread_key, t);
-  /* relaxed: only tells reapers that a trylock of `alive` is worth it; the
-   * verdict comes from the mutex. */
-  atomic_store_explicit(&t->exiting, 1, memory_order_relaxed);
-  /* Everything this thread did so far happens before a reaper's frees;
-   * sections it runs later publish themselves (release stores of ctr). */
-  thr_publish(t);
-}
-
-/* In a child after fork(): the calling thread's token was copied with its
- * mutex held by the parent's thread (and off this thread's robust list, which
- * the C library reset).  Give it a mutex this thread holds.  Tokens of the
- * parent's other threads stay held by threads that do not exist here: their
- * records are never declared gone (a child must not use inherited domains). */
-static void thr_init_locked(struct thr *t);
-
-static void atfork_child(void) {
-  struct thr *t = pthread_getspecific(thread_key);
-  if (t)
-    thr_init_locked(t);
-}
-
-static void key_create(void) {
-  /* Both only fail when the process is out of keys or memory at first use. */
-  if (pthread_key_create(&thread_key, thread_exit) != 0 ||
-      pthread_atfork(NULL, NULL, atfork_child) != 0)
-    abort();
-}
-
-static void thr_init_locked(struct thr *t) {
-  pthread_mutexattr_t a;
-  /* Robust mutexes need no resources beyond the object; these fail only on
-   * invalid arguments. */
-  if (pthread_mutexattr_init(&a) != 0 ||
-      pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) != 0 ||
-      pthread_mutex_init(&t->alive, &a) != 0 ||
-      pthread_mutex_lock(&t->alive) != 0)
-    abort();
-  pthread_mutexattr_destroy(&a);
-  /* relaxed: the token is not shared yet (or, after fork, by no live
-   * thread). */
-  atomic_store_explicit(&t->exiting, 0, memory_order_relaxed);
-  atomic_store_explicit(&t->gone, 0, memory_order_relaxed);
-}
-
-/* The calling thread's token, made on first use (NULL: out of memory). */
-static struct thr *thr_self(int create) {
-  pthread_once(&key_once, key_create);
-  struct thr *t = pthread_getspecific(thread_key);
-  if (t || !create)
-    return t;
-  t = calloc(1, sizeof *t);
-  if (!t)
-    return NULL;
-  thr_init_locked(t);
-  if (pthread_setspecific(thread_key, t) != 0) {
-    pthread_mutex_unlock(&t->alive);
-    pthread_mutex_destroy(&t->alive);
-    free(t);
-    return NULL;
-  }
-  return t;
-}
-
+/* The calling thread's records (its token's epoch list). */
 static struct rec *thread_records(void) {
-  struct thr *t = thr_self(0);
-  return t ? t->head : NULL;
-}
-
-/* Whether t's thread has terminated.  Called with the reg_lock of a domain
- * that holds one of t's records (so t stays allocated). */
-static int thr_gone(struct thr *t) {
-  /* acquire: pairs with the release store below (made after the mutex
-   * told another reaper). */
-  if (atomic_load_explicit(&t->gone, memory_order_acquire))
-    return 1;
-  int e = pthread_mutex_trylock(&t->alive);
-  if (e == EBUSY)
-    return 0; /* the owner lives (or another reaper is looking) */
-  /* EOWNERDEAD: the owner terminated holding it.  0: another reaper saw
-   * that and released it (the owner releases only when it drops its last
-   * record, and then no record leads here). */
-  if (e == EOWNERDEAD)
-    pthread_mutex_consistent(&t->alive);
-  if (e == 0 || e == EOWNERDEAD) {
-    /* release: pairs with the acquire load above. */
-    atomic_store_explicit(&t->gone, 1, memory_order_release);
-    pthread_mutex_unlock(&t->alive);
-    return 1;
-  }
-  return 0; /* unexpected error: keep honouring the records */
-}
-
-/* Drop a record's reference to its token; the last one frees it (returns
- * 1 then).  `owner`: the caller is the owner, unregistering (it holds
- * `alive`); otherwise a reaper (the owner is gone and `alive` is free). */
-static int thr_unref(struct thr *t, int owner) {
-  /* acq_rel: the usual reference count pairing; whoever drops the last
-   * reference sees every other holder's accesses. */
-  if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
-    return 0;
-  if (owner) {
-    /* The key may hold a newer token (made by a key destructor after the
-     * hook's last round). */
-    if (pthread_getspecific(thread_key) == t)
-      pthread_setspecific(thread_key, NULL);
-    pthread_mutex_unlock(&t->alive);
-  }
-  pthread_mutex_destroy(&t->alive);
-  free(t);
-  return 1;
+  struct smr__thread *t = smr__thread_self(0);
+  return t ? *(struct rec **)smr__thread_list(t, SMR__THREAD_EPOCH) : NULL;
 }
 
 /* Whether the calling thread is inside a read section of d. */
@@ -209,22 +46,17 @@ int smr__epoch_self_in_section(smr_domain *d) {
  * hook's last round).  reg_lock held. */
 int smr__epoch_reap_if_gone(struct rec **pp, int all) {
   struct rec *r = *pp;
-  struct thr *t = r->thr;
-  /* relaxed: a hint that a trylock is worth it; thr_gone decides. */
-  if (!(all || atomic_load_explicit(&t->exiting, memory_order_relaxed)) ||
-      !thr_gone(t))
+  struct smr__thread *t = r->thr;
+  if (!smr__thread_gone(t, all))
     return 0;
   *pp = r->next;
-  /* acquire: pair with the thread's last release stores of its token
-   * (thr_publish) and of this record's word (its last smr_leave or
-   * smr_enter), so its accesses happen before the frees and before any
-   * reclamation that follows.  (The thread is gone: these are its final
-   * values; the kernel's exit path orders them before the owner-dead
-   * mark.) */
-  (void)atomic_load_explicit(&t->published, memory_order_acquire);
+  /* acquire: pair with the thread's last release store of this record's
+   * word (its last smr_leave or smr_enter), so its accesses happen before
+   * the free and before any reclamation that follows (smr__thread_gone
+   * acquired the token's). */
   (void)atomic_load_explicit(&r->pub.ctr, memory_order_acquire);
   free(r);
-  thr_unref(t, 0);
+  smr__thread_unref(t, 0);
   return 1;
 }
 
@@ -243,18 +75,18 @@ int smr_reader_register(smr_domain *d, smr_reader **out) {
   struct rec *r = smr__alloc_aligned(sizeof *r);
   if (!r)
     return -ENOMEM;
-  struct thr *t = thr_self(1);
+  struct smr__thread *t = smr__thread_self(1);
   if (!t) {
     free(r);
     return -ENOMEM;
   }
-  /* relaxed: a reference count increment (the decrement orders). */
-  atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+  smr__thread_ref(t);
   r->d = d;
   r->owner = pthread_self();
   r->thr = t;
-  r->tnext = t->head;
-  t->head = r;
+  struct rec **head = (struct rec **)smr__thread_list(t, SMR__THREAD_EPOCH);
+  r->tnext = *head;
+  *head = r;
   /* The mode flag lives in the record so the inline enter needs no other
    * load; it never changes. */
   atomic_init(&r->pub.ctr,
@@ -264,7 +96,7 @@ int smr_reader_register(smr_domain *d, smr_reader **out) {
   r->next = d->readers;
   d->readers = r;
   pthread_mutex_unlock(&d->reg_lock);
-  thr_publish(t);
+  smr__thread_publish(t);
   *out = &r->pub;
   return 0;
 }
@@ -279,8 +111,9 @@ int smr_reader_unregister(smr_reader *pub) {
   if (ACTIVE(atomic_load_explicit(&r->pub.ctr, memory_order_relaxed)))
     return -EBUSY;
   /* Remove from the thread's list. */
-  struct thr *t = r->thr;
-  for (struct rec **pp = &t->head; *pp; pp = &(*pp)->tnext)
+  struct smr__thread *t = r->thr;
+  for (struct rec **pp = (struct rec **)smr__thread_list(t, SMR__THREAD_EPOCH);
+       *pp; pp = &(*pp)->tnext)
     if (*pp == r) {
       *pp = r->tnext;
       break;
@@ -294,8 +127,8 @@ int smr_reader_unregister(smr_reader *pub) {
     }
   pthread_mutex_unlock(&d->reg_lock);
   free(r);
-  if (!thr_unref(t, 1))
-    thr_publish(t); /* the list changed */
+  if (!smr__thread_unref(t, 1))
+    smr__thread_publish(t); /* the list changed */
   return 0;
 }
 
