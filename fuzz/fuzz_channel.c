@@ -686,6 +686,8 @@ static void check_published(const uint8_t *data, uint64_t size,
     FAIL("reader after publish: version %llu size %llu, published %llu %llu",
          (unsigned long long)g.version, (unsigned long long)g.size,
          (unsigned long long)version, (unsigned long long)size);
+  rc = smr_channel_verify_range(r, &g, size / 3, size - size / 3);
+  EXPECT_RC("verify_range after publish", rc, -ENOTSUP);
   rc = smr_channel_verify(r, &g);
   EXPECT_RC("verify after publish", rc, -ENOTSUP);
   smr_channel_release(r, &g);
@@ -832,7 +834,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FAIL("guard: version %llu (current %llu), data %p",
              (unsigned long long)g.version,
              (unsigned long long)smr_channel_version(r), g.data);
-      /* Touch the whole payload: a size past the file would SIGBUS. */
+      /* A range first (the blocks it touches, and the block sums), then
+       * the whole payload: a size or sums past the file would SIGBUS. */
+      uint64_t off = g.size ? seed % (g.size + 1) : 0;
+      uint64_t len = (seed >> 32) % (g.size - off + 1);
+      EXPECT_RC("verify_range", smr_channel_verify_range(r, &g, off, len),
+                -EBADMSG, -ENOTSUP);
+      EXPECT_RC("verify_range past the end",
+                smr_channel_verify_range(r, &g, off, g.size - off + 1),
+                -EINVAL);
       EXPECT_RC("verify", smr_channel_verify(r, &g), -EBADMSG, -ENOTSUP);
       uint8_t snap[64];
       size_t ns = g.size < sizeof snap ? (size_t)g.size : sizeof snap;

@@ -74,7 +74,7 @@ static void created_cases(void) {
 /* The file's size, magic, or a foreign file. */
 static void size_magic_cases(void) {
   /* Shorter than the header, or than the header plus one ack per slot
-   * (layout 2: smr__channel_state_size(slots)). */
+   * (smr__channel_state_size(slots)). */
   const uint64_t full = smr__channel_state_size(8);
   const uint64_t sizes[] = {8,
                             100,

@@ -288,17 +288,21 @@ static int prepare_view(struct smr__channel_reader *h, uint64_t cur) {
       atomic_load_explicit(&d->file_ino, memory_order_relaxed) !=
           h->file_ino[i])
     return -ESTALE;
-  /* The payload and, with a checksum, its block sums must be mapped. */
+  /* The payload and, with a checksum, its block sums must lie in the file
+   * as it is now (the writer shrinks a file it reuses: a mapping made for
+   * an older, larger version is no proof; a byte past the end would be
+   * SIGBUS) and be mapped.  Once per new version; the file cannot shrink
+   * while we pin it. */
   uint64_t need = (h->chan.flags & SMR__CHANNEL_F_NOSUM)
                       ? size
                       : smr__channel_sum_end(size);
+  uint64_t fsize;
+  r = smr__file_stat(h->data_fd[i], &fsize, NULL);
+  if (r < 0)
+    return r;
+  if (fsize < need)
+    return -EBADMSG;
   if (need > h->map_len[i]) {
-    uint64_t fsize;
-    r = smr__file_stat(h->data_fd[i], &fsize, NULL);
-    if (r < 0)
-      return r;
-    if (fsize < need)
-      return -EBADMSG;
     smr__unmap((void *)h->map[i], h->map_len[i]);
     h->map[i] = NULL;
     h->map_len[i] = 0;
@@ -311,6 +315,9 @@ static int prepare_view(struct smr__channel_reader *h, uint64_t cur) {
   }
   const void *data =
       size ? (const void *)h->map[i] : (const void *)smr__channel_empty_payload;
+  /* Nothing checked for an earlier view carries over, even one with the
+   * same `current` (only a corrupt state file could bring one back). */
+  h->sum_cur = 0;
   if ((h->open_flags & SMR_CHANNEL_VERIFY) &&
       !(h->chan.flags & SMR__CHANNEL_F_NOSUM)) {
     r = sum_check(h, cur, data, size, 0, smr__channel_sum_count(size));
@@ -414,8 +421,12 @@ int smr_channel_verify_range(smr_channel_reader *pub,
   smr__channel_clear_path();
   if (!pub || !g || !(pub->flags & SMR__CHANNEL_HELD))
     return -EINVAL;
-  /* The pinned view, not the caller's copy of it in *g. */
+  /* The pinned view, and *g must be it: a guard of an older read (a table
+   * opened on it and kept) would have us verify other bytes than it reads. */
   uint64_t size = pub->cached_size;
+  if (g->data != pub->cached_data || g->size != size ||
+      g->version != SMR__CHANNEL_VERSION(pub->cached))
+    return -EINVAL;
   if (offset > size || length > size - offset)
     return -EINVAL;
   struct smr__channel_reader *h = reader_of(pub);

@@ -12,7 +12,8 @@
  * the blocks it reads: a one-shot lookup in a large table hashes a few
  * blocks, not the table.  The sums live in the writer's data file, which
  * only the channel's owner can write (the reader checks the file's owner),
- * and are read within the mapping the reader checked to be long enough. */
+ * and are read within the mapping, which the reader checks against the
+ * file's size each time it maps a new version. */
 #include "channel.h"
 
 #include <errno.h>
@@ -31,6 +32,8 @@ static uint64_t top_sum(const unsigned char *base, uint64_t size) {
 }
 
 uint64_t smr__channel_sum_write(unsigned char *base, uint64_t size) {
+  if (!size) /* base may be NULL (nothing mapped): no pointer arithmetic */
+    return top_sum(base, 0);
   uint64_t n = smr__channel_sum_count(size),
            bs = 1ull << smr__channel_sum_shift(size);
   uint64_t *sums = sums_of(base, size);
@@ -43,6 +46,8 @@ uint64_t smr__channel_sum_write(unsigned char *base, uint64_t size) {
 
 uint64_t smr__channel_sum_copy(unsigned char *base, const void *src,
                                uint64_t size) {
+  if (!size)
+    return top_sum(base, 0);
   uint64_t n = smr__channel_sum_count(size),
            bs = 1ull << smr__channel_sum_shift(size);
   uint64_t *sums = sums_of(base, size);

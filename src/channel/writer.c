@@ -164,8 +164,9 @@ static int prepare_buffer(smr_channel_writer *w, unsigned i, uint64_t cap) {
     if (r < 0)
       return r;
   } else if (have > 4 * need && have - need > (1u << 20)) {
-    /* Shrink a much too large file.  Safe: nobody pins this buffer, and
-     * readers never touch bytes past the payload they pinned. */
+    /* Shrink a much too large file.  Safe: nobody pins this buffer, and a
+     * reader checks the file's size against each version it maps (it
+     * reads the payload and its sums, never past them). */
     want = need;
     r = smr__file_truncate(w->data_fd[i], want);
     if (r < 0)
