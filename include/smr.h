@@ -4,6 +4,7 @@
 #define SMR_H
 
 #include "smr/channel.h"
+#include "smr/collector.h"
 #include "smr/common.h"
 #include "smr/epoch.h"
 #include "smr/swap.h"

@@ -4,6 +4,7 @@
  * namesake, so the two cannot drift apart. */
 #undef SMR_NO_INLINE /* the twins are built from the inline definitions */
 #include "smr/channel.h"
+#include "smr/collector.h"
 #include "smr/epoch.h"
 #include "smr/swap.h"
 
@@ -21,6 +22,21 @@ void smr_leave_ffi(smr_reader *r) {
 
 bool smr_in_section_ffi(const smr_reader *r) {
   return smr_in_section(r);
+}
+
+/* ---- smr/collector.h --------------------------------------------------- */
+
+void smr_collector_enter_ffi(smr_collector_handle *h) {
+  smr_collector_enter(h);
+}
+
+void smr_collector_leave_ffi(smr_collector_handle *h) {
+  smr_collector_leave(h);
+}
+
+void *smr_collector_protect_ffi(smr_collector_handle *h,
+                                SMR_ATOMIC(void *) const *src) {
+  return smr_collector_protect(h, src);
 }
 
 /* ---- smr/swap.h -------------------------------------------------------- */

@@ -55,3 +55,18 @@ int smr_asm_swap_read(smr_swap_reader *r) {
   SMR_ASM_MARK("SMR_ASM_END smr_asm_swap_read");
   return x;
 }
+
+_Atomic(void *) smr_asm_collector_global;
+int smr_asm_collector_read(smr_collector_handle *h);
+
+int smr_asm_collector_read(smr_collector_handle *h) {
+  SMR_ASM_MARK("SMR_ASM_BEGIN smr_asm_collector_read");
+  smr_collector_enter(h);
+  SMR_ASM_CONTROL();
+  const struct asm_obj *p =
+      smr_collector_protect(h, &smr_asm_collector_global);
+  int x = p->field;
+  smr_collector_leave(h);
+  SMR_ASM_MARK("SMR_ASM_END smr_asm_collector_read");
+  return x;
+}

@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: MIT */
+/* The collector: lifecycle, the handle registry, thread exit, statistics
+ * and reclaim_all.  Retire, submission and reclamation are in
+ * collector_retire.c; docs/DESIGN.md ("The collector") has the protocol.
+ *
+ * Registry: a list of handle records that only grows (records are reused,
+ * freed with the collector), so submitters walk it without a lock; the
+ * registry lock serialises registration, unregistration and reaping.
+ * Thread exit uses the liveness tokens of src/thread.c, as the epoch
+ * domain does: a record whose thread is gone is reaped (its sections
+ * released, its partial batch adopted) under the registry lock by the next
+ * registration, by a submitter now and then, or by destroy. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collector_internal.h"
+#include "thread.h"
+
+#define FLAGS_KNOWN                                                            \
+  (SMR_COLLECTOR_ROBUST | SMR_COLLECTOR_SYMMETRIC |                            \
+   SMR_COLLECTOR_RETIRER_RECLAIMS)
+
+static struct hrec *rec_of(smr_collector_handle *h) {
+  return (struct hrec *)h;
+}
+
+int smr_collector_create(const struct smr_collector_attr *attr,
+                         smr_collector **out) {
+  if (!out || (attr && (attr->flags & ~FLAGS_KNOWN)))
+    return -EINVAL;
+  smr_collector *c = smr__alloc_aligned(sizeof *c);
+  if (!c)
+    return -ENOMEM;
+  c->flags = attr ? attr->flags : 0;
+  c->batch = attr && attr->batch ? attr->batch : 64;
+  c->era_period = attr && attr->era_period ? attr->era_period : 64;
+  c->flush_ns = attr && attr->flush_ns ? attr->flush_ns : 1000000;
+  c->max_bytes =
+      attr && attr->max_pending_bytes ? attr->max_pending_bytes : 1u << 20;
+  c->mode = (c->flags & SMR_COLLECTOR_SYMMETRIC) ? SMR_FENCE_SYMMETRIC
+                                                 : smr__fence_mode();
+  /* relaxed: not shared yet. */
+  atomic_init(&c->era, 1); /* 0 is never a reservation */
+  pthread_mutex_init(&c->reg_lock, NULL);
+  pthread_mutex_init(&c->bar_lock, NULL);
+  *out = c;
+  return 0;
+}
+
+/* A handle for the collector's own use (destroy, reclaim_all): not in the
+ * registry, so no scan sees it; reclaim functions retire through it. */
+static void internal_handle(smr_collector *c, struct hrec *h) {
+  memset(h, 0, sizeof *h);
+  h->c = c;
+  h->pub.era = &c->era;
+  atomic_init(&h->state, REC_LIVE);
+}
+
+/* Reclaim, through h, everything not held by a section: every record's
+ * links (the caller knows no section is running) and ready batches, the
+ * orphans and h's own retires, until reclaim functions stop retiring. */
+static long reclaim_quiescent(smr_collector *c, struct hrec *h) {
+  uint64_t before = h->reclaimed;
+  for (;;) {
+    /* acquire: pairs with the release store that published each record. */
+    for (struct hrec *r =
+             atomic_load_explicit(&c->handles, memory_order_acquire);
+         r; r = r->next) {
+      smr__collector_release_all(r, h);
+      smr__collector_drain_ready(r, h);
+    }
+    smr__collector_drain_ready(h, h);
+    /* relaxed: no concurrent caller (contract). */
+    if (!atomic_load_explicit(&h->local, memory_order_relaxed) &&
+        !atomic_load_explicit(&c->orphans, memory_order_relaxed))
+      break;
+    smr_collector_flush(&h->pub);
+  }
+  return (long)(h->reclaimed - before);
+}
+
+int smr_collector_destroy(smr_collector *c) {
+  if (!c)
+    return 0;
+  pthread_mutex_lock(&c->reg_lock);
+  struct hrec tmp;
+  internal_handle(c, &tmp);
+  smr__collector_reap(c, &tmp, 1);
+  /* relaxed: reg_lock orders the state changes. */
+  for (struct hrec *r = atomic_load_explicit(&c->handles, memory_order_relaxed);
+       r; r = r->next)
+    if (atomic_load_explicit(&r->state, memory_order_relaxed) == REC_LIVE) {
+      pthread_mutex_unlock(&c->reg_lock);
+      reclaim_quiescent(c, &tmp); /* what the reaping adopted */
+      return -EBUSY;
+    }
+  pthread_mutex_unlock(&c->reg_lock);
+  reclaim_quiescent(c, &tmp);
+  free(tmp.scratch);
+  struct hrec *r = atomic_load_explicit(&c->handles, memory_order_relaxed);
+  while (r) {
+    struct hrec *next = r->next;
+    free(r->scratch);
+    free(r);
+    r = next;
+  }
+  pthread_mutex_destroy(&c->reg_lock);
+  pthread_mutex_destroy(&c->bar_lock);
+  free(c);
+  return 0;
+}
+
+/* ---- Handles -------------------------------------------------------------
+ */
+
+void smr__collector_reap(smr_collector *c, struct hrec *h, int all) {
+  /* relaxed: reg_lock orders the state changes and the list. */
+  for (struct hrec *r = atomic_load_explicit(&c->handles, memory_order_relaxed);
+       r; r = r->next) {
+    if (r == h ||
+        atomic_load_explicit(&r->state, memory_order_relaxed) != REC_LIVE ||
+        !smr__thread_gone(r->thr, all))
+      continue;
+    /* The thread is gone (its accesses happen before ours): its sections
+     * are over, its partial batch is ours to submit. */
+    /* release: pairs with the acquire loads of state in scans and help. */
+    atomic_store_explicit(&r->state, REC_DEAD, memory_order_release);
+    /* acquire: its last pushes. */
+    smr__collector_orphan(
+        c, atomic_exchange_explicit(&r->local, NULL, memory_order_acquire));
+    smr__collector_release_all(r, h);
+    smr__collector_drain_ready(r, h);
+    smr__thread_unref(r->thr, 0);
+    r->thr = NULL;
+    /* relaxed: statistics and sizing. */
+    atomic_fetch_sub_explicit(&c->live, 1, memory_order_relaxed);
+    atomic_store_explicit(&r->state, REC_FREE, memory_order_release);
+  }
+}
+
+/* A free record to reuse, or a new one published in the registry.
+ * reg_lock held. */
+static struct hrec *record_get(smr_collector *c) {
+  /* relaxed: reg_lock orders the list and the states. */
+  for (struct hrec *r = atomic_load_explicit(&c->handles, memory_order_relaxed);
+       r; r = r->next)
+    if (atomic_load_explicit(&r->state, memory_order_relaxed) == REC_FREE)
+      return r;
+  struct hrec *r = smr__alloc_aligned(sizeof *r);
+  if (!r)
+    return NULL;
+  r->c = c;
+  r->pub.era = &c->era;
+  atomic_init(&r->state, REC_FREE);
+  r->next = atomic_load_explicit(&c->handles, memory_order_relaxed);
+  /* release: the record's fields before a submitter that walks to it. */
+  atomic_store_explicit(&c->handles, r, memory_order_release);
+  return r;
+}
+
+int smr_collector_register(smr_collector *c, smr_collector_handle **out) {
+  if (!c || !out)
+    return -EINVAL;
+  struct smr__thread *t = smr__thread_self(1);
+  if (!t)
+    return -ENOMEM;
+  pthread_mutex_lock(&c->reg_lock);
+  struct hrec *h = record_get(c);
+  if (!h) {
+    pthread_mutex_unlock(&c->reg_lock);
+    return -ENOMEM;
+  }
+  smr__thread_ref(t);
+  h->thr = t;
+  h->owner = pthread_self();
+  h->era_retires = 0;
+  h->reclaiming = 0;
+  h->pub.attention = 0;
+  /* relaxed: an idle record; the release store of state publishes it.
+   * The sequence number carries on from the record's last owner, so a
+   * stale link of that owner never matches a new section. */
+  uint64_t v = atomic_load_explicit(&h->pub.ctr, memory_order_relaxed);
+  v = (v & ~(SMR__COLLECTOR_SEQ_ONE - 1)) + SMR__COLLECTOR_SEQ_ONE;
+  if (c->mode == SMR_FENCE_SYMMETRIC)
+    v |= SMR__COLLECTOR_SYMMETRIC;
+  if (c->flags & SMR_COLLECTOR_ROBUST)
+    v |= SMR__COLLECTOR_ROBUST;
+  atomic_store_explicit(&h->pub.ctr, v, memory_order_relaxed);
+  atomic_store_explicit(&h->pub.upper, 0, memory_order_relaxed);
+  atomic_fetch_add_explicit(&c->live, 1, memory_order_relaxed);
+  /* release: pairs with the acquire loads of state. */
+  atomic_store_explicit(&h->state, REC_LIVE, memory_order_release);
+  smr__collector_reap(c, h, 0);
+  pthread_mutex_unlock(&c->reg_lock);
+  struct hrec **head =
+      (struct hrec **)smr__thread_list(t, SMR__THREAD_COLLECTOR);
+  h->tnext = *head;
+  *head = h;
+  smr__thread_publish(t);
+  *out = &h->pub;
+  return 0;
+}
+
+int smr_collector_unregister(smr_collector_handle *pub) {
+  if (!pub)
+    return 0;
+  struct hrec *h = rec_of(pub);
+  smr_collector *c = h->c;
+  if (!pthread_equal(h->owner, pthread_self()))
+    return -EPERM;
+  /* relaxed: our own word. */
+  if (CACTIVE(atomic_load_explicit(&pub->ctr, memory_order_relaxed)))
+    return -EBUSY;
+  smr_collector_flush(pub); /* our batch, our links, our ready batches */
+  struct smr__thread *t = h->thr;
+  for (struct hrec **pp =
+           (struct hrec **)smr__thread_list(t, SMR__THREAD_COLLECTOR);
+       *pp; pp = &(*pp)->tnext)
+    if (*pp == h) {
+      *pp = h->tnext;
+      break;
+    }
+  pthread_mutex_lock(&c->reg_lock);
+  /* A failed submission left nodes with us: the next submitter's. */
+  smr__collector_orphan(
+      c, atomic_exchange_explicit(&h->local, NULL, memory_order_acquire));
+  h->thr = NULL;
+  atomic_fetch_sub_explicit(&c->live, 1, memory_order_relaxed);
+  /* release: our last accesses before a scan that sees the record free. */
+  atomic_store_explicit(&h->state, REC_FREE, memory_order_release);
+  pthread_mutex_unlock(&c->reg_lock);
+  if (!smr__thread_unref(t, 1))
+    smr__thread_publish(t); /* the list changed */
+  return 0;
+}
+
+bool smr_collector_in_section(const smr_collector_handle *h) {
+  /* relaxed: owner only. */
+  return h && CACTIVE(atomic_load_explicit(&h->ctr, memory_order_relaxed));
+}
+
+int smr_collector_refresh(smr_collector_handle *h) {
+  /* relaxed: owner only. */
+  if (!h || (atomic_load_explicit(&h->ctr, memory_order_relaxed) &
+             SMR__COLLECTOR_NEST_MASK) != 1)
+    return -EINVAL;
+  smr_collector_leave(h);
+  smr_collector_enter(h);
+  return 0;
+}
+
+void smr_collector_node_init(smr_collector *c,
+                             struct smr_collector_node *node) {
+  node->next = NULL;
+  /* relaxed: the node's publication (release) carries it to readers, whose
+   * later loads of the era then see at least this value. */
+  node->birth = atomic_load_explicit(&c->era, memory_order_relaxed);
+  node->reclaim = NULL;
+  node->bytes = 0;
+}
+
+long smr_collector_reclaim_all(smr_collector *c) {
+  if (!c)
+    return -EINVAL;
+  pthread_mutex_lock(&c->reg_lock);
+  /* relaxed: reg_lock; the contract excludes concurrent calls. */
+  for (struct hrec *r = atomic_load_explicit(&c->handles, memory_order_relaxed);
+       r; r = r->next)
+    if (atomic_load_explicit(&r->state, memory_order_relaxed) == REC_LIVE &&
+        CACTIVE(atomic_load_explicit(&r->pub.ctr, memory_order_acquire))) {
+      pthread_mutex_unlock(&c->reg_lock);
+      return -EBUSY;
+    }
+  struct hrec tmp;
+  internal_handle(c, &tmp);
+  smr__collector_reap(c, &tmp, 0);
+  /* Every handle's partial batch joins ours. */
+  for (struct hrec *r = atomic_load_explicit(&c->handles, memory_order_relaxed);
+       r; r = r->next) {
+    struct smr_collector_node *l =
+        atomic_exchange_explicit(&r->local, NULL, memory_order_acquire);
+    atomic_store_explicit(&r->local_count, 0, memory_order_relaxed);
+    r->local_bytes = 0;
+    while (l) {
+      struct smr_collector_node *next = l->next;
+      l->next = atomic_load_explicit(&tmp.local, memory_order_relaxed);
+      atomic_store_explicit(&tmp.local, l, memory_order_relaxed);
+      l = next;
+    }
+  }
+  pthread_mutex_unlock(&c->reg_lock);
+  long k = reclaim_quiescent(c, &tmp);
+  free(tmp.scratch);
+  return k;
+}
+
+int smr_collector_stats(const smr_collector *cc,
+                        struct smr_collector_stats *out) {
+  if (!cc || !out)
+    return -EINVAL;
+  smr_collector *c = (smr_collector *)cc;
+  memset(out, 0, sizeof *out);
+  /* relaxed: statistics. */
+  out->garbage = atomic_load_explicit(&c->garbage, memory_order_relaxed);
+  out->garbage_bytes =
+      atomic_load_explicit(&c->garbage_bytes, memory_order_relaxed);
+  out->submitted = atomic_load_explicit(&c->submitted, memory_order_relaxed);
+  out->heavy_barriers =
+      atomic_load_explicit(&c->barriers, memory_order_relaxed);
+  out->era = atomic_load_explicit(&c->era, memory_order_relaxed);
+  out->handles = atomic_load_explicit(&c->live, memory_order_relaxed);
+  out->oldest_era = UINT64_MAX;
+  bool robust = c->flags & SMR_COLLECTOR_ROBUST;
+  /* acquire: pairs with the release store that published each record. */
+  for (struct hrec *r = atomic_load_explicit(&c->handles, memory_order_acquire);
+       r; r = r->next) {
+    if (atomic_load_explicit(&r->state, memory_order_relaxed) != REC_LIVE)
+      continue;
+    out->garbage += atomic_load_explicit(&r->local_count, memory_order_relaxed);
+    uint64_t u = atomic_load_explicit(&r->pub.upper, memory_order_relaxed);
+    if (robust &&
+        CACTIVE(atomic_load_explicit(&r->pub.ctr, memory_order_relaxed)) &&
+        u < out->oldest_era)
+      out->oldest_era = u;
+  }
+  return 0;
+}

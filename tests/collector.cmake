@@ -1,0 +1,12 @@
+# SPDX-License-Identifier: MIT
+# Collector tests (include/smr/collector.h).
+#  test_collector          every call and error, exact reclaim counts, own
+#                          and other sections, RETIRER_RECLAIMS, thread exit
+#                          inside a section, a 100,000-node reclaim chain,
+#                          the robust bound under a stalled section
+smr_test(test_collector LABELS unit TIMEOUT 120)
+#  test_collector_threads  a Treiber stack and protected swaps under 12
+#                          threads with registration churn and threads that
+#                          exit registered, in every mode: exactly-once pops,
+#                          no read after reclamation, everything reclaimed
+smr_test(test_collector_threads LABELS stress TIMEOUT 300)

@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: MIT */
+/* The collector (smr/collector.h), one or two threads at a time, exact:
+ *  - arguments and errors of every call;
+ *  - exact reclaim counts: a full batch with no section is reclaimed at
+ *    once, a partial one at flush, and nothing twice (a node counts its
+ *    reclaims);
+ *  - a node retired inside the retiring thread's own section lives until
+ *    that section's leave (and is reclaimed by it);
+ *  - another thread's section holds a node it protected: reclaimed by that
+ *    thread's leave (the last holder), or with RETIRER_RECLAIMS by the
+ *    retirer's next flush, never by the reader;
+ *  - reclaim functions that retire: a 100,000-node chain (each reclaim
+ *    retires the next) is reclaimed iteratively, no recursion;
+ *  - reclaim_all and destroy reclaim everything, unsubmitted nodes too;
+ *  - a thread that exits without unregistering, inside a section: its
+ *    section stops holding nodes once it is gone, destroy succeeds;
+ *  - robust mode: a section stalled (blocked, never leaving) holds up only
+ *    the nodes born before it stalled while 200,000 younger ones, retired
+ *    among the old ones in the retirer's own sections, are reclaimed (none
+ *    dragged along with an old one); without ROBUST the same stall holds
+ *    up all of them;
+ *  - swap and compare_exchange; nesting and refresh. */
+#define _GNU_SOURCE
+#include "check.h"
+#include "smr/collector.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct item {
+  struct smr_collector_node node;
+  _Atomic int reclaimed; /* times reclaimed: must end at exactly 1 */
+  pthread_t by;          /* the thread that reclaimed it */
+  struct item *chain;    /* retire this one when reclaimed */
+  bool heap;
+};
+
+static _Atomic long g_reclaims;
+
+static void reclaim_item(struct smr_collector_node *n,
+                         smr_collector_handle *h) {
+  struct item *it = SMR_CONTAINER_OF(n, struct item, node);
+  CHECK_EQ(atomic_fetch_add(&it->reclaimed, 1), 0);
+  it->by = pthread_self();
+  atomic_fetch_add(&g_reclaims, 1);
+  if (it->chain)
+    CHECK_EQ(smr_collector_retire(h, &it->chain->node, reclaim_item,
+                                  sizeof *it->chain),
+             0);
+  if (it->heap)
+    free(it);
+}
+
+static struct item *items(smr_collector *c, size_t n) {
+  struct item *a = calloc(n, sizeof *a);
+  CHECK(a);
+  for (size_t i = 0; i < n; i++)
+    smr_collector_node_init(c, &a[i].node);
+  return a;
+}
+
+static smr_collector *make(unsigned flags, unsigned batch) {
+  struct smr_collector_attr a = {
+      .flags = flags, .batch = batch, .flush_ns = UINT64_MAX};
+  smr_collector *c;
+  CHECK_EQ(smr_collector_create(&a, &c), 0);
+  return c;
+}
+
+static void test_args(void) {
+  smr_collector *c;
+  struct smr_collector_attr a = {.flags = 0x1}; /* SMR_DOMAIN_SYMMETRIC */
+  CHECK_EQ(smr_collector_create(&a, &c), -EINVAL);
+  CHECK_EQ(smr_collector_create(NULL, NULL), -EINVAL);
+  CHECK_EQ(smr_collector_create(NULL, &c), 0);
+  smr_collector_handle *h;
+  CHECK_EQ(smr_collector_register(NULL, &h), -EINVAL);
+  CHECK_EQ(smr_collector_register(c, NULL), -EINVAL);
+  CHECK_EQ(smr_collector_register(c, &h), 0);
+  struct item it;
+  smr_collector_node_init(c, &it.node);
+  CHECK_EQ(smr_collector_retire(NULL, &it.node, reclaim_item, 0), -EINVAL);
+  CHECK_EQ(smr_collector_retire(h, NULL, reclaim_item, 0), -EINVAL);
+  CHECK_EQ(smr_collector_retire(h, &it.node, NULL, 0), -EINVAL);
+  CHECK_EQ(smr_collector_flush(NULL), -EINVAL);
+  CHECK_EQ(smr_collector_reclaim_all(NULL), -EINVAL);
+  CHECK_EQ(smr_collector_stats(c, NULL), -EINVAL);
+  CHECK_EQ(smr_collector_refresh(h), -EINVAL); /* not in a section */
+  CHECK(!smr_collector_in_section(h));
+  smr_collector_enter(h);
+  CHECK(smr_collector_in_section(h));
+  smr_collector_enter(h);
+  CHECK_EQ(smr_collector_refresh(h), -EINVAL); /* nested */
+  smr_collector_leave(h);
+  CHECK_EQ(smr_collector_refresh(h), 0);
+  CHECK_EQ(smr_collector_unregister(h), -EBUSY);
+  CHECK_EQ(smr_collector_destroy(c), -EBUSY);
+  CHECK_EQ(smr_collector_reclaim_all(c), -EBUSY);
+  smr_collector_leave(h);
+  CHECK(!smr_collector_in_section(h));
+  CHECK_EQ(smr_collector_unregister(h), 0);
+  CHECK_EQ(smr_collector_unregister(NULL), 0);
+  CHECK_EQ(smr_collector_destroy(c), 0);
+  CHECK_EQ(smr_collector_destroy(NULL), 0);
+}
+
+/* Exact counts with one thread and no section. */
+static void test_counts(void) {
+  for (unsigned flags = 0; flags <= SMR_COLLECTOR_ROBUST;
+       flags += SMR_COLLECTOR_ROBUST) {
+    smr_collector *c = make(flags, 8);
+    smr_collector_handle *h;
+    CHECK_EQ(smr_collector_register(c, &h), 0);
+    struct item *a = items(c, 21);
+    long base = atomic_load(&g_reclaims);
+    for (int i = 0; i < 7; i++)
+      CHECK_EQ(smr_collector_retire(h, &a[i].node, reclaim_item, 100), 0);
+    CHECK_EQ(atomic_load(&g_reclaims) - base, 0); /* batch not full */
+    struct smr_collector_stats st;
+    CHECK_EQ(smr_collector_stats(c, &st), 0);
+    CHECK_EQ(st.garbage, 7);
+    CHECK_EQ(st.handles, 1);
+    CHECK_EQ(smr_collector_retire(h, &a[7].node, reclaim_item, 100), 0);
+    CHECK_EQ(atomic_load(&g_reclaims) - base, 8); /* full: at once */
+    for (int i = 8; i < 11; i++)
+      CHECK_EQ(smr_collector_retire(h, &a[i].node, reclaim_item, 0), 0);
+    CHECK_EQ(smr_collector_flush(h), 3);
+    CHECK_EQ(smr_collector_flush(h), 0);
+    CHECK_EQ(smr_collector_stats(c, &st), 0);
+    CHECK_EQ(st.garbage, 0);
+    CHECK_EQ(st.garbage_bytes, 0);
+    CHECK(st.heavy_barriers >= 2);
+    /* Unsubmitted nodes: reclaim_all and destroy take them too. */
+    for (int i = 11; i < 14; i++)
+      CHECK_EQ(smr_collector_retire(h, &a[i].node, reclaim_item, 0), 0);
+    CHECK_EQ(smr_collector_reclaim_all(c), 3);
+    for (int i = 14; i < 21; i++)
+      CHECK_EQ(smr_collector_retire(h, &a[i].node, reclaim_item, 0), 0);
+    CHECK_EQ(smr_collector_unregister(h), 0); /* submits */
+    CHECK_EQ(smr_collector_destroy(c), 0);
+    for (int i = 0; i < 21; i++)
+      CHECK_EQ(atomic_load(&a[i].reclaimed), 1);
+    free(a);
+  }
+}
+
+/* Retired inside our own section: valid until our leave. */
+static void test_own_section(void) {
+  smr_collector *c = make(SMR_COLLECTOR_ROBUST, 4);
+  smr_collector_handle *h;
+  CHECK_EQ(smr_collector_register(c, &h), 0);
+  struct item *a = items(c, 4);
+  smr_collector_enter(h);
+  for (int i = 0; i < 4; i++)
+    CHECK_EQ(smr_collector_retire(h, &a[i].node, reclaim_item, 0), 0);
+  CHECK_EQ(smr_collector_flush(h), 0);
+  for (int i = 0; i < 4; i++)
+    CHECK_EQ(atomic_load(&a[i].reclaimed), 0);
+  smr_collector_leave(h); /* the last holder: reclaims */
+  for (int i = 0; i < 4; i++) {
+    CHECK_EQ(atomic_load(&a[i].reclaimed), 1);
+    CHECK(pthread_equal(a[i].by, pthread_self()));
+  }
+  CHECK_EQ(smr_collector_unregister(h), 0);
+  CHECK_EQ(smr_collector_destroy(c), 0);
+  free(a);
+}
+
+/* A reader thread protects a node, then waits; the main thread retires it
+ * and flushes. */
+struct reader_arg {
+  smr_collector *c;
+  _Atomic(void *) *slot;
+  _Atomic int step; /* 1: protected; 2: may leave; 3: left */
+  void *seen;
+  int exit_inside; /* exit in the section, without unregistering */
+};
+
+static void wait_step(_Atomic int *s, int want) {
+  while (atomic_load(s) < want)
+    sched_yield();
+}
+
+static void *reader_main(void *p) {
+  struct reader_arg *a = p;
+  smr_collector_handle *h;
+  CHECK_EQ(smr_collector_register(a->c, &h), 0);
+  smr_collector_enter(h);
+  a->seen = smr_collector_protect(h, a->slot);
+  atomic_store(&a->step, 1);
+  wait_step(&a->step, 2);
+  if (a->exit_inside)
+    return NULL; /* gone inside the section, handle registered */
+  smr_collector_leave(h);
+  CHECK_EQ(smr_collector_unregister(h), 0);
+  atomic_store(&a->step, 3);
+  return NULL;
+}
+
+static void test_other_section(unsigned flags) {
+  smr_collector *c = make(flags, 4);
+  smr_collector_handle *h;
+  CHECK_EQ(smr_collector_register(c, &h), 0);
+  struct item *a = items(c, 1);
+  _Atomic(void *) slot = &a[0];
+  struct reader_arg ra = {.c = c, .slot = &slot};
+  pthread_t t;
+  CHECK_EQ(pthread_create(&t, NULL, reader_main, &ra), 0);
+  wait_step(&ra.step, 1);
+  CHECK(ra.seen == &a[0]);
+  smr_collector_enter(h);
+  void *old = smr_collector_swap(h, &slot, NULL); /* unlink */
+  CHECK(old == &a[0]);
+  CHECK_EQ(smr_collector_retire(h, &a[0].node, reclaim_item, 0), 0);
+  smr_collector_leave(h);
+  CHECK_EQ(smr_collector_flush(h), 0); /* the reader holds it */
+  CHECK_EQ(atomic_load(&a[0].reclaimed), 0);
+  atomic_store(&ra.step, 2);
+  CHECK_EQ(pthread_join(t, NULL), 0);
+  if (flags & SMR_COLLECTOR_RETIRER_RECLAIMS) {
+    CHECK_EQ(atomic_load(&a[0].reclaimed), 0); /* not by the reader */
+    CHECK_EQ(smr_collector_flush(h), 1);
+    CHECK(pthread_equal(a[0].by, pthread_self()));
+  } else {
+    CHECK_EQ(atomic_load(&a[0].reclaimed), 1); /* by the reader's leave */
+    CHECK(!pthread_equal(a[0].by, pthread_self()));
+  }
+  CHECK_EQ(smr_collector_unregister(h), 0);
+  CHECK_EQ(smr_collector_destroy(c), 0);
+  free(a);
+}
+
+/* A thread that exits inside a section without unregistering. */
+static void test_thread_exit(void) {
+  smr_collector *c = make(0, 4);
+  smr_collector_handle *h;
+  CHECK_EQ(smr_collector_register(c, &h), 0);
+  struct item *a = items(c, 1);
+  _Atomic(void *) slot = &a[0];
+  struct reader_arg ra = {.c = c, .slot = &slot, .exit_inside = 1};
+  pthread_t t;
+  CHECK_EQ(pthread_create(&t, NULL, reader_main, &ra), 0);
+  wait_step(&ra.step, 1);
+  atomic_store(&slot, NULL);
+  CHECK_EQ(smr_collector_retire(h, &a[0].node, reclaim_item, 0), 0);
+  CHECK_EQ(smr_collector_flush(h), 0); /* held by the live reader */
+  atomic_store(&ra.step, 2);
+  CHECK_EQ(pthread_join(t, NULL), 0); /* gone now, still registered */
+  /* A registration reaps the dead handle: its section is over. */
+  smr_collector_handle *h2;
+  CHECK_EQ(smr_collector_register(c, &h2), 0);
+  CHECK_EQ(atomic_load(&a[0].reclaimed), 1);
+  struct smr_collector_stats st;
+  CHECK_EQ(smr_collector_stats(c, &st), 0);
+  CHECK_EQ(st.handles, 2);
+  CHECK_EQ(smr_collector_unregister(h2), 0);
+  CHECK_EQ(smr_collector_unregister(h), 0);
+  CHECK_EQ(smr_collector_destroy(c), 0);
+  free(a);
+}
+
+/* Reclaim functions that retire: a chain reclaimed iteratively. */
+static void test_chain(void) {
+  smr_collector *c = make(0, 64);
+  smr_collector_handle *h;
+  CHECK_EQ(smr_collector_register(c, &h), 0);
+  enum { N = 100000 };
+  struct item *a = items(c, N);
+  for (int i = 0; i + 1 < N; i++)
+    a[i].chain = &a[i + 1];
+  long base = atomic_load(&g_reclaims);
+  CHECK_EQ(smr_collector_retire(h, &a[0].node, reclaim_item, 0), 0);
+  long total = 0, k;
+  while ((k = smr_collector_flush(h)) > 0)
+    total += k;
+  CHECK_EQ(k, 0);
+  CHECK_EQ(total, N);
+  CHECK_EQ(atomic_load(&g_reclaims) - base, N);
+  for (int i = 0; i < N; i++)
+    CHECK_EQ(atomic_load(&a[i].reclaimed), 1);
+  /* destroy follows chains too. */
+  for (int i = 0; i < N; i++)
+    atomic_store(&a[i].reclaimed, 0);
+  CHECK_EQ(smr_collector_retire(h, &a[0].node, reclaim_item, 0), 0);
+  CHECK_EQ(smr_collector_unregister(h), 0);
+  CHECK_EQ(smr_collector_destroy(c), 0);
+  for (int i = 0; i < N; i++)
+    CHECK_EQ(atomic_load(&a[i].reclaimed), 1);
+  free(a);
+}
+
+/* A stalled section: robust mode holds up only the old nodes. */
+struct stall_arg {
+  smr_collector *c;
+  _Atomic(void *) *slot;
+  _Atomic int step;
+};
+
+static void *stall_main(void *p) {
+  struct stall_arg *a = p;
+  smr_collector_handle *h;
+  CHECK_EQ(smr_collector_register(a->c, &h), 0);
+  smr_collector_enter(h);
+  CHECK(smr_collector_protect(h, a->slot) != NULL);
+  atomic_store(&a->step, 1);
+  wait_step(&a->step, 2); /* stalled in the section */
+  smr_collector_leave(h);
+  CHECK_EQ(smr_collector_unregister(h), 0);
+  return NULL;
+}
+
+static void test_stall(unsigned flags) {
+  struct smr_collector_attr at = {
+      .flags = flags, .batch = 64, .era_period = 64, .flush_ns = UINT64_MAX};
+  smr_collector *c;
+  CHECK_EQ(smr_collector_create(&at, &c), 0);
+  smr_collector_handle *h;
+  CHECK_EQ(smr_collector_register(c, &h), 0);
+  /* Old nodes, one of them protected by the staller. */
+  enum { OLD = 100, YOUNG = 200000 };
+  struct item *old = items(c, OLD);
+  _Atomic(void *) slot = &old[0];
+  struct stall_arg sa = {.c = c, .slot = &slot};
+  pthread_t t;
+  CHECK_EQ(pthread_create(&t, NULL, stall_main, &sa), 0);
+  wait_step(&sa.step, 1);
+  atomic_store(&slot, NULL);
+  uint64_t peak = 0;
+  for (int i = 0; i < YOUNG; i++) {
+    /* The old nodes are retired one by one among the young ones, so most
+     * batches mix one old node with young ones: a young node must not be
+     * held up along with it.  Retires happen inside our own sections (we
+     * are a blocker with a current era at each submission). */
+    smr_collector_enter(h);
+    if (i % (YOUNG / OLD) == 0)
+      CHECK_EQ(smr_collector_retire(h, &old[i / (YOUNG / OLD)].node,
+                                    reclaim_item, 0),
+               0);
+    struct item *y = calloc(1, sizeof *y);
+    CHECK(y);
+    y->heap = true;
+    smr_collector_node_init(c, &y->node);
+    CHECK_EQ(smr_collector_retire(h, &y->node, reclaim_item, sizeof *y), 0);
+    smr_collector_leave(h);
+    if (i % 1000 == 0) {
+      struct smr_collector_stats st;
+      CHECK_EQ(smr_collector_stats(c, &st), 0);
+      if (st.garbage > peak)
+        peak = st.garbage;
+    }
+  }
+  if (getenv("VERBOSE"))
+    fprintf(stderr, "stall flags %#x: peak garbage %llu\n", flags,
+            (unsigned long long)peak);
+  if (flags & SMR_COLLECTOR_ROBUST) {
+    /* The bound: the nodes born no later than the staller's era (the old
+     * ones and those born before the era next moved: one era_period of
+     * retires), plus a partial batch. */
+    CHECK(peak <= OLD + 64 + 2 * 64);
+    struct smr_collector_stats st;
+    CHECK_EQ(smr_collector_stats(c, &st), 0);
+    CHECK(st.oldest_era != UINT64_MAX && st.oldest_era < st.era);
+  } else {
+    CHECK(peak >= YOUNG - 1000); /* epoch semantics: everything waits */
+  }
+  atomic_store(&sa.step, 2);
+  CHECK_EQ(pthread_join(t, NULL), 0);
+  smr_collector_flush(h);
+  CHECK_EQ(smr_collector_unregister(h), 0);
+  CHECK_EQ(smr_collector_destroy(c), 0);
+  for (int i = 0; i < OLD; i++)
+    CHECK_EQ(atomic_load(&old[i].reclaimed), 1);
+  free(old);
+}
+
+static void test_cas(void) {
+  smr_collector *c = make(SMR_COLLECTOR_ROBUST, 4);
+  smr_collector_handle *h;
+  CHECK_EQ(smr_collector_register(c, &h), 0);
+  struct item *a = items(c, 2);
+  _Atomic(void *) slot = &a[0];
+  smr_collector_enter(h);
+  void *exp = &a[1];
+  CHECK(!smr_collector_compare_exchange(h, &slot, &exp, NULL));
+  CHECK(exp == &a[0]);
+  CHECK(smr_collector_compare_exchange(h, &slot, &exp, &a[1]));
+  CHECK(smr_collector_protect(h, &slot) == &a[1]);
+  CHECK(smr_collector_swap(h, &slot, NULL) == &a[1]);
+  smr_collector_leave(h);
+  CHECK_EQ(smr_collector_unregister(h), 0);
+  CHECK_EQ(smr_collector_destroy(c), 0);
+  free(a);
+}
+
+int main(void) {
+  test_args();
+  test_counts();
+  test_own_section();
+  test_other_section(0);
+  test_other_section(SMR_COLLECTOR_ROBUST);
+  test_other_section(SMR_COLLECTOR_SYMMETRIC);
+  test_other_section(SMR_COLLECTOR_RETIRER_RECLAIMS);
+  test_thread_exit();
+  test_chain();
+  test_stall(SMR_COLLECTOR_ROBUST);
+  test_stall(0);
+  test_cas();
+  puts("test_collector: ok");
+  return 0;
+}
