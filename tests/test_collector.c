@@ -19,7 +19,10 @@
  *    among the old ones in the retirer's own sections, are reclaimed (none
  *    dragged along with an old one); without ROBUST the same stall holds
  *    up all of them;
- *  - swap and compare_exchange; nesting and refresh. */
+ *  - swap and compare_exchange; nesting and refresh;
+ *  - a thread that retires a few nodes and goes quiet: another thread's
+ *    submission takes its batch once older than flush_ns; a batch is
+ *    submitted when it reaches max_pending_bytes. */
 #define _GNU_SOURCE
 #include "check.h"
 #include "smr/collector.h"
@@ -396,6 +399,59 @@ static void test_cas(void) {
   free(a);
 }
 
+/* A thread that retires a few nodes and goes quiet does not sit on them:
+ * its partial batch, older than flush_ns, is taken by another thread's
+ * next submission (flush_ns 1 ns: due at once, no waiting).  And a batch
+ * that holds max_pending_bytes is submitted by the retire that fills it. */
+struct quiet_arg {
+  smr_collector *c;
+  struct item *a;
+  _Atomic int step; /* 1: retired, parked; 2: may go */
+};
+
+static void *quiet_main(void *p) {
+  struct quiet_arg *q = p;
+  smr_collector_handle *h;
+  CHECK_EQ(smr_collector_register(q->c, &h), 0);
+  for (int i = 0; i < 3; i++)
+    CHECK_EQ(smr_collector_retire(h, &q->a[i].node, reclaim_item, 0), 0);
+  atomic_store(&q->step, 1);
+  wait_step(&q->step, 2);
+  CHECK_EQ(smr_collector_unregister(h), 0);
+  return NULL;
+}
+
+static void test_quiet_and_bytes(void) {
+  struct smr_collector_attr at = {
+      .batch = 64, .flush_ns = 1, .max_pending_bytes = 1000};
+  smr_collector *c;
+  CHECK_EQ(smr_collector_create(&at, &c), 0);
+  smr_collector_handle *h;
+  CHECK_EQ(smr_collector_register(c, &h), 0);
+  struct item *a = items(c, 6);
+  struct quiet_arg q = {.c = c, .a = a};
+  pthread_t t;
+  CHECK_EQ(pthread_create(&t, NULL, quiet_main, &q), 0);
+  wait_step(&q.step, 1);
+  for (int i = 0; i < 3; i++)
+    CHECK_EQ(atomic_load(&a[i].reclaimed), 0);
+  CHECK_EQ(smr_collector_retire(h, &a[3].node, reclaim_item, 0), 0);
+  CHECK_EQ(smr_collector_flush(h), 4); /* ours and the quiet thread's */
+  for (int i = 0; i < 4; i++)
+    CHECK_EQ(atomic_load(&a[i].reclaimed), 1);
+  atomic_store(&q.step, 2);
+  CHECK_EQ(pthread_join(t, NULL), 0);
+  /* Bytes: 600 + 600 >= 1000 submits at the second retire. */
+  CHECK_EQ(smr_collector_retire(h, &a[4].node, reclaim_item, 600), 0);
+  CHECK_EQ(atomic_load(&a[4].reclaimed), 0);
+  CHECK_EQ(smr_collector_retire(h, &a[5].node, reclaim_item, 600), 0);
+  CHECK_EQ(atomic_load(&a[4].reclaimed), 1);
+  CHECK_EQ(atomic_load(&a[5].reclaimed), 1);
+  CHECK_EQ(smr_collector_unregister(h), 0);
+  CHECK_EQ(smr_collector_destroy(c), 0);
+  free(a);
+}
+
 int main(void) {
   test_args();
   test_counts();
@@ -409,6 +465,7 @@ int main(void) {
   test_stall(SMR_COLLECTOR_ROBUST);
   test_stall(0);
   test_cas();
+  test_quiet_and_bytes();
   puts("test_collector: ok");
   return 0;
 }
