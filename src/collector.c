@@ -58,9 +58,10 @@ static void internal_handle(smr_collector *c, struct hrec *h) {
   atomic_init(&h->state, REC_LIVE);
 }
 
-/* Reclaim, through h, everything not held by a section: every record's
- * links (the caller knows no section is running) and ready batches, the
- * orphans and h's own retires, until reclaim functions stop retiring. */
+/* Reclaim, through h, everything no section holds, with no submission (no
+ * barrier: the caller knows no section runs and no other call races):
+ * every record's links and ready batches, the orphans and h's own retires,
+ * until reclaim functions stop retiring. */
 static long reclaim_quiescent(smr_collector *c, struct hrec *h) {
   uint64_t before = h->reclaimed;
   for (;;) {
@@ -72,11 +73,13 @@ static long reclaim_quiescent(smr_collector *c, struct hrec *h) {
       smr__collector_drain_ready(r, h);
     }
     smr__collector_drain_ready(h, h);
-    /* relaxed: no concurrent caller (contract). */
-    if (!atomic_load_explicit(&h->local, memory_order_relaxed) &&
-        !atomic_load_explicit(&c->orphans, memory_order_relaxed))
+    /* acquire: pairs with the pushes (ours, or the orphans' release). */
+    struct smr_collector_node *l =
+        atomic_exchange_explicit(&h->local, NULL, memory_order_acquire);
+    smr__collector_take_orphans(c, &l);
+    if (!l)
       break;
-    smr_collector_flush(&h->pub);
+    smr__collector_reclaim_list(h, l);
   }
   return (long)(h->reclaimed - before);
 }
@@ -84,19 +87,26 @@ static long reclaim_quiescent(smr_collector *c, struct hrec *h) {
 int smr_collector_destroy(smr_collector *c) {
   if (!c)
     return 0;
+  struct creaped rp = {NULL, NULL};
+  bool busy = false;
   pthread_mutex_lock(&c->reg_lock);
-  struct hrec tmp;
-  internal_handle(c, &tmp);
-  smr__collector_reap(c, &tmp, 1);
+  smr__collector_reap(c, NULL, 1, &rp);
   /* relaxed: reg_lock orders the state changes. */
   for (struct hrec *r = atomic_load_explicit(&c->handles, memory_order_relaxed);
        r; r = r->next)
-    if (atomic_load_explicit(&r->state, memory_order_relaxed) == REC_LIVE) {
-      pthread_mutex_unlock(&c->reg_lock);
-      reclaim_quiescent(c, &tmp); /* what the reaping adopted */
-      return -EBUSY;
-    }
+    busy |= atomic_load_explicit(&r->state, memory_order_relaxed) == REC_LIVE;
   pthread_mutex_unlock(&c->reg_lock);
+  struct hrec tmp;
+  internal_handle(c, &tmp);
+  smr__collector_reaped(&tmp, &rp); /* the dead threads' leftovers */
+  if (busy) {
+    /* Live handles may be in sections: reclaim nothing more; what the
+     * reaping's reclaim functions retired waits for a submission. */
+    smr__collector_orphan(
+        c, atomic_exchange_explicit(&tmp.local, NULL, memory_order_relaxed));
+    free(tmp.scratch);
+    return -EBUSY;
+  }
   reclaim_quiescent(c, &tmp);
   free(tmp.scratch);
   struct hrec *r = atomic_load_explicit(&c->handles, memory_order_relaxed);
@@ -115,29 +125,53 @@ int smr_collector_destroy(smr_collector *c) {
 /* ---- Handles -------------------------------------------------------------
  */
 
-void smr__collector_reap(smr_collector *c, struct hrec *h, int all) {
+void smr__collector_reap(smr_collector *c, struct hrec *self, int all,
+                         struct creaped *out) {
   /* relaxed: reg_lock orders the state changes and the list. */
   for (struct hrec *r = atomic_load_explicit(&c->handles, memory_order_relaxed);
        r; r = r->next) {
-    if (r == h ||
+    if (r == self ||
         atomic_load_explicit(&r->state, memory_order_relaxed) != REC_LIVE ||
         !smr__thread_gone(r->thr, all))
       continue;
     /* The thread is gone (its accesses happen before ours): its sections
-     * are over, its partial batch is ours to submit. */
-    /* release: pairs with the acquire loads of state in scans and help. */
-    atomic_store_explicit(&r->state, REC_DEAD, memory_order_release);
+     * are over, its partial batch goes to the next submitter.  seq_cst:
+     * pairs with batch_done's seq_cst re-check after a push to `ready`
+     * (one of us drains it); also a release for the scans' acquire. */
+    atomic_store(&r->state, REC_DEAD);
     /* acquire: its last pushes. */
     smr__collector_orphan(
         c, atomic_exchange_explicit(&r->local, NULL, memory_order_acquire));
-    smr__collector_release_all(r, h);
-    smr__collector_drain_ready(r, h);
+    /* acq_rel / acquire: the pushers' links and batches. */
+    struct clink *l =
+        atomic_exchange_explicit(&r->pub.blocked, NULL, memory_order_acq_rel);
+    while (l) {
+      struct clink *next = l->next;
+      l->next = out->links;
+      out->links = l;
+      l = next;
+    }
+    struct cbatch *b =
+        atomic_exchange_explicit(&r->ready, NULL, memory_order_acquire);
+    while (b) {
+      struct cbatch *next = b->next_ready;
+      b->next_ready = out->ready;
+      out->ready = b;
+      b = next;
+    }
     smr__thread_unref(r->thr, 0);
     r->thr = NULL;
     /* relaxed: statistics and sizing. */
     atomic_fetch_sub_explicit(&c->live, 1, memory_order_relaxed);
     atomic_store_explicit(&r->state, REC_FREE, memory_order_release);
   }
+}
+
+void smr__collector_reaped(struct hrec *h, struct creaped *r) {
+  smr__collector_release_links(h, r->links);
+  smr__collector_reclaim_ready(h, r->ready);
+  r->links = NULL;
+  r->ready = NULL;
 }
 
 /* A free record to reuse, or a new one published in the registry.
@@ -175,8 +209,7 @@ int smr_collector_register(smr_collector *c, smr_collector_handle **out) {
   smr__thread_ref(t);
   h->thr = t;
   h->owner = pthread_self();
-  h->era_retires = 0;
-  h->reclaiming = 0;
+  h->reclaiming = 0; /* era_retires carries on (the era must keep moving) */
   h->pub.attention = 0;
   /* relaxed: an idle record; the release store of state publishes it.
    * The sequence number carries on from the record's last owner, so a
@@ -187,13 +220,17 @@ int smr_collector_register(smr_collector *c, smr_collector_handle **out) {
     v |= SMR__COLLECTOR_SYMMETRIC;
   if (c->flags & SMR_COLLECTOR_ROBUST)
     v |= SMR__COLLECTOR_ROBUST;
-  atomic_store_explicit(&h->pub.ctr, v, memory_order_relaxed);
+  /* release: a helper that reads it after taking a stale link sees the
+   * old owner's sections over (they happen before). */
+  atomic_store_explicit(&h->pub.ctr, v, memory_order_release);
   atomic_store_explicit(&h->pub.upper, 0, memory_order_relaxed);
   atomic_fetch_add_explicit(&c->live, 1, memory_order_relaxed);
   /* release: pairs with the acquire loads of state. */
   atomic_store_explicit(&h->state, REC_LIVE, memory_order_release);
-  smr__collector_reap(c, h, 0);
+  struct creaped rp = {NULL, NULL};
+  smr__collector_reap(c, h, 0, &rp);
   pthread_mutex_unlock(&c->reg_lock);
+  smr__collector_reaped(h, &rp);
   struct hrec **head =
       (struct hrec **)smr__thread_list(t, SMR__THREAD_COLLECTOR);
   h->tnext = *head;
@@ -208,6 +245,9 @@ int smr_collector_unregister(smr_collector_handle *pub) {
     return 0;
   struct hrec *h = rec_of(pub);
   smr_collector *c = h->c;
+  /* relaxed: a record only its owner turns from LIVE to FREE. */
+  if (atomic_load_explicit(&h->state, memory_order_relaxed) != REC_LIVE)
+    return -EINVAL; /* unregistered already */
   if (!pthread_equal(h->owner, pthread_self()))
     return -EPERM;
   /* relaxed: our own word. */
@@ -228,9 +268,25 @@ int smr_collector_unregister(smr_collector_handle *pub) {
       c, atomic_exchange_explicit(&h->local, NULL, memory_order_acquire));
   h->thr = NULL;
   atomic_fetch_sub_explicit(&c->live, 1, memory_order_relaxed);
-  /* release: our last accesses before a scan that sees the record free. */
-  atomic_store_explicit(&h->state, REC_FREE, memory_order_release);
+  if (c->flags & SMR_COLLECTOR_ROBUST) /* the era moves on (DESIGN 9) */
+    atomic_fetch_add_explicit(&c->era, 1, memory_order_relaxed);
+  /* seq_cst: our last accesses before a scan that sees the record free
+   * (release), and against batch_done's re-check (see there). */
+  atomic_store(&h->state, REC_FREE);
   pthread_mutex_unlock(&c->reg_lock);
+  /* A batch pushed on the record's ready stack while we left: ours to
+   * reclaim, through a handle of our own (the record may already belong
+   * to a new owner); what its reclaim functions retire goes to the
+   * orphans. */
+  if (atomic_load_explicit(&h->ready, memory_order_relaxed)) {
+    struct hrec tmp;
+    internal_handle(c, &tmp);
+    tmp.reclaiming = 1; /* retires inside: no submission from here */
+    smr__collector_drain_ready(h, &tmp);
+    smr__collector_orphan(
+        c, atomic_exchange_explicit(&tmp.local, NULL, memory_order_relaxed));
+    free(tmp.scratch);
+  }
   if (!smr__thread_unref(t, 1))
     smr__thread_publish(t); /* the list changed */
   return 0;
@@ -251,8 +307,17 @@ int smr_collector_refresh(smr_collector_handle *h) {
   return 0;
 }
 
+/* Robust mode: node_init calls of this thread since it last moved the era
+ * (any collector: a bound on nodes born in one era, not an exact count). */
+static _Thread_local unsigned inits;
+
 void smr_collector_node_init(smr_collector *c,
                              struct smr_collector_node *node) {
+  if ((c->flags & SMR_COLLECTOR_ROBUST) && ++inits >= c->era_period) {
+    inits = 0;
+    /* relaxed: eras are compared through coherence only. */
+    atomic_fetch_add_explicit(&c->era, 1, memory_order_relaxed);
+  }
   node->next = NULL;
   /* relaxed: the node's publication (release) carries it to readers, whose
    * later loads of the era then see at least this value. */
@@ -264,34 +329,34 @@ void smr_collector_node_init(smr_collector *c,
 long smr_collector_reclaim_all(smr_collector *c) {
   if (!c)
     return -EINVAL;
+  struct creaped rp = {NULL, NULL};
+  bool busy = false;
   pthread_mutex_lock(&c->reg_lock);
-  /* relaxed: reg_lock; the contract excludes concurrent calls. */
+  /* Reap first: a thread that died inside a section holds nothing. */
+  smr__collector_reap(c, NULL, 0, &rp);
+  /* relaxed: reg_lock; the contract excludes concurrent calls.  acquire:
+   * a section seen over happens before our reclamation. */
   for (struct hrec *r = atomic_load_explicit(&c->handles, memory_order_relaxed);
        r; r = r->next)
-    if (atomic_load_explicit(&r->state, memory_order_relaxed) == REC_LIVE &&
-        CACTIVE(atomic_load_explicit(&r->pub.ctr, memory_order_acquire))) {
-      pthread_mutex_unlock(&c->reg_lock);
-      return -EBUSY;
-    }
+    busy |= atomic_load_explicit(&r->state, memory_order_relaxed) == REC_LIVE &&
+            CACTIVE(atomic_load_explicit(&r->pub.ctr, memory_order_acquire));
   struct hrec tmp;
   internal_handle(c, &tmp);
-  smr__collector_reap(c, &tmp, 0);
-  /* Every handle's partial batch joins ours. */
+  /* Every handle's partial batch joins ours (unless busy). */
   for (struct hrec *r = atomic_load_explicit(&c->handles, memory_order_relaxed);
-       r; r = r->next) {
-    struct smr_collector_node *l =
-        atomic_exchange_explicit(&r->local, NULL, memory_order_acquire);
+       r && !busy; r = r->next) {
+    struct smr_collector_node *l = NULL;
+    smr__collector_splice(
+        &l, atomic_exchange_explicit(&r->local, NULL, memory_order_acquire));
     atomic_store_explicit(&r->local_count, 0, memory_order_relaxed);
     r->local_bytes = 0;
-    while (l) {
-      struct smr_collector_node *next = l->next;
-      l->next = atomic_load_explicit(&tmp.local, memory_order_relaxed);
-      atomic_store_explicit(&tmp.local, l, memory_order_relaxed);
-      l = next;
-    }
+    smr__collector_orphan(c, l);
   }
   pthread_mutex_unlock(&c->reg_lock);
-  long k = reclaim_quiescent(c, &tmp);
+  smr__collector_reaped(&tmp, &rp);
+  long k = busy ? -EBUSY : reclaim_quiescent(c, &tmp);
+  smr__collector_orphan(
+      c, atomic_exchange_explicit(&tmp.local, NULL, memory_order_relaxed));
   free(tmp.scratch);
   return k;
 }

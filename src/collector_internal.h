@@ -127,10 +127,32 @@ void smr__collector_splice(struct smr_collector_node **l,
 /* Give nodes to the collector's orphans (the next submission takes them). */
 void smr__collector_orphan(smr_collector *c, struct smr_collector_node *l);
 
+/* Take the collector's orphans into list *l. */
+void smr__collector_take_orphans(smr_collector *c,
+                                 struct smr_collector_node **l);
+
+/* Release the links of list l through h. */
+void smr__collector_release_links(struct hrec *h, struct clink *l);
+
+/* Reclaim the batches of a ready list through h: the number of nodes. */
+long smr__collector_reclaim_ready(struct hrec *h, struct cbatch *b);
+
 /* ---- collector.c ---- */
 
-/* Reap records of threads that are gone (adopting their garbage through
- * h).  reg_lock held. */
-void smr__collector_reap(smr_collector *c, struct hrec *h, int all);
+/* What reaping took from dead records, to release once the registry lock
+ * is dropped (reclaim functions never run under it). */
+struct creaped {
+  struct clink *links;
+  struct cbatch *ready;
+};
+
+/* Reap the records (but `self`) of threads that are gone: their partial
+ * batches go to the orphans, their links and ready batches to *out.
+ * reg_lock held. */
+void smr__collector_reap(smr_collector *c, struct hrec *self, int all,
+                         struct creaped *out);
+
+/* Release what smr__collector_reap took, through h.  No lock held. */
+void smr__collector_reaped(struct hrec *h, struct creaped *r);
 
 #endif /* SMR_COLLECTOR_INTERNAL_H */

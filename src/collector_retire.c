@@ -52,6 +52,9 @@ long smr__collector_reclaim_list(struct hrec *h, struct smr_collector_node *n) {
   }
   h->reclaiming--;
   h->reclaimed += (uint64_t)k;
+  /* Nodes they retired: the next leave checks whether they are due. */
+  if (!h->reclaiming && atomic_load_explicit(&h->local, memory_order_relaxed))
+    h->pub.attention = 1;
   return k;
 }
 
@@ -80,6 +83,11 @@ static void batch_done(struct hrec *h, struct cbatch *b) {
     /* release: the batch's contents before the retirer's drain (acquire). */
     while (!atomic_compare_exchange_weak_explicit(
         &r->ready, &head, b, memory_order_release, memory_order_relaxed));
+    /* seq_cst: against the seq_cst store of a state other than LIVE in
+     * unregister and reaping, each followed by a drain: either that drain
+     * sees our push, or we see the record gone and drain it ourselves. */
+    if (atomic_load(&r->state) != REC_LIVE)
+      smr__collector_drain_ready(r, h);
     return;
   }
   batch_reclaim(h, b);
@@ -92,13 +100,7 @@ static void batch_release(struct hrec *h, struct cbatch *b) {
     batch_done(h, b);
 }
 
-long smr__collector_drain_ready(struct hrec *from, struct hrec *h) {
-  /* relaxed first: the common case is empty.  acquire: pairs with the
-   * release push in batch_done. */
-  if (!atomic_load_explicit(&from->ready, memory_order_relaxed))
-    return 0;
-  struct cbatch *b =
-      atomic_exchange_explicit(&from->ready, NULL, memory_order_acquire);
+long smr__collector_reclaim_ready(struct hrec *h, struct cbatch *b) {
   uint64_t before = h->reclaimed;
   while (b) {
     struct cbatch *next = b->next_ready;
@@ -106,6 +108,15 @@ long smr__collector_drain_ready(struct hrec *from, struct hrec *h) {
     b = next;
   }
   return (long)(h->reclaimed - before);
+}
+
+long smr__collector_drain_ready(struct hrec *from, struct hrec *h) {
+  /* relaxed first: the common case is empty.  acquire: pairs with the
+   * release push in batch_done. */
+  if (!atomic_load_explicit(&from->ready, memory_order_relaxed))
+    return 0;
+  return smr__collector_reclaim_ready(
+      h, atomic_exchange_explicit(&from->ready, NULL, memory_order_acquire));
 }
 
 /* ---- Links ---------------------------------------------------------------
@@ -152,6 +163,14 @@ static void help(struct hrec *h, struct hrec *rec, bool all) {
 
 void smr__collector_release_all(struct hrec *rec, struct hrec *h) {
   help(h, rec, true);
+}
+
+void smr__collector_release_links(struct hrec *h, struct clink *l) {
+  while (l) {
+    struct clink *next = l->next;
+    batch_release(h, l->b);
+    l = next;
+  }
 }
 
 /* ---- Heavy barriers ------------------------------------------------------
@@ -279,7 +298,8 @@ void smr__collector_orphan(smr_collector *c, struct smr_collector_node *l) {
 
 /* Take the collector's orphans (nodes of unregistered or dead handles whose
  * submission failed) into list *l. */
-static void take_orphans(smr_collector *c, struct smr_collector_node **l) {
+void smr__collector_take_orphans(smr_collector *c,
+                                 struct smr_collector_node **l) {
   /* relaxed first: usually none.  acquire: pairs with the release push. */
   if (!atomic_load_explicit(&c->orphans, memory_order_relaxed))
     return;
@@ -297,7 +317,7 @@ static void submit_local(struct hrec *h, bool force) {
         atomic_exchange_explicit(&h->local, NULL, memory_order_acquire);
     atomic_store_explicit(&h->local_count, 0, memory_order_relaxed);
     h->local_bytes = 0;
-    take_orphans(h->c, &l);
+    smr__collector_take_orphans(h->c, &l);
     if (!l)
       return;
     size_t bytes, count = list_count(l, &bytes);
@@ -306,8 +326,10 @@ static void submit_local(struct hrec *h, bool force) {
      * batches while they look alive). */
     smr_collector *c = h->c;
     if ((++h->submits & 63) == 0 && pthread_mutex_trylock(&c->reg_lock) == 0) {
-      smr__collector_reap(c, h, 0);
+      struct creaped rp = {NULL, NULL};
+      smr__collector_reap(c, h, 0, &rp);
       pthread_mutex_unlock(&c->reg_lock);
+      smr__collector_reaped(h, &rp);
     }
   } while (!force && !h->reclaiming && local_due(h));
 }
@@ -353,7 +375,9 @@ static void steal_old(struct hrec *rec, int64_t now,
  * was unlinked before its owner's push, which our exchange acquires. */
 static void steal_pass(struct hrec *h, struct smr_collector_node **l) {
   smr_collector *c = h->c;
-  if (c->flush_ns == UINT64_MAX)
+  /* RETIRER_RECLAIMS: a node is reclaimed by its retirer, so its batch
+   * is its retirer's to submit. */
+  if (c->flush_ns == UINT64_MAX || (c->flags & SMR_COLLECTOR_RETIRER_RECLAIMS))
     return;
   int64_t now = smr__now_ns();
   /* acquire: pairs with the release store that published each record. */
@@ -496,6 +520,12 @@ void smr__collector_submit(struct hrec *h, struct smr_collector_node *l,
   atomic_fetch_add_explicit(&c->submitted, 1, memory_order_relaxed);
   atomic_fetch_add_explicit(&c->garbage, count, memory_order_relaxed);
   atomic_fetch_add_explicit(&c->garbage_bytes, bytes, memory_order_relaxed);
+  /* Robust: the era moves at every submission (and every era_period
+   * retires or node_init calls of a thread), so it cannot stay put while
+   * nodes are retired: the bound of DESIGN section 9.  relaxed: eras are
+   * compared through coherence only. */
+  if (c->flags & SMR_COLLECTOR_ROBUST)
+    atomic_fetch_add_explicit(&c->era, 1, memory_order_relaxed);
   struct smr_collector_node *stolen = NULL;
   steal_pass(h, &stolen);
   size_t n = barrier_after(c) == 0 ? scan(h) : SIZE_MAX;
@@ -594,8 +624,14 @@ int smr_collector_retire(smr_collector_handle *pub,
       atomic_fetch_add_explicit(&c->era, 1, memory_order_relaxed);
     }
   }
+  SMR_ASSERT(
+      (!(c->flags & SMR_COLLECTOR_ROBUST) ||
+       node->birth <= atomic_load_explicit(&c->era, memory_order_relaxed)) &&
+      "smr_collector_retire: node not initialised (node_init)");
   local_push(h, node);
-  if (!h->reclaiming && local_due(h))
+  if (h->reclaiming)
+    return 0; /* reclaim functions never run inside one another */
+  if (local_due(h))
     submit_local(h, false);
   if (c->flags & SMR_COLLECTOR_RETIRER_RECLAIMS)
     smr__collector_drain_ready(h, h);
@@ -607,11 +643,20 @@ long smr_collector_flush(smr_collector_handle *pub) {
     return -EINVAL;
   struct hrec *h = rec_of(pub);
   uint64_t before = h->reclaimed;
-  if (!h->reclaiming)
-    submit_local(h, true);
+  if (h->reclaiming)
+    return 0; /* reclaim functions never run inside one another */
+  submit_local(h, true);
   /* relaxed: our own word. */
   if (!CACTIVE(atomic_load_explicit(&pub->ctr, memory_order_relaxed)))
     help(h, h, true); /* links of our sections, all over */
+  /* Links of sections that ended on other handles (their owner's leave
+   * may have missed a link pushed as it left): released now. */
+  /* acquire: pairs with the release store that published each record. */
+  for (struct hrec *r =
+           atomic_load_explicit(&h->c->handles, memory_order_acquire);
+       r; r = r->next)
+    if (r != h)
+      help(h, r, false);
   smr__collector_drain_ready(h, h);
   return (long)(h->reclaimed - before);
 }
@@ -664,11 +709,14 @@ void smr__collector_leave_slow(smr_collector_handle *pub, uint64_t c) {
   /* Our section is over (our release store of ctr came first): every link
    * on our stack is for a section that ended. */
   help(h, h, true);
-  if (pub->attention) {
-    pub->attention = 0;
-    if (!h->reclaiming)
-      submit_local(h, true);
-  }
+  if (h->reclaiming)
+    return; /* attention stays: the retry comes at a later leave */
+  bool retry = pub->attention;
+  pub->attention = 0;
+  /* A failed submission to retry, or a batch reclaim functions filled on
+   * a handle that never retires itself. */
+  if (retry || local_due(h))
+    submit_local(h, retry);
 }
 
 void *smr_collector_swap(smr_collector_handle *pub, SMR_ATOMIC(void *) *dst,

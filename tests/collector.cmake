@@ -10,3 +10,9 @@ smr_test(test_collector LABELS unit TIMEOUT 120)
 #                          exit registered, in every mode: exactly-once pops,
 #                          no read after reclamation, everything reclaimed
 smr_test(test_collector_threads LABELS stress TIMEOUT 300)
+#  test_collector_review   the review's cases (each failed on the first
+#                          version): destroy -EBUSY, the era under churn,
+#                          RETIRER_RECLAIMS stealing, nested reclaim, dead
+#                          thread and reclaim_all, reader-side retires, links
+#                          left on idle handles, refused barrier, deadlock
+smr_test(test_collector_review HOOKS LABELS unit TIMEOUT 120)

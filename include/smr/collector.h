@@ -75,17 +75,25 @@ struct smr_collector_node {
  * validates it (the SCOT rule: docs/DESIGN.md).
  * The bound: a section that stalls (never leaves) with reserved era u
  * holds up only nodes whose birth era is <= u: those initialised before it
- * stalled plus those initialised before the era next advances (after
- * era_period more retires, collector-wide), however many nodes the other
- * threads retire; and each other handle keeps at most one partial batch
- * (< batch nodes, < max_pending_bytes).  Without this flag a stalled
+ * stalled plus those initialised before the era next advances, however
+ * many nodes the other threads retire.  The era advances at every batch
+ * submission and unregistration, and after every era_period retires or
+ * smr_collector_node_init calls of a thread, so fewer than 2 x
+ * era_period nodes per thread are born in one era.  Besides, each other
+ * handle keeps at most one partial batch (< batch nodes, <
+ * max_pending_bytes).  Without this flag a stalled
  * section holds up every node retired after it began (epoch semantics). */
 #define SMR_COLLECTOR_ROBUST 0x100000u
 /* Fences on both sides whatever the process fence mode. */
 #define SMR_COLLECTOR_SYMMETRIC 0x200000u
 /* Reclaim functions run only on the thread that retired the node (in its
  * later smr_collector_retire, smr_collector_flush or
- * smr_collector_unregister calls), never on a thread that only reads. */
+ * smr_collector_unregister calls), never on a thread that only reads; if
+ * the retirer unregisters (or exits) before its nodes are free, another
+ * thread reclaims them (the one that releases them last, or one that
+ * registers later and is given the retirer's handle record).  Partial batches are then
+ * never taken by another thread's submission (flush_ns ages a batch only
+ * for its own retires). */
 #define SMR_COLLECTOR_RETIRER_RECLAIMS 0x400000u
 
 struct smr_collector_attr {
@@ -95,8 +103,8 @@ struct smr_collector_attr {
    * node stays flat with many threads). */
   unsigned batch;
   /* Submit a handle's partial batch once its oldest node has waited this
-   * long (checked by its retire and leave calls): 0 = 1 ms; UINT64_MAX =
-   * never. */
+   * long: its own retires check every 32nd time, and any other thread's
+   * submission takes it: 0 = 1 ms; UINT64_MAX = never. */
   uint64_t flush_ns;
   /* Submit a handle's partial batch once it holds this many bytes (the
    * `bytes` passed to retire): 0 = 1 MiB; SIZE_MAX = never. */
@@ -114,8 +122,9 @@ SMR_API int smr_collector_create(const struct smr_collector_attr *attr,
 
 /* Destroy: reclaims every node still retired and frees the collector.
  * Handles of threads that terminated without unregistering are cleaned up
- * here.  NULL: 0.  Errors: -EBUSY (a live thread has a handle registered;
- * nothing changes).  Must not race with any other call on c. */
+ * here.  NULL: 0.  Errors: -EBUSY (a live thread has a handle registered:
+ * only the handles of terminated threads are cleaned up, the collector
+ * stays).  Must not race with any other call on c. */
 SMR_API int smr_collector_destroy(smr_collector *c);
 
 /* ---- Handles --------------------------------------------------------------
@@ -149,8 +158,9 @@ SMR_API int smr_collector_register(smr_collector *c,
 
 /* Unregister: submits the handle's partial batch, runs the reclaim
  * functions that are due to it, and frees the handle.  NULL: 0.  Errors:
- * -EPERM (not the owning thread), -EBUSY (inside a section).  Blocks
- * briefly on the registry lock and for one heavy barrier. */
+ * -EPERM (not the owning thread), -EBUSY (inside a section), -EINVAL
+ * (unregistered already).  Blocks briefly on the registry lock and for one
+ * heavy barrier. */
 SMR_API int smr_collector_unregister(smr_collector_handle *h);
 
 /* Out-of-line parts of the inline calls below. */
@@ -238,8 +248,11 @@ SMR_API bool smr_collector_in_section(const smr_collector_handle *h);
 SMR_API int smr_collector_refresh(smr_collector_handle *h);
 
 /* Atomically store desired in *dst and return the previous value,
- * protected like a smr_collector_protect result (acq_rel exchange).  Inside
- * a section; owner only. */
+ * protected like a smr_collector_protect result when this exchange
+ * unlinked it (made it unreachable: the usual case, a node taken out to be
+ * retired); robust mode does not cover a previous value still reachable
+ * elsewhere (load that one with protect).  acq_rel exchange.  Inside a
+ * section; owner only. */
 SMR_API void *smr_collector_swap(smr_collector_handle *h,
                                  SMR_ATOMIC(void *) *dst, void *desired);
 
@@ -254,7 +267,9 @@ SMR_API bool smr_collector_compare_exchange(smr_collector_handle *h,
  */
 
 /* Stamp node's birth era (robust mode needs it; harmless otherwise).  Call
- * before publishing the node.  Any thread; wait-free. */
+ * before publishing the node.  Robust mode: a section that publishes a
+ * node and keeps using it must load it again through smr_collector_protect
+ * (as for any node it dereferences).  Any thread; wait-free. */
 SMR_API void smr_collector_node_init(smr_collector *c,
                                      struct smr_collector_node *node);
 
