@@ -549,13 +549,14 @@ static struct result run_once(const struct cfg *c, int run) {
             ? hmap_verify(&R.map, present ? mark_present : NULL, present)
             : hm_verify(&R.list, NULL, NULL, present ? mark_present : NULL,
                         present);
-    uint64_t expect = prefilled + res.ins_ok - res.del_ok;
-    if (n != expect)
-      SCH_FAIL("%s: %llu keys after the run, expected %llu (prefill %llu + "
+    int64_t expect =
+        (int64_t)prefilled + (int64_t)res.ins_ok - (int64_t)res.del_ok;
+    if ((int64_t)n != expect)
+      SCH_FAIL("%s: %llu keys after the run, expected %lld (prefill %llu + "
                "%llu inserts - %llu deletes)",
-               ds_names[c->ds], (unsigned long long)n,
-               (unsigned long long)expect, (unsigned long long)prefilled,
-               (unsigned long long)res.ins_ok, (unsigned long long)res.del_ok);
+               ds_names[c->ds], (unsigned long long)n, (long long)expect,
+               (unsigned long long)prefilled, (unsigned long long)res.ins_ok,
+               (unsigned long long)res.del_ok);
     res.size = n;
     if (present) {
       for (uint64_t k = 0; k < c->range; k++) {

@@ -23,7 +23,9 @@
  *   sch_global_fini()         after every thread unregistered: reclaim all
  *
  * Schemes:
- *   COLLECTOR         smr_collector (default attributes)
+ *   COLLECTOR         smr_collector (default attributes; the environment
+ *                     variable BENCH_DS_COLLECTOR_FLAGS adds flags, e.g.
+ *                     0x400000 RETIRER_RECLAIMS, for checks)
  *   COLLECTOR_ROBUST  smr_collector with SMR_COLLECTOR_ROBUST
  *   SMR_EPOCH         libsmr's epoch domain: smr_enter / smr_leave,
  *                     smr_retire (automatic collection)
@@ -277,6 +279,11 @@ static void sch__collector_reclaim(struct smr_collector_node *node,
 static inline void sch_global_init(unsigned threads) {
   (void)threads;
   struct smr_collector_attr a = {.flags = SCH_COLLECTOR_FLAGS};
+  /* More flags for checks, e.g. 0x400000 (RETIRER_RECLAIMS) or 0x200000
+   * (SYMMETRIC): BENCH_DS_COLLECTOR_FLAGS (strtoul base 0). */
+  const char *extra = getenv("BENCH_DS_COLLECTOR_FLAGS");
+  if (extra)
+    a.flags |= (unsigned)strtoul(extra, NULL, 0);
   int rc = smr_collector_create(&a, &sch_c);
   if (rc)
     SCH_FAIL("smr_collector_create: %d", rc);
