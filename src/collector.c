@@ -211,6 +211,7 @@ int smr_collector_register(smr_collector *c, smr_collector_handle **out) {
   h->owner = pthread_self();
   h->reclaiming = 0; /* era_retires carries on (the era must keep moving) */
   h->pub.attention = 0;
+  h->retry = false;
   /* relaxed: an idle record; the release store of state publishes it.
    * The sequence number carries on from the record's last owner, so a
    * stale link of that owner never matches a new section. */

@@ -62,13 +62,14 @@ struct hrec {
   /* The partial batch: pushed by the owner, taken whole by the owner or by
    * a submitter that finds it older than flush_ns (see steal_old). */
   _Alignas(SMR__CACHELINE) _Atomic(struct smr_collector_node *) local;
-  _Atomic int64_t local_since;    /* when the batch's first node came */
-  _Atomic size_t local_count;     /* owner-written; read by statistics */
-  size_t local_bytes;             /* owner only */
-  unsigned era_retires;           /* owner only: retires since its era bump */
-  unsigned reclaiming;            /* owner only: inside reclaim functions */
-  uint64_t reclaimed;             /* owner only: nodes reclaimed through it */
-  unsigned submits;               /* owner only: submissions (reaping pace) */
+  _Atomic int64_t local_since; /* when the batch's first node came */
+  _Atomic size_t local_count;  /* owner-written; read by statistics */
+  size_t local_bytes;          /* owner only */
+  unsigned era_retires;        /* owner only: retires since its era bump */
+  unsigned reclaiming;         /* owner only: inside reclaim functions */
+  uint64_t reclaimed;          /* owner only: nodes reclaimed through it */
+  unsigned submits;            /* owner only: submissions (reaping pace) */
+  bool retry; /* owner only: a submission failed; the next leave retries */
   _Atomic(struct cbatch *) ready; /* RETIRER_RECLAIMS: due to this handle */
   struct cblocker *scratch;       /* owner only: scan results */
   size_t scratch_cap;

@@ -239,7 +239,8 @@ static void local_keep(struct hrec *h, struct smr_collector_node *list) {
     local_push(h, list);
     list = next;
   }
-  h->pub.attention = 1; /* retry at the next leave */
+  h->retry = true; /* at the next leave */
+  h->pub.attention = 1;
 }
 
 static size_t batch_size(smr_collector *c) {
@@ -711,7 +712,8 @@ void smr__collector_leave_slow(smr_collector_handle *pub, uint64_t c) {
   help(h, h, true);
   if (h->reclaiming)
     return; /* attention stays: the retry comes at a later leave */
-  bool retry = pub->attention;
+  bool retry = h->retry;
+  h->retry = false;
   pub->attention = 0;
   /* A failed submission to retry, or a batch reclaim functions filled on
    * a handle that never retires itself. */

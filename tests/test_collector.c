@@ -452,6 +452,34 @@ static void test_quiet_and_bytes(void) {
   free(a);
 }
 
+/* A leave that reclaims a batch its section held does not submit the
+ * handle's own partial batch early (the first version did: one heavy
+ * barrier per 46 retires instead of per 64 with two threads). */
+static void test_no_early_submit(void) {
+  smr_collector *c = make(0, 64);
+  smr_collector_handle *ha, *hb;
+  CHECK_EQ(smr_collector_register(c, &ha), 0);
+  CHECK_EQ(smr_collector_register(c, &hb), 0);
+  struct item *a = items(c, 64 + 3);
+  smr_collector_enter(ha);
+  for (int i = 0; i < 64; i++) /* a full batch, held by ha's section */
+    CHECK_EQ(smr_collector_retire(hb, &a[i].node, reclaim_item, 0), 0);
+  for (int i = 64; i < 67; i++) /* ha's own partial batch */
+    CHECK_EQ(smr_collector_retire(ha, &a[i].node, reclaim_item, 0), 0);
+  struct smr_collector_stats s0, s1;
+  CHECK_EQ(smr_collector_stats(c, &s0), 0);
+  smr_collector_leave(ha); /* releases and reclaims hb's batch */
+  CHECK_EQ(smr_collector_stats(c, &s1), 0);
+  CHECK_EQ(atomic_load(&a[0].reclaimed), 1);
+  CHECK_EQ(s1.submitted, s0.submitted);
+  CHECK_EQ(atomic_load(&a[64].reclaimed), 0);
+  CHECK_EQ(smr_collector_flush(ha), 3);
+  CHECK_EQ(smr_collector_unregister(hb), 0);
+  CHECK_EQ(smr_collector_unregister(ha), 0);
+  CHECK_EQ(smr_collector_destroy(c), 0);
+  free(a);
+}
+
 int main(void) {
   test_args();
   test_counts();
@@ -466,6 +494,7 @@ int main(void) {
   test_stall(0);
   test_cas();
   test_quiet_and_bytes();
+  test_no_early_submit();
   puts("test_collector: ok");
   return 0;
 }
