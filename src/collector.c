@@ -138,7 +138,7 @@ void smr__collector_reap(smr_collector *c, struct hrec *self, int all,
      * are over, its partial batch goes to the next submitter.  seq_cst:
      * pairs with batch_done's seq_cst re-check after a push to `ready`
      * (one of us drains it); also a release for the scans' acquire. */
-    atomic_store(&r->state, REC_DEAD);
+    atomic_store_explicit(&r->state, REC_DEAD, memory_order_seq_cst);
     /* acquire: its last pushes. */
     smr__collector_orphan(
         c, atomic_exchange_explicit(&r->local, NULL, memory_order_acquire));
@@ -273,7 +273,7 @@ int smr_collector_unregister(smr_collector_handle *pub) {
     atomic_fetch_add_explicit(&c->era, 1, memory_order_relaxed);
   /* seq_cst: our last accesses before a scan that sees the record free
    * (release), and against batch_done's re-check (see there). */
-  atomic_store(&h->state, REC_FREE);
+  atomic_store_explicit(&h->state, REC_FREE, memory_order_seq_cst);
   pthread_mutex_unlock(&c->reg_lock);
   /* A batch pushed on the record's ready stack while we left: ours to
    * reclaim, through a handle of our own (the record may already belong

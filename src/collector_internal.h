@@ -41,7 +41,6 @@ struct cbatch {
   size_t count, bytes;
   struct hrec *retirer;      /* RETIRER_RECLAIMS: who reclaims */
   struct cbatch *next_ready; /* in the retirer's `ready` stack */
-  size_t nlinks;
   struct clink links[];
 };
 

@@ -86,7 +86,7 @@ static void batch_done(struct hrec *h, struct cbatch *b) {
     /* seq_cst: against the seq_cst store of a state other than LIVE in
      * unregister and reaping, each followed by a drain: either that drain
      * sees our push, or we see the record gone and drain it ourselves. */
-    if (atomic_load(&r->state) != REC_LIVE)
+    if (atomic_load_explicit(&r->state, memory_order_seq_cst) != REC_LIVE)
       smr__collector_drain_ready(r, h);
     return;
   }
@@ -190,13 +190,16 @@ static int barrier_after(smr_collector *c) {
     return smr__heavy_barrier(SMR_FENCE_SYMMETRIC);
   }
   /* seq_cst: ordered after our unlinking stores (see above). */
-  uint64_t need = atomic_load(&c->bar_started) + 1;
+  uint64_t need =
+      atomic_load_explicit(&c->bar_started, memory_order_seq_cst) + 1;
   pthread_mutex_lock(&c->bar_lock);
   int r = 0;
   /* relaxed: bar_lock orders these. */
   if (atomic_load_explicit(&c->bar_done, memory_order_relaxed) < need) {
     uint64_t n = atomic_load_explicit(&c->bar_started, memory_order_relaxed);
-    atomic_store(&c->bar_started, n + 1); /* seq_cst: before the barrier */
+    /* seq_cst: before the barrier (pairs with the load of a submitter that
+     * may then share it, above). */
+    atomic_store_explicit(&c->bar_started, n + 1, memory_order_seq_cst);
     atomic_fetch_add_explicit(&c->barriers, 1, memory_order_relaxed);
     r = smr__heavy_barrier(SMR_FENCE_ASYMMETRIC);
     if (r == 0)
@@ -495,7 +498,6 @@ static void publish_batch(struct hrec *h, struct smr_collector_node *l,
   b->nodes = l;
   b->count = list_count(l, &b->bytes);
   b->retirer = (c->flags & SMR_COLLECTOR_RETIRER_RECLAIMS) ? h : NULL;
-  b->nlinks = k;
   /* relaxed: published by the release pushes below. */
   atomic_init(&b->refs, k + 1);
   for (size_t i = 0; i < k; i++) {

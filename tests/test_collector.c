@@ -25,7 +25,7 @@
  *    submitted when it reaches max_pending_bytes. */
 #define _GNU_SOURCE
 #include "check.h"
-#include "smr/collector.h"
+#include "collector_util.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -33,14 +33,6 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-
-struct item {
-  struct smr_collector_node node;
-  _Atomic int reclaimed; /* times reclaimed: must end at exactly 1 */
-  pthread_t by;          /* the thread that reclaimed it */
-  struct item *chain;    /* retire this one when reclaimed */
-  bool heap;
-};
 
 static _Atomic long g_reclaims;
 
@@ -174,36 +166,7 @@ static void test_own_section(void) {
 }
 
 /* A reader thread protects a node, then waits; the main thread retires it
- * and flushes. */
-struct reader_arg {
-  smr_collector *c;
-  _Atomic(void *) *slot;
-  _Atomic int step; /* 1: protected; 2: may leave; 3: left */
-  void *seen;
-  int exit_inside; /* exit in the section, without unregistering */
-};
-
-static void wait_step(_Atomic int *s, int want) {
-  while (atomic_load(s) < want)
-    sched_yield();
-}
-
-static void *reader_main(void *p) {
-  struct reader_arg *a = p;
-  smr_collector_handle *h;
-  CHECK_EQ(smr_collector_register(a->c, &h), 0);
-  smr_collector_enter(h);
-  a->seen = smr_collector_protect(h, a->slot);
-  atomic_store(&a->step, 1);
-  wait_step(&a->step, 2);
-  if (a->exit_inside)
-    return NULL; /* gone inside the section, handle registered */
-  smr_collector_leave(h);
-  CHECK_EQ(smr_collector_unregister(h), 0);
-  atomic_store(&a->step, 3);
-  return NULL;
-}
-
+ * and flushes (reader_main, collector_util.h). */
 static void test_other_section(unsigned flags) {
   smr_collector *c = make(flags, 4);
   smr_collector_handle *h;
@@ -296,26 +259,8 @@ static void test_chain(void) {
   free(a);
 }
 
-/* A stalled section: robust mode holds up only the old nodes. */
-struct stall_arg {
-  smr_collector *c;
-  _Atomic(void *) *slot;
-  _Atomic int step;
-};
-
-static void *stall_main(void *p) {
-  struct stall_arg *a = p;
-  smr_collector_handle *h;
-  CHECK_EQ(smr_collector_register(a->c, &h), 0);
-  smr_collector_enter(h);
-  CHECK(smr_collector_protect(h, a->slot) != NULL);
-  atomic_store(&a->step, 1);
-  wait_step(&a->step, 2); /* stalled in the section */
-  smr_collector_leave(h);
-  CHECK_EQ(smr_collector_unregister(h), 0);
-  return NULL;
-}
-
+/* A stalled section (reader_main): robust mode holds up only the old
+ * nodes. */
 static void test_stall(unsigned flags) {
   struct smr_collector_attr at = {
       .flags = flags, .batch = 64, .era_period = 64, .flush_ns = UINT64_MAX};
@@ -327,10 +272,11 @@ static void test_stall(unsigned flags) {
   enum { OLD = 100, YOUNG = 200000 };
   struct item *old = items(c, OLD);
   _Atomic(void *) slot = &old[0];
-  struct stall_arg sa = {.c = c, .slot = &slot};
+  struct reader_arg sa = {.c = c, .slot = &slot};
   pthread_t t;
-  CHECK_EQ(pthread_create(&t, NULL, stall_main, &sa), 0);
+  CHECK_EQ(pthread_create(&t, NULL, reader_main, &sa), 0);
   wait_step(&sa.step, 1);
+  CHECK(sa.seen != NULL);
   atomic_store(&slot, NULL);
   uint64_t peak = 0;
   for (int i = 0; i < YOUNG; i++) {

@@ -27,7 +27,7 @@ static int g_bugs;
 #define printf(...) report(__VA_ARGS__)
 static void report(const char *fmt, ...);
 #include "collector_internal.h"
-#include "smr/collector.h"
+#include "collector_util.h"
 #include "test_hooks.h"
 
 #include <errno.h>
@@ -40,19 +40,6 @@ static void report(const char *fmt, ...);
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-struct item {
-  struct smr_collector_node node;
-  _Atomic int reclaimed;
-  pthread_t by;
-  int heap;
-  struct item *chain;
-};
-
-static void wait_step(_Atomic int *s, int want) {
-  while (atomic_load(s) < want)
-    sched_yield();
-}
 
 static void rfn(struct smr_collector_node *n, smr_collector_handle *h) {
   (void)h;
@@ -82,30 +69,6 @@ static void on_alarm(int sig) {
 }
 
 /* ---- 1. destroy's -EBUSY path reclaims nodes held by a live section ---- */
-struct rd {
-  smr_collector *c;
-  _Atomic(void *) *slot;
-  _Atomic int step;
-  void *seen;
-  int exit_inside;
-};
-
-static void *reader(void *p) {
-  struct rd *a = p;
-  smr_collector_handle *h;
-  CHECK_EQ(smr_collector_register(a->c, &h), 0);
-  smr_collector_enter(h);
-  a->seen = smr_collector_protect(h, a->slot);
-  atomic_store(&a->step, 1);
-  wait_step(&a->step, 2);
-  if (a->exit_inside)
-    return NULL;
-  smr_collector_leave(h);
-  CHECK_EQ(smr_collector_unregister(h), 0);
-  atomic_store(&a->step, 3);
-  return NULL;
-}
-
 static void t_destroy_busy(void) {
   smr_collector *c = mk(0, 4, UINT64_MAX, 0);
   smr_collector_handle *h;
@@ -113,9 +76,9 @@ static void t_destroy_busy(void) {
   struct item *x = calloc(1, sizeof *x);
   smr_collector_node_init(c, &x->node);
   _Atomic(void *) slot = x;
-  struct rd ra = {.c = c, .slot = &slot};
+  struct reader_arg ra = {.c = c, .slot = &slot};
   pthread_t t;
-  pthread_create(&t, NULL, reader, &ra);
+  pthread_create(&t, NULL, reader_main, &ra);
   wait_step(&ra.step, 1);
   atomic_store(&slot, NULL);
   smr_collector_retire(h, &x->node, rfn, 0);
@@ -138,33 +101,16 @@ static void t_destroy_busy(void) {
 /* ---- 2. robust: per-handle era counter reset at register -> the era never
  * advances under register/retire/unregister churn; a stalled section then
  * holds every node retired ---- */
-struct st {
-  smr_collector *c;
-  _Atomic(void *) *slot;
-  _Atomic int step;
-};
-static void *staller(void *p) {
-  struct st *a = p;
-  smr_collector_handle *h;
-  CHECK_EQ(smr_collector_register(a->c, &h), 0);
-  smr_collector_enter(h);
-  CHECK(smr_collector_protect(h, a->slot));
-  atomic_store(&a->step, 1);
-  wait_step(&a->step, 2);
-  smr_collector_leave(h);
-  smr_collector_unregister(h);
-  return NULL;
-}
-
 static void t_robust_churn(void) {
   smr_collector *c = mk(SMR_COLLECTOR_ROBUST, 64, UINT64_MAX, 64);
   struct item *old = calloc(1, sizeof *old);
   smr_collector_node_init(c, &old->node);
   _Atomic(void *) slot = old;
-  struct st sa = {.c = c, .slot = &slot};
+  struct reader_arg sa = {.c = c, .slot = &slot};
   pthread_t t;
-  pthread_create(&t, NULL, staller, &sa);
+  pthread_create(&t, NULL, reader_main, &sa);
   wait_step(&sa.step, 1);
+  CHECK(sa.seen != NULL);
   atomic_store(&slot, NULL);
   uint64_t peak = 0;
   struct smr_collector_stats s;
@@ -252,7 +198,7 @@ static void t_retirer_steal(void) {
 /* ---- 4. RETIRER_RECLAIMS: retire inside a reclaim function drains ready
  * batches: reclaim functions run recursively ---- */
 static _Thread_local int depth, max_depth;
-static struct rd *g_rd4;
+static struct reader_arg *g_rd4;
 static smr_collector_handle *g_h4;
 static struct item *g_x4[3];
 
@@ -271,7 +217,7 @@ static void rfn_nested(struct smr_collector_node *n, smr_collector_handle *h) {
   depth--;
 }
 static void *reader4(void *p) {
-  struct rd *a = p;
+  struct reader_arg *a = p;
   smr_collector_handle *h;
   CHECK_EQ(smr_collector_register(a->c, &h), 0);
   smr_collector_enter(h);
@@ -296,7 +242,7 @@ static void t_nested_reclaim(void) {
     smr_collector_node_init(c, &g_x4[i]->node);
   }
   _Atomic(void *) slot = NULL;
-  struct rd ra = {.c = c, .slot = &slot};
+  struct reader_arg ra = {.c = c, .slot = &slot};
   g_rd4 = &ra;
   pthread_t t;
   pthread_create(&t, NULL, reader4, &ra);
@@ -327,9 +273,9 @@ static void t_nested_reclaim(void) {
 static void t_reclaim_all_dead(void) {
   smr_collector *c = mk(0, 4, UINT64_MAX, 0);
   _Atomic(void *) slot = NULL;
-  struct rd ra = {.c = c, .slot = &slot, .exit_inside = 1};
+  struct reader_arg ra = {.c = c, .slot = &slot, .exit_inside = 1};
   pthread_t t;
-  pthread_create(&t, NULL, reader, &ra);
+  pthread_create(&t, NULL, reader_main, &ra);
   wait_step(&ra.step, 1);
   atomic_store(&ra.step, 2);
   pthread_join(t, NULL);
@@ -367,9 +313,9 @@ static void t_reap_deadlock(void) {
   x->heap = 1;
   smr_collector_node_init(c, &x->node);
   _Atomic(void *) slot = x;
-  struct rd ra = {.c = c, .slot = &slot, .exit_inside = 1};
+  struct reader_arg ra = {.c = c, .slot = &slot, .exit_inside = 1};
   pthread_t t;
-  CHECK_EQ(pthread_create(&t, NULL, reader, &ra), 0);
+  CHECK_EQ(pthread_create(&t, NULL, reader_main, &ra), 0);
   wait_step(&ra.step, 1);
   atomic_store(&slot, NULL);
   smr_collector_retire(h, &x->node, rfn_lock, 0);
@@ -481,7 +427,7 @@ static void rfn_parent(struct smr_collector_node *n, smr_collector_handle *h) {
   rfn(n, h);
 }
 static void *reader10(void *p) {
-  struct rd *a = p;
+  struct reader_arg *a = p;
   smr_collector_handle *h;
   CHECK_EQ(smr_collector_register(a->c, &h), 0);
   smr_collector_enter(h);
@@ -509,7 +455,7 @@ static void t_reader_local(void) {
   struct item *x = calloc(1, sizeof *x);
   smr_collector_node_init(c, &x->node);
   _Atomic(void *) slot = x;
-  struct rd ra = {.c = c, .slot = &slot};
+  struct reader_arg ra = {.c = c, .slot = &slot};
   /* reader keeps its handle: modified reader that does not unregister */
   pthread_t t;
   pthread_create(&t, NULL, reader10, &ra);

@@ -44,19 +44,7 @@ if [ ! -x "$prog" ]; then
   exit 2
 fi
 
-cc=$(cat "$build"/CMakeFiles/*/CMakeCCompiler.cmake 2>/dev/null |
-  sed -n -e 's/^set(CMAKE_C_COMPILER_ID "\(.*\)")$/\1/p' \
-    -e 's/^set(CMAKE_C_COMPILER_VERSION "\(.*\)")$/\1/p' |
-  head -n 2 | paste -sd- -)
-btype=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" \
-  2>/dev/null | head -n 1)
-session=$(date -u +%Y%m%dT%H%M%SZ)-$$
-bname=$(basename "$build")
-case "$btype" in
-Release | RelWithDebInfo) ;;
-*) echo "bench_channel.sh: note: $build is a '${btype:-unknown}' build;" \
-  "use Release for real numbers" >&2 ;;
-esac
+bench_session bench_channel.sh
 
 if [ -n "$smoke" ]; then
   args="--smoke"

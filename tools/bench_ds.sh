@@ -55,33 +55,13 @@ if [ -n "$smoke" ]; then
   STALL="list 128 2 0.1 0.05"
 fi
 
-cc=$(cat "$build"/CMakeFiles/*/CMakeCCompiler.cmake 2>/dev/null |
-  sed -n -e 's/^set(CMAKE_C_COMPILER_ID "\(.*\)")$/\1/p' \
-    -e 's/^set(CMAKE_C_COMPILER_VERSION "\(.*\)")$/\1/p' |
-  head -n 2 | paste -sd- -)
-btype=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" \
-  2>/dev/null | head -n 1)
-case "$btype" in
-Release | RelWithDebInfo) ;;
-*) echo "bench_ds.sh: note: $build is a '${btype:-unknown}' build;" \
-  "use Release for real numbers" >&2 ;;
-esac
-session=$(date -u +%Y%m%dT%H%M%SZ)-$$
-bname=$(basename "$build")
+bench_session bench_ds.sh
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 session_file=$tmp/session.jsonl
 : >"$session_file"
 failed=""
-
-# tag: prefix every JSON line of stdin with the session fields; appends to
-# OUT and to this session's file.
-tag() {
-  grep '^{"bench"' |
-    sed "s/^{/{\"session\":\"$session\",\"build\":\"$bname\",\"cc\":\"${cc:-unknown}\",/" |
-    tee -a "$session_file" >>"$OUT"
-}
 
 # run PROGRAM ARGS...: one configuration; keep its JSON lines, remember a
 # failure (its message is shown).
@@ -90,12 +70,12 @@ run() {
   shift
   # shellcheck disable=SC2086 # $smoke: empty or --smoke
   if "$prog" "$@" $smoke >"$tmp/stdout" 2>"$tmp/stderr"; then
-    tag <"$tmp/stdout"
+    bench_tag <"$tmp/stdout"
   else
     rc=$?
     echo "bench_ds.sh: ${prog##*/} $* failed (status $rc):" >&2
     failed="$failed ${prog##*/}"
-    tag <"$tmp/stdout" || true
+    bench_tag <"$tmp/stdout" || true
   fi
   if [ -s "$tmp/stderr" ]; then sed "s/^/  ${prog##*/}: /" "$tmp/stderr" >&2; fi
 }

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=sh
-# Shell helpers shared by tools/bench_suite.sh, bench_channel.sh and bench_plot.sh;
+# Shell helpers shared by tools/bench_suite.sh, bench_channel.sh, bench_ds.sh
+# and bench_plot.sh;
 # sourced (. tools/bench_lib.sh), not run.  POSIX sh.
 
 # BENCH_JGET: awk functions for the benchmarks' JSON lines, to put in front
@@ -61,4 +62,35 @@ bench_args() {
     esac
   done
   build=${build:-build-bench}
+}
+
+# bench_session NAME: what a run's JSON lines are tagged with, from the
+# build directory $build: cc (the compiler as CMake identified it, e.g.
+# GNU-12.2.0), btype (its CMAKE_BUILD_TYPE), session (a UTC time stamp and
+# the shell's pid) and bname (the build directory's name); a note on stderr,
+# naming NAME, when the build is not an optimised one.
+# shellcheck disable=SC2034 # btype and the others: used by the callers
+bench_session() {
+  cc=$(cat "$build"/CMakeFiles/*/CMakeCCompiler.cmake 2>/dev/null |
+    sed -n -e 's/^set(CMAKE_C_COMPILER_ID "\(.*\)")$/\1/p' \
+      -e 's/^set(CMAKE_C_COMPILER_VERSION "\(.*\)")$/\1/p' |
+    head -n 2 | paste -sd- -)
+  btype=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" \
+    2>/dev/null | head -n 1)
+  session=$(date -u +%Y%m%dT%H%M%SZ)-$$
+  bname=$(basename "$build")
+  case "$btype" in
+  Release | RelWithDebInfo) ;;
+  *) echo "$1: note: $build is a '${btype:-unknown}' build;" \
+    "use Release for real numbers" >&2 ;;
+  esac
+}
+
+# bench_tag: prefix every JSON line of stdin with the fields bench_session
+# set; appends them to $OUT and to $session_file (this run's lines).
+# shellcheck disable=SC2154 # session_file and OUT: set by the caller
+bench_tag() {
+  grep '^{"bench"' |
+    sed "s/^{/{\"session\":\"$session\",\"build\":\"$bname\",\"cc\":\"${cc:-unknown}\",/" |
+    tee -a "$session_file" >>"$OUT"
 }

@@ -57,20 +57,7 @@ else
   stall_args="--stall-ms $STALL_MS"
 fi
 
-# The compiler as CMake identified it, e.g. GNU-12.2.0 or Clang-14.0.6.
-cc=$(cat "$build"/CMakeFiles/*/CMakeCCompiler.cmake 2>/dev/null |
-  sed -n -e 's/^set(CMAKE_C_COMPILER_ID "\(.*\)")$/\1/p' \
-    -e 's/^set(CMAKE_C_COMPILER_VERSION "\(.*\)")$/\1/p' |
-  head -n 2 | paste -sd- -)
-btype=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" \
-  2>/dev/null | head -n 1)
-session=$(date -u +%Y%m%dT%H%M%SZ)-$$
-bname=$(basename "$build")
-case "$btype" in
-Release | RelWithDebInfo) ;;
-*) echo "bench_suite.sh: note: $build is a '${btype:-unknown}' build;" \
-  "use Release for real numbers" >&2 ;;
-esac
+bench_session bench_suite.sh
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
@@ -78,25 +65,17 @@ session_file=$tmp/session.jsonl
 : >"$session_file"
 failed=""
 
-# tag: prefix every JSON line of stdin with the session fields; appends to
-# OUT and to this session's file.
-tag() {
-  grep '^{"bench"' |
-    sed "s/^{/{\"session\":\"$session\",\"build\":\"$bname\",\"cc\":\"${cc:-unknown}\",/" |
-    tee -a "$session_file" >>"$OUT"
-}
-
 # run PROGRAM ARGS...: run once, keep the JSON lines; remember a failure.
 run() {
   prog=$1
   shift
   if "$prog" "$@" >"$tmp/stdout" 2>"$tmp/stderr"; then
-    tag <"$tmp/stdout"
+    bench_tag <"$tmp/stdout"
   else
     rc=$?
     echo "bench_suite.sh: ${prog##*/} $* failed (status $rc):" >&2
     cat "$tmp/stderr" >&2
-    tag <"$tmp/stdout" || true
+    bench_tag <"$tmp/stdout" || true
     failed="$failed ${prog##*/}"
   fi
   # Messages on stderr (e.g. a violated bound) are shown either way.
@@ -253,7 +232,7 @@ echo "== Instructions per read section (callgrind) =="
 if command -v valgrind >/dev/null 2>&1; then
   if "$tools/bench_callgrind.sh" "$build" "$CALLGRIND_ITERS" >"$tmp/cg.out" \
     2>"$tmp/cg.err"; then
-    tag <"$tmp/cg.out"
+    bench_tag <"$tmp/cg.out"
     grep -v '^{"bench"' "$tmp/cg.out" | sed '/./,$!d'
   else
     cat "$tmp/cg.err" >&2
@@ -278,9 +257,9 @@ if [ -x "$tools/bench_lookup.sh" ]; then
   fi
   grep -v -e '^{"bench"' -e '^JSON lines appended to' "$tmp/lookup.out" || true
   if [ -s "$tmp/lookup.jsonl" ]; then
-    tag <"$tmp/lookup.jsonl"
+    bench_tag <"$tmp/lookup.jsonl"
   else
-    tag <"$tmp/lookup.out" || true
+    bench_tag <"$tmp/lookup.out" || true
   fi
 fi
 

@@ -107,6 +107,15 @@
     _Exit(1);                                                                  \
   } while (0)
 
+/* A libsmr call that returns 0 or a negative errno code: fail on an error,
+ * naming the call. */
+#define SCH_CHECK(call)                                                        \
+  do {                                                                         \
+    int rc_ = (call);                                                          \
+    if (rc_)                                                                   \
+      SCH_FAIL("%s: %d", #call, rc_);                                          \
+  } while (0)
+
 /* ---- node header --------------------------------------------------------- */
 
 struct sch_node {
@@ -284,26 +293,18 @@ static inline void sch_global_init(unsigned threads) {
   const char *extra = getenv("BENCH_DS_COLLECTOR_FLAGS");
   if (extra)
     a.flags |= (unsigned)strtoul(extra, NULL, 0);
-  int rc = smr_collector_create(&a, &sch_c);
-  if (rc)
-    SCH_FAIL("smr_collector_create: %d", rc);
+  SCH_CHECK(smr_collector_create(&a, &sch_c));
 }
 static inline void sch_thread_register(struct sch_thread *t) {
   sch_reg_add(t);
-  int rc = smr_collector_register(sch_c, &t->h);
-  if (rc)
-    SCH_FAIL("smr_collector_register: %d", rc);
+  SCH_CHECK(smr_collector_register(sch_c, &t->h));
 }
 static inline void sch_thread_unregister(struct sch_thread *t) {
-  int rc = smr_collector_unregister(t->h);
-  if (rc)
-    SCH_FAIL("smr_collector_unregister: %d", rc);
+  SCH_CHECK(smr_collector_unregister(t->h));
   t->h = NULL;
 }
 static inline void sch_global_fini(void) {
-  int rc = smr_collector_destroy(sch_c);
-  if (rc)
-    SCH_FAIL("smr_collector_destroy: %d", rc);
+  SCH_CHECK(smr_collector_destroy(sch_c));
   sch_c = NULL;
 }
 static inline void sch_enter(struct sch_thread *t) {
@@ -322,9 +323,8 @@ static inline void sch_node_init(struct sch_node *n) {
 }
 static inline void sch_retire(struct sch_thread *t, struct sch_node *n) {
   sch_count(&t->retires);
-  int rc = smr_collector_retire(t->h, &n->hdr, sch__collector_reclaim, n->size);
-  if (rc)
-    SCH_FAIL("smr_collector_retire: %d", rc);
+  SCH_CHECK(
+      smr_collector_retire(t->h, &n->hdr, sch__collector_reclaim, n->size));
 }
 /* Heavy barriers so far (-1: the scheme cannot tell). */
 static inline long long sch_heavy_barriers(void) {
@@ -344,26 +344,18 @@ static void sch__epoch_reclaim(struct smr_retired *r) {
 
 static inline void sch_global_init(unsigned threads) {
   (void)threads;
-  int rc = smr_domain_create(NULL, &sch_d);
-  if (rc)
-    SCH_FAIL("smr_domain_create: %d", rc);
+  SCH_CHECK(smr_domain_create(NULL, &sch_d));
 }
 static inline void sch_thread_register(struct sch_thread *t) {
   sch_reg_add(t);
-  int rc = smr_reader_register(sch_d, &t->r);
-  if (rc)
-    SCH_FAIL("smr_reader_register: %d", rc);
+  SCH_CHECK(smr_reader_register(sch_d, &t->r));
 }
 static inline void sch_thread_unregister(struct sch_thread *t) {
-  int rc = smr_reader_unregister(t->r);
-  if (rc)
-    SCH_FAIL("smr_reader_unregister: %d", rc);
+  SCH_CHECK(smr_reader_unregister(t->r));
   t->r = NULL;
 }
 static inline void sch_global_fini(void) {
-  int rc = smr_domain_destroy(sch_d); /* reclaims what is left */
-  if (rc)
-    SCH_FAIL("smr_domain_destroy: %d", rc);
+  SCH_CHECK(smr_domain_destroy(sch_d)); /* reclaims what is left */
   sch_d = NULL;
 }
 static inline void sch_enter(struct sch_thread *t) {
@@ -383,9 +375,7 @@ static inline void sch_node_init(struct sch_node *n) {
 }
 static inline void sch_retire(struct sch_thread *t, struct sch_node *n) {
   sch_count(&t->retires);
-  int rc = smr_retire(sch_d, &n->hdr, sch__epoch_reclaim);
-  if (rc)
-    SCH_FAIL("smr_retire: %d", rc);
+  SCH_CHECK(smr_retire(sch_d, &n->hdr, sch__epoch_reclaim));
 }
 /* The process's writer-side barriers (one domain per run, nothing else
  * issues any). */

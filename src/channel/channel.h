@@ -104,12 +104,11 @@ extern const unsigned char smr__channel_empty_payload[8];
 /* ---- sums.c: the checksum (layout.h) ---- */
 
 /* Write the block sums of the `size`-byte payload at base (a mapping of at
- * least smr__channel_sum_end(size) bytes) after it; return the top sum. */
-uint64_t smr__channel_sum_write(unsigned char *base, uint64_t size);
-
-/* Copy `size` bytes from src to base and write their sums, as above. */
-uint64_t smr__channel_sum_copy(unsigned char *base, const void *src,
-                               uint64_t size);
+ * least smr__channel_sum_end(size) bytes) after it; return the top sum.
+ * src: copy the payload from there first, block by block (NULL: it is in
+ * place). */
+uint64_t smr__channel_sum_write(unsigned char *base, const void *src,
+                                uint64_t size);
 
 /* Whether the stored sums hash to `sum` (the descriptor's). */
 bool smr__channel_sum_top_ok(const unsigned char *base, uint64_t size,

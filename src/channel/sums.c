@@ -31,31 +31,25 @@ static uint64_t top_sum(const unsigned char *base, uint64_t size) {
            : smr__hash(smr__channel_empty_payload, 0);
 }
 
-uint64_t smr__channel_sum_write(unsigned char *base, uint64_t size) {
-  if (!size) /* base may be NULL (nothing mapped): no pointer arithmetic */
-    return top_sum(base, 0);
-  uint64_t n = smr__channel_sum_count(size),
-           bs = 1ull << smr__channel_sum_shift(size);
-  uint64_t *sums = sums_of(base, size);
-  for (uint64_t b = 0; b < n; b++) {
-    uint64_t off = b * bs, len = size - off < bs ? size - off : bs;
-    sums[b] = smr__hash(base + off, (size_t)len);
-  }
-  return top_sum(base, size);
+/* Block b of a payload of `size` bytes: its offset, and its length. */
+static uint64_t block_at(uint64_t size, uint64_t b, uint64_t *len) {
+  uint64_t bs = 1ull << smr__channel_sum_shift(size), off = b * bs;
+  *len = size - off < bs ? size - off : bs;
+  return off;
 }
 
-uint64_t smr__channel_sum_copy(unsigned char *base, const void *src,
-                               uint64_t size) {
-  if (!size)
+uint64_t smr__channel_sum_write(unsigned char *base, const void *src,
+                                uint64_t size) {
+  if (!size) /* base may be NULL (nothing mapped): no pointer arithmetic */
     return top_sum(base, 0);
-  uint64_t n = smr__channel_sum_count(size),
-           bs = 1ull << smr__channel_sum_shift(size);
+  uint64_t n = smr__channel_sum_count(size), len;
   uint64_t *sums = sums_of(base, size);
   for (uint64_t b = 0; b < n; b++) {
-    uint64_t off = b * bs, len = size - off < bs ? size - off : bs;
-    /* Each block hashed while its copy is still in cache. */
-    sums[b] = smr__copy_hash(base + off, (const unsigned char *)src + off,
-                             (size_t)len);
+    uint64_t off = block_at(size, b, &len);
+    /* With a source, each block hashed while its copy is still in cache. */
+    sums[b] = src ? smr__copy_hash(base + off, (const unsigned char *)src + off,
+                                   (size_t)len)
+                  : smr__hash(base + off, (size_t)len);
   }
   return top_sum(base, size);
 }
@@ -67,7 +61,6 @@ bool smr__channel_sum_top_ok(const unsigned char *base, uint64_t size,
 
 bool smr__channel_sum_block_ok(const unsigned char *base, uint64_t size,
                                uint64_t b) {
-  uint64_t bs = 1ull << smr__channel_sum_shift(size), off = b * bs;
-  uint64_t len = size - off < bs ? size - off : bs;
+  uint64_t len, off = block_at(size, b, &len);
   return smr__hash(base + off, (size_t)len) == sums_of(base, size)[b];
 }

@@ -246,7 +246,7 @@ static int commit_sum(smr_channel_writer *w, uint64_t size, uint64_t sum,
     sum = 0;
   } else {
     if (!have_sum)
-      sum = smr__channel_sum_write(w->map[i], size);
+      sum = smr__channel_sum_write(w->map[i], NULL, size);
     end = smr__channel_sum_end(size);
   }
   if ((w->flags & SMR__CHANNEL_F_DURABLE) && end) {
@@ -314,6 +314,6 @@ int smr_channel_publish(smr_channel_writer *w, const void *data, uint64_t size,
     return commit_sum(w, size, 0, true, info);
   }
   /* Copy and hash in one pass, each block hashed while still in cache. */
-  uint64_t sum = smr__channel_sum_copy(buf, data, size);
+  uint64_t sum = smr__channel_sum_write(buf, data, size);
   return commit_sum(w, size, sum, true, info);
 }

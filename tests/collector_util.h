@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the collector tests: a node type that records its
+ * reclamation, a step handshake between threads (yielding, no sleep), and
+ * a reader thread that protects one node in a section and stays there until
+ * told to go (or exits inside it). */
+#ifndef SMR_TEST_COLLECTOR_UTIL_H
+#define SMR_TEST_COLLECTOR_UTIL_H
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "check.h"
+#include "smr/collector.h"
+
+struct item {
+  struct smr_collector_node node;
+  _Atomic int reclaimed; /* times reclaimed */
+  pthread_t by;          /* the thread that reclaimed it */
+  struct item *chain;    /* retire this one when reclaimed */
+  bool heap;             /* free it when reclaimed */
+};
+
+/* Wait until *s >= want (the other thread moves it on). */
+static inline void wait_step(_Atomic int *s, int want) {
+  while (atomic_load(s) < want)
+    sched_yield();
+}
+
+/* reader_main's argument.  step: 1 it protected *slot (in seen) and waits in
+ * its section; 2 (set by the test) it may go; 3 it left and unregistered.
+ * exit_inside: it exits at 2 inside its section, still registered. */
+struct reader_arg {
+  smr_collector *c;
+  _Atomic(void *) *slot;
+  _Atomic int step;
+  void *seen;
+  int exit_inside;
+};
+
+static inline void *reader_main(void *p) {
+  struct reader_arg *a = p;
+  smr_collector_handle *h;
+  CHECK_EQ(smr_collector_register(a->c, &h), 0);
+  smr_collector_enter(h);
+  a->seen = smr_collector_protect(h, a->slot);
+  atomic_store(&a->step, 1);
+  wait_step(&a->step, 2);
+  if (a->exit_inside)
+    return NULL; /* gone inside the section, handle registered */
+  smr_collector_leave(h);
+  CHECK_EQ(smr_collector_unregister(h), 0);
+  atomic_store(&a->step, 3);
+  return NULL;
+}
+
+#endif
