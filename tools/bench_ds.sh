@@ -17,7 +17,9 @@
 #   stack, queue  50% push / 50% pop, range 1000 (prefill 500)
 #   THREADS       thread counts (default "1 2 4 8 16")
 #   DS_SECONDS    seconds per run (default 3)
-#   RUNS          runs per configuration (default 3; the median is kept)
+#   RUNS          runs per configuration (default 3; the median is kept),
+#                 interleaved: run 1 of every scheme, then run 2 of every
+#                 scheme..., so that the machine's drift moves all alike
 #   SCHEMES       schemes, in this order (default: collector
 #                 collector_robust smr_epoch ck_epoch ck_hp urcu none, those
 #                 built)
@@ -61,6 +63,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 session_file=$tmp/session.jsonl
 : >"$session_file"
+: >"$tmp/runs.jsonl"
 failed=""
 
 # run PROGRAM ARGS...: one configuration; keep its JSON lines, remember a
@@ -69,14 +72,20 @@ run() {
   prog=$1
   shift
   # shellcheck disable=SC2086 # $smoke: empty or --smoke
-  if "$prog" "$@" $smoke >"$tmp/stdout" 2>"$tmp/stderr"; then
-    bench_tag <"$tmp/stdout"
+  if "$prog" "$@" $smoke >"$tmp/out" 2>"$tmp/stderr"; then
+    :
   else
     rc=$?
     echo "bench_ds.sh: ${prog##*/} $* failed (status $rc):" >&2
     failed="$failed ${prog##*/}"
-    bench_tag <"$tmp/stdout" || true
   fi
+  # A one-run summary is replaced by the interleaved one (below); a
+  # stalled run keeps its own.
+  grep -v '"bench":"ds_summary".*"stall_s":0.000,' "$tmp/out" >"$tmp/stdout" ||
+    true
+  grep '^{"bench":"ds",.*"stall_s":0.000,' "$tmp/out" >>"$tmp/runs.jsonl" ||
+    true
+  bench_tag <"$tmp/stdout" || true
   if [ -s "$tmp/stderr" ]; then sed "s/^/  ${prog##*/}: /" "$tmp/stderr" >&2; fi
 }
 
@@ -96,39 +105,102 @@ ranges() {
 
 echo "bench_ds.sh: build $build (${cc:-?}, ${btype:-?}), session $session"
 echo "bench_ds.sh: appending JSON lines to $OUT"
-common="--seconds $DS_SECONDS --runs $RUNS"
-[ -n "$smoke" ] && common=""
+progs=""
 for s in $SCHEMES; do
-  p=$bin/bench_ds_$s
-  if [ ! -x "$p" ]; then
-    echo "bench_ds.sh: $s: no $p (peer library missing?), skipped" >&2
-    continue
+  if [ -x "$bin/bench_ds_$s" ]; then
+    progs="$progs $s"
+  else
+    echo "bench_ds.sh: $s: no $bin/bench_ds_$s (peer library missing?)," \
+      "skipped" >&2
   fi
-  echo "== $s"
-  for ds in list hashmap stack queue; do
-    case $ds in
-    list | hashmap) gets="0 50 90 100" ;;
-    *) gets="50" ;;
-    esac
-    for r in $(ranges $ds); do
-      ropt="--range $r"
-      [ "$r" = default ] && ropt=""
-      for g in $gets; do
-        for t in $THREADS; do
-          # shellcheck disable=SC2086 # word splitting of the options
-          run "$p" --ds $ds --threads "$t" --get-pct "$g" $ropt $common
+done
+one="--seconds $DS_SECONDS --runs 1"
+[ -n "$smoke" ] && one="--runs 1"
+[ -n "$smoke" ] && RUNS=1
+# Interleaved: for each configuration, run 1 of every scheme, then run 2 of
+# every scheme, and so on, so that a machine that drifts (other tenants,
+# frequency) moves every scheme alike and the ratios hold; each program
+# prints its own run line ("bench":"ds"), the summaries (median of the
+# runs) are made from those below.
+for ds in list hashmap stack queue; do
+  case $ds in
+  list | hashmap) gets="0 50 90 100" ;;
+  *) gets="50" ;;
+  esac
+  for r in $(ranges $ds); do
+    ropt="--range $r"
+    [ "$r" = default ] && ropt=""
+    for g in $gets; do
+      for t in $THREADS; do
+        echo "== $ds $r get $g%, $t threads:$progs"
+        k=1
+        while [ "$k" -le "$RUNS" ]; do
+          for s in $progs; do
+            # shellcheck disable=SC2086 # word splitting of the options
+            run "$bin/bench_ds_$s" --ds $ds --threads "$t" --get-pct "$g" \
+              $ropt $one
+          done
+          k=$((k + 1))
         done
       done
     done
   done
-  if [ -n "$STALL" ]; then
-    # shellcheck disable=SC2086
-    set -- $STALL
-    # shellcheck disable=SC2086
-    run "$p" --ds "$1" --range "$2" --threads "$3" --seconds "$4" \
-      --stall "$5" --get-pct 0 --runs 1
-  fi
 done
+if [ -n "$STALL" ]; then
+  # shellcheck disable=SC2086
+  set -- $STALL
+  for s in $progs; do
+    echo "== $s: stalled run $STALL"
+    # shellcheck disable=SC2086
+    run "$bin/bench_ds_$s" --ds "$1" --range "$2" --threads "$3" \
+      --seconds "$4" --stall "$5" --get-pct 0 --runs 1
+  done
+fi
+
+# The summaries of the interleaved runs, one per scheme and configuration
+# (the programs' own, of one run each, are dropped): median, min and max
+# ops/s; the highest peak garbage and RSS; mean average garbage; heavy
+# barriers per retire over all runs.
+awk "$BENCH_JGET"'
+  jget($0, "bench") != "ds" { next }
+  {
+    k = jget($0, "scheme") SUBSEP jget($0, "ds") SUBSEP jget($0, "threads") \
+      SUBSEP jget($0, "get_pct") SUBSEP jget($0, "range") SUBSEP \
+      jget($0, "stall_s")
+    if (!(k in n)) { key[++nk] = k; sec[k] = jget($0, "seconds") }
+    n[k]++
+    ops[k, n[k]] = jget($0, "ops_per_s") + 0
+    gp = jget($0, "garbage_peak") + 0
+    if (gp > peak[k]) peak[k] = gp
+    avg[k] += jget($0, "garbage_avg")
+    rss_ = jget($0, "peak_rss_kb") + 0
+    if (rss_ > rss[k]) rss[k] = rss_
+    b = jget($0, "heavy_barriers")
+    if (b == "null") nob[k] = 1; else bar[k] += b
+    ret[k] += jget($0, "retires")
+  }
+  END {
+    for (i = 1; i <= nk; i++) {
+      k = key[i]; split(k, f, SUBSEP); m = n[k]
+      lo = hi = ops[k, 1]
+      for (j = 1; j <= m; j++) {
+        a[j] = ops[k, j]
+        if (a[j] < lo) lo = a[j]
+        if (a[j] > hi) hi = a[j]
+      }
+      bpr = nob[k] ? "null" : (ret[k] ? sprintf("%.6f", bar[k] / ret[k]) \
+        : "0")
+      printf "{\"bench\":\"ds_summary\",\"scheme\":\"%s\",\"ds\":\"%s\"," \
+        "\"threads\":%s,\"get_pct\":%s,\"range\":%s,\"stall_s\":%s," \
+        "\"seconds\":%s,\"runs\":%d,\"interleaved\":true," \
+        "\"ops_per_s_median\":%.0f,\"ops_per_s_min\":%.0f," \
+        "\"ops_per_s_max\":%.0f,\"garbage_peak\":%d,\"garbage_avg\":%.1f," \
+        "\"peak_rss_kb\":%d,\"heavy_barriers_per_retire\":%s}\n", \
+        f[1], f[2], f[3], f[4], f[5], f[6], sec[k], m, median(a, m), lo, \
+        hi, peak[k], avg[k] / m, rss[k], bpr
+    }
+  }' "$tmp/runs.jsonl" >"$tmp/summary.jsonl"
+bench_tag <"$tmp/summary.jsonl"
 
 # The table: median ops/s per configuration, one column per thread count.
 echo
@@ -168,6 +240,36 @@ awk "$BENCH_JGET"'
     if (ns) print "\nstalled runs (garbage = retired nodes not yet reclaimed):"
     for (i = 1; i <= ns; i++) print stall[i]
     print "(ops/s: median of the runs; M = millions)"
+  }' "$session_file"
+
+# Ratios of medians (issue 13's targets): the collector (C), robust (R)
+# and the leaking floor (none) over the epoch domain (E) and ck_hp (H),
+# and peak garbage over the epoch domain's; "-" where a scheme is missing.
+echo
+awk "$BENCH_JGET"'
+  jget($0, "bench") == "ds_summary" && jget($0, "stall_s") + 0 == 0 {
+    c = sprintf("%-8s %4s %8s %3s", jget($0, "ds"), jget($0, "get_pct"), \
+      jget($0, "range"), jget($0, "threads"))
+    if (!(c in cseen)) { cseen[c] = 1; cfg[++nc] = c }
+    s = jget($0, "scheme")
+    v[c, s] = jget($0, "ops_per_s_median") + 0
+    g[c, s] = jget($0, "garbage_peak") + 0
+  }
+  function r(a, b) { return (a && b) ? sprintf("%6.2f", a / b) : "     -" }
+  END {
+    printf "%-8s %4s %8s %3s %6s %6s %6s %6s %6s %6s\n", "ds", "get%", \
+      "range", "thr", "C/E", "R/E", "C/H", "none/H", "gC/gE", "gR/gE"
+    for (k = 1; k <= nc; k++) {
+      c = cfg[k]
+      printf "%s %s %s %s %s %s %s\n", c, r(v[c, "collector"], \
+        v[c, "smr_epoch"]), r(v[c, "collector_robust"], v[c, "smr_epoch"]), \
+        r(v[c, "collector"], v[c, "ck_hp"]), r(v[c, "none"], v[c, "ck_hp"]), \
+        r(g[c, "collector"], g[c, "smr_epoch"]), \
+        r(g[c, "collector_robust"], g[c, "smr_epoch"])
+    }
+    print "(targets: C/E >= 0.9 at 1-2 threads, >= 1.0 at 4-16; gC/gE <= 0.2;"
+    print " C/H >= 1.2 on the hash map, >= 2 on the 10,000-key list; none/H"
+    print " is the most any scheme could reach over ck_hp)"
   }' "$session_file"
 
 if [ -n "$failed" ]; then
