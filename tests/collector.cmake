@@ -25,3 +25,10 @@ smr_test(test_collector_review HOOKS LABELS unit TIMEOUT 120)
 #                          barriers with 40 threads in sections (HOOKS for
 #                          src/collector_internal.h: the registry's order)
 smr_test(test_collector_scan HOOKS LABELS unit TIMEOUT 120)
+#  test_collector_scan_garbage_bytes  KNOWN FAILING (collector bug, open):
+#                          stats.garbage_bytes leaves out the bytes of the
+#                          partial batches that stats.garbage counts
+add_test(NAME test_collector_scan_garbage_bytes
+         COMMAND test_collector_scan garbage_bytes)
+set_tests_properties(test_collector_scan_garbage_bytes PROPERTIES
+                     TIMEOUT 120 LABELS unit)
