@@ -350,7 +350,7 @@ long smr_collector_reclaim_all(smr_collector *c) {
     smr__collector_splice(
         &l, atomic_exchange_explicit(&r->local, NULL, memory_order_acquire));
     atomic_store_explicit(&r->local_count, 0, memory_order_relaxed);
-    r->local_bytes = 0;
+    atomic_store_explicit(&r->local_bytes, 0, memory_order_relaxed);
     smr__collector_orphan(c, l);
   }
   pthread_mutex_unlock(&c->reg_lock);
@@ -384,7 +384,14 @@ int smr_collector_stats(const smr_collector *cc,
        r; r = r->next) {
     if (atomic_load_explicit(&r->state, memory_order_relaxed) != REC_LIVE)
       continue;
-    out->garbage += atomic_load_explicit(&r->local_count, memory_order_relaxed);
+    /* The partial batch, unless another submission took it (its owner's
+     * counts are then stale until its next retire). */
+    if (atomic_load_explicit(&r->local, memory_order_relaxed)) {
+      out->garbage +=
+          atomic_load_explicit(&r->local_count, memory_order_relaxed);
+      out->garbage_bytes +=
+          atomic_load_explicit(&r->local_bytes, memory_order_relaxed);
+    }
     uint64_t u = atomic_load_explicit(&r->pub.upper, memory_order_relaxed);
     if (robust &&
         CACTIVE(atomic_load_explicit(&r->pub.ctr, memory_order_relaxed)) &&

@@ -63,7 +63,7 @@ struct hrec {
   _Alignas(SMR__CACHELINE) _Atomic(struct smr_collector_node *) local;
   _Atomic int64_t local_since; /* when the batch's first node came */
   _Atomic size_t local_count;  /* owner-written; read by statistics */
-  size_t local_bytes;          /* owner only */
+  _Atomic size_t local_bytes;  /* owner-written; read by statistics */
   unsigned era_retires;        /* owner only: retires since its era bump */
   unsigned reclaiming;         /* owner only: inside reclaim functions */
   uint64_t reclaimed;          /* owner only: nodes reclaimed through it */

@@ -226,11 +226,12 @@ static void local_push(struct hrec *h, struct smr_collector_node *n) {
   if (!head) { /* a new batch (or the last one was taken) */
     atomic_store_explicit(&h->local_since, smr__now_ns(), memory_order_relaxed);
     atomic_store_explicit(&h->local_count, 1, memory_order_relaxed);
-    h->local_bytes = n->bytes;
+    atomic_store_explicit(&h->local_bytes, n->bytes, memory_order_relaxed);
   } else {
     size_t k = atomic_load_explicit(&h->local_count, memory_order_relaxed);
     atomic_store_explicit(&h->local_count, k + 1, memory_order_relaxed);
-    h->local_bytes += n->bytes;
+    size_t b = atomic_load_explicit(&h->local_bytes, memory_order_relaxed);
+    atomic_store_explicit(&h->local_bytes, b + n->bytes, memory_order_relaxed);
   }
 }
 
@@ -258,7 +259,9 @@ static bool local_due(struct hrec *h) {
   if (!atomic_load_explicit(&h->local, memory_order_relaxed))
     return false;
   size_t k = atomic_load_explicit(&h->local_count, memory_order_relaxed);
-  if (k >= batch_size(c) || h->local_bytes >= c->max_bytes)
+  if (k >= batch_size(c) ||
+      atomic_load_explicit(&h->local_bytes, memory_order_relaxed) >=
+          c->max_bytes)
     return true;
   /* The clock only every 32 retires. */
   if (k % 32 || c->flush_ns == UINT64_MAX)
@@ -320,7 +323,7 @@ static void submit_local(struct hrec *h, bool force) {
     struct smr_collector_node *l =
         atomic_exchange_explicit(&h->local, NULL, memory_order_acquire);
     atomic_store_explicit(&h->local_count, 0, memory_order_relaxed);
-    h->local_bytes = 0;
+    atomic_store_explicit(&h->local_bytes, 0, memory_order_relaxed);
     smr__collector_take_orphans(h->c, &l);
     if (!l)
       return;

@@ -293,6 +293,10 @@ static inline void sch_global_init(unsigned threads) {
   const char *extra = getenv("BENCH_DS_COLLECTOR_FLAGS");
   if (extra)
     a.flags |= (unsigned)strtoul(extra, NULL, 0);
+  /* Another batch size: BENCH_DS_COLLECTOR_BATCH (0: the default). */
+  const char *batch = getenv("BENCH_DS_COLLECTOR_BATCH");
+  if (batch)
+    a.batch = (unsigned)strtoul(batch, NULL, 0);
   SCH_CHECK(smr_collector_create(&a, &sch_c));
 }
 static inline void sch_thread_register(struct sch_thread *t) {
