@@ -26,6 +26,21 @@ static struct hrec *rec_of(smr_collector_handle *h) {
   return (struct hrec *)h;
 }
 
+/* A new record, zeroed, at an address whose SMR__COLLECTOR_ROBUST_ADDR
+ * bit tells the inline protect the collector's mode: a block aligned to
+ * twice that bit, the record at its start or that far into it. */
+static struct hrec *record_alloc(smr_collector *c) {
+  size_t off =
+      (c->flags & SMR_COLLECTOR_ROBUST) ? SMR__COLLECTOR_ROBUST_ADDR : 0;
+  char *b = smr__alloc_aligned_to(2 * SMR__COLLECTOR_ROBUST_ADDR,
+                                  sizeof(struct hrec) + off);
+  return b ? (struct hrec *)(void *)(b + off) : NULL;
+}
+
+static void record_free(struct hrec *r) {
+  free((char *)r - ((uintptr_t)r & SMR__COLLECTOR_ROBUST_ADDR));
+}
+
 int smr_collector_create(const struct smr_collector_attr *attr,
                          smr_collector **out) {
   if (!out || (attr && (attr->flags & ~FLAGS_KNOWN)))
@@ -50,7 +65,9 @@ int smr_collector_create(const struct smr_collector_attr *attr,
 }
 
 /* A handle for the collector's own use (destroy, reclaim_all): not in the
- * registry, so no scan sees it; reclaim functions retire through it. */
+ * registry, so no scan sees it; reclaim functions retire through it.  Not
+ * robust (ctr without the bit, an address without SMR__COLLECTOR_ROBUST_ADDR:
+ * the caller aligns it). */
 static void internal_handle(smr_collector *c, struct hrec *h) {
   memset(h, 0, sizeof *h);
   h->c = c;
@@ -96,7 +113,7 @@ int smr_collector_destroy(smr_collector *c) {
        r; r = r->next)
     busy |= atomic_load_explicit(&r->state, memory_order_relaxed) == REC_LIVE;
   pthread_mutex_unlock(&c->reg_lock);
-  struct hrec tmp;
+  _Alignas(2 * SMR__COLLECTOR_ROBUST_ADDR) struct hrec tmp; /* not robust */
   internal_handle(c, &tmp);
   smr__collector_reaped(&tmp, &rp); /* the dead threads' leftovers */
   if (busy) {
@@ -113,7 +130,7 @@ int smr_collector_destroy(smr_collector *c) {
   while (r) {
     struct hrec *next = r->next;
     free(r->scratch);
-    free(r);
+    record_free(r);
     r = next;
   }
   pthread_mutex_destroy(&c->reg_lock);
@@ -182,7 +199,7 @@ static struct hrec *record_get(smr_collector *c) {
        r; r = r->next)
     if (atomic_load_explicit(&r->state, memory_order_relaxed) == REC_FREE)
       return r;
-  struct hrec *r = smr__alloc_aligned(sizeof *r);
+  struct hrec *r = record_alloc(c);
   if (!r)
     return NULL;
   r->c = c;
@@ -280,7 +297,7 @@ int smr_collector_unregister(smr_collector_handle *pub) {
    * to a new owner); what its reclaim functions retire goes to the
    * orphans. */
   if (atomic_load_explicit(&h->ready, memory_order_relaxed)) {
-    struct hrec tmp;
+    _Alignas(2 * SMR__COLLECTOR_ROBUST_ADDR) struct hrec tmp; /* not robust */
     internal_handle(c, &tmp);
     tmp.reclaiming = 1; /* retires inside: no submission from here */
     smr__collector_drain_ready(h, &tmp);
@@ -341,7 +358,7 @@ long smr_collector_reclaim_all(smr_collector *c) {
        r; r = r->next)
     busy |= atomic_load_explicit(&r->state, memory_order_relaxed) == REC_LIVE &&
             CACTIVE(atomic_load_explicit(&r->pub.ctr, memory_order_acquire));
-  struct hrec tmp;
+  _Alignas(2 * SMR__COLLECTOR_ROBUST_ADDR) struct hrec tmp; /* not robust */
   internal_handle(c, &tmp);
   /* Every handle's partial batch joins ours (unless busy). */
   for (struct hrec *r = atomic_load_explicit(&c->handles, memory_order_relaxed);

@@ -132,9 +132,10 @@ static void link_push(struct hrec *rec, struct clink *l) {
 }
 
 /* Take rec's links; release those of sections that are over (all of them
- * when `all`), push back those of its current section.  Any thread; h is
- * the caller's handle (for reclamation). */
-static void help(struct hrec *h, struct hrec *rec, bool all) {
+ * when `all`), push back those of its current section; with `again`, a
+ * second pass if that section ended meanwhile.  Any thread; h is the
+ * caller's handle (for reclamation). */
+static void help_pass(struct hrec *h, struct hrec *rec, bool all, bool again) {
   /* relaxed: a hint; the exchange decides. */
   if (!atomic_load_explicit(&rec->pub.blocked, memory_order_relaxed))
     return;
@@ -151,14 +152,29 @@ static void help(struct hrec *h, struct hrec *rec, bool all) {
    * section; pairs with the release store of state. */
   bool live =
       atomic_load_explicit(&rec->state, memory_order_acquire) == REC_LIVE;
+  bool kept = false;
   while (l) {
     struct clink *next = l->next;
-    if (!all && live && CACTIVE(c) && l->seq == CSEQ(c))
+    if (!all && live && CACTIVE(c) && l->seq == CSEQ(c)) {
       link_push(rec, l);
-    else
+      kept = true;
+    } else {
       batch_release(h, l->b);
+    }
     l = next;
   }
+  /* The section may have ended while we held its links: its leave then
+   * found `blocked` empty and left them to the next scan.  Look once more
+   * (relaxed, a hint: the second pass re-reads with acquire); a leave that
+   * still slips between our push and this load is covered by the next
+   * submission's scan (DESIGN 9, "Release"). */
+  if (again && kept &&
+      atomic_load_explicit(&rec->pub.ctr, memory_order_relaxed) != c)
+    help_pass(h, rec, false, false);
+}
+
+static void help(struct hrec *h, struct hrec *rec, bool all) {
+  help_pass(h, rec, all, true);
 }
 
 void smr__collector_release_all(struct hrec *rec, struct hrec *h) {

@@ -108,10 +108,14 @@ int smr__heavy_barrier(smr_fence_mode mode) {
   return r;
 }
 
-void *smr__alloc_aligned(size_t size) {
-  size = (size + SMR__CACHELINE - 1) & ~(size_t)(SMR__CACHELINE - 1);
-  void *p = aligned_alloc(SMR__CACHELINE, size);
+void *smr__alloc_aligned_to(size_t align, size_t size) {
+  size = (size + align - 1) & ~(align - 1);
+  void *p = aligned_alloc(align, size);
   if (p)
     memset(p, 0, size);
   return p;
+}
+
+void *smr__alloc_aligned(size_t size) {
+  return smr__alloc_aligned_to(SMR__CACHELINE, size);
 }

@@ -42,8 +42,10 @@ static inline void smr__fence_seq_cst(void) {
 }
 #endif
 
-/* Allocate zeroed memory aligned to a cache line (NULL on failure). */
+/* Allocate zeroed memory aligned to a cache line, or to `align` (a power
+ * of two; the size is rounded up to it), NULL on failure. */
 void *smr__alloc_aligned(size_t size);
+void *smr__alloc_aligned_to(size_t align, size_t size);
 
 /* The channel checksum, XXH3-64 with seed 0 (src/hash.c picks the fastest
  * build for this CPU).  copy_hash: memcpy(dst, src, size) and the checksum

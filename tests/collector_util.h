@@ -3,6 +3,11 @@
  * reclamation, a step handshake between threads (yielding, no sleep), and
  * a reader thread that protects one node in a section and stays there until
  * told to go (or exits inside it). */
+/* Memory orders: the test threads' handshakes (steps, flags) and the
+ * reclaim counters use seq_cst throughout: every such store pairs with the
+ * other thread's seq_cst load of the same variable, and the total order
+ * keeps the tests' reasoning simple (what the library orders is what they
+ * check; their own accesses add no weaker order to reason about). */
 #ifndef SMR_TEST_COLLECTOR_UTIL_H
 #define SMR_TEST_COLLECTOR_UTIL_H
 
@@ -24,7 +29,7 @@ struct item {
 
 /* Wait until *s >= want (the other thread moves it on). */
 static inline void wait_step(_Atomic int *s, int want) {
-  while (atomic_load(s) < want)
+  while (atomic_load_explicit(s, memory_order_seq_cst) < want)
     sched_yield();
 }
 
@@ -45,13 +50,13 @@ static inline void *reader_main(void *p) {
   CHECK_EQ(smr_collector_register(a->c, &h), 0);
   smr_collector_enter(h);
   a->seen = smr_collector_protect(h, a->slot);
-  atomic_store(&a->step, 1);
+  atomic_store_explicit(&a->step, 1, memory_order_seq_cst);
   wait_step(&a->step, 2);
   if (a->exit_inside)
     return NULL; /* gone inside the section, handle registered */
   smr_collector_leave(h);
   CHECK_EQ(smr_collector_unregister(h), 0);
-  atomic_store(&a->step, 3);
+  atomic_store_explicit(&a->step, 3, memory_order_seq_cst);
   return NULL;
 }
 

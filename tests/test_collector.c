@@ -23,6 +23,11 @@
  *  - a thread that retires a few nodes and goes quiet: another thread's
  *    submission takes its batch once older than flush_ns; a batch is
  *    submitted when it reaches max_pending_bytes. */
+/* Memory orders: the test threads' handshakes (steps, flags) and the
+ * reclaim counters use seq_cst throughout: every such store pairs with the
+ * other thread's seq_cst load of the same variable, and the total order
+ * keeps the tests' reasoning simple (what the library orders is what they
+ * check; their own accesses add no weaker order to reason about). */
 #define _GNU_SOURCE
 #include "check.h"
 #include "collector_util.h"
@@ -39,9 +44,10 @@ static _Atomic long g_reclaims;
 static void reclaim_item(struct smr_collector_node *n,
                          smr_collector_handle *h) {
   struct item *it = SMR_CONTAINER_OF(n, struct item, node);
-  CHECK_EQ(atomic_fetch_add(&it->reclaimed, 1), 0);
+  CHECK_EQ(atomic_fetch_add_explicit(&it->reclaimed, 1, memory_order_seq_cst),
+           0);
   it->by = pthread_self();
-  atomic_fetch_add(&g_reclaims, 1);
+  atomic_fetch_add_explicit(&g_reclaims, 1, memory_order_seq_cst);
   if (it->chain)
     CHECK_EQ(smr_collector_retire(h, &it->chain->node, reclaim_item,
                                   sizeof *it->chain),
@@ -111,16 +117,18 @@ static void test_counts(void) {
     smr_collector_handle *h;
     CHECK_EQ(smr_collector_register(c, &h), 0);
     struct item *a = items(c, 21);
-    long base = atomic_load(&g_reclaims);
+    long base = atomic_load_explicit(&g_reclaims, memory_order_seq_cst);
     for (int i = 0; i < 7; i++)
       CHECK_EQ(smr_collector_retire(h, &a[i].node, reclaim_item, 100), 0);
-    CHECK_EQ(atomic_load(&g_reclaims) - base, 0); /* batch not full */
+    CHECK_EQ(atomic_load_explicit(&g_reclaims, memory_order_seq_cst) - base,
+             0); /* batch not full */
     struct smr_collector_stats st;
     CHECK_EQ(smr_collector_stats(c, &st), 0);
     CHECK_EQ(st.garbage, 7);
     CHECK_EQ(st.handles, 1);
     CHECK_EQ(smr_collector_retire(h, &a[7].node, reclaim_item, 100), 0);
-    CHECK_EQ(atomic_load(&g_reclaims) - base, 8); /* full: at once */
+    CHECK_EQ(atomic_load_explicit(&g_reclaims, memory_order_seq_cst) - base,
+             8); /* full: at once */
     for (int i = 8; i < 11; i++)
       CHECK_EQ(smr_collector_retire(h, &a[i].node, reclaim_item, 0), 0);
     CHECK_EQ(smr_collector_flush(h), 3);
@@ -138,7 +146,7 @@ static void test_counts(void) {
     CHECK_EQ(smr_collector_unregister(h), 0); /* submits */
     CHECK_EQ(smr_collector_destroy(c), 0);
     for (int i = 0; i < 21; i++)
-      CHECK_EQ(atomic_load(&a[i].reclaimed), 1);
+      CHECK_EQ(atomic_load_explicit(&a[i].reclaimed, memory_order_seq_cst), 1);
     free(a);
   }
 }
@@ -154,10 +162,10 @@ static void test_own_section(void) {
     CHECK_EQ(smr_collector_retire(h, &a[i].node, reclaim_item, 0), 0);
   CHECK_EQ(smr_collector_flush(h), 0);
   for (int i = 0; i < 4; i++)
-    CHECK_EQ(atomic_load(&a[i].reclaimed), 0);
+    CHECK_EQ(atomic_load_explicit(&a[i].reclaimed, memory_order_seq_cst), 0);
   smr_collector_leave(h); /* the last holder: reclaims */
   for (int i = 0; i < 4; i++) {
-    CHECK_EQ(atomic_load(&a[i].reclaimed), 1);
+    CHECK_EQ(atomic_load_explicit(&a[i].reclaimed, memory_order_seq_cst), 1);
     CHECK(pthread_equal(a[i].by, pthread_self()));
   }
   CHECK_EQ(smr_collector_unregister(h), 0);
@@ -184,15 +192,17 @@ static void test_other_section(unsigned flags) {
   CHECK_EQ(smr_collector_retire(h, &a[0].node, reclaim_item, 0), 0);
   smr_collector_leave(h);
   CHECK_EQ(smr_collector_flush(h), 0); /* the reader holds it */
-  CHECK_EQ(atomic_load(&a[0].reclaimed), 0);
-  atomic_store(&ra.step, 2);
+  CHECK_EQ(atomic_load_explicit(&a[0].reclaimed, memory_order_seq_cst), 0);
+  atomic_store_explicit(&ra.step, 2, memory_order_seq_cst);
   CHECK_EQ(pthread_join(t, NULL), 0);
   if (flags & SMR_COLLECTOR_RETIRER_RECLAIMS) {
-    CHECK_EQ(atomic_load(&a[0].reclaimed), 0); /* not by the reader */
+    CHECK_EQ(atomic_load_explicit(&a[0].reclaimed, memory_order_seq_cst),
+             0); /* not by the reader */
     CHECK_EQ(smr_collector_flush(h), 1);
     CHECK(pthread_equal(a[0].by, pthread_self()));
   } else {
-    CHECK_EQ(atomic_load(&a[0].reclaimed), 1); /* by the reader's leave */
+    CHECK_EQ(atomic_load_explicit(&a[0].reclaimed, memory_order_seq_cst),
+             1); /* by the reader's leave */
     CHECK(!pthread_equal(a[0].by, pthread_self()));
   }
   CHECK_EQ(smr_collector_unregister(h), 0);
@@ -211,15 +221,15 @@ static void test_thread_exit(void) {
   pthread_t t;
   CHECK_EQ(pthread_create(&t, NULL, reader_main, &ra), 0);
   wait_step(&ra.step, 1);
-  atomic_store(&slot, NULL);
+  atomic_store_explicit(&slot, NULL, memory_order_seq_cst);
   CHECK_EQ(smr_collector_retire(h, &a[0].node, reclaim_item, 0), 0);
   CHECK_EQ(smr_collector_flush(h), 0); /* held by the live reader */
-  atomic_store(&ra.step, 2);
+  atomic_store_explicit(&ra.step, 2, memory_order_seq_cst);
   CHECK_EQ(pthread_join(t, NULL), 0); /* gone now, still registered */
   /* A registration reaps the dead handle: its section is over. */
   smr_collector_handle *h2;
   CHECK_EQ(smr_collector_register(c, &h2), 0);
-  CHECK_EQ(atomic_load(&a[0].reclaimed), 1);
+  CHECK_EQ(atomic_load_explicit(&a[0].reclaimed, memory_order_seq_cst), 1);
   struct smr_collector_stats st;
   CHECK_EQ(smr_collector_stats(c, &st), 0);
   CHECK_EQ(st.handles, 2);
@@ -238,24 +248,24 @@ static void test_chain(void) {
   struct item *a = items(c, N);
   for (int i = 0; i + 1 < N; i++)
     a[i].chain = &a[i + 1];
-  long base = atomic_load(&g_reclaims);
+  long base = atomic_load_explicit(&g_reclaims, memory_order_seq_cst);
   CHECK_EQ(smr_collector_retire(h, &a[0].node, reclaim_item, 0), 0);
   long total = 0, k;
   while ((k = smr_collector_flush(h)) > 0)
     total += k;
   CHECK_EQ(k, 0);
   CHECK_EQ(total, N);
-  CHECK_EQ(atomic_load(&g_reclaims) - base, N);
+  CHECK_EQ(atomic_load_explicit(&g_reclaims, memory_order_seq_cst) - base, N);
   for (int i = 0; i < N; i++)
-    CHECK_EQ(atomic_load(&a[i].reclaimed), 1);
+    CHECK_EQ(atomic_load_explicit(&a[i].reclaimed, memory_order_seq_cst), 1);
   /* destroy follows chains too. */
   for (int i = 0; i < N; i++)
-    atomic_store(&a[i].reclaimed, 0);
+    atomic_store_explicit(&a[i].reclaimed, 0, memory_order_seq_cst);
   CHECK_EQ(smr_collector_retire(h, &a[0].node, reclaim_item, 0), 0);
   CHECK_EQ(smr_collector_unregister(h), 0);
   CHECK_EQ(smr_collector_destroy(c), 0);
   for (int i = 0; i < N; i++)
-    CHECK_EQ(atomic_load(&a[i].reclaimed), 1);
+    CHECK_EQ(atomic_load_explicit(&a[i].reclaimed, memory_order_seq_cst), 1);
   free(a);
 }
 
@@ -277,7 +287,7 @@ static void test_stall(unsigned flags) {
   CHECK_EQ(pthread_create(&t, NULL, reader_main, &sa), 0);
   wait_step(&sa.step, 1);
   CHECK(sa.seen != NULL);
-  atomic_store(&slot, NULL);
+  atomic_store_explicit(&slot, NULL, memory_order_seq_cst);
   uint64_t peak = 0;
   for (int i = 0; i < YOUNG; i++) {
     /* The old nodes are retired one by one among the young ones, so most
@@ -316,13 +326,13 @@ static void test_stall(unsigned flags) {
   } else {
     CHECK(peak >= YOUNG - 1000); /* epoch semantics: everything waits */
   }
-  atomic_store(&sa.step, 2);
+  atomic_store_explicit(&sa.step, 2, memory_order_seq_cst);
   CHECK_EQ(pthread_join(t, NULL), 0);
   smr_collector_flush(h);
   CHECK_EQ(smr_collector_unregister(h), 0);
   CHECK_EQ(smr_collector_destroy(c), 0);
   for (int i = 0; i < OLD; i++)
-    CHECK_EQ(atomic_load(&old[i].reclaimed), 1);
+    CHECK_EQ(atomic_load_explicit(&old[i].reclaimed, memory_order_seq_cst), 1);
   free(old);
 }
 
@@ -361,7 +371,7 @@ static void *quiet_main(void *p) {
   CHECK_EQ(smr_collector_register(q->c, &h), 0);
   for (int i = 0; i < 3; i++)
     CHECK_EQ(smr_collector_retire(h, &q->a[i].node, reclaim_item, 0), 0);
-  atomic_store(&q->step, 1);
+  atomic_store_explicit(&q->step, 1, memory_order_seq_cst);
   wait_step(&q->step, 2);
   CHECK_EQ(smr_collector_unregister(h), 0);
   return NULL;
@@ -380,19 +390,19 @@ static void test_quiet_and_bytes(void) {
   CHECK_EQ(pthread_create(&t, NULL, quiet_main, &q), 0);
   wait_step(&q.step, 1);
   for (int i = 0; i < 3; i++)
-    CHECK_EQ(atomic_load(&a[i].reclaimed), 0);
+    CHECK_EQ(atomic_load_explicit(&a[i].reclaimed, memory_order_seq_cst), 0);
   CHECK_EQ(smr_collector_retire(h, &a[3].node, reclaim_item, 0), 0);
   CHECK_EQ(smr_collector_flush(h), 4); /* ours and the quiet thread's */
   for (int i = 0; i < 4; i++)
-    CHECK_EQ(atomic_load(&a[i].reclaimed), 1);
-  atomic_store(&q.step, 2);
+    CHECK_EQ(atomic_load_explicit(&a[i].reclaimed, memory_order_seq_cst), 1);
+  atomic_store_explicit(&q.step, 2, memory_order_seq_cst);
   CHECK_EQ(pthread_join(t, NULL), 0);
   /* Bytes: 600 + 600 >= 1000 submits at the second retire. */
   CHECK_EQ(smr_collector_retire(h, &a[4].node, reclaim_item, 600), 0);
-  CHECK_EQ(atomic_load(&a[4].reclaimed), 0);
+  CHECK_EQ(atomic_load_explicit(&a[4].reclaimed, memory_order_seq_cst), 0);
   CHECK_EQ(smr_collector_retire(h, &a[5].node, reclaim_item, 600), 0);
-  CHECK_EQ(atomic_load(&a[4].reclaimed), 1);
-  CHECK_EQ(atomic_load(&a[5].reclaimed), 1);
+  CHECK_EQ(atomic_load_explicit(&a[4].reclaimed, memory_order_seq_cst), 1);
+  CHECK_EQ(atomic_load_explicit(&a[5].reclaimed, memory_order_seq_cst), 1);
   CHECK_EQ(smr_collector_unregister(h), 0);
   CHECK_EQ(smr_collector_destroy(c), 0);
   free(a);
@@ -416,9 +426,9 @@ static void test_no_early_submit(void) {
   CHECK_EQ(smr_collector_stats(c, &s0), 0);
   smr_collector_leave(ha); /* releases and reclaims hb's batch */
   CHECK_EQ(smr_collector_stats(c, &s1), 0);
-  CHECK_EQ(atomic_load(&a[0].reclaimed), 1);
+  CHECK_EQ(atomic_load_explicit(&a[0].reclaimed, memory_order_seq_cst), 1);
   CHECK_EQ(s1.submitted, s0.submitted);
-  CHECK_EQ(atomic_load(&a[64].reclaimed), 0);
+  CHECK_EQ(atomic_load_explicit(&a[64].reclaimed, memory_order_seq_cst), 0);
   CHECK_EQ(smr_collector_flush(ha), 3);
   CHECK_EQ(smr_collector_unregister(hb), 0);
   CHECK_EQ(smr_collector_unregister(ha), 0);

@@ -20,6 +20,11 @@
  *                    deadlocked.
  * Each case prints "ok <name>" or "BUG <name>: ..." (the test then fails);
  * an alarm turns a hang into a failure. */
+/* Memory orders: the test threads' handshakes (steps, flags) and the
+ * reclaim counters use seq_cst throughout: every such store pairs with the
+ * other thread's seq_cst load of the same variable, and the total order
+ * keeps the tests' reasoning simple (what the library orders is what they
+ * check; their own accesses add no weaker order to reason about). */
 #define _GNU_SOURCE
 #include "check.h"
 
@@ -44,7 +49,7 @@ static void report(const char *fmt, ...);
 static void rfn(struct smr_collector_node *n, smr_collector_handle *h) {
   (void)h;
   struct item *it = SMR_CONTAINER_OF(n, struct item, node);
-  atomic_fetch_add(&it->reclaimed, 1);
+  atomic_fetch_add_explicit(&it->reclaimed, 1, memory_order_seq_cst);
   it->by = pthread_self();
   if (it->heap)
     free(it);
@@ -80,18 +85,18 @@ static void t_destroy_busy(void) {
   pthread_t t;
   pthread_create(&t, NULL, reader_main, &ra);
   wait_step(&ra.step, 1);
-  atomic_store(&slot, NULL);
+  atomic_store_explicit(&slot, NULL, memory_order_seq_cst);
   smr_collector_retire(h, &x->node, rfn, 0);
   CHECK_EQ(smr_collector_flush(h), 0); /* held by the reader */
   int r = smr_collector_destroy(c);    /* live handles: -EBUSY */
-  int rec = atomic_load(&x->reclaimed);
+  int rec = atomic_load_explicit(&x->reclaimed, memory_order_seq_cst);
   if (r == -EBUSY && rec)
     printf("BUG destroy_busy: destroy returned -EBUSY but reclaimed a node "
            "the reader's live section still holds (reclaimed=%d)\n",
            rec);
   else
     printf("ok destroy_busy (r=%d reclaimed=%d)\n", r, rec);
-  atomic_store(&ra.step, 2);
+  atomic_store_explicit(&ra.step, 2, memory_order_seq_cst);
   pthread_join(t, NULL);
   smr_collector_unregister(h);
   smr_collector_destroy(c);
@@ -111,7 +116,7 @@ static void t_robust_churn(void) {
   pthread_create(&t, NULL, reader_main, &sa);
   wait_step(&sa.step, 1);
   CHECK(sa.seen != NULL);
-  atomic_store(&slot, NULL);
+  atomic_store_explicit(&slot, NULL, memory_order_seq_cst);
   uint64_t peak = 0;
   struct smr_collector_stats s;
   for (int round = 0; round < 2000; round++) {
@@ -136,7 +141,7 @@ static void t_robust_churn(void) {
            (unsigned long long)s.oldest_era, 1 + 64 + 2 * 64);
   else
     printf("ok robust_churn (peak %llu)\n", (unsigned long long)peak);
-  atomic_store(&sa.step, 2);
+  atomic_store_explicit(&sa.step, 2, memory_order_seq_cst);
   pthread_join(t, NULL);
   smr_collector_destroy(c);
   free(old);
@@ -156,7 +161,7 @@ static void *lazy_retirer(void *p) {
   a->self = pthread_self();
   smr_collector_node_init(a->c, &a->x->node);
   smr_collector_retire(h, &a->x->node, rfn, 0); /* partial batch */
-  atomic_store(&a->step, 1);
+  atomic_store_explicit(&a->step, 1, memory_order_seq_cst);
   wait_step(&a->step, 2);
   smr_collector_flush(h);
   smr_collector_unregister(h);
@@ -179,13 +184,13 @@ static void t_retirer_steal(void) {
     smr_collector_node_init(c, &y[i].node);
     smr_collector_retire(h, &y[i].node, rfn, 0);
   }
-  int rec = atomic_load(&x->reclaimed);
+  int rec = atomic_load_explicit(&x->reclaimed, memory_order_seq_cst);
   if (rec && !pthread_equal(x->by, a.self))
     printf("BUG retirer_steal: RETIRER_RECLAIMS node retired by thread A "
            "was reclaimed on thread B (the stealer)\n");
   else
     printf("ok retirer_steal (reclaimed=%d)\n", rec);
-  atomic_store(&a.step, 2);
+  atomic_store_explicit(&a.step, 2, memory_order_seq_cst);
   pthread_join(t, NULL);
   smr_collector_unregister(h);
   smr_collector_destroy(c);
@@ -207,10 +212,10 @@ static void rfn_nested(struct smr_collector_node *n, smr_collector_handle *h) {
   depth++;
   if (depth > max_depth)
     max_depth = depth;
-  atomic_fetch_add(&it->reclaimed, 1);
+  atomic_fetch_add_explicit(&it->reclaimed, 1, memory_order_seq_cst);
   if (it == g_x4[0]) {
     /* let the reader end its second section: batch 2 becomes ready */
-    atomic_store(&g_rd4->step, 4);
+    atomic_store_explicit(&g_rd4->step, 4, memory_order_seq_cst);
     wait_step(&g_rd4->step, 5);
     smr_collector_retire(h, &g_x4[2]->node, rfn_nested, 0);
   }
@@ -221,14 +226,14 @@ static void *reader4(void *p) {
   smr_collector_handle *h;
   CHECK_EQ(smr_collector_register(a->c, &h), 0);
   smr_collector_enter(h);
-  atomic_store(&a->step, 1);
+  atomic_store_explicit(&a->step, 1, memory_order_seq_cst);
   wait_step(&a->step, 2);
   smr_collector_leave(h); /* batch 1 -> retirer's ready */
   smr_collector_enter(h);
-  atomic_store(&a->step, 3);
+  atomic_store_explicit(&a->step, 3, memory_order_seq_cst);
   wait_step(&a->step, 4);
   smr_collector_leave(h); /* batch 2 -> retirer's ready */
-  atomic_store(&a->step, 5);
+  atomic_store_explicit(&a->step, 5, memory_order_seq_cst);
   smr_collector_unregister(h);
   return NULL;
 }
@@ -250,7 +255,7 @@ static void t_nested_reclaim(void) {
   smr_collector_retire(h, &g_x4[0]->node, rfn_nested, 0);
   CHECK_EQ(smr_collector_flush(h), 0); /* batch 1, held by section 1 */
   smr_collector_retire(h, &g_x4[1]->node, rfn_nested, 0); /* ready empty */
-  atomic_store(&ra.step, 2);
+  atomic_store_explicit(&ra.step, 2, memory_order_seq_cst);
   wait_step(&ra.step, 3);
   /* flush: submits batch 2 (held by section 2), drains batch 1, whose
    * reclaim lets batch 2 become ready, then retires */
@@ -277,7 +282,7 @@ static void t_reclaim_all_dead(void) {
   pthread_t t;
   pthread_create(&t, NULL, reader_main, &ra);
   wait_step(&ra.step, 1);
-  atomic_store(&ra.step, 2);
+  atomic_store_explicit(&ra.step, 2, memory_order_seq_cst);
   pthread_join(t, NULL);
   long k = smr_collector_reclaim_all(c);
   long k2 = smr_collector_reclaim_all(c);
@@ -300,7 +305,7 @@ static void rfn_lock(struct smr_collector_node *n, smr_collector_handle *h) {
   int e = pthread_mutex_trylock(&g_c7->reg_lock);
   if (e == 0)
     pthread_mutex_unlock(&g_c7->reg_lock);
-  atomic_store(&g_locked7, e == EBUSY);
+  atomic_store_explicit(&g_locked7, e == EBUSY, memory_order_seq_cst);
   rfn(n, h);
 }
 static void t_reap_deadlock(void) {
@@ -317,16 +322,18 @@ static void t_reap_deadlock(void) {
   pthread_t t;
   CHECK_EQ(pthread_create(&t, NULL, reader_main, &ra), 0);
   wait_step(&ra.step, 1);
-  atomic_store(&slot, NULL);
+  atomic_store_explicit(&slot, NULL, memory_order_seq_cst);
   smr_collector_retire(h, &x->node, rfn_lock, 0);
   CHECK_EQ(smr_collector_flush(h), 0);
-  atomic_store(&ra.step, 2);
+  atomic_store_explicit(&ra.step, 2, memory_order_seq_cst);
   CHECK_EQ(pthread_join(t, NULL), 0); /* dies in its section */
   smr_collector_handle *h2;
   CHECK_EQ(smr_collector_register(c, &h2), 0); /* reaps, then reclaims */
-  if (atomic_load(&g_locked7) != 0)
+  if (atomic_load_explicit(&g_locked7, memory_order_seq_cst) != 0)
     printf("BUG reap_deadlock: the reclaim function ran %s\n",
-           atomic_load(&g_locked7) < 0 ? "never" : "under the registry lock");
+           atomic_load_explicit(&g_locked7, memory_order_seq_cst) < 0
+               ? "never"
+               : "under the registry lock");
   else
     printf("ok reap_deadlock\n");
   smr_collector_unregister(h2);
@@ -343,12 +350,12 @@ static void t_destroy_nobarrier(void) {
   x->heap = 1;
   smr_collector_node_init(c, &x->node);
   smr_collector_retire(h, &x->node, rfn, 0);
-  atomic_store(&smr__test_barrier_error, -EPERM);
+  atomic_store_explicit(&smr__test_barrier_error, -EPERM, memory_order_seq_cst);
   CHECK_EQ(smr_collector_unregister(h), 0);
   alarm(3);
   int r = smr_collector_destroy(c); /* no handle at all, yet needs a barrier */
   alarm(0);
-  atomic_store(&smr__test_barrier_error, 0);
+  atomic_store_explicit(&smr__test_barrier_error, 0, memory_order_seq_cst);
   printf("ok destroy_nobarrier (%d)\n", r);
 }
 
@@ -361,13 +368,15 @@ static void *spinner(void *p) {
   smr_collector *c = p;
   smr_collector_handle *h;
   CHECK_EQ(smr_collector_register(c, &h), 0);
-  atomic_store(&g_sp[atomic_fetch_add(&g_spn, 1)], h);
-  while (!atomic_load(&g_stop9)) {
+  atomic_store_explicit(
+      &g_sp[atomic_fetch_add_explicit(&g_spn, 1, memory_order_seq_cst)], h,
+      memory_order_seq_cst);
+  while (!atomic_load_explicit(&g_stop9, memory_order_seq_cst)) {
     smr_collector_enter(h);
     smr_collector_leave(h);
   }
-  atomic_fetch_add(&g_quiet9, 1);
-  while (atomic_load(&g_stop9) != 2)
+  atomic_fetch_add_explicit(&g_quiet9, 1, memory_order_seq_cst);
+  while (atomic_load_explicit(&g_stop9, memory_order_seq_cst) != 2)
     sched_yield();
   smr_collector_unregister(h);
   return NULL;
@@ -376,9 +385,9 @@ static void t_stuck_links(void) {
   int rounds = getenv("ROUNDS") ? atoi(getenv("ROUNDS")) : 400, stuck = 0;
   for (int r = 0; r < rounds; r++) {
     smr_collector *c = mk(0, 1, UINT64_MAX, 0);
-    atomic_store(&g_stop9, 0);
-    atomic_store(&g_quiet9, 0);
-    atomic_store(&g_spn, 0);
+    atomic_store_explicit(&g_stop9, 0, memory_order_seq_cst);
+    atomic_store_explicit(&g_quiet9, 0, memory_order_seq_cst);
+    atomic_store_explicit(&g_spn, 0, memory_order_seq_cst);
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
       pthread_create(&t[i], NULL, spinner, c);
@@ -390,8 +399,8 @@ static void t_stuck_links(void) {
       smr_collector_node_init(c, &y->node);
       smr_collector_retire(h, &y->node, rfn, 0);
     }
-    atomic_store(&g_stop9, 1);
-    while (atomic_load(&g_quiet9) != 2)
+    atomic_store_explicit(&g_stop9, 1, memory_order_seq_cst);
+    while (atomic_load_explicit(&g_quiet9, memory_order_seq_cst) != 2)
       sched_yield();
     smr_collector_flush(h);
     struct smr_collector_stats s;
@@ -400,10 +409,12 @@ static void t_stuck_links(void) {
       stuck++;
       printf("  round %d: garbage %llu, spinner stacks non-empty: %d %d\n", r,
              (unsigned long long)s.garbage,
-             atomic_load(&g_sp[0]->blocked) != NULL,
-             atomic_load(&g_sp[1]->blocked) != NULL);
+             atomic_load_explicit(&g_sp[0]->blocked, memory_order_seq_cst) !=
+                 NULL,
+             atomic_load_explicit(&g_sp[1]->blocked, memory_order_seq_cst) !=
+                 NULL);
     }
-    atomic_store(&g_stop9, 2);
+    atomic_store_explicit(&g_stop9, 2, memory_order_seq_cst);
     for (int i = 0; i < 2; i++)
       pthread_join(t[i], NULL);
     smr_collector_unregister(h);
@@ -432,14 +443,14 @@ static void *reader10(void *p) {
   CHECK_EQ(smr_collector_register(a->c, &h), 0);
   smr_collector_enter(h);
   a->seen = smr_collector_protect(h, a->slot);
-  atomic_store(&a->step, 1);
+  atomic_store_explicit(&a->step, 1, memory_order_seq_cst);
   wait_step(&a->step, 2);
   smr_collector_leave(h);            /* reclaims x: 1000 kids retired into h */
   for (int i = 0; i < 100000; i++) { /* keeps reading */
     smr_collector_enter(h);
     smr_collector_leave(h);
   }
-  atomic_store(&a->step, 3);
+  atomic_store_explicit(&a->step, 3, memory_order_seq_cst);
   wait_step(&a->step, 4);
   smr_collector_unregister(h);
   return NULL;
@@ -460,22 +471,23 @@ static void t_reader_local(void) {
   pthread_t t;
   pthread_create(&t, NULL, reader10, &ra);
   wait_step(&ra.step, 1);
-  atomic_store(&slot, NULL);
+  atomic_store_explicit(&slot, NULL, memory_order_seq_cst);
   smr_collector_retire(h, &x->node, rfn_parent, 0);
   smr_collector_flush(h);
-  atomic_store(&ra.step, 2);
+  atomic_store_explicit(&ra.step, 2, memory_order_seq_cst);
   wait_step(&ra.step, 3); /* reader left (reclaimed x, 1000 kids retired
                              into its handle), then unregistered */
   struct smr_collector_stats s;
   smr_collector_stats(c, &s);
   /* The 1000 nodes the reader's reclaim function retired are a full batch:
    * its next leave submits them (nothing holds them). */
-  if (s.garbage != 0 || atomic_load(&g_kids[0].reclaimed) != 1)
+  if (s.garbage != 0 ||
+      atomic_load_explicit(&g_kids[0].reclaimed, memory_order_seq_cst) != 1)
     printf("BUG reader_local: garbage %llu after the reader's sections\n",
            (unsigned long long)s.garbage);
   else
     printf("ok reader_local\n");
-  atomic_store(&ra.step, 4);
+  atomic_store_explicit(&ra.step, 4, memory_order_seq_cst);
   pthread_join(t, NULL);
   smr_collector_unregister(h);
   smr_collector_destroy(c);

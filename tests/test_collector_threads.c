@@ -11,6 +11,11 @@
  *    hundred operations, and some exit without unregistering;
  * in each mode: default, ROBUST, SYMMETRIC, RETIRER_RECLAIMS, and with a
  * batch of 1 (every retire a submission). */
+/* Memory orders: the test threads' handshakes (steps, flags) and the
+ * reclaim counters use seq_cst throughout: every such store pairs with the
+ * other thread's seq_cst load of the same variable, and the total order
+ * keeps the tests' reasoning simple (what the library orders is what they
+ * check; their own accesses add no weaker order to reason about). */
 #define _GNU_SOURCE
 #include "check.h"
 #include "smr/collector.h"
@@ -114,13 +119,13 @@ static void *stack_worker(void *p) {
     if ((seed >> 33) & 1) {
       uint64_t v = seed >> 40;
       push(h, x, node_new(x->c, v));
-      atomic_fetch_add(&x->pushed, 1);
-      atomic_fetch_add(&x->pushed_sum, v);
+      atomic_fetch_add_explicit(&x->pushed, 1, memory_order_seq_cst);
+      atomic_fetch_add_explicit(&x->pushed_sum, v, memory_order_seq_cst);
     } else {
       uint64_t v;
       if (pop(h, x, &v)) {
-        atomic_fetch_add(&x->popped, 1);
-        atomic_fetch_add(&x->popped_sum, v);
+        atomic_fetch_add_explicit(&x->popped, 1, memory_order_seq_cst);
+        atomic_fetch_add_explicit(&x->popped_sum, v, memory_order_seq_cst);
       }
     }
     if (i % 500 == 499) { /* churn */
@@ -163,8 +168,8 @@ static void *swap_worker(void *p) {
 static void run(unsigned flags, unsigned batch) {
   struct smr_collector_attr a = {.flags = flags, .batch = batch};
   struct ctx x = {.threads = 6, .ops = 200000};
-  atomic_store(&g_freed, 0);
-  atomic_store(&g_made, 0);
+  atomic_store_explicit(&g_freed, 0, memory_order_seq_cst);
+  atomic_store_explicit(&g_made, 0, memory_order_seq_cst);
   CHECK_EQ(smr_collector_create(&a, &x.c), 0);
   smr_collector_handle *h = reg(x.c);
   for (unsigned s = 0; s < 8; s++)
@@ -179,19 +184,22 @@ static void run(unsigned flags, unsigned batch) {
   /* Drain the stack; exactly what was pushed was popped or is left. */
   uint64_t v;
   while (pop(h, &x, &v)) {
-    atomic_fetch_add(&x.popped, 1);
-    atomic_fetch_add(&x.popped_sum, v);
+    atomic_fetch_add_explicit(&x.popped, 1, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&x.popped_sum, v, memory_order_seq_cst);
   }
-  CHECK_EQ(atomic_load(&x.popped), atomic_load(&x.pushed));
-  CHECK(atomic_load(&x.popped_sum) == atomic_load(&x.pushed_sum));
+  CHECK_EQ(atomic_load_explicit(&x.popped, memory_order_seq_cst),
+           atomic_load_explicit(&x.pushed, memory_order_seq_cst));
+  CHECK(atomic_load_explicit(&x.popped_sum, memory_order_seq_cst) ==
+        atomic_load_explicit(&x.pushed_sum, memory_order_seq_cst));
   for (unsigned s = 0; s < 8; s++) {
-    struct node *n = atomic_load(&x.slots[s]);
+    struct node *n = atomic_load_explicit(&x.slots[s], memory_order_seq_cst);
     CHECK_EQ(smr_collector_retire(h, &n->cn, reclaim_node, sizeof *n), 0);
   }
   CHECK_EQ(smr_collector_unregister(h), 0);
   CHECK_EQ(smr_collector_destroy(x.c), 0);
   /* Every node made was reclaimed, once (the stack is empty). */
-  CHECK_EQ(atomic_load(&g_freed), atomic_load(&g_made));
+  CHECK_EQ(atomic_load_explicit(&g_freed, memory_order_seq_cst),
+           atomic_load_explicit(&g_made, memory_order_seq_cst));
 }
 
 int main(void) {

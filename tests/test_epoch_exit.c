@@ -25,6 +25,11 @@
  * record or of an object), TSAN (race with the free) and in Release (a
  * section sees the poison).
  */
+/* Memory orders: the test threads' handshakes (steps, flags) and the
+ * reclaim counters use seq_cst throughout: every such store pairs with the
+ * other thread's seq_cst load of the same variable, and the total order
+ * keeps the tests' reasoning simple (what the library orders is what they
+ * check; their own accesses add no weaker order to reason about). */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <sched.h>
@@ -177,12 +182,16 @@ int main(void) {
   struct obj *last = atomic_load_explicit(&head, memory_order_relaxed);
   CHECK_EQ(smr_retire(dom, &last->h, obj_free), 0);
   CHECK_EQ(smr_domain_destroy(dom), 0);
-  CHECK_EQ(atomic_load(&n_freed), atomic_load(&n_new));
-  CHECK_EQ(atomic_load(&n_dtor_sections), workers * ROUNDS);
-  CHECK_EQ(atomic_load(&n_dtor_unregistered), workers / 2);
+  CHECK_EQ(atomic_load_explicit(&n_freed, memory_order_seq_cst),
+           atomic_load_explicit(&n_new, memory_order_seq_cst));
+  CHECK_EQ(atomic_load_explicit(&n_dtor_sections, memory_order_seq_cst),
+           workers * ROUNDS);
+  CHECK_EQ(atomic_load_explicit(&n_dtor_unregistered, memory_order_seq_cst),
+           workers / 2);
   printf("test_epoch_exit: %lu workers, %lu objects, %lu destructor "
          "sections\n",
-         workers, atomic_load(&n_new), atomic_load(&n_dtor_sections));
+         workers, atomic_load_explicit(&n_new, memory_order_seq_cst),
+         atomic_load_explicit(&n_dtor_sections, memory_order_seq_cst));
   pthread_key_delete(key_before);
   pthread_key_delete(key_after);
   return 0;

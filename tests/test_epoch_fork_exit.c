@@ -18,6 +18,11 @@
  * (CHILD_TIMEOUT_S): a child still running then is reported as hung, killed,
  * and the test fails.
  */
+/* Memory orders: the test threads' handshakes (steps, flags) and the
+ * reclaim counters use seq_cst throughout: every such store pairs with the
+ * other thread's seq_cst load of the same variable, and the total order
+ * keeps the tests' reasoning simple (what the library orders is what they
+ * check; their own accesses add no weaker order to reason about). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <pthread.h>
@@ -127,6 +132,6 @@ int main(void) {
   CHECK_EQ(smr_reader_unregister(self), 0);
   CHECK_EQ(smr_domain_destroy(dom), 0);
   printf("test_epoch_fork_exit: %d forks, %lu churn loops, none hung\n", forks,
-         atomic_load(&churn_loops));
+         atomic_load_explicit(&churn_loops, memory_order_seq_cst));
   return 0;
 }

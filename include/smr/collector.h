@@ -91,9 +91,9 @@ struct smr_collector_node {
  * smr_collector_unregister calls), never on a thread that only reads; if
  * the retirer unregisters (or exits) before its nodes are free, another
  * thread reclaims them (the one that releases them last, or one that
- * registers later and is given the retirer's handle record).  Partial batches are then
- * never taken by another thread's submission (flush_ns ages a batch only
- * for its own retires). */
+ * registers later and is given the retirer's handle record).  Partial batches
+ * are then never taken by another thread's submission (flush_ns ages a batch
+ * only for its own retires). */
 #define SMR_COLLECTOR_RETIRER_RECLAIMS 0x400000u
 
 struct smr_collector_attr {
@@ -146,10 +146,15 @@ struct smr_collector_handle {
   unsigned attention; /* owner only: leave must take the slow path */
 };
 
-#define SMR__COLLECTOR_NEST_MASK 0xffffull
-#define SMR__COLLECTOR_SYMMETRIC 0x10000ull
-#define SMR__COLLECTOR_ROBUST    0x20000ull
-#define SMR__COLLECTOR_SEQ_ONE   0x40000ull
+/* A robust collector's handles sit at addresses with this bit set, the
+ * others' at addresses with it clear (the collector allocates them so):
+ * protect tests the mode on the handle's address, in a register, with no
+ * load (the compiler can take the test out of a traversal loop). */
+#define SMR__COLLECTOR_ROBUST_ADDR 64u
+#define SMR__COLLECTOR_NEST_MASK   0xffffull
+#define SMR__COLLECTOR_SYMMETRIC   0x10000ull
+#define SMR__COLLECTOR_ROBUST      0x20000ull
+#define SMR__COLLECTOR_SEQ_ONE     0x40000ull
 
 /* Register a handle for the calling thread.  Errors: -EINVAL, -ENOMEM.
  * Takes the collector's registry lock (may block briefly). */
@@ -209,8 +214,11 @@ SMR_INLINE void smr_collector_enter(smr_collector_handle *h) {
 SMR_INLINE void *smr_collector_protect(smr_collector_handle *h,
                                        SMR_ATOMIC(void *) const *src) {
   void *p = SMR__LOAD(src, SMR__ACQUIRE);
-  /* relaxed: our own word. */
-  if (SMR__LOAD(&h->ctr, SMR__RELAXED) & SMR__COLLECTOR_ROBUST) {
+  /* The mode, from the handle's address (no load). */
+  SMR_ASSERT(!((uintptr_t)(void *)h & SMR__COLLECTOR_ROBUST_ADDR) ==
+                 !(SMR__LOAD(&h->ctr, SMR__RELAXED) & SMR__COLLECTOR_ROBUST) &&
+             "smr_collector_protect: not a handle of smr_collector_register");
+  if ((uintptr_t)(void *)h & SMR__COLLECTOR_ROBUST_ADDR) {
     /* relaxed: ordered after the acquire load above; an era at least the
      * node's birth era (read-read coherence through the publication). */
     if (SMR_UNLIKELY(SMR__LOAD(h->era, SMR__RELAXED) !=
@@ -287,9 +295,12 @@ SMR_API int smr_collector_retire(smr_collector_handle *h,
                                  struct smr_collector_node *node,
                                  smr_collector_reclaim_fn *fn, size_t bytes);
 
-/* Submit the handle's partial batch now, and run reclaim functions due to
- * this handle.  Returns the number of nodes reclaimed by this call (>= 0)
- * or -EINVAL.  Owner only. */
+/* Submit the handle's partial batch now, release the batches that only
+ * sections now over still held (on every handle: a link that met its
+ * section's leave in passing waits for this, the handle's next leave or
+ * the next submission), and run the reclaim functions due to this
+ * handle.  Returns the number of nodes reclaimed by this call (>= 0) or
+ * -EINVAL.  Owner only; may block briefly for one heavy barrier. */
 SMR_API long smr_collector_flush(smr_collector_handle *h);
 
 /* Reclaim every retired node, unsubmitted ones included.  Errors: -EBUSY
