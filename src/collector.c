@@ -20,7 +20,7 @@
 
 #define FLAGS_KNOWN                                                            \
   (SMR_COLLECTOR_ROBUST | SMR_COLLECTOR_SYMMETRIC |                            \
-   SMR_COLLECTOR_RETIRER_RECLAIMS)
+   SMR_COLLECTOR_RETIRER_RECLAIMS | SMR_COLLECTOR_NO_PACING)
 
 static struct hrec *rec_of(smr_collector_handle *h) {
   return (struct hrec *)h;
@@ -56,6 +56,7 @@ int smr_collector_create(const struct smr_collector_attr *attr,
       attr && attr->max_pending_bytes ? attr->max_pending_bytes : 1u << 20;
   c->mode = (c->flags & SMR_COLLECTOR_SYMMETRIC) ? SMR_FENCE_SYMMETRIC
                                                  : smr__fence_mode();
+  smr__pace_init(&c->pace, SMR__PACE_RISE_SLOW);
   /* relaxed: not shared yet. */
   atomic_init(&c->era, 1); /* 0 is never a reservation */
   pthread_mutex_init(&c->reg_lock, NULL);

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "internal.h"
+#include "pace.h"
 #include "smr/collector.h"
 
 #define CSEQ(c)    ((c) >> 18)
@@ -68,6 +69,7 @@ struct hrec {
   unsigned reclaiming;         /* owner only: inside reclaim functions */
   uint64_t reclaimed;          /* owner only: nodes reclaimed through it */
   unsigned submits;            /* owner only: submissions (reaping pace) */
+  unsigned pace_calls;         /* owner only: retires of a waiting batch */
   bool retry; /* owner only: a submission failed; the next leave retries */
   _Atomic(struct cbatch *) ready; /* RETIRER_RECLAIMS: due to this handle */
   struct cblocker *scratch;       /* owner only: scan results */
@@ -92,6 +94,9 @@ struct smr_collector {
   /* Heavy barriers, shared between submitters (barrier_after). */
   pthread_mutex_t bar_lock;
   _Atomic uint64_t bar_started, bar_done;
+  /* Barrier pacing (src/pace.c): the barrier's cost and the time of the
+   * last one; a full batch waits while the last is recent (local_due). */
+  struct smr__pace pace;
   smr_fence_mode mode;
   unsigned flags, batch, era_period;
   uint64_t flush_ns;

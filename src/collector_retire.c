@@ -217,7 +217,10 @@ static int barrier_after(smr_collector *c) {
      * may then share it, above). */
     atomic_store_explicit(&c->bar_started, n + 1, memory_order_seq_cst);
     atomic_fetch_add_explicit(&c->barriers, 1, memory_order_relaxed);
+    int64_t t0 = smr__now_ns();
     r = smr__heavy_barrier(SMR_FENCE_ASYMMETRIC);
+    smr__pace_cost(&c->pace, t0);
+    smr__pace_stepped(&c->pace);
     if (r == 0)
       atomic_store_explicit(&c->bar_done, n + 1, memory_order_relaxed);
   }
@@ -263,27 +266,55 @@ static void local_keep(struct hrec *h, struct smr_collector_node *list) {
   h->pub.attention = 1;
 }
 
+/* Pacing lets a full batch grow to this many times its size. */
+#define PACE_GROWTH 16
+
 static size_t batch_size(smr_collector *c) {
   /* relaxed: sizing only. */
   size_t live = atomic_load_explicit(&c->live, memory_order_relaxed);
   return c->batch > 2 * live ? c->batch : 2 * live;
 }
 
-static bool local_due(struct hrec *h) {
+/* Whether h's partial batch is due for submission.  `leave`: asked by a
+ * leave's slow path (rare), which may look at the clock every time and
+ * keeps the leaves coming while a full batch waits; a retire looks every
+ * 16th time. */
+static bool local_due_at(struct hrec *h, bool leave) {
   smr_collector *c = h->c;
   /* relaxed: our own batch. */
   if (!atomic_load_explicit(&h->local, memory_order_relaxed))
     return false;
   size_t k = atomic_load_explicit(&h->local_count, memory_order_relaxed);
-  if (k >= batch_size(c) ||
-      atomic_load_explicit(&h->local_bytes, memory_order_relaxed) >=
-          c->max_bytes)
+  if (atomic_load_explicit(&h->local_bytes, memory_order_relaxed) >=
+      c->max_bytes)
     return true;
+  size_t full = batch_size(c);
+  if (k >= full) {
+    /* Pacing: a full batch waits while the last heavy barrier is recent
+     * (under 20 barrier costs ago: barriers then take at most ~5% of the
+     * time), up to PACE_GROWTH full batches.  Waiting, it is like a
+     * partial batch: another submission takes it once it is flush_ns
+     * old. */
+    if ((c->flags & SMR_COLLECTOR_NO_PACING) ||
+        c->mode == SMR_FENCE_SYMMETRIC || k >= PACE_GROWTH * full)
+      return true;
+    if (!leave && ++h->pace_calls % 16)
+      return false;
+    if (smr__pace_due(&c->pace))
+      return true;
+    if (leave)
+      h->pub.attention = 1; /* look again at the next leave */
+    return false;
+  }
   /* The clock only every 32 retires. */
   if (k % 32 || c->flush_ns == UINT64_MAX)
     return false;
   int64_t since = atomic_load_explicit(&h->local_since, memory_order_relaxed);
   return (uint64_t)(smr__now_ns() - since) >= c->flush_ns;
+}
+
+static bool local_due(struct hrec *h) {
+  return local_due_at(h, false);
 }
 
 /* Count and sum a node list. */
@@ -738,7 +769,7 @@ void smr__collector_leave_slow(smr_collector_handle *pub, uint64_t c) {
   pub->attention = 0;
   /* A failed submission to retry, or a batch reclaim functions filled on
    * a handle that never retires itself. */
-  if (retry || local_due(h))
+  if (retry || local_due_at(h, true))
     submit_local(h, retry);
 }
 

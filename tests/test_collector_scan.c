@@ -84,9 +84,11 @@ static struct item *items(smr_collector *c, size_t n) {
   return a;
 }
 
+/* Exact batches: no pacing (a full batch is submitted at once). */
 static smr_collector *make(unsigned flags, unsigned batch) {
-  struct smr_collector_attr a = {
-      .flags = flags, .batch = batch, .flush_ns = UINT64_MAX};
+  struct smr_collector_attr a = {.flags = flags | SMR_COLLECTOR_NO_PACING,
+                                 .batch = batch,
+                                 .flush_ns = UINT64_MAX};
   smr_collector *c;
   CHECK_EQ(smr_collector_create(&a, &c), 0);
   return c;

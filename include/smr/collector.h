@@ -80,9 +80,11 @@ struct smr_collector_node {
  * submission and unregistration, and after every era_period retires or
  * smr_collector_node_init calls of a thread, so fewer than 2 x
  * era_period nodes per thread are born in one era.  Besides, each other
- * handle keeps at most one partial batch (< batch nodes, <
- * max_pending_bytes).  Without this flag a stalled
- * section holds up every node retired after it began (epoch semantics). */
+ * handle keeps at most one partial batch (< 16 x the batch size with
+ * pacing, < the batch size with SMR_COLLECTOR_NO_PACING; always <
+ * max_pending_bytes).
+ * Without this flag a stalled section holds up every node retired after it
+ * began (epoch semantics). */
 #define SMR_COLLECTOR_ROBUST 0x100000u
 /* Fences on both sides whatever the process fence mode. */
 #define SMR_COLLECTOR_SYMMETRIC 0x200000u
@@ -95,12 +97,18 @@ struct smr_collector_node {
  * are then never taken by another thread's submission (flush_ns ages a batch
  * only for its own retires). */
 #define SMR_COLLECTOR_RETIRER_RECLAIMS 0x400000u
+/* Submit a batch as soon as it is full.  By default a full batch waits
+ * while the collector's last heavy barrier is recent (less than 20 barrier
+ * costs ago, so barriers take at most ~5% of the time when many threads
+ * retire), growing to at most 16 times its size. */
+#define SMR_COLLECTOR_NO_PACING 0x800000u
 
 struct smr_collector_attr {
   unsigned flags; /* SMR_COLLECTOR_* */
   /* Nodes a handle gathers before it submits them as a batch: 0 = 64.  A
    * batch is never smaller than 2 x the registered handles (so its cost per
-   * node stays flat with many threads). */
+   * node stays flat with many threads); a full one may wait and grow while
+   * heavy barriers are frequent (SMR_COLLECTOR_NO_PACING). */
   unsigned batch;
   /* Submit a handle's partial batch once its oldest node has waited this
    * long: its own retires check every 32nd time, and any other thread's
