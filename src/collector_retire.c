@@ -275,11 +275,11 @@ static size_t batch_size(smr_collector *c) {
   return c->batch > 2 * live ? c->batch : 2 * live;
 }
 
-/* Whether h's partial batch is due for submission.  `leave`: asked by a
- * leave's slow path (rare), which may look at the clock every time and
- * keeps the leaves coming while a full batch waits; a retire looks every
- * 16th time. */
-static bool local_due_at(struct hrec *h, bool leave) {
+/* Whether h's partial batch is due for submission.  A full batch that
+ * waits (pacing) sends the owner's leaves to the slow path, which asks
+ * again, so a handle that stops retiring still submits it; retires and
+ * such leaves look at the clock every 16th time. */
+static bool local_due(struct hrec *h) {
   smr_collector *c = h->c;
   /* relaxed: our own batch. */
   if (!atomic_load_explicit(&h->local, memory_order_relaxed))
@@ -298,12 +298,9 @@ static bool local_due_at(struct hrec *h, bool leave) {
     if ((c->flags & SMR_COLLECTOR_NO_PACING) ||
         c->mode == SMR_FENCE_SYMMETRIC || k >= PACE_GROWTH * full)
       return true;
-    if (!leave && ++h->pace_calls % 16)
-      return false;
-    if (smr__pace_due(&c->pace))
+    if (++h->pace_calls % 16 == 0 && smr__pace_due(&c->pace))
       return true;
-    if (leave)
-      h->pub.attention = 1; /* look again at the next leave */
+    h->pub.attention = 1; /* the next leave asks again */
     return false;
   }
   /* The clock only every 32 retires. */
@@ -311,10 +308,6 @@ static bool local_due_at(struct hrec *h, bool leave) {
     return false;
   int64_t since = atomic_load_explicit(&h->local_since, memory_order_relaxed);
   return (uint64_t)(smr__now_ns() - since) >= c->flush_ns;
-}
-
-static bool local_due(struct hrec *h) {
-  return local_due_at(h, false);
 }
 
 /* Count and sum a node list. */
@@ -769,7 +762,7 @@ void smr__collector_leave_slow(smr_collector_handle *pub, uint64_t c) {
   pub->attention = 0;
   /* A failed submission to retry, or a batch reclaim functions filled on
    * a handle that never retires itself. */
-  if (retry || local_due_at(h, true))
+  if (retry || local_due(h))
     submit_local(h, retry);
 }
 

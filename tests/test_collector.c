@@ -294,9 +294,25 @@ static void test_paced(void) {
   CHECK(smr_collector_flush(h) >= 0);
   for (int i = 0; i < N; i++)
     CHECK_EQ(atomic_load_explicit(&a[i].reclaimed, memory_order_seq_cst), 1);
+  /* A full batch that waits (a barrier just ran) on a handle that then
+   * only reads: its leaves take the slow path and submit it once the gate
+   * opens (before, only a later retire or another submission did). */
+  struct item *b = items(c, 8);
+  CHECK(smr_collector_flush(h) >= 0); /* a barrier now: the gate closes */
+  for (int i = 0; i < 8; i++)
+    CHECK_EQ(smr_collector_retire(h, &b[i].node, reclaim_item, 0), 0);
+  long spins = 0;
+  while (!atomic_load_explicit(&b[7].reclaimed, memory_order_seq_cst) &&
+         spins++ < 100000000) {
+    smr_collector_enter(h);
+    smr_collector_leave(h);
+  }
+  for (int i = 0; i < 8; i++)
+    CHECK_EQ(atomic_load_explicit(&b[i].reclaimed, memory_order_seq_cst), 1);
   CHECK_EQ(smr_collector_unregister(h), 0);
   CHECK_EQ(smr_collector_destroy(c), 0);
   free(a);
+  free(b);
 }
 
 /* A stalled section (reader_main): robust mode holds up only the old
