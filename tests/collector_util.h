@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdlib.h>
 
 #include "check.h"
 #include "smr/collector.h"
@@ -26,6 +27,26 @@ struct item {
   struct item *chain;    /* retire this one when reclaimed */
   bool heap;             /* free it when reclaimed */
 };
+
+/* n zeroed items, their nodes initialised for c (calloc'd: free them). */
+static inline struct item *items(smr_collector *c, size_t n) {
+  struct item *a = calloc(n, sizeof *a);
+  CHECK(a);
+  for (size_t i = 0; i < n; i++)
+    smr_collector_node_init(c, &a[i].node);
+  return a;
+}
+
+/* A collector with exact batches: no pacing (a full batch is submitted at
+ * once) and no submission by age. */
+static inline smr_collector *make(unsigned flags, unsigned batch) {
+  struct smr_collector_attr a = {.flags = flags | SMR_COLLECTOR_NO_PACING,
+                                 .batch = batch,
+                                 .flush_ns = UINT64_MAX};
+  smr_collector *c;
+  CHECK_EQ(smr_collector_create(&a, &c), 0);
+  return c;
+}
 
 /* Wait until *s >= want (the other thread moves it on). */
 static inline void wait_step(_Atomic int *s, int want) {

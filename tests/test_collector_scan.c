@@ -76,24 +76,6 @@ static long reclaims(void) {
   return atomic_load_explicit(&g_reclaims, memory_order_relaxed);
 }
 
-static struct item *items(smr_collector *c, size_t n) {
-  struct item *a = calloc(n, sizeof *a);
-  CHECK(a);
-  for (size_t i = 0; i < n; i++)
-    smr_collector_node_init(c, &a[i].node);
-  return a;
-}
-
-/* Exact batches: no pacing (a full batch is submitted at once). */
-static smr_collector *make(unsigned flags, unsigned batch) {
-  struct smr_collector_attr a = {.flags = flags | SMR_COLLECTOR_NO_PACING,
-                                 .batch = batch,
-                                 .flush_ns = UINT64_MAX};
-  smr_collector *c;
-  CHECK_EQ(smr_collector_create(&a, &c), 0);
-  return c;
-}
-
 static struct smr_collector_stats stats(smr_collector *c) {
   struct smr_collector_stats s;
   CHECK_EQ(smr_collector_stats(c, &s), 0);
