@@ -1,21 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /* bench_ds: lock-free data structures over each reclamation scheme
- * (issue 13).  Compiled once per scheme (BENCH_SCHEME_*, bench/ds.cmake):
- * the structures call the scheme's static inline functions
- * (bench/ds/scheme.h), no function pointer on a hot path.
+ * (issue 13; reference counting: issue 14).  Compiled once per scheme
+ * (BENCH_SCHEME_*, bench/ds.cmake): the structures call the scheme's
+ * static inline functions (bench/ds/scheme.h, bench/ds/link.h), no
+ * function pointer on a hot path.
  *
- *   bench_ds_<scheme> --ds list|hashmap|stack|queue [--threads N]
+ *   bench_ds_<scheme> --ds list|hashmap|stack|queue|dlqueue [--threads N]
  *       [--get-pct P] [--range K] [--seconds S] [--runs R] [--smoke]
- *       [--stall S2] [--check]
+ *       [--stall S2] [--series S3] [--check]
  *   bench_ds_<scheme> [--smoke]     the small matrix below, in smoke mode
  *
  * Structures (bench/ds/): Treiber stack, Michael-Scott queue,
  * Harris-Michael list (sorted set, hazard-pointer-safe traversal), Michael
  * hash map (range / 2 buckets of Harris-Michael lists: one key per bucket
- * on average once half the key range is in).
+ * on average once half the key range is in), Ramalhete-Correia DoubleLink
+ * queue (dlqueue).  The list, the hash map and dlqueue are written once for
+ * every scheme, reference counting included (bench_ds_rc,
+ * bench_ds_rc_deferred: smr/rc.h); the stack and the Michael-Scott queue
+ * only for the intrusive schemes.
  * Workloads: sets: get P% (default 50), insert and delete (100 - P) / 2 %
  * each, random keys in [0, K) (K default: list 1,000, hash map 100,000),
- * prefilled with K / 2 random keys; stack and queue: 50% push / 50% pop,
+ * prefilled with K / 2 random keys; stack and queues: 50% push / 50% pop,
  * prefilled with K / 2 values (K default 1,000).
  * N threads (default 2) run for S seconds (default 3), R times (default
  * 3).  --smoke: S = 0.05, R = 1, small ranges (list 128, hash map 1,024,
@@ -35,16 +40,23 @@
  * start of each run (get-pct defaults to 0: write-heavy); the sampler's
  * garbage over time is printed as {"bench":"ds_garbage",...} lines.
  *
+ * --series S3: every S3 seconds of a run the sampler prints one line
+ * {"bench":"ds_series",...,"t_s","ops","rss_kb","garbage"}: the time since
+ * the start, the operations completed so far, the resident set now
+ * (/proc/self/statm, not the peak) and the garbage now
+ * (tools/bench_rc_long.sh: is the memory flat over a long run?).
+ *
  * Checks (exit 1 with a message on any failure): sets: final size ==
  * prefill + successful inserts - successful deletes, keys sorted, unique,
  * unmarked, in their bucket; with --check also per key (presence after ==
  * presence before + that key's inserts - deletes, per-thread counts).
  * Stack and queue: every value pushed is popped exactly once (counts, sums
  * and sums of a hash of the values, the rest drained after the run); the
- * queue also checks each producer's values arrive in order at each
+ * queues also check each producer's values arrive in order at each
  * consumer.  Every scheme: retires == reclaims once the scheme is torn
- * down; every node read is checked for the live magic, reclaimed nodes are
- * poisoned before free (bench/ds/scheme.h), a node reclaimed twice fails.
+ * down (rc: objects created == objects destroyed); every node read is
+ * checked for the live magic, reclaimed nodes are poisoned before free
+ * (rc: when destroyed; bench/ds/scheme.h), a node reclaimed twice fails.
  */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* aligned_alloc is C11; getrusage's ru_maxrss */
@@ -59,14 +71,29 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h> /* sysconf */
 
+#include "ds/dlqueue.h"
 #include "ds/list.h"
-#include "ds/queue.h"
 #include "ds/scheme.h"
+#if !defined(SCH_RC)
+#include "ds/queue.h"
 #include "ds/stack.h"
+#endif
 
-enum ds_kind { DS_LIST, DS_HASHMAP, DS_STACK, DS_QUEUE };
-static const char *const ds_names[] = {"list", "hashmap", "stack", "queue"};
+enum ds_kind { DS_LIST, DS_HASHMAP, DS_STACK, DS_QUEUE, DS_DLQUEUE, DS_N };
+static const char *const ds_names[] = {"list", "hashmap", "stack", "queue",
+                                       "dlqueue"};
+
+/* Whether this scheme has the structure (rc: the sets and dlqueue). */
+static bool ds_built(enum ds_kind k) {
+#if defined(SCH_RC)
+  return k != DS_STACK && k != DS_QUEUE;
+#else
+  (void)k;
+  return true;
+#endif
+}
 
 struct cfg {
   enum ds_kind ds;
@@ -75,8 +102,9 @@ struct cfg {
   uint64_t range;
   double seconds;
   int runs;
-  double stall; /* seconds; 0 = no stalled thread */
-  bool check;   /* per-key check for the sets */
+  double stall;  /* seconds; 0 = no stalled thread */
+  double series; /* seconds between ds_series lines; 0 = none */
+  bool check;    /* per-key check for the sets */
   bool smoke;
 };
 
@@ -113,8 +141,11 @@ struct worker {
   unsigned id;         /* 1..threads (0: main, the prefill) */
   uint64_t rng;
   pthread_t th;
+  /* Operations done: written by the worker alone (relaxed), read by the
+   * sampler (--series) and by main after the join. */
+  _Atomic uint64_t ops;
   /* results (read by main after the join) */
-  uint64_t ops, gets, hits, ins_ok, del_ok, ins_fail, del_fail;
+  uint64_t gets, hits, ins_ok, del_ok, ins_fail, del_fail;
   uint64_t pushes, pops, pops_empty, seq;
   uint64_t push_sum, push_hash, pop_sum, pop_hash;
   int32_t *delta;     /* --check, sets: per key, inserts - deletes */
@@ -123,11 +154,16 @@ struct worker {
 
 static struct run {
   const struct cfg *cfg;
+  int run;          /* its number, for the ds_series lines */
+  struct worker *w; /* cfg->threads workers (the sampler sums ops) */
+#if !defined(SCH_RC)
   struct stk stk;
   struct msq q;
-  _Alignas(64) _Atomic(void *) list;
+#endif
+  struct dlq dq;
+  _Alignas(64) ds_link list;
   struct hmap map;
-  _Atomic(void *) *root; /* what the stalled thread protects */
+  ds_link *root; /* what the stalled thread protects */
   pthread_barrier_t start;
   _Alignas(64) _Atomic int stop;
   /* the stalled thread */
@@ -147,6 +183,15 @@ static inline uint64_t val_hash(uint64_t v) {
 /* relaxed: a plain flag; the joins order the results. */
 static inline bool stopped(void) {
   return atomic_load_explicit(&R.stop, memory_order_relaxed) != 0;
+}
+
+/* One more operation done by w (its own counter). */
+static inline void count_op(struct worker *w) {
+  /* relaxed: only w's thread writes it; the sampler's reads need no order
+   * (a count), main's come after the join. */
+  atomic_store_explicit(&w->ops,
+                        atomic_load_explicit(&w->ops, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
 }
 
 static void set_loop(struct worker *w) {
@@ -184,7 +229,7 @@ static void set_loop(struct worker *w) {
       }
     }
     sch_leave(t);
-    w->ops++;
+    count_op(w);
   }
 }
 
@@ -195,9 +240,9 @@ static void pop_check(struct worker *w, uint64_t v) {
              (unsigned long long)v);
   if (w->last_seq) {
     if (seq <= w->last_seq[pid])
-      SCH_FAIL("queue: producer %llu's value %llu dequeued after %llu",
-               (unsigned long long)pid, (unsigned long long)seq,
-               (unsigned long long)w->last_seq[pid]);
+      SCH_FAIL("%s: producer %llu's value %llu dequeued after %llu",
+               ds_names[R.cfg->ds], (unsigned long long)pid,
+               (unsigned long long)seq, (unsigned long long)w->last_seq[pid]);
     w->last_seq[pid] = seq;
   }
   w->pops++;
@@ -205,32 +250,63 @@ static void pop_check(struct worker *w, uint64_t v) {
   w->pop_hash += val_hash(v);
 }
 
+/* The pools (stack and queues): push and pop by kind. */
+static inline void pool_push(struct sch_thread *t, enum ds_kind k, uint64_t v) {
+  switch (k) {
+#if !defined(SCH_RC)
+  case DS_STACK:
+    stk_push(t, &R.stk, v);
+    break;
+  case DS_QUEUE:
+    msq_enqueue(t, &R.q, v);
+    break;
+#endif
+  default:
+    dlq_enqueue(t, &R.dq, v);
+  }
+}
+
+static inline bool pool_pop(struct sch_thread *t, enum ds_kind k, uint64_t *v) {
+  switch (k) {
+#if !defined(SCH_RC)
+  case DS_STACK:
+    return stk_pop(t, &R.stk, v);
+  case DS_QUEUE:
+    return msq_dequeue(t, &R.q, v);
+#endif
+  default:
+    return dlq_dequeue(t, &R.dq, v);
+  }
+}
+
+/* Values come out in each producer's order (checked). */
+static bool ds_fifo(enum ds_kind k) {
+  return k == DS_QUEUE || k == DS_DLQUEUE;
+}
+
 static void pool_loop(struct worker *w) {
   struct sch_thread *t = &w->t;
-  const bool queue = R.cfg->ds == DS_QUEUE;
+  const enum ds_kind k = R.cfg->ds;
   while (!stopped()) {
     uint64_t r = rng_next(&w->rng);
     sch_enter(t);
     if (r >> 63) {
       uint64_t v = ((uint64_t)w->id << PID_SHIFT) | ++w->seq;
-      if (queue)
-        msq_enqueue(t, &R.q, v);
-      else
-        stk_push(t, &R.stk, v);
+      pool_push(t, k, v);
       w->pushes++;
       w->push_sum += v;
       w->push_hash += val_hash(v);
       sch_leave(t);
     } else {
       uint64_t v;
-      bool ok = queue ? msq_dequeue(t, &R.q, &v) : stk_pop(t, &R.stk, &v);
+      bool ok = pool_pop(t, k, &v);
       sch_leave(t);
       if (ok)
         pop_check(w, v);
       else
         w->pops_empty++;
     }
-    w->ops++;
+    count_op(w);
   }
 }
 
@@ -253,7 +329,7 @@ static void *stall_main(void *p) {
   struct sch_thread *t = &stall_t;
   sch_thread_register(t);
   sch_enter(t);
-  void *first = sch_protect(t, 0, R.root); /* held until the leave */
+  struct sch_node *first = ds_ptr(ds_load(t, 0, R.root)); /* until leave */
   pthread_mutex_lock(&R.m);
   /* relaxed: read by the sampler only for the timeline. */
   atomic_store_explicit(&R.stalled, 1, memory_order_relaxed);
@@ -271,7 +347,7 @@ static void *stall_main(void *p) {
   /* The node is still valid here (every node starts with its struct
    * sch_node): a check that the scheme kept it for the whole stall. */
   if (first)
-    sch_check((struct sch_node *)(void *)((uintptr_t)first & ~(uintptr_t)1));
+    sch_check(first);
   sch_leave(t);
   sch_thread_unregister(t);
   return NULL;
@@ -294,12 +370,41 @@ static struct sampler {
   double sum;
   struct sample *s; /* the timeline (--stall) */
   size_t ns, cap;
+  int64_t next_series; /* --series: when the next line is due */
 } S;
+
+/* The resident set now, in KiB (-1 if /proc cannot tell). */
+static long rss_now_kb(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long size, resident = -1;
+  if (!f)
+    return -1;
+  if (fscanf(f, "%ld %ld", &size, &resident) != 2)
+    resident = -1;
+  fclose(f);
+  return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* --series: one line with the operations so far, the RSS and garbage g. */
+static void series_line(int64_t t_ns, uint64_t g) {
+  uint64_t ops = 0;
+  for (unsigned i = 0; i < R.cfg->threads; i++)
+    /* relaxed: a count (count_op). */
+    ops += atomic_load_explicit(&R.w[i].ops, memory_order_relaxed);
+  printf("{\"bench\":\"ds_series\",\"scheme\":\"%s\",\"ds\":\"%s\","
+         "\"threads\":%u,\"get_pct\":%u,\"range\":%llu,\"run\":%d,"
+         "\"t_s\":%.3f,\"ops\":%llu,\"rss_kb\":%ld,\"garbage\":%llu}\n",
+         SCH_NAME, ds_names[R.cfg->ds], R.cfg->threads, R.cfg->get_pct,
+         (unsigned long long)R.cfg->range, R.run, (double)t_ns / 1e9,
+         (unsigned long long)ops, rss_now_kb(), (unsigned long long)g);
+  fflush(stdout);
+}
 
 static void *sampler_main(void *p) {
   (void)p;
   pthread_mutex_lock(&S.m);
   int64_t next = now_ns();
+  S.next_series = R.t0 + (int64_t)(R.cfg->series * 1e9);
   while (!S.quit) {
     next += 10 * 1000000;
     struct timespec until = ts_of(next);
@@ -312,11 +417,16 @@ static void *sampler_main(void *p) {
       S.peak = g;
     S.sum += (double)g;
     S.n++;
+    int64_t t = now_ns();
     if (S.ns < S.cap)
       S.s[S.ns++] = (struct sample){
-          now_ns() - R.t0, g,
+          t - R.t0, g,
           /* relaxed: a flag for the timeline only. */
           atomic_load_explicit(&R.stalled, memory_order_relaxed)};
+    if (R.cfg->series > 0 && t >= S.next_series) {
+      series_line(t - R.t0, g);
+      S.next_series += (int64_t)(R.cfg->series * 1e9);
+    }
   }
   pthread_mutex_unlock(&S.m);
   return NULL;
@@ -369,14 +479,11 @@ static void prefill(struct sch_thread *t, uint8_t *present0,
                     struct pool_sums *pushed) {
   const struct cfg *c = R.cfg;
   uint64_t want = c->range / 2, have = 0, rng = 0x243f6a8885a308d3ull;
-  if (c->ds == DS_STACK || c->ds == DS_QUEUE) {
+  if (c->ds != DS_LIST && c->ds != DS_HASHMAP) {
     for (uint64_t i = 1; i <= want; i++) {
       uint64_t v = i; /* producer 0 */
       sch_enter(t);
-      if (c->ds == DS_QUEUE)
-        msq_enqueue(t, &R.q, v);
-      else
-        stk_push(t, &R.stk, v);
+      pool_push(t, c->ds, v);
       sch_leave(t);
       pushed->n++;
       pushed->sum += v;
@@ -398,26 +505,18 @@ static void prefill(struct sch_thread *t, uint8_t *present0,
   }
 }
 
-static struct result run_once(const struct cfg *c, int run) {
-  struct result res;
-  memset(&res, 0, sizeof res);
-  memset(&R, 0, sizeof R);
-  R.cfg = c;
-  const bool set = c->ds == DS_LIST || c->ds == DS_HASHMAP;
-  sch_reg_reset();
-  sch_global_init(c->threads);
-  sch_thread_register(&main_t);
-
-  /* the structure */
+/* The structure of the run, empty; R.root: what a stalled thread holds. */
+static void ds_setup(const struct cfg *c) {
   switch (c->ds) {
   case DS_LIST:
-    atomic_init(&R.list, NULL); /* not shared yet */
+    ds_link_init(&R.list); /* not shared yet */
     R.root = &R.list;
     break;
   case DS_HASHMAP:
     hmap_init(&R.map, c->range / 2);
     R.root = &R.map.b[0];
     break;
+#if !defined(SCH_RC)
   case DS_STACK:
     stk_init(&R.stk);
     R.root = &R.stk.top;
@@ -426,7 +525,41 @@ static struct result run_once(const struct cfg *c, int run) {
     msq_init(&main_t, &R.q);
     R.root = &R.q.head;
     break;
+#endif
+  default:
+    dlq_init(&main_t, &R.dq);
+    R.root = &R.dq.head;
   }
+}
+
+/* After the run: every value left in the pool, into ps, and the pool's
+ * nodes go. */
+static void pool_drain(enum ds_kind k, struct pool_sums *ps) {
+  switch (k) {
+#if !defined(SCH_RC)
+  case DS_STACK:
+    stk_drain(&R.stk, drain_one, ps);
+    break;
+  case DS_QUEUE:
+    msq_drain(&R.q, drain_one, ps);
+    break;
+#endif
+  default:
+    dlq_drain(&main_t, &R.dq, drain_one, ps);
+  }
+}
+
+static struct result run_once(const struct cfg *c, int run) {
+  struct result res;
+  memset(&res, 0, sizeof res);
+  memset(&R, 0, sizeof R);
+  R.cfg = c;
+  R.run = run;
+  const bool set = c->ds == DS_LIST || c->ds == DS_HASHMAP;
+  sch_reg_reset();
+  sch_global_init(c->threads);
+  sch_thread_register(&main_t);
+  ds_setup(c);
   uint8_t *present0 = NULL;
   if (set && c->check) {
     present0 = calloc(c->range, 1);
@@ -442,6 +575,7 @@ static struct result run_once(const struct cfg *c, int run) {
   if (!w)
     SCH_FAIL("out of memory");
   memset(w, 0, sizeof *w * c->threads);
+  R.w = w;
   for (unsigned i = 0; i < c->threads; i++) {
     w[i].id = i + 1;
     w[i].rng = (0x9e3779b97f4a7c15ull * (i + 1)) ^ ((uint64_t)run << 48);
@@ -450,7 +584,7 @@ static struct result run_once(const struct cfg *c, int run) {
       if (!w[i].delta)
         SCH_FAIL("out of memory");
     }
-    if (c->ds == DS_QUEUE) {
+    if (ds_fifo(c->ds)) {
       w[i].last_seq = calloc(c->threads + 1, sizeof *w[i].last_seq);
       if (!w[i].last_seq)
         SCH_FAIL("out of memory");
@@ -516,12 +650,12 @@ static struct result run_once(const struct cfg *c, int run) {
   pthread_mutex_unlock(&S.m);
   pthread_join(S.th, NULL);
   long long hb1 = sch_heavy_barriers();
-  sch_thread_unregister(&main_t);
 
   /* results */
   res.seconds = (double)(t1 - R.t0) / 1e9;
   for (unsigned i = 0; i < c->threads; i++) {
-    res.ops += w[i].ops;
+    /* relaxed: the worker was joined. */
+    res.ops += atomic_load_explicit(&w[i].ops, memory_order_relaxed);
     res.gets += w[i].gets;
     res.hits += w[i].hits;
     res.ins_ok += w[i].ins_ok;
@@ -581,14 +715,12 @@ static struct result run_once(const struct cfg *c, int run) {
       out.hash += w[i].pop_hash;
     }
     struct pool_sums drained = {0, 0, 0, NULL, c->threads};
-    if (c->ds == DS_QUEUE) {
+    if (ds_fifo(c->ds)) {
       drained.last_seq = calloc(c->threads + 1, sizeof *drained.last_seq);
       if (!drained.last_seq)
         SCH_FAIL("out of memory");
-      msq_drain(&R.q, drain_one, &drained);
-    } else {
-      stk_drain(&R.stk, drain_one, &drained);
     }
+    pool_drain(c->ds, &drained);
     free(drained.last_seq);
     res.size = drained.n;
     if (in.n != out.n + drained.n || in.sum != out.sum + drained.sum ||
@@ -599,7 +731,14 @@ static struct result run_once(const struct cfg *c, int run) {
                (unsigned long long)out.n, (unsigned long long)drained.n);
   }
 
-  /* the scheme reclaims everything it holds; then the structure goes */
+  /* The structure goes (the pools went with their drain), then the scheme
+   * reclaims everything it holds (rc: destroys what the teardown
+   * released). */
+  if (c->ds == DS_LIST)
+    hm_free_all(&main_t, &R.list);
+  else if (c->ds == DS_HASHMAP)
+    hmap_destroy(&main_t, &R.map);
+  sch_thread_unregister(&main_t);
   sch_global_fini();
   uint64_t retires, reclaims;
   sch_totals(&retires, &reclaims);
@@ -607,10 +746,6 @@ static struct result run_once(const struct cfg *c, int run) {
     SCH_FAIL("%llu nodes retired, %llu reclaimed after the teardown",
              (unsigned long long)retires, (unsigned long long)reclaims);
   res.retires = retires;
-  if (c->ds == DS_LIST)
-    hm_free_all(&R.list);
-  else if (c->ds == DS_HASHMAP)
-    hmap_destroy(&R.map);
 
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
@@ -754,20 +889,22 @@ static void print_table(void) {
 
 static void usage(const char *cmd, int rc) {
   fprintf(rc ? stderr : stdout,
-          "usage: %s --ds list|hashmap|stack|queue [--threads N] "
+          "usage: %s --ds list|hashmap|stack|queue|dlqueue [--threads N] "
           "[--get-pct P]\n"
           "         [--range K] [--seconds S] [--runs R] [--smoke] "
-          "[--stall S2] [--check]\n"
+          "[--stall S2] [--series S3] [--check]\n"
           "       %s [--smoke]   (no --ds: a small matrix in smoke mode)\n"
           "  --threads N  worker threads (default 2)\n"
           "  --get-pct P  sets: lookups P%%, inserts and deletes (100-P)/2%% "
           "each (default 50; 0 with --stall)\n"
           "  --range K    keys in [0, K), prefill K/2 (default list 1000, "
-          "hashmap 100000, stack/queue 1000)\n"
+          "hashmap 100000, stack/queue/dlqueue 1000)\n"
           "  --seconds S  per run (default 3; --smoke 0.05)\n"
           "  --runs R     runs (default 3; --smoke 1)\n"
           "  --stall S2   one thread stalls in a section for S2 s; prints "
           "garbage over time\n"
+          "  --series S3  every S3 s: a line with ops so far, RSS and garbage "
+          "now\n"
           "  --check      sets: check every key's presence after each run "
           "(on with --smoke)\n",
           cmd, cmd);
@@ -786,7 +923,7 @@ static double parse_num(const char *s, const char *what, const char *cmd) {
 }
 
 int main(int argc, char **argv) {
-  struct cfg c = {DS_LIST, 2, 50, 0, 3, 3, 0, false, false};
+  struct cfg c = {DS_LIST, 2, 50, 0, 3, 3, 0, 0, false, false};
   bool have_ds = false, have_get = false, have_range = false,
        have_seconds = false, have_runs = false, have_threads = false;
   for (int i = 1; i < argc; i++) {
@@ -803,10 +940,11 @@ int main(int argc, char **argv) {
       usage(argv[0], 2);
     } else if (strcmp(a, "--ds") == 0) {
       int k = 0;
-      while (k < 4 && strcmp(v, ds_names[k]) != 0)
+      while (k < DS_N && strcmp(v, ds_names[k]) != 0)
         k++;
-      if (k == 4) {
-        fprintf(stderr, "%s: unknown structure '%s'\n", argv[0], v);
+      if (k == DS_N || !ds_built((enum ds_kind)k)) {
+        fprintf(stderr, "%s: unknown structure '%s'%s\n", argv[0], v,
+                k == DS_N ? "" : " (not built for this scheme)");
         usage(argv[0], 2);
       }
       c.ds = (enum ds_kind)k;
@@ -835,6 +973,13 @@ int main(int argc, char **argv) {
     } else if (strcmp(a, "--stall") == 0) {
       c.stall = parse_num(v, "stall duration", argv[0]);
       i++;
+    } else if (strcmp(a, "--series") == 0) {
+      c.series = parse_num(v, "series period", argv[0]);
+      if (c.series < 0.01) {
+        fprintf(stderr, "%s: --series needs >= 0.01 s\n", argv[0]);
+        return 2;
+      }
+      i++;
     } else {
       fprintf(stderr, "%s: unknown option '%s'\n", argv[0], a);
       usage(argv[0], 2);
@@ -861,8 +1006,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   sch_process_init();
-  static const uint64_t def_range[] = {1000, 100000, 1000, 1000};
-  static const uint64_t smoke_range[] = {128, 1024, 64, 64};
+  static const uint64_t def_range[] = {1000, 100000, 1000, 1000, 1000};
+  static const uint64_t smoke_range[] = {128, 1024, 64, 64, 64};
   if (have_ds) {
     if (!have_range)
       c.range = c.smoke ? smoke_range[c.ds] : def_range[c.ds];
@@ -871,8 +1016,8 @@ int main(int argc, char **argv) {
     /* The small matrix: every structure and workload, 1 and 2 threads,
      * and one stalled run. */
     static const unsigned gets[] = {0, 50, 90, 100};
-    for (int ds = 0; ds < 4; ds++)
-      for (int g = 0; g < (ds <= DS_HASHMAP ? 4 : 1); g++)
+    for (int ds = 0; ds < DS_N; ds++)
+      for (int g = 0; g < (ds <= DS_HASHMAP ? 4 : 1) && ds_built(ds); g++)
         for (unsigned th = 1; th <= 2; th++) {
           struct cfg m = c;
           m.ds = (enum ds_kind)ds;

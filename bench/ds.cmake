@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 # bench_ds_<scheme>: lock-free data structures (Treiber stack, Michael-Scott
-# queue, Harris-Michael list, Michael hash map) over each reclamation scheme
-# (issue 13), one executable per scheme (-DBENCH_SCHEME_<SCHEME>, see
-# bench/ds/scheme.h).  Included from bench/CMakeLists.txt before its
+# queue, Harris-Michael list, Michael hash map, DoubleLink queue) over each
+# reclamation scheme (issue 13), one executable per scheme
+# (-DBENCH_SCHEME_<SCHEME>, see bench/ds/scheme.h).  Included from bench/CMakeLists.txt before its
 # bench_smoke target, which runs every program of SMR_BENCH_PROGRAMS with
 # --smoke (here: a small matrix of every structure and workload).
 #
@@ -10,8 +10,12 @@
 #   tools/bench_ds.sh [BUILD_DIR] [--smoke]     the full matrix, JSON lines
 #   tools/bench_ds_plot.sh JSONL [OUTDIR]       the charts
 #
-# Schemes: collector, collector_robust, smr_epoch and none always; ck_epoch
-# and ck_hp with Concurrency Kit, urcu with liburcu-memb.  Under TSAN the
+# Schemes: collector, collector_robust, smr_epoch and none always; rc and
+# rc_deferred (reference counting, smr/rc.h, issue 14: the list, the hash
+# map and the DoubleLink queue only) always; ck_epoch and ck_hp with
+# Concurrency Kit, urcu with liburcu-memb.
+#   tools/bench_rc.sh [BUILD_DIR] [--quick|--smoke]   rc side by side
+#   tools/bench_rc_long.sh [BUILD_DIR] [--smoke]      memory over 60 s  Under TSAN the
 # peers are skipped (their grace periods are invisible to TSAN: false
 # reports, see bench/CMakeLists.txt).
 #
@@ -19,7 +23,7 @@
 # checks every structure's contents after each run (exit 1 on a wrong
 # result), so the structures and schemes are exercised under ASAN and TSAN.
 
-set(SMR_DS_SCHEMES collector collector_robust smr_epoch none)
+set(SMR_DS_SCHEMES collector collector_robust smr_epoch none rc rc_deferred)
 if(NOT smr_bench_tsan)
   if(smr_bench_ck)
     list(APPEND SMR_DS_SCHEMES ck_epoch ck_hp)

@@ -7,6 +7,7 @@
 #include "smr/collector.h"
 #include "smr/common.h"
 #include "smr/epoch.h"
+#include "smr/rc.h"
 #include "smr/swap.h"
 #include "smr/table.h"
 #include "smr/version.h"

@@ -58,6 +58,24 @@ struct smr_domain {
   struct rec *readers; /* reg_lock */
 };
 
+/* ---- For smr/rc.h (src/rc.c): the grace-period clock ---- */
+
+/* A cookie naming a grace period that waits for every section that began
+ * before a seq_cst operation the caller made just before (an exchange or
+ * compare-and-swap on a shared location, or on an object's count word):
+ * the argument of smr_poll_start with that operation in place of its fence
+ * (docs/DESIGN.md, "Reference counting").  seq_cst: ordered after that
+ * operation; gp_start stores gp_started before its heavy barrier. */
+static inline uint64_t smr__epoch_stamp(smr_domain *d) {
+  return atomic_load_explicit(&d->gp_started, memory_order_seq_cst) + 1;
+}
+
+/* The last completed grace period.  acquire: pairs with gp_step's release
+ * store, so the sections it waited for happen before what follows. */
+static inline uint64_t smr__epoch_completed(smr_domain *d) {
+  return atomic_load_explicit(&d->gp_completed, memory_order_acquire);
+}
+
 /* ---- epoch_reader.c: records and thread liveness ---- */
 
 /* Whether the calling thread is inside a read section of d. */

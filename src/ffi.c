@@ -6,6 +6,7 @@
 #include "smr/channel.h"
 #include "smr/collector.h"
 #include "smr/epoch.h"
+#include "smr/rc.h"
 #include "smr/swap.h"
 
 #include <stdalign.h>
@@ -22,6 +23,24 @@ void smr_leave_ffi(smr_reader *r) {
 
 bool smr_in_section_ffi(const smr_reader *r) {
   return smr_in_section(r);
+}
+
+/* ---- smr/rc.h ----------------------------------------------------------- */
+
+void smr_rc_enter_ffi(smr_rc_handle *h) {
+  smr_rc_enter(h);
+}
+
+void smr_rc_leave_ffi(smr_rc_handle *h) {
+  smr_rc_leave(h);
+}
+
+smr_snap smr_arc_load_ffi(const smr_atomic_rc *a) {
+  return smr_arc_load(a);
+}
+
+smr_weak_snap smr_aweak_load_ffi(const smr_atomic_weak *a) {
+  return smr_aweak_load(a);
 }
 
 /* ---- smr/collector.h --------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include "smr/channel.h"
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Channel reader: `hook` is called by the read slow path between loading the
  * version and announcing it (the window mmap-sync leaves open).
@@ -29,5 +30,18 @@ void smr__channel_set_test_hook(smr_channel_reader *r,
  * issuing anything, as when seccomp refuses membarrier mid-run.  Relaxed;
  * set it while no writer call is running. */
 extern _Atomic int smr__test_barrier_error;
+
+/* Reference counting (smr/rc.h): read an object's strong and weak counts
+ * (the weak count includes the one the strong references hold together
+ * while the object is not destroyed) and whether it is destroyed; and set
+ * the counts, to test the limits without 2^27 references.  obj is the
+ * payload address (smr_rc_ptr).  Relaxed; set only while no other thread
+ * uses the object. */
+struct smr__rc_counts {
+  uint32_t strong, weak;
+  bool destroyed;
+};
+struct smr__rc_counts smr__rc_test_counts(const void *obj);
+void smr__rc_test_set_counts(void *obj, uint32_t strong, uint32_t weak);
 
 #endif /* SMR_TEST_HOOKS_H */

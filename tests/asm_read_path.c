@@ -63,10 +63,30 @@ int smr_asm_collector_read(smr_collector_handle *h) {
   SMR_ASM_MARK("SMR_ASM_BEGIN smr_asm_collector_read");
   smr_collector_enter(h);
   SMR_ASM_CONTROL();
-  const struct asm_obj *p =
-      smr_collector_protect(h, &smr_asm_collector_global);
+  const struct asm_obj *p = smr_collector_protect(h, &smr_asm_collector_global);
   int x = p->field;
   smr_collector_leave(h);
   SMR_ASM_MARK("SMR_ASM_END smr_asm_collector_read");
+  return x;
+}
+
+/* smr/rc.h: a section that follows two counted links by snapshots (a list
+ * head and its successor), as a traversal does. */
+struct asm_rc_node {
+  int field;
+  smr_atomic_rc next;
+};
+smr_atomic_rc smr_asm_rc_global;
+int smr_asm_rc_read(smr_rc_handle *h);
+
+int smr_asm_rc_read(smr_rc_handle *h) {
+  SMR_ASM_MARK("SMR_ASM_BEGIN smr_asm_rc_read");
+  smr_rc_enter(h);
+  SMR_ASM_CONTROL();
+  const struct asm_rc_node *p = smr_snap_ptr(smr_arc_load(&smr_asm_rc_global));
+  const struct asm_rc_node *q = smr_snap_ptr(smr_arc_load(&p->next));
+  int x = p->field + q->field;
+  smr_rc_leave(h);
+  SMR_ASM_MARK("SMR_ASM_END smr_asm_rc_read");
   return x;
 }

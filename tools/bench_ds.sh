@@ -15,6 +15,11 @@
 #   list     get% 0 50 90 100, ranges 1000 10000
 #   hashmap  get% 0 50 90 100, ranges 100000 1000000
 #   stack, queue  50% push / 50% pop, range 1000 (prefill 500)
+#   DS            structures, in this order (default "list hashmap stack
+#                 queue"; dlqueue is the DoubleLink queue)
+#   SET_GETS      get% of the sets (default "0 50 90 100")
+#   LIST_RANGES, HASHMAP_RANGES, POOL_RANGES  key ranges (defaults above;
+#                 POOL_RANGES: the stack and the queues)
 #   THREADS       thread counts (default "1 2 4 8 16")
 #   DS_SECONDS    seconds per run (default 3)
 #   RUNS          runs per configuration (default 3; the median is kept),
@@ -22,7 +27,7 @@
 #                 scheme..., so that the machine's drift moves all alike
 #   SCHEMES       schemes, in this order (default: collector
 #                 collector_robust smr_epoch ck_epoch ck_hp urcu none, those
-#                 built)
+#                 built; rc and rc_deferred: tools/bench_rc.sh)
 #   STALL         the stalled run per scheme, "DS RANGE THREADS SECONDS
 #                 STALL_S" (default "hashmap 100000 4 4 2": a write-only
 #                 hash map, one thread parked in a section for the first 2 s
@@ -42,6 +47,11 @@ set -eu
 bench_args bench_ds.sh "$@"
 OUT=${OUT:-bench-ds.jsonl}
 THREADS=${THREADS:-1 2 4 8 16}
+DS=${DS:-list hashmap stack queue}
+SET_GETS=${SET_GETS:-0 50 90 100}
+LIST_RANGES=${LIST_RANGES:-1000 10000}
+HASHMAP_RANGES=${HASHMAP_RANGES:-100000 1000000}
+POOL_RANGES=${POOL_RANGES:-1000}
 DS_SECONDS=${DS_SECONDS:-3}
 RUNS=${RUNS:-3}
 SCHEMES=${SCHEMES:-collector collector_robust smr_epoch ck_epoch ck_hp urcu none}
@@ -59,12 +69,8 @@ fi
 
 bench_session bench_ds.sh
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-session_file=$tmp/session.jsonl
-: >"$session_file"
+bench_scratch
 : >"$tmp/runs.jsonl"
-failed=""
 
 # run PROGRAM ARGS...: one configuration; keep its JSON lines, remember a
 # failure (its message is shown).
@@ -97,9 +103,9 @@ ranges() {
     return
   fi
   case $1 in
-  list) echo "1000 10000" ;;
-  hashmap) echo "100000 1000000" ;;
-  *) echo "1000" ;;
+  list) echo "$LIST_RANGES" ;;
+  hashmap) echo "$HASHMAP_RANGES" ;;
+  *) echo "$POOL_RANGES" ;;
   esac
 }
 
@@ -122,12 +128,12 @@ one="--seconds $DS_SECONDS --runs 1"
 # frequency) moves every scheme alike and the ratios hold; each program
 # prints its own run line ("bench":"ds"), the summaries (median of the
 # runs) are made from those below.
-for ds in list hashmap stack queue; do
+for ds in $DS; do
   case $ds in
-  list | hashmap) gets="0 50 90 100" ;;
+  list | hashmap) gets=$SET_GETS ;;
   *) gets="50" ;;
   esac
-  for r in $(ranges $ds); do
+  for r in $(ranges "$ds"); do
     ropt="--range $r"
     [ "$r" = default ] && ropt=""
     for g in $gets; do
@@ -246,15 +252,8 @@ awk "$BENCH_JGET"'
 # and the leaking floor (none) over the epoch domain (E) and ck_hp (H),
 # and peak garbage over the epoch domain's; "-" where a scheme is missing.
 echo
-awk "$BENCH_JGET"'
-  jget($0, "bench") == "ds_summary" && jget($0, "stall_s") + 0 == 0 {
-    c = sprintf("%-8s %4s %8s %3s", jget($0, "ds"), jget($0, "get_pct"), \
-      jget($0, "range"), jget($0, "threads"))
-    if (!(c in cseen)) { cseen[c] = 1; cfg[++nc] = c }
-    s = jget($0, "scheme")
-    v[c, s] = jget($0, "ops_per_s_median") + 0
-    g[c, s] = jget($0, "garbage_peak") + 0
-  }
+awk "$BENCH_JGET$BENCH_DS_CELLS"'
+  { ds_cell($0) }
   function r(a, b) { return (a && b) ? sprintf("%6.2f", a / b) : "     -" }
   END {
     printf "%-8s %4s %8s %3s %6s %6s %6s %6s %6s %6s\n", "ds", "get%", \

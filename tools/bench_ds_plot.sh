@@ -64,7 +64,7 @@ awk "$BENCH_JGET"'
     if (!(c in cseen)) {
       cseen[c] = 1; charts[++nc] = c
       g = jget($0, "get_pct")
-      w = jget($0, "ds") ~ /^(stack|queue)$/ ? "50% push / 50% pop" : \
+      w = jget($0, "ds") ~ /^(stack|queue|dlqueue)$/ ? "50% push / 50% pop" : \
         sprintf("get %s%%, insert %g%%, delete %g%%", g, (100 - g) / 2, \
           (100 - g) / 2)
       title[c] = sprintf("%s, %s, key range %s: ops/s (median of %s runs " \

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=sh
-# Shell helpers shared by tools/bench_suite.sh, bench_channel.sh, bench_ds.sh
-# and bench_plot.sh;
+# Shell helpers shared by tools/bench_suite.sh, bench_channel.sh, bench_ds.sh,
+# bench_rc.sh, bench_rc_long.sh and bench_plot.sh;
 # sourced (. tools/bench_lib.sh), not run.  POSIX sh.
 
 # BENCH_JGET: awk functions for the benchmarks' JSON lines, to put in front
@@ -30,6 +30,29 @@ function median(a, n,   i, j, t) {
     a[j + 1] = t
   }
   return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}'
+
+# BENCH_DS_CELLS: an awk function for bench_ds's summaries, after
+# BENCH_JGET ("$BENCH_JGET$BENCH_DS_CELLS"' program').
+#   ds_cell(line)    a {"bench":"ds_summary"} line of a run without a
+#                    stall: its configuration ("ds get% range threads",
+#                    formatted) into cfg[1..nc] in order of appearance, and
+#                    for that configuration c and the line's scheme s:
+#                    v[c, s] median ops/s, g[c, s] peak garbage, m[c, s]
+#                    peak RSS (KiB); returns 1 (0 for any other line)
+# shellcheck disable=SC2034 # used by the scripts that source this file
+BENCH_DS_CELLS='
+function ds_cell(line,   c, s) {
+  if (jget(line, "bench") != "ds_summary" || jget(line, "stall_s") + 0 != 0)
+    return 0
+  c = sprintf("%-8s %4s %8s %3s", jget(line, "ds"), jget(line, "get_pct"), \
+    jget(line, "range"), jget(line, "threads"))
+  if (!(c in cseen)) { cseen[c] = 1; cfg[++nc] = c }
+  s = jget(line, "scheme")
+  v[c, s] = jget(line, "ops_per_s_median") + 0
+  g[c, s] = jget(line, "garbage_peak") + 0
+  m[c, s] = jget(line, "peak_rss_kb") + 0
+  return 1
 }'
 
 # bench_args NAME "$@": the benchmark scripts' command line, [--smoke]
@@ -93,4 +116,15 @@ bench_tag() {
   grep '^{"bench"' |
     sed "s/^{/{\"session\":\"$session\",\"build\":\"$bname\",\"cc\":\"${cc:-unknown}\",/" |
     tee -a "$session_file" >>"$OUT"
+}
+
+# bench_scratch: a scratch folder $tmp, removed on exit, holding
+# $session_file (empty: bench_tag's copy of this run's lines); failed="".
+# shellcheck disable=SC2034 # session_file and failed: used by the callers
+bench_scratch() {
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT INT TERM
+  session_file=$tmp/session.jsonl
+  : >"$session_file"
+  failed=""
 }

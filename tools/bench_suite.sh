@@ -59,11 +59,7 @@ fi
 
 bench_session bench_suite.sh
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
-session_file=$tmp/session.jsonl
-: >"$session_file"
-failed=""
+bench_scratch
 
 # run PROGRAM ARGS...: run once, keep the JSON lines; remember a failure.
 run() {

@@ -6,7 +6,7 @@
 #
 # Compiles tests/asm_read_path.c with -O2 -S for x86-64 and fails (exit 1,
 # printing the offending lines) if the read functions smr_asm_epoch_read and
-# smr_asm_swap_read (and smr_asm_collector_read) contain a fence (mfence/lfence/sfence), a lock-prefixed
+# smr_asm_swap_read (and smr_asm_collector_read, smr_asm_rc_read) contain a fence (mfence/lfence/sfence), a lock-prefixed
 # instruction, xchg/cmpxchg/xadd, or a call (or tail jump) to anything other
 # than the out-of-line slow paths smr__enter_slow / smr__swap_read_slow.  The
 # whole function is checked (its .cold part too); the fast-path instruction
@@ -24,7 +24,7 @@ set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SRC="$ROOT/tests/asm_read_path.c"
-FUNCS="smr_asm_epoch_read smr_asm_swap_read smr_asm_collector_read"
+FUNCS="smr_asm_epoch_read smr_asm_swap_read smr_asm_collector_read smr_asm_rc_read"
 ALLOWED_CALLS='^(smr__enter_slow|smr__swap_read_slow|smr__collector_(enter|protect|leave)_slow)(@PLT)?$'
 FLAGS=(-std=c11 -O2 -S -Wall -Wextra -Wpedantic -Werror -I "$ROOT/include")
 

@@ -41,12 +41,30 @@
  *   NONE              no reclamation: retired nodes are kept on a per-thread
  *                     list until the run ends (the floor; the memory is
  *                     given back only at the end, as if leaked)
+ *   RC, RC_DEFERRED   reference counting (smr/rc.h; RC_DEFERRED: the
+ *                     domain flag SMR_RC_DEFERRED, no immediate recursive
+ *                     destruction): nodes are counted objects of an rc
+ *                     domain on its own smr_domain, sections are
+ *                     smr_rc_enter / smr_rc_leave; nothing is retired (a
+ *                     node goes when its count reaches zero).  The
+ *                     structures reach them through ds/link.h only (no
+ *                     sch_protect, sch_alloc or sch_retire here); the
+ *                     environment variable BENCH_DS_RC_BATCH sets the
+ *                     domain's batch (0: the default), BENCH_DS_RC_COLLECT
+ *                     = N makes every thread call smr_rc_collect after
+ *                     every N sections (default 0: never, as circ's users
+ *                     do; for experiments)
  *
  * Counters: every thread has retire and reclaim counters it alone writes;
  * a reclaim is counted by the thread that runs it (through the thread-local
  * sch_self), or on a shared counter when that thread is not one of ours
  * (liburcu's call_rcu thread).  garbage = retires - reclaims, summed by the
- * sampler (sch_garbage).
+ * sampler (sch_garbage).  RC: "retires" counts the objects created and
+ * "reclaims" those destroyed (their type's drop ran), which the run checks
+ * are equal after the teardown; the garbage is the rc domain's own figure
+ * (sch_garbage: objects whose count reached zero and whose memory is not
+ * freed yet), and a reclaim is counted when the object is destroyed (the
+ * rc library frees its memory).
  *
  * Poisoning: a node is allocated with magic SCH_LIVE; the reclaim callback
  * checks it (a second reclaim fails), fills the node with SCH_POISON_BYTE,
@@ -89,6 +107,16 @@
 #define SCH_NAME "urcu"
 #elif defined(BENCH_SCHEME_NONE)
 #define SCH_NAME "none"
+#elif defined(BENCH_SCHEME_RC) || defined(BENCH_SCHEME_RC_DEFERRED)
+#include "smr/rc.h"
+#define SCH_RC 1
+#if defined(BENCH_SCHEME_RC)
+#define SCH_NAME     "rc"
+#define SCH_RC_FLAGS 0u
+#else
+#define SCH_NAME     "rc_deferred"
+#define SCH_RC_FLAGS SMR_RC_DEFERRED
+#endif
 #else
 #error "bench_ds: define one BENCH_SCHEME_* (see bench/ds.cmake)"
 #endif
@@ -129,9 +157,9 @@ struct sch_node {
   ck_hp_hazard_t hdr;
 #elif defined(BENCH_SCHEME_URCU)
   struct rcu_head hdr;
-#else
+#elif defined(BENCH_SCHEME_NONE)
   struct sch_node *retired_next; /* NONE: the thread's kept list */
-#endif
+#endif /* RC: no header (the rc library keeps its own before the payload) */
   uint64_t magic; /* SCH_LIVE from allocation to reclamation */
   size_t size;    /* the allocation, for the poisoning */
 };
@@ -166,6 +194,9 @@ struct sch_thread {
   ck_hp_record_t rec;
 #elif defined(BENCH_SCHEME_NONE)
   struct sch_node *kept; /* retired nodes, freed by sch_global_fini */
+#elif defined(SCH_RC)
+  smr_rc_handle *h;
+  unsigned since_collect; /* sections since the last smr_rc_collect */
 #endif
 };
 
@@ -186,6 +217,7 @@ static inline void sch_count(_Atomic uint64_t *c) {
                         memory_order_release);
 }
 
+#if !defined(SCH_RC) /* RC: the rc domain's figure (its section below) */
 /* Retired and not yet reclaimed, all threads. */
 static inline uint64_t sch_garbage(void) {
   /* acquire: pairs with the release store of the slot count. */
@@ -204,6 +236,7 @@ static inline uint64_t sch_garbage(void) {
     ret += atomic_load_explicit(&sch_reg.t[i]->retires, memory_order_acquire);
   return ret > rec ? ret - rec : 0;
 }
+#endif
 
 /* Totals, once every thread of the run is done (joined). */
 static inline void sch_totals(uint64_t *retires, uint64_t *reclaims) {
@@ -241,15 +274,23 @@ static inline void sch_reg_add(struct sch_thread *t) {
   sch_self = t;
 }
 
-/* Reclaim a node: check it was live, poison it, free it, count it. */
-static inline void sch_reclaim_node(struct sch_node *n) {
+/* Poison a node and mark it dead. */
+static inline void sch__poison(struct sch_node *n) {
+  memset(n, SCH_POISON_BYTE, n->size);
+  n->magic = SCH_DEAD;
+}
+
+/* The end of a node's life in a scheme: it must be live (a second reclaim
+ * fails), then it is poisoned. */
+static inline void sch__kill(struct sch_node *n) {
   if (n->magic != SCH_LIVE)
     SCH_FAIL("node %p reclaimed twice or corrupted (magic %016llx)", (void *)n,
              (unsigned long long)n->magic);
-  size_t size = n->size;
-  memset(n, SCH_POISON_BYTE, size);
-  n->magic = SCH_DEAD;
-  free(n);
+  sch__poison(n);
+}
+
+/* Count a reclaim on the calling thread's counter. */
+static inline void sch__count_reclaim(void) {
   struct sch_thread *self = sch_self;
   if (self)
     sch_count(&self->reclaims);
@@ -260,13 +301,25 @@ static inline void sch_reclaim_node(struct sch_node *n) {
                               memory_order_release);
 }
 
+/* Reclaim a node: check it was live, poison it, free it, count it. */
+static inline void sch_reclaim_node(struct sch_node *n) {
+  sch__kill(n);
+  free(n);
+  sch__count_reclaim();
+}
+
 /* Free a node no scheme holds: never published (a failed insert's spare),
  * or still in the structure when it is torn down after the run. */
 static inline void sch_free_direct(struct sch_node *n) {
   sch_check(n);
-  memset(n, SCH_POISON_BYTE, n->size);
-  n->magic = SCH_DEAD;
+  sch__poison(n);
   free(n);
+}
+
+/* A number from the environment (strtoul base 0); 0 when unset. */
+static inline unsigned sch__env(const char *name) {
+  const char *v = getenv(name);
+  return v ? (unsigned)strtoul(v, NULL, 0) : 0;
 }
 
 /* The protect of the epoch-like schemes: an acquire load, which pairs with
@@ -274,6 +327,16 @@ static inline void sch_free_direct(struct sch_node *n) {
 static inline void *sch__load_acquire(_Atomic(void *) *src) {
   return atomic_load_explicit(src, memory_order_acquire);
 }
+
+#if defined(BENCH_SCHEME_SMR_EPOCH) || defined(SCH_RC)
+/* The process's writer-side barriers (one epoch domain per run, nothing
+ * else issues any). */
+static inline long long sch__fence_barriers(void) {
+  struct smr_fence_info fi;
+  smr_fence_init(&fi);
+  return (long long)fi.heavy_barriers;
+}
+#endif
 
 /* ==== COLLECTOR, COLLECTOR_ROBUST ========================================= */
 #if defined(SCH_COLLECTOR)
@@ -290,13 +353,9 @@ static inline void sch_global_init(unsigned threads) {
   struct smr_collector_attr a = {.flags = SCH_COLLECTOR_FLAGS};
   /* More flags for checks, e.g. 0x400000 (RETIRER_RECLAIMS) or 0x200000
    * (SYMMETRIC): BENCH_DS_COLLECTOR_FLAGS (strtoul base 0). */
-  const char *extra = getenv("BENCH_DS_COLLECTOR_FLAGS");
-  if (extra)
-    a.flags |= (unsigned)strtoul(extra, NULL, 0);
+  a.flags |= sch__env("BENCH_DS_COLLECTOR_FLAGS");
   /* Another batch size: BENCH_DS_COLLECTOR_BATCH (0: the default). */
-  const char *batch = getenv("BENCH_DS_COLLECTOR_BATCH");
-  if (batch)
-    a.batch = (unsigned)strtoul(batch, NULL, 0);
+  a.batch = sch__env("BENCH_DS_COLLECTOR_BATCH");
   SCH_CHECK(smr_collector_create(&a, &sch_c));
 }
 static inline void sch_thread_register(struct sch_thread *t) {
@@ -381,12 +440,8 @@ static inline void sch_retire(struct sch_thread *t, struct sch_node *n) {
   sch_count(&t->retires);
   SCH_CHECK(smr_retire(sch_d, &n->hdr, sch__epoch_reclaim));
 }
-/* The process's writer-side barriers (one domain per run, nothing else
- * issues any). */
 static inline long long sch_heavy_barriers(void) {
-  struct smr_fence_info fi;
-  smr_fence_init(&fi);
-  return (long long)fi.heavy_barriers;
+  return sch__fence_barriers();
 }
 
 /* ==== CK_EPOCH ============================================================ */
@@ -571,6 +626,72 @@ static inline long long sch_heavy_barriers(void) {
   return -1;
 }
 
+/* ==== RC, RC_DEFERRED ===================================================== */
+#elif defined(SCH_RC)
+static smr_rc_domain *sch_rd;
+static unsigned sch_rc_collect_every; /* BENCH_DS_RC_COLLECT; 0: never */
+
+static inline void sch_global_init(unsigned threads) {
+  (void)threads;
+  struct smr_rc_domain_attr a = {.flags = SCH_RC_FLAGS};
+  a.batch = sch__env("BENCH_DS_RC_BATCH"); /* 0: the default */
+  sch_rc_collect_every = sch__env("BENCH_DS_RC_COLLECT");
+  SCH_CHECK(smr_rc_domain_create(&a, &sch_rd));
+}
+static inline void sch_thread_register(struct sch_thread *t) {
+  sch_reg_add(t);
+  t->since_collect = 0;
+  SCH_CHECK(smr_rc_handle_register(sch_rd, &t->h));
+}
+/* Objects this handle released wait in the domain for another handle's
+ * collection or its destruction (sch_global_fini). */
+static inline void sch_thread_unregister(struct sch_thread *t) {
+  SCH_CHECK(smr_rc_handle_unregister(t->h));
+  t->h = NULL;
+}
+/* Destroys what is left (every reference was released by the structures'
+ * teardown). */
+static inline void sch_global_fini(void) {
+  SCH_CHECK(smr_rc_domain_destroy(sch_rd));
+  sch_rd = NULL;
+}
+static inline void sch_enter(struct sch_thread *t) {
+  smr_rc_enter(t->h);
+}
+static inline void sch_leave(struct sch_thread *t) {
+  smr_rc_leave(t->h);
+  if (sch_rc_collect_every && ++t->since_collect >= sch_rc_collect_every) {
+    t->since_collect = 0;
+    smr_rc_collect(t->h);
+  }
+}
+static inline long long sch_heavy_barriers(void) {
+  return sch__fence_barriers();
+}
+/* Objects whose strong count reached zero (each is deferred, the roots, or
+ * destroyed at once by a destruction, the children) and whose memory is
+ * not freed yet: roots waiting for their grace period, and destroyed
+ * objects whose memory waits (weak references, or the memory's own grace
+ * period).  stats.pending alone misses the latter while weak references
+ * last, and pending + (destroyed - freed) counts the memory's own waits
+ * twice.  An object counted again while pending (a snapshot made counted)
+ * that reaches zero again is deferred, and counted, once more. */
+static inline uint64_t sch_garbage(void) {
+  struct smr_rc_stats st;
+  if (smr_rc_stats(sch_rd, &st))
+    return 0;
+  uint64_t zero = st.deferred + st.immediate;
+  return zero > st.freed ? zero - st.freed : 0;
+}
+/* The drop of every node type: the node must be live; it is poisoned (a
+ * reader that still reaches it fails its sch_check) and counted.  The rc
+ * library frees the memory. */
+static void sch_rc_drop(void *obj, smr_rc_handle *h) {
+  (void)h;
+  sch__kill(obj);
+  sch__count_reclaim();
+}
+
 /* ==== NONE ================================================================ */
 #else
 static inline void sch_global_init(unsigned threads) {
@@ -631,6 +752,7 @@ static inline void sch_process_init(void) {}
 static inline void sch_process_fini(void) {}
 #endif
 
+#if !defined(SCH_RC) /* RC: ds_new (ds/link.h) */
 /* A node of `size` bytes (a struct whose first member is struct sch_node),
  * with the scheme's header initialised; the caller fills the rest and
  * publishes it. */
@@ -644,6 +766,7 @@ static inline void *sch_alloc(struct sch_thread *t, size_t size) {
   sch_node_init(n);
   return n;
 }
+#endif
 
 /* Start a run's registry (no thread of the previous run is counted). */
 static inline void sch_reg_reset(void) {
