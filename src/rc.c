@@ -12,10 +12,11 @@
  *   existed: the memory must wait a grace period), and an 8-bit stamp.
  *
  * Stamp: the low 8 bits of a grace-period cookie (smr__epoch_stamp), taken
- * after the event it records.  Written by every strong decrement, by every
- * store of the object into an atomic location, and by upgrades of weak
- * snapshots; each write reads the clock after loading the word it replaces
- * (acquire), so stamps never go backwards.  The stamp is "old" when the
+ * after the event it records.  Written by every release (not by the
+ * decrements of a destruction's edges), by every store of the object into
+ * an atomic location, and by upgrades of weak snapshots; each write reads
+ * the clock after loading the word it replaces (acquire), so stamps never
+ * go backwards, and always puts its own residue.  The stamp is "old" when the
  * grace period it names has completed: every section that began before
  * the last such event has ended.
  *
@@ -161,12 +162,13 @@ static int stamp_old(unsigned s, uint64_t completed) {
   return ((completed - s) & 0xff) < 0xfe;
 }
 
-/* s with stamp ck, unless its stamp is newer (the clock read after loading
- * s never is; kept for safety: residues within 128 count as newer). */
+/* s with stamp ck.  Always written, never compared: a stamp is an 8-bit
+ * residue, so "newer" cannot be told from "256 grace periods older", and the
+ * clock read after loading s (acquire) is never behind the clock read that
+ * cut s's stamp (that read happens before the compare-and-swap that wrote
+ * it, which our load synchronizes with, or heads the release sequence our
+ * load reads from), so ck is the newer one. */
 static uint64_t with_stamp(uint64_t s, uint64_t ck) {
-  unsigned old = STAMP(s);
-  if (((ck - old) & 0xff) >= 128)
-    return s;
   return (s & ~ST_MASK) | ((ck & 0xff) << ST_SHIFT);
 }
 
@@ -175,7 +177,7 @@ static uint64_t with_stamp(uint64_t s, uint64_t ck) {
  * clock read follows every way the reference went before (a section that
  * took a snapshot through one of its earlier locations read it before the
  * exchange that took it out, which precedes this).  Skips the write when
- * the stamp is already that new. */
+ * the stamp already holds that residue (the word would not change). */
 static void stamp_store(smr_domain *d, struct obj *o) {
   /* acquire: the stamp we may replace was cut before (monotonic stamps). */
   uint64_t s = atomic_load_explicit(&o->state, memory_order_acquire);
@@ -199,15 +201,19 @@ enum { ALIVE, ZERO, DESTROY };
 /* Drop one strong count of o, stamping it.  `edge`: o is a child handed
  * over by a destruction, so it may be destroyed at once (DESTROY, already
  * marked) if its stamp is old; otherwise a count of zero gives ZERO (the
- * caller defers it). */
+ * caller defers it).  An edge's decrement keeps the stamp: the reference
+ * it drops lived in a field of an object no live section can reach, so it
+ * was no section's way in (a parent holding the child twice frees it at
+ * once on the second edge; stamping the first would defer it). */
 static int dec_strong(smr_domain *d, struct obj *o, int edge) {
   /* acquire: monotonic stamps (stamp_store); the CAS below is the release of
    * this reference's accesses and, at zero, the acquire of everyone's. */
   uint64_t s = atomic_load_explicit(&o->state, memory_order_acquire);
   for (;;) {
     SMR_ASSERT(STRONG(s) > 0 && !(s & DESTROYED) && "smr_rc: double release");
-    uint64_t ck = smr__epoch_stamp(d);
-    uint64_t n = with_stamp(s - S_ONE, ck);
+    uint64_t n = s - S_ONE;
+    if (!edge)
+      n = with_stamp(n, smr__epoch_stamp(d));
     int r = ALIVE;
     if (STRONG(n) == 0) {
       r = ZERO;
@@ -371,13 +377,19 @@ static long run_bag(struct handle *h, uintptr_t p) {
                 before);
 }
 
-/* Take the orphans (left by unregistered handles) into our ring. */
-static void adopt(struct handle *h) {
+/* Take the orphans (left by unregistered handles) into our ring.  `wait`:
+ * take the lock even if another thread holds it (else try only). */
+static void adopt(struct handle *h, int wait) {
   smr_rc_domain *rd = h->rd;
-  /* relaxed: a hint; the list is read under the lock. */
-  if (!atomic_load_explicit(&rd->orphans_any, memory_order_relaxed) ||
-      pthread_mutex_trylock(&rd->lock) != 0)
-    return;
+  if (wait) {
+    pthread_mutex_lock(&rd->lock);
+  } else {
+    /* relaxed: a hint; the list is read under the lock (a list orphaned
+     * just now is found by a later call). */
+    if (!atomic_load_explicit(&rd->orphans_any, memory_order_relaxed) ||
+        pthread_mutex_trylock(&rd->lock) != 0)
+      return;
+  }
   struct bag b = rd->orphans;
   memset(&rd->orphans, 0, sizeof rd->orphans);
   /* relaxed: under the lock. */
@@ -413,7 +425,7 @@ static long collect_ready(struct handle *h) {
 }
 
 static void collect(struct handle *h) {
-  adopt(h);
+  adopt(h, 0);
   collect_ready(h);
 }
 
@@ -491,21 +503,29 @@ int smr_rc_domain_create(const struct smr_rc_domain_attr *attr,
 
 /* Destroy everything pending in rd->self and the orphans: no handle is
  * registered, but the smr_domain may have other readers (a domain given
- * in the attributes), so each list still waits for its grace period. */
+ * in the attributes), so each list still waits for its grace period.  The
+ * callbacks get rd->self with a reader record of the calling thread, for
+ * this call only. */
 static int destroy_pending(smr_rc_domain *rd) {
   struct handle *h = &rd->self;
-  adopt(h);
-  while (h->cur.n || h->ring_n) {
+  int e = smr_reader_register(h->d, &h->pub.reader);
+  if (e)
+    return e;
+  h->owner = pthread_self();
+  adopt(h, 1);
+  while (!e && (h->cur.n || h->ring_n)) {
     seal(h);
     if (h->ring_n &&
-        smr_poll(h->d, (smr_cookie){h->ring[h->ring_first].gp}) != 0) {
-      int e = smr_synchronize(h->d); /* -EDEADLK inside its section */
-      if (e)
-        return e;
-    }
-    collect_ready(h);
+        smr_poll(h->d, (smr_cookie){h->ring[h->ring_first].gp}) != 0)
+      e = smr_synchronize(h->d); /* -EDEADLK inside its section */
+    if (!e)
+      collect_ready(h);
   }
-  return 0;
+  /* -EBUSY only if a callback left a section open (its misuse). */
+  int e2 = smr_reader_unregister(h->pub.reader);
+  if (!e2)
+    h->pub.reader = NULL;
+  return e ? e : e2;
 }
 
 static void add_counters(struct counters *to, struct counters *from) {
@@ -530,8 +550,11 @@ int smr_rc_domain_destroy(smr_rc_domain *rd) {
   int e = destroy_pending(rd);
   if (e)
     return e; /* rd stays valid; what is left waits in rd->self */
-  if (rd->own_domain)
-    smr_domain_destroy(rd->d);
+  if (rd->own_domain) {
+    e = smr_domain_destroy(rd->d); /* -EBUSY: readers registered outside */
+    if (e)
+      return e; /* rd stays valid, nothing pending */
+  }
   pthread_mutex_destroy(&rd->lock);
   free(rd);
   return 0;
@@ -605,7 +628,7 @@ long smr_rc_collect(smr_rc_handle *hp) {
     reap_gone(h->rd, 0);
     pthread_mutex_unlock(&h->rd->lock);
   }
-  adopt(h);
+  adopt(h, 0);
   return collect_ready(h);
 }
 
@@ -615,6 +638,10 @@ int smr_rc_barrier(smr_rc_handle *hp) {
   struct handle *h = H(hp);
   if (h->busy || smr_in_section(h->pub.reader))
     return -EDEADLK;
+  pthread_mutex_lock(&h->rd->lock);
+  reap_gone(h->rd, 0); /* dead threads' lists become orphans */
+  pthread_mutex_unlock(&h->rd->lock);
+  adopt(h, 1);
   while (h->cur.n || h->ring_n) {
     seal(h);
     int e = smr_synchronize(h->d);
@@ -690,8 +717,9 @@ const smr_rc_type *smr_rc_type_of(smr_snap s) {
   return smr_snap_is_null(s) ? NULL : hdr_of(s.p)->type;
 }
 
-/* One more strong count; `from_zero_ok`: a snapshot may find zero (pending
- * destruction) and then adds the permit too. */
+/* One more strong count.  A snapshot may find zero (the object waits on a
+ * pending list): it then adds the permit too, which the pending entry gives
+ * back instead of destroying it. */
 static int inc_strong(struct obj *o) {
   /* seq_cst: ordered before the destruction check of a pending entry. */
   uint64_t s =
@@ -736,7 +764,6 @@ int smr_snap_counted(smr_snap s, smr_rc *out) {
   return e;
 }
 
-/* Release one strong reference to o (not an edge). */
 /* Release one strong reference to o (not an edge).  Every `batch`
  * releases, also those that leave a count above zero, the handle looks at
  * its pending lists: a root whose destruction would free a long chain must
@@ -757,9 +784,13 @@ static void release_obj(struct handle *h, struct obj *o) {
 }
 
 void smr_rc_release(smr_rc_handle *hp, smr_rc *rc) {
-  if (!hp || !rc || smr_rc_is_null(*rc)) {
-    if (rc)
-      rc->p = 0;
+  /* Misuse: without a handle the reference cannot be released; it stays in
+   * *rc (not lost), and debug builds stop here. */
+  SMR_ASSERT(hp && "smr_rc_release: NULL handle");
+  if (!hp || !rc)
+    return;
+  if (smr_rc_is_null(*rc)) {
+    rc->p = 0;
     return;
   }
   struct obj *o = hdr_of(rc->p);
@@ -992,9 +1023,12 @@ int smr_weak_snap_counted(smr_weak_snap ws, smr_weak *out) {
 }
 
 void smr_weak_release(smr_rc_handle *hp, smr_weak *w) {
-  if (!hp || !w || smr_weak_is_null(*w)) {
-    if (w)
-      w->p = 0;
+  /* Misuse: as smr_rc_release. */
+  SMR_ASSERT(hp && "smr_weak_release: NULL handle");
+  if (!hp || !w)
+    return;
+  if (smr_weak_is_null(*w)) {
+    w->p = 0;
     return;
   }
   struct obj *o = hdr_of(w->p);
@@ -1116,6 +1150,13 @@ struct smr__rc_counts smr__rc_test_counts(const void *obj) {
   struct smr__rc_counts c = {(uint32_t)STRONG(s), (uint32_t)WEAK(s),
                              (s & DESTROYED) != 0};
   return c;
+}
+
+int smr__rc_test_stamp_old(const void *obj, smr_domain *d) {
+  struct obj *o = hdr_of((uintptr_t)obj);
+  /* relaxed: as above. */
+  uint64_t s = atomic_load_explicit(&o->state, memory_order_relaxed);
+  return stamp_old(STAMP(s), smr__epoch_completed(d));
 }
 
 void smr__rc_test_set_counts(void *obj, uint32_t strong, uint32_t weak) {

@@ -13,6 +13,7 @@
 #endif
 
 #include "smr/channel.h"
+#include "smr/epoch.h"
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,5 +44,8 @@ struct smr__rc_counts {
 };
 struct smr__rc_counts smr__rc_test_counts(const void *obj);
 void smr__rc_test_set_counts(void *obj, uint32_t strong, uint32_t weak);
+/* Whether obj's stamp names a grace period of d that has completed (a child
+ * reaching zero by an edge would be destroyed at once). */
+int smr__rc_test_stamp_old(const void *obj, smr_domain *d);
 
 #endif /* SMR_TEST_HOOKS_H */

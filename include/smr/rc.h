@@ -98,7 +98,10 @@ typedef struct smr_atomic_weak {
 /* ---- Types ---------------------------------------------------------------
  * Every object names its type.  Callbacks run once, when the object is
  * destroyed: first edges (hand over the counted children), then drop (free
- * what the payload owns besides them).  Either may be NULL. */
+ * what the payload owns besides them).  Either may be NULL.  A type must
+ * outlive every object of it, memory included: until smr_rc_domain_destroy
+ * returns (or smr_rc_stats shows freed == created), so a static const
+ * struct is the usual form. */
 typedef struct smr_rc_type {
   const char *name; /* for diagnostics */
   size_t align;     /* payload alignment: 0 (8) or a power of two, 8 to 4096
@@ -143,8 +146,12 @@ SMR_API int smr_rc_domain_create(const struct smr_rc_domain_attr *attr,
  * 0.  Errors: -EBUSY (a live thread still has a handle registered; nothing
  * changed), -EDEADLK (the caller is inside a section of the given
  * smr_domain; objects whose grace period had elapsed are destroyed, rd
- * stays valid: call again outside).  Must not race with other calls on rd.
- * Type callbacks run here get a handle without a reader (no sections). */
+ * stays valid: call again outside), -ENOMEM (no reader record for the
+ * callbacks' handle; nothing changed), -EBUSY also when the domain's own
+ * smr_domain still has readers registered outside rc (everything pending
+ * is destroyed, rd stays valid: call again once they are gone).  Must not
+ * race with other calls on rd.  Type callbacks run here get a handle of
+ * the calling thread (sections work). */
 SMR_API int smr_rc_domain_destroy(smr_rc_domain *rd);
 
 /* The smr_domain whose sections protect snapshots (never NULL for a valid
@@ -171,7 +178,8 @@ SMR_API int smr_rc_handle_unregister(smr_rc_handle *h);
 SMR_API long smr_rc_collect(smr_rc_handle *h);
 
 /* Wait until every object whose count reached zero in this handle before
- * the call (and the children its destruction frees) has been destroyed.
+ * the call (and the children its destruction frees), and every one left
+ * by unregistered handles, has been destroyed.
  * Blocking.  Errors: -EINVAL, -EDEADLK (inside a read section or a type
  * callback).  Owning thread. */
 SMR_API int smr_rc_barrier(smr_rc_handle *h);
@@ -292,7 +300,8 @@ SMR_API int smr_rc_clone(smr_rc rc, smr_rc *out);
  * the object is destroyed after a grace period (its children with it).
  * May run type callbacks of objects whose grace period has elapsed.
  * Ordering: release; the destruction happens after every access made
- * through any reference to the object.  Owning thread of h. */
+ * through any reference to the object.  Owning thread of h.  h NULL is
+ * misuse: debug builds assert, others return leaving *rc as it was. */
 SMR_API void smr_rc_release(smr_rc_handle *h, smr_rc *rc);
 
 /* Counted reference from a snapshot, in *out (same tag; null gives null).
@@ -305,7 +314,8 @@ SMR_API int smr_snap_counted(smr_snap s, smr_rc *out);
 
 /* ---- Atomic strong locations ------------------------------------------
  * Every operation is seq_cst on the location.  Those that take an
- * smr_rc *desired consume it on success (set it null). */
+ * smr_rc *desired consume it on success (set it null).  Those that take a
+ * handle run on its owning thread (they may release and collect). */
 
 /* Initialise a location of an object no other thread can see yet (fresh
  * from smr_rc_new, not published): a relaxed store, consuming *rc. */
@@ -367,7 +377,8 @@ SMR_API int smr_weak_clone(smr_weak w, smr_weak *out);
 /* Counted weak reference from a weak snapshot (inside its section). */
 SMR_API int smr_weak_snap_counted(smr_weak_snap s, smr_weak *out);
 
-/* Release *w (null: nothing), set it null.  Owning thread of h. */
+/* Release *w (null: nothing), set it null.  Owning thread of h; h NULL as
+ * smr_rc_release. */
 SMR_API void smr_weak_release(smr_rc_handle *h, smr_weak *w);
 
 /* A counted strong reference if the object is alive (strong count > 0), in
