@@ -1955,6 +1955,7 @@ static void test_destroy(void) {
   puppet_do(&a, pp_leave);
   puppet_do(&a, pp_unregister);
   CHECK_EQ(smr_rc_domain_destroy(rd), 0);
+  puppet_stop(&a);
   CHECK_EQ(drops_id(oid), 1);
   CHECK_EQ(g_holder_drops, 1);
   CHECK(g_drop_reader_null);
