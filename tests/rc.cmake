@@ -3,8 +3,8 @@
 #  test_rc               one ctest entry per part (test_rc.c says what each
 #                        checks): args, handles, counts, atomic, tags, weak,
 #                        limits, resurrect, section_child, callbacks, graph,
-#                        chain, chain_deferred, destroy.  Exact strong and
-#                        weak counts through the test hooks (HOOKS:
+#                        chain, chain_deferred, destroy, ring.  Exact strong
+#                        and weak counts through the test hooks (HOOKS:
 #                        src/test_hooks.h), grace periods counted through
 #                        src/epoch_internal.h; helper threads are stepped
 #                        by the main thread (no sleeps, no timing).  chain:
@@ -15,7 +15,7 @@
 #                        SMR_RC_DEFERRED domain, a grace period per link
 smr_test(test_rc HOOKS LABELS unit TIMEOUT 120 ARGS args)
 foreach(part handles counts atomic tags weak limits resurrect section_child
-        callbacks graph chain chain_deferred destroy)
+        callbacks graph chain chain_deferred destroy ring)
   add_test(NAME test_rc_${part} COMMAND test_rc ${part})
   set_tests_properties(test_rc_${part} PROPERTIES TIMEOUT 120 LABELS "unit")
 endforeach()

@@ -25,7 +25,8 @@
  *                  fails with -EOVERFLOW, nothing changes, nothing wraps
  *  resurrect       counting a snapshot of an object whose count is zero
  *                  and whose destruction is pending (own section, another
- *                  thread's section): kept, then destroyed exactly once
+ *                  thread's section, smr_arc_cas_snap): kept, then
+ *                  destroyed exactly once; weak upgrades refuse it
  *  section_child   a child whose parent is destroyed while another section
  *                  holds a snapshot of the child (through a location, a
  *                  released counted reference, a weak upgrade) is not
@@ -48,7 +49,10 @@
  *                  another thread), reaps a thread that exited registered,
  *                  destroys pending objects with a reader-less handle,
  *                  -EDEADLK inside a section of a given smr_domain (and
- *                  succeeds after the section), the given domain stays.
+ *                  succeeds after the section), the given domain stays
+ *  ring            batch 1 under a blocked grace period: sealed lists
+ *                  beyond the ring's 32, a full ring orphaned and adopted
+ *                  into another full ring, all destroyed exactly once.
  * Parts that fail with the current src/rc.c (bugs; run only when named):
  *  bug_stale_stamp   section_child after 130 grace periods: the child is
  *                    destroyed while the section holds it
@@ -1186,6 +1190,39 @@ static void test_resurrect(void) {
   CHECK_EQ(st1.pending, 0);
   CHECK(st1.deferred >= 2); /* zero again after the permit went back */
 
+  /* A pending object is not alive for weak upgrades (they never
+   * resurrect), but smr_arc_cas_snap counts it (and keeps it) as
+   * smr_snap_counted does. */
+  o = obj_new(h, 3);
+  P = O(o.p);
+  id = P->id;
+  smr_weak w;
+  CHECK_EQ(smr_rc_downgrade(o, &w), 0);
+  smr_rc_enter(h);
+  s = smr_rc_snapshot(o);
+  smr_rc_release(h, &o); /* zero, pending */
+  CHECK_COUNTS(P, 0, 2, false);
+  smr_rc u = {1};
+  CHECK_EQ(smr_weak_upgrade(w, &u), -ESTALE);
+  CHECK(smr_rc_is_null(u));
+  smr_snap us = {1};
+  CHECK_EQ(smr_weak_snap_upgrade(h, smr_weak_snapshot(w), &us), -ESTALE);
+  CHECK(smr_snap_is_null(us));
+  CHECK_COUNTS(P, 0, 2, false);
+  CHECK_EQ(smr_arc_cas_snap(h, &loc, (smr_snap){0}, s, NULL), 0);
+  CHECK(smr__rc_test_counts(P).strong >= 1);
+  smr_rc_leave(h);
+  CHECK_EQ(smr_rc_barrier(h), 0);
+  CHECK_EQ(drops_id(id), 0);
+  CHECK_COUNTS(P, 1, 2, false);         /* the location's reference */
+  CHECK_EQ(smr_weak_upgrade(w, &u), 0); /* alive again */
+  smr_rc_release(h, &u);
+  smr_arc_store(h, &loc, &n);
+  CHECK_EQ(smr_rc_barrier(h), 0);
+  CHECK_EQ(drops_id(id), 1);
+  smr_weak_release(h, &w);
+  CHECK_EQ(smr_rc_barrier(h), 0);
+
   /* Another thread's section: it counts the snapshot while our pending
    * entry waits, keeps the reference past its section, releases it in its
    * own handle. */
@@ -1219,11 +1256,60 @@ static void test_resurrect(void) {
   puppet_stop(&p);
   CHECK_EQ(smr_rc_barrier(h), 0);
   struct smr_rc_stats st = stats(rd);
-  CHECK_EQ(st.created, 2);
-  CHECK_EQ(st.destroyed, 2);
-  CHECK_EQ(st.freed, 2);
+  CHECK_EQ(st.created, 3);
+  CHECK_EQ(st.destroyed, 3);
+  CHECK_EQ(st.freed, 3);
   CHECK_EQ(st.immediate, 0);
   CHECK_EQ(st.pending, 0);
+  CHECK_EQ(smr_rc_handle_unregister(h), 0);
+  CHECK_EQ(smr_rc_domain_destroy(rd), 0);
+}
+
+/* ---- ring -------------------------------------------------------------------
+ * Batch 1 (every zero-count object sealed at once) while another thread's
+ * section blocks every grace period: more sealed lists than a handle's ring
+ * holds (they are joined), an unregistering handle's full ring left to the
+ * domain and adopted into another full ring: every object destroyed
+ * exactly once when the section ends. */
+
+static void pp_new_release_many(struct puppet *p) {
+  for (int i = 0; i < 50; i++) {
+    smr_rc r = obj_new(p->h, 5);
+    smr_rc_release(p->h, &r);
+  }
+}
+
+static void test_ring(void) {
+  smr_rc_domain *rd = make(0, 1);
+  smr_rc_handle *h = reg(rd);
+  struct puppet a, b;
+  puppet_start(&a, rd);
+  puppet_start(&b, rd);
+  puppet_do(&a, pp_register);
+  puppet_do(&b, pp_register);
+  puppet_do(&a, pp_enter);
+  unsigned first = atomic_load(&g_ids);
+  for (int i = 0; i < 100; i++) {
+    smr_rc r = obj_new(h, 4);
+    smr_rc_release(h, &r);
+    CHECK(smr_rc_collect(h) == 0);
+  }
+  puppet_do(&b, pp_new_release_many);
+  puppet_do(&b, pp_unregister);
+  CHECK_STATS(rd, 150, 0, 0, 150, 0, 150);
+  CHECK_EQ(smr_rc_collect(h), 0); /* adopts b's lists */
+  unsigned last = atomic_load(&g_ids);
+  CHECK_EQ(last - first, 150);
+  for (unsigned i = first; i < last; i++)
+    CHECK_EQ(drops_id(i), 0);
+  puppet_do(&a, pp_leave);
+  CHECK_EQ(smr_rc_barrier(h), 0);
+  for (unsigned i = first; i < last; i++)
+    CHECK_EQ(drops_id(i), 1);
+  CHECK_STATS(rd, 150, 150, 150, 150, 0, 0);
+  puppet_do(&a, pp_unregister);
+  puppet_stop(&a);
+  puppet_stop(&b);
   CHECK_EQ(smr_rc_handle_unregister(h), 0);
   CHECK_EQ(smr_rc_domain_destroy(rd), 0);
 }
@@ -1941,7 +2027,9 @@ static void test_destroy(void) {
   puppet_do(&a, pp_enter);
   smr_rc o = obj_new(h, 1);
   unsigned oid = O(o.p)->id;
-  smr_rc hr = holder_new(h, SMR_RC_NULL, SMR_RC_NULL);
+  smr_rc plain = obj_new(h, 4), edge = obj_new(h, 5);
+  unsigned plain_id = O(plain.p)->id, edge_id = O(edge.p)->id;
+  smr_rc hr = holder_new(h, plain, edge);
   g_holder_edges = g_holder_drops = 0;
   g_drop_reader_null = 0;
   smr_rc_release(h, &o);
@@ -1951,12 +2039,14 @@ static void test_destroy(void) {
   CHECK_EQ(smr_rc_domain_destroy(rd), -EBUSY);
   CHECK_EQ(drops_id(oid), 0);
   CHECK_EQ(g_holder_drops, 0);
-  CHECK_STATS(rd, 2, 0, 0, 2, 0, 2);
+  CHECK_STATS(rd, 4, 0, 0, 2, 0, 2);
   puppet_do(&a, pp_leave);
   puppet_do(&a, pp_unregister);
-  CHECK_EQ(smr_rc_domain_destroy(rd), 0);
+  CHECK_EQ(smr_rc_domain_destroy(rd), 0); /* with the children */
   puppet_stop(&a);
   CHECK_EQ(drops_id(oid), 1);
+  CHECK_EQ(drops_id(plain_id), 1);
+  CHECK_EQ(drops_id(edge_id), 1);
   CHECK_EQ(g_holder_drops, 1);
   CHECK(g_drop_reader_null);
 
@@ -2018,6 +2108,7 @@ int main(int argc, char **argv) {
       {"chain", test_chain},
       {"chain_deferred", test_chain_deferred},
       {"destroy", test_destroy},
+      {"ring", test_ring},
   };
   /* Parts that fail with the current src/rc.c (reported bugs): run only
    * when named. */

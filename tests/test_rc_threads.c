@@ -91,15 +91,46 @@ static void drain_and_check(smr_rc_domain *rd, smr_rc_handle *h,
          (unsigned long long)st.immediate);
 }
 
+/* The threads of a part start together (a gate), so that all of them are
+ * runnable at once on a machine with few cores. */
+static _Atomic int g_gate;
+
+struct start {
+  void *(*fn)(void *);
+  void *arg;
+};
+
+static void *gated(void *p) {
+  struct start *s = p;
+  while (!atomic_load(&g_gate))
+    sched_yield();
+  return s->fn(s->arg);
+}
+
 static void run_threads(unsigned n, void *(*fn)(void *), void *arg,
                         size_t size) {
   pthread_t *t = calloc(n, sizeof *t);
-  CHECK(t);
-  for (unsigned i = 0; i < n; i++)
-    CHECK_EQ(pthread_create(&t[i], NULL, fn, (char *)arg + i * size), 0);
+  struct start *st = calloc(n, sizeof *st);
+  CHECK(t && st);
+  atomic_store(&g_gate, 0);
+  for (unsigned i = 0; i < n; i++) {
+    st[i] = (struct start){fn, (char *)arg + i * size};
+    CHECK_EQ(pthread_create(&t[i], NULL, gated, &st[i]), 0);
+  }
+  atomic_store(&g_gate, 1);
   for (unsigned i = 0; i < n; i++)
     CHECK_EQ(pthread_join(t[i], NULL), 0);
+  free(st);
   free(t);
+}
+
+/* A yield every 64th call: inside sections, between a load and the
+ * compare-and-swap that depends on it, so that other threads run there
+ * even on two cores. */
+static _Thread_local unsigned tl_ops;
+static void jitter(void) {
+  if ((++tl_ops & 63) == 0)
+    sched_yield();
 }
 
 /* ---- list: Harris-Michael with counted links ------------------------------
@@ -157,6 +188,7 @@ retry:;
       return false;
     }
     struct lnode *c = live(cur);
+    jitter();
     smr_snap nw = smr_arc_load(&c->next);
     uint64_t ckey = c->key;
     if (smr_arc_load(prev).p != cur.p)
@@ -430,6 +462,7 @@ static void enqueue(smr_rc_handle *h, struct queue *q, uint64_t v) {
   for (;;) {
     smr_snap lt = smr_arc_load(&q->tail);
     struct qnode *ltn = qlive(lt);
+    jitter();
     smr_weak_release(h, &n->prev);
     CHECK_EQ(smr_snap_downgrade(lt, &n->prev), 0);
     smr_snap ps;
@@ -458,6 +491,7 @@ static bool dequeue(smr_rc_handle *h, struct queue *q, uint64_t *v) {
     smr_snap lh = smr_arc_load(&q->head);
     struct qnode *lhn = qlive(lh);
     smr_snap ln = smr_arc_load(&lhn->next);
+    jitter();
     if (smr_arc_load(&q->head).p != lh.p)
       continue;
     if (smr_snap_is_null(ln))
