@@ -690,8 +690,8 @@ const smr_rc_type *smr_rc_type_of(smr_snap s) {
   return smr_snap_is_null(s) ? NULL : hdr_of(s.p)->type;
 }
 
-/* One more strong count; `from_zero_ok`: a snapshot may find zero (pending
- * destruction) and then adds the permit too. */
+/* One more strong count.  A snapshot may find zero (pending destruction):
+ * then the pending entry's permit is added too. */
 static int inc_strong(struct obj *o) {
   /* seq_cst: ordered before the destruction check of a pending entry. */
   uint64_t s =
@@ -736,7 +736,6 @@ int smr_snap_counted(smr_snap s, smr_rc *out) {
   return e;
 }
 
-/* Release one strong reference to o (not an edge). */
 /* Release one strong reference to o (not an edge).  Every `batch`
  * releases, also those that leave a count above zero, the handle looks at
  * its pending lists: a root whose destruction would free a long chain must
