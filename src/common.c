@@ -69,6 +69,20 @@ static const struct err_text err_texts[] = {
     {SMR_MODULE_TABLE, ENOSPC, "table buffer capacity exceeded"},
     {SMR_MODULE_TABLE, EFBIG, "key or value above SMR_TABLE_MAX_FIELD"},
 
+    {SMR_MODULE_RC, EBUSY,
+     "a live thread still has a handle registered, or the handle is inside "
+     "a read section or a type callback"},
+    {SMR_MODULE_RC, EDEADLK,
+     "would deadlock: called inside a read section of the domain or a type "
+     "callback"},
+    {SMR_MODULE_RC, EPERM, "not the thread that owns the handle"},
+    {SMR_MODULE_RC, EAGAIN,
+     "the location does not hold the expected reference"},
+    {SMR_MODULE_RC, ESTALE,
+     "the object is no longer alive (strong count zero, or destroyed)"},
+    {SMR_MODULE_RC, EOVERFLOW,
+     "reference count at its limit (strong 2^27 - 1, weak 2^25 - 1)"},
+
     {SMR_MODULE_ANY, EINVAL, "invalid argument"},
     {SMR_MODULE_ANY, ENOMEM, "out of memory"},
     {SMR_MODULE_ANY, EBUSY, "resource busy"},

@@ -2,8 +2,9 @@
 # Documentation tests (label unit):
 #  doc_snippets   every C snippet of README.md (and the usage examples at
 #                 the top of the public headers) compiles with -Wall -Wextra
-#                 -Wpedantic -Werror; those marked `run` are linked against
-#                 libsmr and run (tests/snippets/check_snippets.py)
+#                 -Wpedantic -Werror; those marked `run` (in README.md, or
+#                 in a header's harness) are linked against libsmr and run
+#                 (tests/snippets/check_snippets.py)
 #  doc_man_coverage  every exported function, and every public inline one,
 #                 has a page docs/man3/<name>.3 (tests/man_pages.sh)
 #  doc_man_render every page renders without a warning (skipped, 77, when

@@ -161,6 +161,9 @@ static void part_hook(void) {
   CHECK(!strstr(smr_strerror_in(SMR_MODULE_CHANNEL, -EBUSY), "registered"));
   CHECK(smr_strerror_in(SMR_MODULE_CHANNEL, -EBUSY) !=
         smr_strerror_in(SMR_MODULE_EPOCH, -EBUSY));
+  CHECK(strstr(smr_strerror_in(SMR_MODULE_RC, -ESTALE), "alive"));
+  CHECK(strstr(smr_strerror_in(SMR_MODULE_RC, -EAGAIN), "expected"));
+  CHECK(smr_strerror_in(SMR_MODULE_RC, -EIO) == smr_strerror(-EIO));
   CHECK(smr_strerror_in((enum smr_module)99, -EBUSY) == smr_strerror(-EBUSY));
   CHECK(smr_strerror_in(SMR_MODULE_SWAP, -EIO) == smr_strerror(-EIO));
 }

@@ -104,7 +104,8 @@ enum smr_module {
   SMR_MODULE_EPOCH,   /* smr/epoch.h */
   SMR_MODULE_SWAP,    /* smr/swap.h */
   SMR_MODULE_CHANNEL, /* smr/channel.h */
-  SMR_MODULE_TABLE    /* smr/table.h */
+  SMR_MODULE_TABLE,   /* smr/table.h */
+  SMR_MODULE_RC       /* smr/rc.h */
 };
 
 /* Text for a negative errno code returned by libsmr (or for 0): the

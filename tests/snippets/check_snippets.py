@@ -13,7 +13,13 @@ snippet calls, and for `run` a main that exercises it).
 
 Headers: the usage example at the top of include/smr/X.h (the indented
 lines of the opening comment, between `clang-format off` and `on`) goes
-through tests/snippets/header_X.c the same way, compile-only.
+through tests/snippets/header_X.c the same way, compile-only unless the
+harness has the line `/* snippet: run */`.  An example that opens with
+file-scope definitions (a leading run of `static` functions and objects, as
+the type callbacks of smr/rc.h) is split: those go to OUT/NAME.decls.c, named
+by SMR_SNIPPET_DECLS for the harness to include at file scope, the rest to
+SMR_SNIPPET as usual (SMR_SNIPPET_DECLS names an empty file when there are
+none).
 
 A block without a marker, a marker without a harness, or a harness whose
 snippet is gone is an error, so snippets cannot be added or removed
@@ -74,6 +80,28 @@ def header_snippet(path):
                        for l in lines[start:end + 1]]
 
 
+def split_decls(body):
+    """The number of leading lines of a header example that are file-scope
+    definitions: a run of items that each open with `static` at the left
+    margin and end, at brace depth 0, with `;` or `}`."""
+    n = depth = 0
+    item = False
+    for i, line in enumerate(body):
+        code = re.sub(r'//.*', '', line).rstrip()
+        if depth == 0 and not item:
+            if not code.startswith('static '):
+                break
+            item = True
+        depth += code.count('{') - code.count('}')
+        if depth == 0 and code.endswith((';', '}')):
+            item = False
+            n = i + 1
+    return n
+
+
+RUN_MARK = re.compile(r'^/\*\s*snippet:\s*run\s*\*/\s*$', re.M)
+
+
 def run(cmd, **kw):
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        universal_newlines=True, **kw)
@@ -100,8 +128,13 @@ def main():
         if h.endswith('.h'):
             r = header_snippet(os.path.join(incdir, h))
             if r:
-                jobs.append(('header_' + h[:-2], 'compile',
-                             os.path.join(incdir, h), r[0], r[1]))
+                name = 'header_' + h[:-2]
+                harness = os.path.join(hdir, name + '.c')
+                mode = 'compile'
+                if (os.path.exists(harness) and
+                        RUN_MARK.search(open(harness, encoding='utf-8').read())):
+                    mode = 'run'
+                jobs.append((name, mode, os.path.join(incdir, h), r[0], r[1]))
     names = [j[0] for j in jobs]
     for n in set(names):
         if names.count(n) > 1:
@@ -120,18 +153,27 @@ def main():
             errors.append('%s:%d: snippet %s has no harness %s'
                           % (origin, line, name, harness))
             continue
+        defines, sline = [], line
+        if origin != readme:
+            nd = split_decls(body)
+            decls = os.path.join(out, name + '.decls.c')
+            with open(decls, 'w', encoding='utf-8') as f:
+                f.write('#line %d "%s"\n' % (line, origin))
+                f.write(''.join(l + '\n' for l in body[:nd]))
+            defines.append('-DSMR_SNIPPET_DECLS="%s"' % decls)
+            sline, body = line + nd, body[nd:]
         snip = os.path.join(out, name + '.snippet.c')
         with open(snip, 'w', encoding='utf-8') as f:
-            f.write('#line %d "%s"\n' % (line, origin))
+            f.write('#line %d "%s"\n' % (sline, origin))
             f.write('\n'.join(body) + '\n')
-        define = '-DSMR_SNIPPET="%s"' % snip
+        defines.append('-DSMR_SNIPPET="%s"' % snip)
         if mode == 'compile' or not a.lib:
-            cmd = [a.cc] + flags + [define, '-c', harness, '-o',
-                                    os.path.join(out, name + '.o')]
+            cmd = [a.cc] + flags + defines + ['-c', harness, '-o',
+                                              os.path.join(out, name + '.o')]
         else:
             exe = os.path.join(out, name)
-            cmd = [a.cc] + flags + [define, harness, a.lib, '-pthread',
-                                    '-o', exe]
+            cmd = [a.cc] + flags + defines + [harness, a.lib, '-pthread',
+                                              '-o', exe]
         rc, text = run(cmd)
         if rc != 0:
             errors.append('%s:%d: snippet %s does not compile:\n%s'
