@@ -35,19 +35,12 @@ foreach(part queue queue_deferred resurrect limits)
   set_tests_properties(test_rc_threads_${part} PROPERTIES TIMEOUT 300
                        LABELS "stress")
 endforeach()
-# Parts that fail with the current src/rc.c (bugs found by this suite; each
-# prints "BUG ..." and aborts): registered disabled, so `ctest` lists them
-# as not run.  Enable them (or run `test_rc <part>`) once src/rc.c is fixed.
-#  bug_stale_stamp       a child destroyed at once with its parent while
-#                        another section holds a snapshot of it, when its
-#                        last stamp was 128-255 grace periods old (with_stamp
-#                        keeps the stale stamp): a use after free
-#  bug_shared_child      a child shared by two objects of one destruction
-#                        waits a grace period of its own (edge decrements
-#                        stamp it): a diamond takes two grace periods, a
-#                        ladder (node i -> i + 1, i + 2) one per two nodes
-foreach(part bug_stale_stamp bug_shared_child)
+#  test_rc_stale_stamp     a child whose last stamp was 128-255 grace
+#                          periods old, held by another section: kept (the
+#                          first version freed it with its parent)
+#  test_rc_shared_children a diamond and a ladder (node i -> i + 1, i + 2):
+#                          shared children go at once with their parents
+foreach(part stale_stamp shared_children)
   add_test(NAME test_rc_${part} COMMAND test_rc ${part})
-  set_tests_properties(test_rc_${part} PROPERTIES TIMEOUT 120 LABELS "unit"
-                       DISABLED TRUE)
+  set_tests_properties(test_rc_${part} PROPERTIES TIMEOUT 120 LABELS "unit")
 endforeach()

@@ -47,17 +47,16 @@
  *                  link, no immediate destruction
  *  destroy         domain destroy: -EBUSY with live handles (own thread,
  *                  another thread), reaps a thread that exited registered,
- *                  destroys pending objects with a reader-less handle,
+ *                  destroys pending objects with a handle that has a reader,
  *                  -EDEADLK inside a section of a given smr_domain (and
  *                  succeeds after the section), the given domain stays
  *  ring            batch 1 under a blocked grace period: sealed lists
  *                  beyond the ring's 32, a full ring orphaned and adopted
  *                  into another full ring, all destroyed exactly once.
- * Parts that fail with the current src/rc.c (bugs; run only when named):
- *  bug_stale_stamp   section_child after 130 grace periods: the child is
- *                    destroyed while the section holds it
- *  bug_shared_child  a diamond and a ladder: children shared by two dying
- *                    parents wait a grace period of their own
+ *  stale_stamp     section_child after 130 grace periods (the first version
+ *                  destroyed the child while the section held it)
+ *  shared_children a diamond and a ladder: children shared by two dying
+ *                  parents go at once (the first version deferred them)
  * Grace periods are counted with smr__epoch_completed (src/epoch_internal.h,
  * available to HOOKS tests). */
 /* Memory orders: the helper threads' command handshake uses seq_cst on its
@@ -1324,7 +1323,7 @@ static void test_ring(void) {
  * section, 2 through a weak upgrade. */
 
 /* age: grace periods to complete before A enters (X's last stamp is
- * that old when B's snapshot is taken: part bug_stale_stamp). */
+ * that old when B's snapshot is taken: part stale_stamp). */
 static void section_child(int way, bool count, unsigned age) {
   smr_rc_domain *rd = make(0, 0);
   smr_rc_handle *h = reg(rd);
@@ -1433,14 +1432,13 @@ static void test_section_child(void) {
   }
 }
 
-/* bug_stale_stamp: the same after 130 grace periods.  with_stamp() in
- * src/rc.c keeps the old stamp when the clock is 128-255 grace periods
- * ahead of it ("residues within 128 count as newer"), so the decrement (or
- * the weak upgrade) after B's snapshot leaves X with a stamp cut long
- * before B's section began, which stamp_old() then calls old: X is
- * destroyed at once with its parent while B's section still holds it (a
- * use after free).  Not run by `test_rc` without a part name. */
-static void test_bug_stale_stamp(void) {
+/* stale_stamp: the same after 130 grace periods.  The first version's
+ * with_stamp() kept the old stamp when the clock was 128-255 grace periods
+ * ahead of it, so the decrement (or the weak upgrade) after B's snapshot
+ * left X with a stamp cut long before B's section began, which stamp_old()
+ * then called old: X was destroyed at once with its parent while B's
+ * section still held it (a use after free). */
+static void test_stale_stamp(void) {
   for (int way = 0; way < 3; way++)
     section_child(way, false, 130);
 }
@@ -1764,7 +1762,7 @@ static void graph(unsigned flags) {
     /* Every node that reached zero in a destruction went at once. */
     CHECK_STATS(rd, GN, GN, GN, roots, GN - roots, 0);
   } else {
-    /* Shared children: see part bug_shared_child for the exact count. */
+    /* Shared children: see part shared_children for the exact count. */
     CHECK_EQ(st.created, GN);
     CHECK_EQ(st.destroyed, GN);
     CHECK_EQ(st.freed, GN);
@@ -1903,7 +1901,7 @@ static void test_chain_deferred(void) {
   chain(SMR_RC_DEFERRED, env_size("SMR_RC_DEFERRED_CHAIN", 100000));
 }
 
-/* ---- bug_shared_child
+/* ---- shared_children
  * --------------------------------------------------------- smr/rc.h: the root
  * "waits one grace period of the domain; then it is destroyed and every child
  * whose count its destruction brings to zero is destroyed at once, without
@@ -1984,7 +1982,7 @@ static bool two_release(const char *what, smr_rc_domain *rd, smr_rc_handle *h,
   return true;
 }
 
-static void test_bug_shared_child(void) {
+static void test_shared_children(void) {
   smr_rc_domain *rd = make(0, 65536);
   smr_rc_handle *h = reg(rd);
   smr_rc d = two_new(h, 3, SMR_RC_NULL, SMR_RC_NULL);
@@ -2018,7 +2016,7 @@ static void pp_new_release(struct puppet *p) {
 static void test_destroy(void) {
   /* Live handles: -EBUSY and nothing changes; pending objects of
    * unregistered handles are destroyed by destroy, with a handle that has
-   * no reader. */
+   * a reader record (the first version's had none). */
   smr_rc_domain *rd = make(0, 0);
   smr_rc_handle *h = reg(rd);
   struct puppet a;
@@ -2048,7 +2046,7 @@ static void test_destroy(void) {
   CHECK_EQ(drops_id(plain_id), 1);
   CHECK_EQ(drops_id(edge_id), 1);
   CHECK_EQ(g_holder_drops, 1);
-  CHECK(g_drop_reader_null);
+  CHECK(!g_drop_reader_null);
 
   /* A live thread's handle: -EBUSY; once it exits registered: 0, and its
    * pending object is destroyed. */
@@ -2109,15 +2107,9 @@ int main(int argc, char **argv) {
       {"chain_deferred", test_chain_deferred},
       {"destroy", test_destroy},
       {"ring", test_ring},
+      {"shared_children", test_shared_children},
+      {"stale_stamp", test_stale_stamp},
   };
-  /* Parts that fail with the current src/rc.c (reported bugs): run only
-   * when named. */
-  static const struct test_part bugs[] = {
-      {"bug_shared_child", test_bug_shared_child},
-      {"bug_stale_stamp", test_bug_stale_stamp},
-  };
-  if (argc > 1 && strncmp(argv[1], "bug_", 4) == 0)
-    return TEST_RUN_PART(argv[1], bugs);
   int rc = TEST_RUN_PART(argc > 1 ? argv[1] : NULL, parts);
   if (rc == 0)
     printf("test_rc %s: ok\n", argc > 1 ? argv[1] : "(all)");

@@ -16,7 +16,10 @@
  *    _LGPL_SOURCE, inverted).  Guards have exported accessors and size and
  *    alignment functions (smr_swap_guard_value, smr_swap_guard_sizeof ...), so
  *    a foreign caller needs no struct layout: it allocates a guard as an
- *    opaque buffer.  Internal inline helpers (smr__*) have no twin.
+ *    opaque buffer.  Internal inline helpers (smr__*) have no twin, nor
+ *    do smr/rc.h's accessors (smr_rc_ptr, smr_snap_tag, smr_rc_snapshot
+ *    ...): pure functions of a one-word value that a foreign caller
+ *    computes itself (the tag is the low SMR_RC_TAG_BITS bits).
  *  - Define SMR_DEBUG (the CMake Debug build does) to turn on the assertions
  *    that catch misuse too costly to check on a fast path.
  */

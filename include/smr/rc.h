@@ -168,7 +168,8 @@ SMR_API int smr_rc_handle_register(smr_rc_domain *rd, smr_rc_handle **out);
 /* Unregister and free a handle: objects it deferred go to the domain and
  * are destroyed by other handles' collections (or smr_rc_domain_destroy).
  * NULL: 0.  Errors: -EPERM (not the owning thread), -EBUSY (inside a read
- * section).  Owning thread only; may block briefly. */
+ * section, or inside a type callback running on h).  Owning thread only;
+ * may block briefly. */
 SMR_API int smr_rc_handle_unregister(smr_rc_handle *h);
 
 /* Destroy the handle's deferred objects whose grace period has elapsed
@@ -180,8 +181,9 @@ SMR_API long smr_rc_collect(smr_rc_handle *h);
 /* Wait until every object whose count reached zero in this handle before
  * the call (and the children its destruction frees), and every one left
  * by unregistered handles, has been destroyed.
- * Blocking.  Errors: -EINVAL, -EDEADLK (inside a read section or a type
- * callback).  Owning thread. */
+ * Blocking.  Errors: -EINVAL, -EDEADLK (inside a read section of the
+ * domain or a type callback), or smr_synchronize's (the kernel refused
+ * every barrier).  Owning thread. */
 SMR_API int smr_rc_barrier(smr_rc_handle *h);
 
 struct smr_rc_stats {
@@ -190,7 +192,9 @@ struct smr_rc_stats {
   uint64_t freed;     /* objects whose memory was freed */
   uint64_t deferred;  /* times an object waited a grace period of its own */
   uint64_t immediate; /* objects destroyed without one (the recursion) */
-  uint64_t pending;   /* objects waiting for a grace period now */
+  uint64_t pending;   /* objects waiting for a grace period now (to be
+                         destroyed, or memory of destroyed objects whose
+                         last weak reference went) */
 };
 
 /* Sum of every handle's counters (and those of unregistered handles).
@@ -318,7 +322,9 @@ SMR_API int smr_snap_counted(smr_snap s, smr_rc *out);
  * handle run on its owning thread (they may release and collect). */
 
 /* Initialise a location of an object no other thread can see yet (fresh
- * from smr_rc_new, not published): a relaxed store, consuming *rc. */
+ * from smr_rc_new, not published): a relaxed store, consuming *rc.  What
+ * the location held is overwritten, not released (it is null in a fresh
+ * object). */
 SMR_API void smr_arc_init(smr_atomic_rc *a, smr_rc *rc);
 
 /* Store *desired into *a (consumed) and release the reference *a held. */
@@ -330,7 +336,8 @@ SMR_API smr_rc smr_arc_swap(smr_rc_handle *h, smr_atomic_rc *a,
                             smr_rc *desired);
 
 /* If *a holds expected (pointer and tag), replace it with *desired: 0, the
- * reference is consumed and the old one released.  Otherwise -EAGAIN:
+ * reference is consumed, the old one released and *current (if not NULL)
+ * receives the value stored.  Otherwise -EAGAIN:
  * *desired is left to the caller (still counted) and *current (if not NULL)
  * receives the value found, a snapshot valid in the caller's section. */
 SMR_API int smr_arc_cas(smr_rc_handle *h, smr_atomic_rc *a, smr_snap expected,
@@ -374,7 +381,9 @@ SMR_API smr_rc_handle *smr_rc_edges_handle(smr_rc_edges *out);
 SMR_API int smr_rc_downgrade(smr_rc rc, smr_weak *out);
 SMR_API int smr_snap_downgrade(smr_snap s, smr_weak *out);
 SMR_API int smr_weak_clone(smr_weak w, smr_weak *out);
-/* Counted weak reference from a weak snapshot (inside its section). */
+/* Counted weak reference from a weak snapshot (inside its section).
+ * Errors: -ESTALE (the weak count had reached zero: the snapshot outlived
+ * its section), -EOVERFLOW. */
 SMR_API int smr_weak_snap_counted(smr_weak_snap s, smr_weak *out);
 
 /* Release *w (null: nothing), set it null.  Owning thread of h; h NULL as
@@ -382,14 +391,15 @@ SMR_API int smr_weak_snap_counted(smr_weak_snap s, smr_weak *out);
 SMR_API void smr_weak_release(smr_rc_handle *h, smr_weak *w);
 
 /* A counted strong reference if the object is alive (strong count > 0), in
- * *out; -ESTALE if not (*out null); -EOVERFLOW.  Lock-free. */
+ * *out; -ESTALE if not, or if w is null (*out null); -EOVERFLOW.
+ * Lock-free. */
 SMR_API int smr_weak_upgrade(smr_weak w, smr_rc *out);
 
 /* A snapshot if the object is alive, in *out, valid in the current section;
- * -ESTALE if not.  At most one atomic read-modify-write on the object (it
- * records the time, so that a destruction that follows waits for this
- * section; none when the object's stamp is already that recent).
- * Inside a section. */
+ * -ESTALE if not, or if s is null.  At most one atomic read-modify-write on the
+ * object (it records the time, so that a destruction that follows waits for
+ * this section; none when the object's stamp is already that recent). Inside a
+ * section. */
 SMR_API int smr_weak_snap_upgrade(smr_rc_handle *h, smr_weak_snap s,
                                   smr_snap *out);
 
