@@ -736,20 +736,6 @@ static int inc_strong(struct obj *o) {
   return 0;
 }
 
-int smr_rc_clone(smr_rc rc, smr_rc *out) {
-  if (!out)
-    return -EINVAL;
-  out->p = 0;
-  if (smr_rc_is_null(rc)) {
-    out->p = rc.p;
-    return 0;
-  }
-  int e = inc_strong(hdr_of(rc.p));
-  if (!e)
-    *out = rc;
-  return e;
-}
-
 int smr_snap_counted(smr_snap s, smr_rc *out) {
   if (!out)
     return -EINVAL;
@@ -762,6 +748,10 @@ int smr_snap_counted(smr_snap s, smr_rc *out) {
   if (!e)
     out->p = s.p;
   return e;
+}
+
+int smr_rc_clone(smr_rc rc, smr_rc *out) {
+  return smr_snap_counted(smr_rc_snapshot(rc), out);
 }
 
 /* Release one strong reference to o (not an edge).  Every `batch`
