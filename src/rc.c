@@ -948,21 +948,21 @@ smr_rc_handle *smr_rc_edges_handle(smr_rc_edges *out) {
 
 /* ---- Weak references ---------------------------------------------------- */
 
-/* One more weak count on o, marking that weak references exist. */
+/* One more weak count on o, marking that weak references exist: one
+ * compare-and-swap for both (a fetch-add and a fetch-or would be two locked
+ * instructions on a line that others are updating). */
 static int inc_weak(struct obj *o) {
   /* relaxed: a weak count orders nothing by itself (the memory stays while
-   * it is held; the release side is acq_rel). */
-  uint64_t s =
-      atomic_fetch_add_explicit(&o->state, W_ONE, memory_order_relaxed);
-  if (WEAK(s) >= W_LIMIT - 1) {
-    /* relaxed: undoes our own increment (the count cannot reach zero). */
-    atomic_fetch_sub_explicit(&o->state, W_ONE, memory_order_relaxed);
-    return -EOVERFLOW;
-  }
-  if (!(s & WEAKED))
-    /* relaxed: read by the release that reaches zero, which comes after our
-     * count in the word's modification order. */
-    atomic_fetch_or_explicit(&o->state, WEAKED, memory_order_relaxed);
+   * it is held; the release side is acq_rel, and the release that reaches
+   * zero reads WEAKED from the word, after our change in its modification
+   * order). */
+  uint64_t s = atomic_load_explicit(&o->state, memory_order_relaxed);
+  do {
+    if (WEAK(s) >= W_LIMIT - 1)
+      return -EOVERFLOW;
+  } while (!atomic_compare_exchange_weak_explicit(
+      &o->state, &s, (s + W_ONE) | WEAKED, memory_order_relaxed,
+      memory_order_relaxed));
   return 0;
 }
 
