@@ -17,8 +17,8 @@
  *
  * Grace periods: two counters, gp_started and gp_completed (at most one grace
  * period in flight).  Starting grace period g (under gp_lock):
- *   1. splice the lock-free `pending` stack of retired objects into the FIFO
- *      `waiting` list, tagging each with g;
+ *   1. take the lock-free `pending` stack of retired objects whole into the
+ *      `wait` ring as the list that waits for g (O(1): no walk);
  *   2. gp_started = g;
  *   3. heavy barrier (membarrier; a seq_cst fence in symmetric mode, or when
  *      no other thread has a record: our own stores need no barrier);
@@ -52,10 +52,11 @@
  * (epoch_reader.c, "Thread liveness"), never earlier; the grace-period
  * machine asks smr__epoch_reap_if_gone / smr__epoch_reap_gone.
  *
- * Early collection: smr_retire polls (a non-blocking gp_step) whenever 20
- * barrier costs of time have passed since the last step; see
- * retire_should_collect and the pacing rule it shares with the swap cell
- * (src/pace.c).
+ * Automatic collection: smr_retire polls (a non-blocking gp_step) when a
+ * threshold's worth of objects was retired since the last grace period
+ * started, and early whenever 20 barrier costs of time have passed since
+ * the last step; see retire_should_collect and the pacing rule it shares
+ * with the swap cell (src/pace.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -121,14 +122,18 @@ int smr_domain_destroy(smr_domain *d) {
   /* No reader exists: everything retired is safe.  Callbacks may retire
    * more; loop until both lists are empty. */
   for (;;) {
-    struct smr_retired *w = d->wait_head;
-    d->wait_head = d->wait_tail = NULL;
+    int any = d->wait_n != 0;
+    while (d->wait_n) {
+      struct smr_retired *w = d->wait[d->wait_first].head;
+      d->wait_first = (d->wait_first + 1) % SMR__WAIT_MAX;
+      d->wait_n--;
+      run_list(w);
+    }
     /* acquire: pairs with the release push in smr_retire. */
     struct smr_retired *p =
         atomic_exchange_explicit(&d->pending, NULL, memory_order_acquire);
-    if (!w && !p)
+    if (!any && !p)
       break;
-    run_list(w);
     run_list(p);
   }
   pthread_mutex_destroy(&d->gp_lock);
@@ -185,6 +190,28 @@ static int gp_snapshot(smr_domain *d) {
   return err;
 }
 
+/* Queue list p (the spliced pending stack) to wait for grace period g.
+ * O(1), except when the ring is full (not expected: see SMR__WAIT_MAX),
+ * where p joins the newest list, which then waits for g too (later than it
+ * needed: safe).  gp_lock held. */
+static void wait_push(smr_domain *d, struct smr_retired *p, uint64_t g) {
+  if (d->wait_n == SMR__WAIT_MAX) {
+    struct smr__wait *w =
+        &d->wait[(d->wait_first + SMR__WAIT_MAX - 1) % SMR__WAIT_MAX];
+    struct smr_retired *last = p;
+    while (last->next)
+      last = last->next;
+    last->next = w->head;
+    w->head = p;
+    w->gp = g;
+    return;
+  }
+  struct smr__wait *w = &d->wait[(d->wait_first + d->wait_n) % SMR__WAIT_MAX];
+  w->head = p;
+  w->gp = g;
+  d->wait_n++;
+}
+
 static void gp_start(smr_domain *d) {
   /* acquire: pairs with the release push in smr_retire, so the unlinks that
    * preceded each retire happen before the barrier below. */
@@ -192,26 +219,22 @@ static void gp_start(smr_domain *d) {
       atomic_exchange_explicit(&d->pending, NULL, memory_order_acquire);
   /* relaxed: written only under gp_lock, which we hold. */
   uint64_t g = atomic_load_explicit(&d->gp_started, memory_order_relaxed) + 1;
-  struct smr_retired *first = NULL, *last = NULL;
-  while (p) { /* reverse: keep FIFO order inside the waiting list */
-    struct smr_retired *next = p->next;
-    p->gp = g;
-    p->next = first;
-    first = p;
-    if (!last)
-      last = p;
-    p = next;
-  }
-  if (first) {
-    if (d->wait_tail)
-      d->wait_tail->next = first;
-    else
-      d->wait_head = first;
-    d->wait_tail = last;
-  }
+  /* The whole stack waits for g, as it is: tagging or reversing it here
+   * would walk every retired object, cold in cache, under gp_lock (a
+   * second and third pass besides the callbacks' own).  With millions
+   * retired per second that walk made each step longer, each batch bigger,
+   * and the garbage grow without bound. */
+  if (p)
+    wait_push(d, p, g);
+  /* relaxed: a heuristic for smr_retire's trigger, pairs with nothing;
+   * everything retired so far waits now, give or take a retire racing with
+   * the exchange. */
+  atomic_store_explicit(&d->waiting,
+                        atomic_load_explicit(&d->garbage, memory_order_relaxed),
+                        memory_order_relaxed);
   /* Must precede the barrier: smr_poll_start relies on "a caller that reads
-   * the old value fenced before our barrier".  release: also publishes the
-   * tags (only read under gp_lock). */
+   * the old value fenced before our barrier".  release: pairs with nothing
+   * more (the lists are read under gp_lock). */
   atomic_store_explicit(&d->gp_started, g, memory_order_release);
   gp_snapshot(d);
 }
@@ -273,16 +296,17 @@ static long gp_step(smr_domain *d, uint64_t target) {
   }
   /* relaxed: written under gp_lock, which we hold. */
   uint64_t c = atomic_load_explicit(&d->gp_completed, memory_order_relaxed);
-  struct smr_retired *ready = NULL, **tail = &ready;
-  while (d->wait_head && d->wait_head->gp <= c) {
-    *tail = d->wait_head;
-    tail = &d->wait_head->next;
-    d->wait_head = d->wait_head->next;
+  long k = 0;
+  while (d->wait_n && d->wait[d->wait_first].gp <= c) {
+    struct smr_retired *ready = d->wait[d->wait_first].head;
+    d->wait_first = (d->wait_first + 1) % SMR__WAIT_MAX;
+    d->wait_n--;
+    k += run_list(ready); /* callbacks only push onto `pending` */
   }
-  *tail = NULL;
-  if (!d->wait_head)
-    d->wait_tail = NULL;
-  long k = run_list(ready);
+  /* relaxed: as in gp_start. */
+  size_t w = atomic_load_explicit(&d->waiting, memory_order_relaxed);
+  atomic_store_explicit(&d->waiting, w > (size_t)k ? w - (size_t)k : 0,
+                        memory_order_relaxed);
   /* relaxed: statistics and heuristics only; pair with nothing. */
   if (k)
     atomic_fetch_sub_explicit(&d->garbage, (size_t)k, memory_order_relaxed);
@@ -307,10 +331,19 @@ static long gp_step(smr_domain *d, uint64_t target) {
 static int retire_should_collect(smr_domain *d, size_t g) {
   /* relaxed: a tuning knob; pairs with nothing. */
   size_t th = atomic_load_explicit(&d->threshold, memory_order_relaxed);
-  if (g > th)
-    return 1;
-  if (d->strict || th == SIZE_MAX || g < 2)
+  if (d->strict)
+    return g > th;
+  if (th == SIZE_MAX || g < 2)
     return 0; /* SIZE_MAX: no automatic collection at all */
+  /* A threshold's worth retired since the last grace period started: a
+   * step, and the grace period it starts covers them all.  (Counting the
+   * objects that already wait, as the rule did, sent every retire above the
+   * threshold into gp_lock and a scan of the readers while a grace period
+   * was in flight, and started one per few dozen retires.)
+   * relaxed: a heuristic (gp_start, gp_step), pairs with nothing. */
+  size_t w = atomic_load_explicit(&d->waiting, memory_order_relaxed);
+  if (g > w && g - w >= th)
+    return 1;
   return smr__pace_check(&d->pace);
 }
 

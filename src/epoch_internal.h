@@ -37,6 +37,12 @@ struct rec {
   pthread_t owner;
 };
 
+/* Lists waiting for their grace period: at most one grace period is in
+ * flight and every gp_step ends by running the lists whose grace period
+ * completed, so a few slots suffice (gp_step starts at most 3 per call);
+ * a full ring merges into its newest list. */
+#define SMR__WAIT_MAX 8
+
 struct smr_domain {
   /* Retirers (any thread). */
   _Alignas(SMR__CACHELINE) _Atomic(struct smr_retired *) pending;
@@ -49,7 +55,17 @@ struct smr_domain {
   _Alignas(SMR__CACHELINE) _Atomic uint64_t gp_started;
   _Atomic uint64_t gp_completed;
   pthread_mutex_t gp_lock;
-  struct smr_retired *wait_head, *wait_tail; /* gp_lock */
+  /* Retired objects spliced from `pending`, one list per grace period
+   * (LIFO inside a list, oldest list first); the ring holds them whole, so
+   * the grace-period machine never walks a list except to run it. */
+  struct smr__wait {
+    struct smr_retired *head;
+    uint64_t gp;               /* the grace period the list waits for */
+  } wait[SMR__WAIT_MAX];       /* gp_lock */
+  unsigned wait_first, wait_n; /* gp_lock */
+  /* Objects in the ring (an estimate): written under gp_lock, read by
+   * smr_retire's trigger. */
+  _Atomic size_t waiting;
   int need_barrier; /* grace period started, barrier failed; gp_lock */
   int barrier_error;
   smr_fence_mode mode;

@@ -84,8 +84,11 @@ typedef struct smr_domain smr_domain;
 
 struct smr_domain_attr {
   unsigned flags;   /* SMR_DOMAIN_* */
-  size_t threshold; /* garbage count that triggers an automatic, non-blocking
-                       collection in smr_retire(); 0 = default (64);
+  size_t threshold; /* objects retired since the last grace period started
+                       that trigger an automatic, non-blocking collection in
+                       smr_retire() (so each grace period covers at least
+                       that many; with SMR_DOMAIN_STRICT_THRESHOLD: the
+                       whole garbage count); 0 = default (64);
                        SIZE_MAX = never collect automatically.  Below it,
                        from a garbage count of 2 on, smr_retire also polls
                        (a non-blocking collection step) whenever 20
@@ -260,14 +263,15 @@ SMR_INLINE bool smr_in_section(const smr_reader *r) {
 struct smr_retired {
   struct smr_retired *next;
   void (*fn)(struct smr_retired *);
-  uint64_t gp; /* grace period the object waits for */
+  uint64_t gp; /* unused (the lists wait whole); kept for the layout */
 };
 
 /* Defer fn(node) until every read section that might hold the object has
  * ended.  Call after the object has been unlinked (made unreachable for new
  * readers).  Lock-free, never allocates, never waits for readers or locks;
  * any thread, also from inside a read section and from a reclaim callback.
- * When the domain's garbage exceeds its threshold, or early (see
+ * When a threshold's worth was retired since the last grace period started,
+ * or early (see
  * smr_domain_attr.threshold), and no other thread is collecting, it collects
  * (one non-blocking smr_collect step: at most one writer-side barrier;
  * callbacks that became safe run in the calling thread).
