@@ -83,6 +83,14 @@ static const struct err_text err_texts[] = {
     {SMR_MODULE_RC, EOVERFLOW,
      "reference count at its limit (strong 2^27 - 1, weak 2^25 - 1)"},
 
+    {SMR_MODULE_COLLECTOR, EBUSY,
+     "a live thread still has a handle registered, or the handle is inside "
+     "a section"},
+    {SMR_MODULE_COLLECTOR, EPERM, "not the thread that owns the handle"},
+    {SMR_MODULE_COLLECTOR, EINVAL,
+     "invalid argument, unknown flags, a handle unregistered already, or "
+     "refresh outside an outermost section"},
+
     {SMR_MODULE_ANY, EINVAL, "invalid argument"},
     {SMR_MODULE_ANY, ENOMEM, "out of memory"},
     {SMR_MODULE_ANY, EBUSY, "resource busy"},

@@ -164,6 +164,9 @@ static void part_hook(void) {
   CHECK(strstr(smr_strerror_in(SMR_MODULE_RC, -ESTALE), "alive"));
   CHECK(strstr(smr_strerror_in(SMR_MODULE_RC, -EAGAIN), "expected"));
   CHECK(smr_strerror_in(SMR_MODULE_RC, -EIO) == smr_strerror(-EIO));
+  CHECK(strstr(smr_strerror_in(SMR_MODULE_COLLECTOR, -EBUSY), "section"));
+  CHECK(strstr(smr_strerror_in(SMR_MODULE_COLLECTOR, -EINVAL), "refresh"));
+  CHECK(smr_strerror_in(SMR_MODULE_COLLECTOR, -EIO) == smr_strerror(-EIO));
   CHECK(smr_strerror_in((enum smr_module)99, -EBUSY) == smr_strerror(-EBUSY));
   CHECK(smr_strerror_in(SMR_MODULE_SWAP, -EIO) == smr_strerror(-EIO));
 }

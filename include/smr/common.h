@@ -103,12 +103,13 @@ extern "C" {
 
 /* The modules whose functions return error codes (smr_strerror_in). */
 enum smr_module {
-  SMR_MODULE_ANY = 0, /* generic texts only (smr_strerror) */
-  SMR_MODULE_EPOCH,   /* smr/epoch.h */
-  SMR_MODULE_SWAP,    /* smr/swap.h */
-  SMR_MODULE_CHANNEL, /* smr/channel.h */
-  SMR_MODULE_TABLE,   /* smr/table.h */
-  SMR_MODULE_RC       /* smr/rc.h */
+  SMR_MODULE_ANY = 0,  /* generic texts only (smr_strerror) */
+  SMR_MODULE_EPOCH,    /* smr/epoch.h */
+  SMR_MODULE_SWAP,     /* smr/swap.h */
+  SMR_MODULE_CHANNEL,  /* smr/channel.h */
+  SMR_MODULE_TABLE,    /* smr/table.h */
+  SMR_MODULE_RC,       /* smr/rc.h */
+  SMR_MODULE_COLLECTOR /* smr/collector.h */
 };
 
 /* Text for a negative errno code returned by libsmr (or for 0): the
