@@ -24,8 +24,9 @@
  *      no other thread has a record: our own stores need no barrier);
  *   4. snapshot every record whose ctr shows an active section.
  * Grace period g completes when every snapshotted record has left that
- * section: its depth is 0 or its sequence number changed.  Then the objects
- * tagged <= g are reclaimed.
+ * section: its depth is 0 or its sequence number changed.  Then the lists
+ * waiting for grace periods <= g are reclaimed (newest retire first inside
+ * a list).
  *
  * Why it is safe (docs/DESIGN.md has the long form): an object retired before
  * step 1 was unlinked before step 3.  The heavy barrier acts as a seq_cst
@@ -191,21 +192,10 @@ static int gp_snapshot(smr_domain *d) {
 }
 
 /* Queue list p (the spliced pending stack) to wait for grace period g.
- * O(1), except when the ring is full (not expected: see SMR__WAIT_MAX),
- * where p joins the newest list, which then waits for g too (later than it
- * needed: safe).  gp_lock held. */
+ * O(1).  The ring never fills: gp_step refuses to start a grace period
+ * while it is full (see there).  gp_lock held. */
 static void wait_push(smr_domain *d, struct smr_retired *p, uint64_t g) {
-  if (d->wait_n == SMR__WAIT_MAX) {
-    struct smr__wait *w =
-        &d->wait[(d->wait_first + SMR__WAIT_MAX - 1) % SMR__WAIT_MAX];
-    struct smr_retired *last = p;
-    while (last->next)
-      last = last->next;
-    last->next = w->head;
-    w->head = p;
-    w->gp = g;
-    return;
-  }
+  SMR_ASSERT(d->wait_n < SMR__WAIT_MAX);
   struct smr__wait *w = &d->wait[(d->wait_first + d->wait_n) % SMR__WAIT_MAX];
   w->head = p;
   w->gp = g;
@@ -290,7 +280,12 @@ static long gp_step(smr_domain *d, uint64_t target) {
     /* relaxed peek: only decides whether to start; gp_start re-reads. */
     int want = target > c ||
                atomic_load_explicit(&d->pending, memory_order_relaxed) != NULL;
-    if (!want)
+    /* A full ring (never seen: a step leaves at most the list of the grace
+     * period in flight and starts at most 2) waits for this step's end,
+     * which runs every list whose grace period completed; merging into a
+     * list instead would make it wait for a later grace period than a
+     * barrier's target. */
+    if (!want || d->wait_n == SMR__WAIT_MAX)
       break;
     gp_start(d);
   }
@@ -303,10 +298,13 @@ static long gp_step(smr_domain *d, uint64_t target) {
     d->wait_n--;
     k += run_list(ready); /* callbacks only push onto `pending` */
   }
-  /* relaxed: as in gp_start. */
-  size_t w = atomic_load_explicit(&d->waiting, memory_order_relaxed);
-  atomic_store_explicit(&d->waiting, w > (size_t)k ? w - (size_t)k : 0,
-                        memory_order_relaxed);
+  if (k) {
+    /* relaxed: as in gp_start (written only when it changes: retirers read
+     * the line). */
+    size_t w = atomic_load_explicit(&d->waiting, memory_order_relaxed);
+    atomic_store_explicit(&d->waiting, w > (size_t)k ? w - (size_t)k : 0,
+                          memory_order_relaxed);
+  }
   /* relaxed: statistics and heuristics only; pair with nothing. */
   if (k)
     atomic_fetch_sub_explicit(&d->garbage, (size_t)k, memory_order_relaxed);
@@ -338,8 +336,10 @@ static int retire_should_collect(smr_domain *d, size_t g) {
   /* A threshold's worth retired since the last grace period started: a
    * step, and the grace period it starts covers them all.  (Counting the
    * objects that already wait, as the rule did, sent every retire above the
-   * threshold into gp_lock and a scan of the readers while a grace period
-   * was in flight, and started one per few dozen retires.)
+   * threshold into gp_lock and a scan of the readers as soon as a grace
+   * period was in flight, and started one per few dozen retires.  While a
+   * slow reader holds a grace period up, retires still poll each time once
+   * a threshold's worth is fresh, as before.)
    * relaxed: a heuristic (gp_start, gp_step), pairs with nothing. */
   size_t w = atomic_load_explicit(&d->waiting, memory_order_relaxed);
   if (g > w && g - w >= th)

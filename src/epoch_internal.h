@@ -39,8 +39,9 @@ struct rec {
 
 /* Lists waiting for their grace period: at most one grace period is in
  * flight and every gp_step ends by running the lists whose grace period
- * completed, so a few slots suffice (gp_step starts at most 3 per call);
- * a full ring merges into its newest list. */
+ * completed, so at most 2 slots are ever used (the list in flight, and
+ * gp_step starts at most 2 per call); gp_step starts none while the ring
+ * is full. */
 #define SMR__WAIT_MAX 8
 
 struct smr_domain {
