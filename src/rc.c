@@ -950,7 +950,9 @@ smr_rc_handle *smr_rc_edges_handle(smr_rc_edges *out) {
 
 /* One more weak count on o, marking that weak references exist: one
  * compare-and-swap for both (a fetch-add and a fetch-or would be two locked
- * instructions on a line that others are updating). */
+ * instructions on a line that others are updating).  Refuses a weak count
+ * that reached zero (-ESTALE: the memory is on its way out; only a weak
+ * snapshot can find that, a strong one holds the strong side's count). */
 static int inc_weak(struct obj *o) {
   /* relaxed: a weak count orders nothing by itself (the memory stays while
    * it is held; the release side is acq_rel, and the release that reaches
@@ -958,6 +960,8 @@ static int inc_weak(struct obj *o) {
    * order). */
   uint64_t s = atomic_load_explicit(&o->state, memory_order_relaxed);
   do {
+    if (WEAK(s) == 0)
+      return -ESTALE;
     if (WEAK(s) >= W_LIMIT - 1)
       return -EOVERFLOW;
   } while (!atomic_compare_exchange_weak_explicit(
@@ -990,26 +994,8 @@ int smr_weak_clone(smr_weak w, smr_weak *out) {
 }
 
 int smr_weak_snap_counted(smr_weak_snap ws, smr_weak *out) {
-  if (!out)
-    return -EINVAL;
-  out->p = 0;
-  if (smr_weak_snap_is_null(ws)) {
-    out->p = ws.p;
-    return 0;
-  }
-  struct obj *o = hdr_of(ws.p);
-  /* relaxed: see inc_weak; the loop only refuses a count that reached zero
-   * (the memory is on its way out). */
-  uint64_t s = atomic_load_explicit(&o->state, memory_order_relaxed);
-  do {
-    if (WEAK(s) == 0)
-      return -ESTALE;
-    if (WEAK(s) >= W_LIMIT - 1)
-      return -EOVERFLOW;
-  } while (!atomic_compare_exchange_weak_explicit(
-      &o->state, &s, s + W_ONE, memory_order_relaxed, memory_order_relaxed));
-  out->p = ws.p;
-  return 0;
+  smr_snap s = {ws.p}; /* the same word: inc_weak refuses a zero count */
+  return smr_snap_downgrade(s, out);
 }
 
 void smr_weak_release(smr_rc_handle *hp, smr_weak *w) {

@@ -73,6 +73,16 @@ static void advance(smr_domain *d, unsigned n) {
     CHECK_EQ(smr_synchronize(d), 0);
 }
 
+/* The event just done (what, dist grace periods after x's last stamp) must
+ * have stamped x anew: its stamp is not old. */
+static void check_fresh(const void *x, smr_domain *d, const char *what,
+                        unsigned dist) {
+  if (smr__rc_test_stamp_old(x, d)) {
+    fprintf(stderr, "%s %u grace periods on: stamp kept\n", what, dist);
+    CHECK(0);
+  }
+}
+
 static void test_stamp_release(void) {
   smr_rc_domain *rd;
   smr_rc_handle *h;
@@ -84,11 +94,7 @@ static void test_stamp_release(void) {
     CHECK_EQ(smr_rc_clone(x, &y), 0);
     advance(d, distances[i]);
     smr_rc_release(h, &y);
-    if (smr__rc_test_stamp_old(smr_rc_ptr(x), d)) {
-      fprintf(stderr, "release %u grace periods on: stamp kept\n",
-              distances[i]);
-      CHECK(0);
-    }
+    check_fresh(smr_rc_ptr(x), d, "release", distances[i]);
     smr_rc_release(h, &x);
   }
   teardown(rd, h);
@@ -107,10 +113,7 @@ static void test_stamp_store(void) {
     CHECK_EQ(smr_rc_clone(x, &y), 0);
     advance(d, distances[i]);
     smr_arc_store(h, &loc, &y);
-    if (smr__rc_test_stamp_old(smr_rc_ptr(x), d)) {
-      fprintf(stderr, "store %u grace periods on: stamp kept\n", distances[i]);
-      CHECK(0);
-    }
+    check_fresh(smr_rc_ptr(x), d, "store", distances[i]);
     smr_rc_release(h, &x);
   }
   smr_rc last = smr_arc_take(&loc);
@@ -134,13 +137,8 @@ static void test_stamp_upgrade(void) {
     smr_rc_enter(h);
     CHECK_EQ(smr_weak_snap_upgrade(h, smr_weak_snapshot(w), &s), 0);
     CHECK(smr_snap_ptr(s) == smr_rc_ptr(x));
-    int old = smr__rc_test_stamp_old(smr_rc_ptr(x), d);
+    check_fresh(smr_rc_ptr(x), d, "upgrade", distances[i]);
     smr_rc_leave(h);
-    if (old) {
-      fprintf(stderr, "upgrade %u grace periods on: stamp kept\n",
-              distances[i]);
-      CHECK(0);
-    }
     smr_rc_release(h, &x);
     smr_weak_release(h, &w);
   }
