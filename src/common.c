@@ -81,7 +81,7 @@ static const struct err_text err_texts[] = {
     {SMR_MODULE_RC, ESTALE,
      "the object is no longer alive (strong count zero, or destroyed)"},
     {SMR_MODULE_RC, EOVERFLOW,
-     "reference count at its limit (strong 2^27 - 1, weak 2^25 - 1)"},
+     "reference count at its limit (strong 2^27 - 1, weak 2^24 - 1)"},
 
     {SMR_MODULE_COLLECTOR, EBUSY,
      "a live thread still has a handle registered, or the handle is inside "

@@ -40,7 +40,11 @@ endforeach()
 #                          first version freed it with its parent)
 #  test_rc_shared_children a diamond and a ladder (node i -> i + 1, i + 2):
 #                          shared children go at once with their parents
-foreach(part stale_stamp shared_children)
+#  test_rc_weak_edge       weak references handed to a destruction free the
+#                          memory at once, except while a section may hold
+#                          a weak snapshot (holder's release, store into an
+#                          atomic weak location)
+foreach(part stale_stamp shared_children weak_edge)
   add_test(NAME test_rc_${part} COMMAND test_rc ${part})
   set_tests_properties(test_rc_${part} PROPERTIES TIMEOUT 120 LABELS "unit")
 endforeach()

@@ -57,6 +57,10 @@
  *                  destroyed the child while the section held it)
  *  shared_children a diamond and a ladder: children shared by two dying
  *                  parents go at once (the first version deferred them)
+ *  weak_edge       weak references handed to a destruction: the last
+ *                  one frees the memory at once, unless a section may
+ *                  hold a weak snapshot (a holder's release, a store into
+ *                  an atomic weak location: the memory waits for it)
  * Grace periods are counted with smr__epoch_completed (src/epoch_internal.h,
  * available to HOOKS tests). */
 /* Memory orders: the helper threads' command handshake uses seq_cst on its
@@ -82,7 +86,7 @@
 #define LIVE  0x4c4956454f424a31ull /* "LIVEOBJ1" */
 #define DEAD  0xdeadbeefdeadbeefull
 #define S_LIM ((1u << 27) - 1) /* strong count limit (smr/rc.h) */
-#define W_LIM ((1u << 25) - 1) /* weak count limit */
+#define W_LIM ((1u << 24) - 1) /* weak count limit */
 
 /* ---- Helpers ------------------------------------------------------------ */
 
@@ -220,6 +224,8 @@ struct puppet {
   smr_atomic_weak *wloc;
   smr_snap s;
   smr_rc rc;
+  smr_weak w;
+  smr_weak_snap ws;
   int err;
 };
 
@@ -281,6 +287,20 @@ static void pp_wupgrade(struct puppet *p) {
 static void pp_snap_release(struct puppet *p) {
   p->s = smr_rc_snapshot(p->rc);
   smr_rc_release(p->h, &p->rc);
+}
+static void pp_wload(struct puppet *p) {
+  p->ws = smr_aweak_load(p->wloc);
+}
+/* The weak snapshot of the weak reference it holds, then release it (its
+ * holder's release). */
+static void pp_wsnap_release(struct puppet *p) {
+  p->ws = smr_weak_snapshot(p->w);
+  smr_weak_release(p->h, &p->w);
+}
+/* Upgrade the weak snapshot of a destroyed object: reads its count word,
+ * which must still be there (AddressSanitizer sees a use after free). */
+static void pp_wsnap_upgrade(struct puppet *p) {
+  p->err = smr_weak_snap_upgrade(p->h, p->ws, &p->s);
 }
 static void pp_count(struct puppet *p) {
   p->err = smr_snap_counted(p->s, &p->rc);
@@ -2090,6 +2110,219 @@ static void test_destroy(void) {
   CHECK_EQ(smr_domain_destroy(d), 0);
 }
 
+/* ---- weak_edge --------------------------------------------------------------
+ * Weak references handed to a destruction (smr_rc_edges_push_weak /
+ * smr_rc_edges_take_weak).  free: the last weak references of destroyed
+ * objects go with their holder's destruction: the memory is freed in the
+ * same step (pending 0; on an SMR_RC_DEFERRED domain it waits a grace
+ * period).  release, store: a section holds a weak snapshot of a destroyed
+ * X, taken through a way that then ends by a holder's weak release
+ * (release) or by a move into an atomic weak location of an object that
+ * is then destroyed at once as a child (store); the last weak reference
+ * then goes as an edge, and X's memory must wait for that section (freed
+ * at once, the section's upgrade read freed memory). */
+struct wnode {
+  uint64_t magic;
+  uint32_t id;
+  smr_atomic_rc child;
+  smr_weak back; /* plain field: set before publication */
+  smr_atomic_weak aback;
+};
+
+/* The end of a case: unregister h, destroy rd (nothing left). */
+static void rd_done(smr_rc_domain *rd, smr_rc_handle *h) {
+  CHECK_EQ(smr_rc_handle_unregister(h), 0);
+  CHECK_EQ(smr_rc_domain_destroy(rd), 0);
+}
+
+/* A helper thread with a handle of rd. */
+static void puppet_up(struct puppet *p, smr_rc_domain *rd) {
+  puppet_start(p, rd);
+  puppet_do(p, pp_register);
+}
+
+/* Its handle goes, then the thread. */
+static void puppet_down(struct puppet *p) {
+  puppet_do(p, pp_unregister);
+  puppet_stop(p);
+}
+
+static void wnode_edges(void *p, smr_rc_edges *out) {
+  struct wnode *n = p;
+  CHECK(n->magic == LIVE);
+  smr_rc_edges_take(out, &n->child);
+  smr_rc_edges_push_weak(out, &n->back);
+  CHECK(smr_weak_is_null(n->back));
+  smr_rc_edges_take_weak(out, &n->aback);
+  CHECK(smr_weak_snap_is_null(smr_aweak_load(&n->aback)));
+  smr_weak none = {0};
+  smr_rc_edges_push_weak(out, &none);
+}
+
+static void wnode_drop(void *p, smr_rc_handle *h) {
+  (void)h;
+  struct wnode *n = p;
+  CHECK(n->magic == LIVE);
+  n->magic = DEAD;
+  CHECK_EQ(atomic_fetch_add(&g_drop[n->id], 1), 0);
+}
+
+static const smr_rc_type wnode_type = {"wnode", 0, wnode_drop, wnode_edges};
+
+static smr_rc wnode_new(smr_rc_handle *h) {
+  unsigned id = atomic_fetch_add(&g_ids, 1);
+  CHECK(id < MAX_OBJ);
+  smr_rc r;
+  CHECK_EQ(smr_rc_new(h, &wnode_type, sizeof(struct wnode), &r), 0);
+  struct wnode *n = smr_rc_ptr(r);
+  n->magic = LIVE;
+  n->id = id;
+  return r;
+}
+
+static void weak_edge_free(unsigned flags) {
+  smr_rc_domain *rd = make(flags, 0);
+  smr_rc_handle *h = reg(rd);
+  smr_rc x = obj_new(h, 1), y = obj_new(h, 2), p = wnode_new(h);
+  struct obj *X = O(x.p), *Y = O(y.p);
+  struct wnode *P = smr_rc_ptr(p);
+  unsigned pid = P->id;
+  CHECK_EQ(smr_rc_downgrade(x, &P->back), 0); /* P not published yet */
+  smr_weak wy;
+  CHECK_EQ(smr_rc_downgrade(y, &wy), 0);
+  smr_aweak_init(&P->aback, &wy);
+  smr_rc_release(h, &x);
+  smr_rc_release(h, &y);
+  CHECK_EQ(smr_rc_barrier(h), 0);
+  /* X and Y destroyed; their memory stays for P's weak references. */
+  CHECK_STATS(rd, 3, 2, 0, 2, 0, 0);
+  CHECK_COUNTS(X, 0, 1, true);
+  CHECK_COUNTS(Y, 0, 1, true);
+  smr_rc_release(h, &p);
+  collect_until(h, dropped_once, &pid);
+  if (flags & SMR_RC_DEFERRED) {
+    CHECK_STATS(rd, 3, 3, 1, 3, 0, 2); /* X's and Y's memory waits */
+    CHECK_COUNTS(X, 0, 0, true);
+    CHECK_COUNTS(Y, 0, 0, true);
+  } else {
+    CHECK_STATS(rd, 3, 3, 3, 3, 0, 0); /* freed with P's destruction */
+  }
+  CHECK_EQ(smr_rc_barrier(h), 0);
+  CHECK_STATS(rd, 3, 3, 3, 3, 0, 0);
+  rd_done(rd, h);
+}
+
+/* release: B holds a weak reference to X, takes its weak snapshot in a
+ * section and releases it; P, whose grace period began before B's section
+ * (A's section held it), then drops X's last weak reference as an edge. */
+static void weak_edge_release(void) {
+  smr_rc_domain *rd = make(0, 0);
+  smr_rc_handle *h = reg(rd);
+  struct puppet a, b;
+  puppet_up(&a, rd);
+  puppet_up(&b, rd);
+  smr_rc x = obj_new(h, 1), p = wnode_new(h);
+  struct obj *X = O(x.p);
+  struct wnode *P = smr_rc_ptr(p);
+  unsigned pid = P->id;
+  CHECK_EQ(smr_rc_downgrade(x, &P->back), 0);
+  CHECK_EQ(smr_rc_downgrade(x, &b.w), 0);
+  smr_rc_release(h, &x);
+  CHECK_EQ(smr_rc_barrier(h), 0);
+  CHECK_COUNTS(X, 0, 2, true);
+  puppet_do(&a, pp_enter);
+  smr_rc_release(h, &p);         /* P: zero, pending */
+  CHECK(smr_rc_collect(h) >= 0); /* its grace period starts; A blocks it */
+  puppet_do(&b, pp_enter);
+  puppet_do(&b, pp_wsnap_release);
+  CHECK_EQ(b.ws.p, (uintptr_t)X);
+  CHECK_COUNTS(X, 0, 1, true);
+  CHECK_EQ(drops_id(pid), 0);
+  puppet_do(&a, pp_leave);
+  collect_until(h, dropped_once, &pid); /* never waits: B is still inside */
+  struct smr_rc_stats st = stats(rd);
+  if (st.freed != 1) {
+    fprintf(stderr, "BUG: X's memory freed by a weak edge while a section "
+                    "holds a weak snapshot of it (its weak reference was "
+                    "released by its holder)\n");
+    abort();
+  }
+  CHECK_EQ(st.pending, 1);
+  puppet_do(&b, pp_wsnap_upgrade);
+  CHECK_EQ(b.err, -ESTALE);
+  puppet_do(&b, pp_leave);
+  CHECK_EQ(smr_rc_barrier(h), 0);
+  CHECK_STATS(rd, 2, 2, 2, 2, 0, 0);
+  puppet_down(&a);
+  puppet_down(&b);
+  rd_done(rd, h);
+}
+
+/* store: X's only weak reference lies in the location wloc (init: never
+ * stored); B's section takes a weak snapshot of it; then the main thread
+ * moves it into P's atomic weak field (swap, store) through a snapshot of
+ * P in its own section, P's only strong reference being G's field and G
+ * pending.  G goes after the main thread's section, P with it at once
+ * (its stamp is old), and P's edge drops X's last weak reference. */
+static void weak_edge_store(void) {
+  smr_rc_domain *rd = make(0, 0);
+  smr_rc_handle *h = reg(rd);
+  struct puppet b;
+  puppet_up(&b, rd);
+  smr_atomic_weak wloc;
+  smr_rc x = obj_new(h, 1), g = obj_new(h, 2), p = wnode_new(h);
+  struct obj *X = O(x.p), *G = O(g.p);
+  unsigned gid = G->id;
+  smr_weak w;
+  CHECK_EQ(smr_rc_downgrade(x, &w), 0);
+  smr_aweak_init(&wloc, &w);
+  smr_arc_init(&G->child, &p);
+  smr_rc_release(h, &x);
+  CHECK_EQ(smr_rc_barrier(h), 0);
+  CHECK_COUNTS(X, 0, 1, true);
+  for (int i = 0; i < 3; i++) /* P's stamp is old */
+    CHECK_EQ(smr_synchronize(smr_rc_domain_epoch(rd)), 0);
+  smr_rc_enter(h);
+  smr_snap sp = smr_arc_load(&G->child);
+  struct wnode *P = smr_snap_ptr(sp);
+  unsigned pid = P->id;
+  smr_rc_release(h, &g);         /* G: zero, pending */
+  CHECK(smr_rc_collect(h) >= 0); /* its grace period starts; we block it */
+  b.wloc = &wloc;
+  puppet_do(&b, pp_enter);
+  puppet_do(&b, pp_wload);
+  CHECK_EQ(b.ws.p, (uintptr_t)X);
+  smr_weak none = {0};
+  smr_weak moved = smr_aweak_swap(&wloc, &none);
+  CHECK_EQ(moved.p, (uintptr_t)X);
+  smr_aweak_store(h, &P->aback, &moved);
+  smr_rc_leave(h);
+  collect_until(h, dropped_once, &gid); /* never waits: B is still inside */
+  CHECK_EQ(drops_id(pid), 1); /* P's memory is gone: no weak reference */
+  struct smr_rc_stats st = stats(rd);
+  CHECK_EQ(st.immediate, 1); /* P went with G */
+  if (st.freed != 2) {
+    fprintf(stderr, "BUG: X's memory freed by a weak edge while a section "
+                    "holds a weak snapshot of it (its weak reference was "
+                    "stored into an atomic weak location)\n");
+    abort();
+  }
+  puppet_do(&b, pp_wsnap_upgrade);
+  CHECK_EQ(b.err, -ESTALE);
+  puppet_do(&b, pp_leave);
+  CHECK_EQ(smr_rc_barrier(h), 0);
+  CHECK_STATS(rd, 3, 3, 3, 2, 1, 0);
+  puppet_down(&b);
+  rd_done(rd, h);
+}
+
+static void test_weak_edge(void) {
+  weak_edge_free(0);
+  weak_edge_free(SMR_RC_DEFERRED);
+  weak_edge_release();
+  weak_edge_store();
+}
+
 int main(int argc, char **argv) {
   static const struct test_part parts[] = {
       {"args", test_args},
@@ -2109,6 +2342,7 @@ int main(int argc, char **argv) {
       {"ring", test_ring},
       {"shared_children", test_shared_children},
       {"stale_stamp", test_stale_stamp},
+      {"weak_edge", test_weak_edge},
   };
   int rc = TEST_RUN_PART(argc > 1 ? argv[1] : NULL, parts);
   if (rc == 0)

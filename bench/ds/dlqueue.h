@@ -74,14 +74,15 @@ struct dlq {
 
 #if defined(SCH_RC)
 /* ---- reference counting: prev is a weak reference ---------------------- */
+/* Both links go with the destruction: next (the successor may be
+ * destroyed at once) and prev (the predecessor's memory may be freed at
+ * once: it is the last weak reference once the predecessor is gone). */
 static void dlq_edges(void *obj, smr_rc_edges *out) {
-  smr_rc_edges_take(out, &((struct dlq_node *)obj)->next);
+  struct dlq_node *n = obj;
+  smr_rc_edges_take(out, &n->next);
+  smr_rc_edges_push_weak(out, &n->prev);
 }
-static void dlq_drop(void *obj, smr_rc_handle *h) {
-  smr_weak_release(h, &((struct dlq_node *)obj)->prev);
-  sch_rc_drop(obj, h);
-}
-static const smr_rc_type dlq_type = {"dlq_node", 0, dlq_drop, dlq_edges};
+static const smr_rc_type dlq_type = {"dlq_node", 0, sch_rc_drop, dlq_edges};
 #define DLQ_TYPE (&dlq_type)
 
 /* A new node's links: smr_rc_new zeroed them (null). */

@@ -367,17 +367,30 @@ SMR_API smr_rc smr_arc_take(smr_atomic_rc *a);
 SMR_API void smr_rc_edges_push(smr_rc_edges *out, smr_rc *child);
 /* smr_rc_edges_push(out, &take(a)): the usual edges body. */
 SMR_API void smr_rc_edges_take(smr_rc_edges *out, smr_atomic_rc *a);
+/* Hand a weak reference held by the object being destroyed to the
+ * destruction (consumes *w; null: nothing): if it was the last weak
+ * reference and no section can still hold a weak snapshot of its object
+ * (the object's stamp is old), the memory is freed at once, else a grace
+ * period later as after smr_weak_release.  Only inside a type's edges
+ * callback, for weak references stored in obj's own fields (a plain
+ * smr_weak field or, with smr_rc_edges_take_weak, an atomic one): the
+ * usual way to drop a weak back link (a doubly linked list's prev). */
+SMR_API void smr_rc_edges_push_weak(smr_rc_edges *out, smr_weak *w);
+/* smr_rc_edges_push_weak(out, &take(a)). */
+SMR_API void smr_rc_edges_take_weak(smr_rc_edges *out, smr_atomic_weak *a);
 /* The handle running the destruction (for weak releases in edges). */
 SMR_API smr_rc_handle *smr_rc_edges_handle(smr_rc_edges *out);
 
 /* ---- Weak references ----------------------------------------------------
  * A weak reference keeps the object's memory (and its count word), not the
  * object: upgrade fails once the strong count is zero.  The memory goes a
- * grace period after the last weak reference. */
+ * grace period after the last weak reference, or at once when that
+ * reference goes with a destruction (smr_rc_edges_push_weak) and no section
+ * can hold a weak snapshot of the object any more. */
 
 /* A weak reference to rc's object (from a counted or uncounted strong
  * reference), in *out.  Errors: -EOVERFLOW (weak count at its limit,
- * 2^25 - 1).  A snapshot: inside its section. */
+ * 2^24 - 1).  A snapshot: inside its section. */
 SMR_API int smr_rc_downgrade(smr_rc rc, smr_weak *out);
 SMR_API int smr_snap_downgrade(smr_snap s, smr_weak *out);
 SMR_API int smr_weak_clone(smr_weak w, smr_weak *out);
