@@ -11,8 +11,9 @@
  *   until the object is destroyed), ESCAPED (a weak reference was released
  *   by its holder or stored into an atomic weak location), DESTROYED,
  *   WEAKED (a weak reference existed), and an 8-bit stamp.  The memory
- *   waits a grace period after the last weak reference if WEAKED and
- *   ESCAPED are set (or the last one was not an edge).
+ *   waits a grace period after the last weak reference if WEAKED is set
+ *   and ESCAPED is set, the last one was not an edge, or the domain is
+ *   SMR_RC_DEFERRED.
  *
  * Stamp: the low 8 bits of a grace-period cookie (smr__epoch_stamp), taken
  * after the event it records.  Written by every release (not by the
@@ -940,7 +941,11 @@ smr_rc smr_arc_take(smr_atomic_rc *a) {
 /* ---- Destruction callbacks ----------------------------------------------- */
 
 void smr_rc_edges_push(smr_rc_edges *out, smr_rc *child) {
-  if (!out || !child || smr_rc_is_null(*child)) {
+  /* Misuse, as smr_rc_release without a handle: the reference stays. */
+  SMR_ASSERT(out && "smr_rc_edges_push: NULL out");
+  if (!out)
+    return;
+  if (!child || smr_rc_is_null(*child)) {
     if (child)
       child->p = 0;
     return;
@@ -984,7 +989,11 @@ static void mark_escaped(uintptr_t p) {
 }
 
 void smr_rc_edges_push_weak(smr_rc_edges *out, smr_weak *w) {
-  if (!out || !w || smr_weak_is_null(*w)) {
+  /* Misuse: as smr_rc_edges_push. */
+  SMR_ASSERT(out && "smr_rc_edges_push_weak: NULL out");
+  if (!out)
+    return;
+  if (!w || smr_weak_is_null(*w)) {
     if (w)
       w->p = 0;
     return;

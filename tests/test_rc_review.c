@@ -18,7 +18,8 @@
  *                    outside rc: -EBUSY, rd stays valid (it was freed, the
  *                    smr_domain leaked)
  *   release_null     smr_rc_release / smr_weak_release with a NULL handle
- *                    keep the reference (it was silently dropped) */
+ *                    keep the reference (it was silently dropped); so do
+ *                    smr_rc_edges_push / push_weak with a NULL out */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -328,7 +329,10 @@ static void test_own_domain_busy(void) {
 
 /* In a child: the call either stops on the debug assertion (SIGABRT) or
  * returns with the reference untouched. */
-static void release_null_child(int weak) {
+/* kind 0: smr_rc_release, 1: smr_weak_release (NULL handle); 2:
+ * smr_rc_edges_push, 3: smr_rc_edges_push_weak (NULL out). */
+static void release_null_child(int kind) {
+  int weak = kind & 1;
   pid_t pid = fork();
   CHECK(pid >= 0);
   if (pid == 0) {
@@ -341,10 +345,14 @@ static void release_null_child(int weak) {
     if (smr_rc_new(h, &leaf, 16, &x) || smr_rc_downgrade(x, &w))
       _exit(3);
     uintptr_t before = weak ? w.p : x.p;
-    if (weak)
-      smr_weak_release(NULL, &w);
-    else
+    if (kind == 0)
       smr_rc_release(NULL, &x);
+    else if (kind == 1)
+      smr_weak_release(NULL, &w);
+    else if (kind == 2)
+      smr_rc_edges_push(NULL, &x);
+    else
+      smr_rc_edges_push_weak(NULL, &w);
     _exit((weak ? w.p : x.p) == before ? 0 : 1);
   }
   int st;
@@ -354,8 +362,8 @@ static void release_null_child(int weak) {
 }
 
 static void test_release_null(void) {
-  release_null_child(0);
-  release_null_child(1);
+  for (int kind = 0; kind < 4; kind++)
+    release_null_child(kind);
 }
 
 static const struct test_part parts[] = {

@@ -85,7 +85,13 @@ typedef struct smr_weak_snap {
   uintptr_t p; /* uncounted weak: valid until the section ends */
 } smr_weak_snap;
 /* Shared locations.  All-zero bytes are a null location, so an object fresh
- * from smr_rc_new (zeroed) starts with null fields. */
+ * from smr_rc_new (zeroed) starts with null fields.  A reference (strong or
+ * weak) may be written into a field with a plain store, smr_arc_init or
+ * smr_aweak_init only while the object is not published yet; into a
+ * reachable object it goes with smr_arc_store / smr_aweak_store (and the
+ * other atomic operations), which record the move: a plain write there
+ * could let the reference's object be destroyed, or its memory freed,
+ * while a section that read it elsewhere still holds a snapshot. */
 typedef struct smr_atomic_rc {
   SMR_ATOMIC(uintptr_t) p;
 } smr_atomic_rc;
@@ -111,7 +117,9 @@ typedef struct smr_rc_type {
    * to edges for immediate destruction. */
   void (*drop)(void *obj, smr_rc_handle *h);
   /* Hand every outgoing strong reference of obj to out (smr_rc_edges_take /
-   * smr_rc_edges_push).  Children of any type. */
+   * smr_rc_edges_push), and the weak ones too if it likes
+   * (smr_rc_edges_take_weak / smr_rc_edges_push_weak).  Children of any
+   * type. */
   void (*edges)(void *obj, smr_rc_edges *out);
 } smr_rc_type;
 
@@ -368,17 +376,20 @@ SMR_API void smr_rc_edges_push(smr_rc_edges *out, smr_rc *child);
 /* smr_rc_edges_push(out, &take(a)): the usual edges body. */
 SMR_API void smr_rc_edges_take(smr_rc_edges *out, smr_atomic_rc *a);
 /* Hand a weak reference held by the object being destroyed to the
- * destruction (consumes *w; null: nothing): if it was the last weak
- * reference and no section can still hold a weak snapshot of its object
- * (the object's stamp is old), the memory is freed at once, else a grace
- * period later as after smr_weak_release.  Only inside a type's edges
- * callback, for weak references stored in obj's own fields (a plain
- * smr_weak field or, with smr_rc_edges_take_weak, an atomic one): the
+ * destruction (consumes *w; null: nothing).  If it was the last weak
+ * reference to an object already destroyed, the memory is freed at once,
+ * unless a weak reference to that object was ever released with
+ * smr_weak_release or stored into an atomic weak location other than by
+ * smr_aweak_init (a section may then still hold a weak snapshot of it), or
+ * the domain is SMR_RC_DEFERRED: then a grace period later, as after
+ * smr_weak_release.  Only inside a type's edges callback, for weak
+ * references in obj's own fields (a plain smr_weak field written before
+ * obj was published, or an atomic one with smr_rc_edges_take_weak): the
  * usual way to drop a weak back link (a doubly linked list's prev). */
 SMR_API void smr_rc_edges_push_weak(smr_rc_edges *out, smr_weak *w);
 /* smr_rc_edges_push_weak(out, &take(a)). */
 SMR_API void smr_rc_edges_take_weak(smr_rc_edges *out, smr_atomic_weak *a);
-/* The handle running the destruction (for weak releases in edges). */
+/* The handle running the destruction (for releases in edges). */
 SMR_API smr_rc_handle *smr_rc_edges_handle(smr_rc_edges *out);
 
 /* ---- Weak references ----------------------------------------------------
