@@ -27,9 +27,10 @@
  * Destruction: a strong count that reaches zero in an ordinary release puts
  * the object (the root) on the handle's pending list; a batch of the list
  * waits for a grace period (smr_poll_start / smr_poll), then each object
- * whose count is still zero is marked DESTROYED (if a snapshot holder
- * counted it again meanwhile, the pending entry owns one extra count, the
- * "permit", and gives it back instead).  Destroying an object runs its
+ * whose count is still zero is destroyed, and marked DESTROYED at the end
+ * (a zero count is final then: try_destroy); if a snapshot holder counted
+ * it again meanwhile, the pending entry owns one extra count, the
+ * "permit", and gives it back instead.  Destroying an object runs its
  * edges callback, whose children are decremented at once; a child that
  * reaches zero with an old stamp is marked DESTROYED in the same
  * compare-and-swap and destroyed in the same loop (a worklist through
@@ -318,12 +319,24 @@ static void free_obj(struct handle *h, struct obj *o) {
  * destruction (an edge, ESCAPED clear): no section can hold a weak snapshot
  * then (DESIGN.md, "Weak references").  Otherwise it waits a grace period:
  * a section may still hold a weak snapshot taken before the last release. */
-static void drop_weak(struct handle *h, struct obj *o, int edge) {
+enum { WEAK_RELEASE, WEAK_EDGE, WEAK_ROOT };
+
+/* `how`: WEAK_RELEASE, a holder's release; WEAK_EDGE, an edge (above);
+ * WEAK_ROOT, the strong side's count of a root at the end of its
+ * destruction, which also sets DESTROYED (try_destroy). */
+static void drop_weak(struct handle *h, struct obj *o, int how) {
   uint64_t s;
+  int edge = how != WEAK_RELEASE;
   if (edge) {
+    /* A root's DESTROYED is clear (try_destroy), so adding it sets the bit
+     * without a carry; the weak count is at least 1, so subtracting W_ONE
+     * borrows nothing outside its field. */
+    uint64_t delta = how == WEAK_ROOT ? DESTROYED - W_ONE : 0 - W_ONE;
     /* acq_rel: the destruction and the weak holders' accesses happen
      * before the free that whoever reaches zero performs. */
-    s = atomic_fetch_sub_explicit(&o->state, W_ONE, memory_order_acq_rel);
+    s = atomic_fetch_add_explicit(&o->state, delta, memory_order_acq_rel);
+    SMR_ASSERT((how != WEAK_ROOT || !(s & DESTROYED)) &&
+               "smr_rc: root destroyed twice");
   } else {
     /* relaxed: the compare-and-swap below carries the ordering. */
     s = atomic_load_explicit(&o->state, memory_order_relaxed);
@@ -342,7 +355,9 @@ static void drop_weak(struct handle *h, struct obj *o, int edge) {
     defer(h, o, LINK_FREE);
 }
 
-/* Destroy o (marked DESTROYED) and every child that can go at once. */
+/* Destroy the root o (its count zero and final, DESTROYED not set yet:
+ * try_destroy) and every child that can go at once (marked DESTROYED by
+ * their decrements). */
 static void destroy(struct handle *h, struct obj *o) {
   int was_busy = h->busy;
   h->busy = 1;
@@ -359,23 +374,27 @@ static void destroy(struct handle *h, struct obj *o) {
     if (t->drop)
       t->drop(payload(x), &h->pub);
     count(&h->st.destroyed, 1);
-    drop_weak(h, x, 1);
+    drop_weak(h, x, x == o ? WEAK_ROOT : WEAK_EDGE);
   }
   h->busy = was_busy;
 }
 
-/* A pending object whose grace period has elapsed. */
+/* A pending object whose grace period has elapsed.  A count still zero
+ * is final: no location or counted reference holds o, the sections that
+ * could hold a snapshot of it (begun before it reached zero) have ended,
+ * and upgrades refuse a zero count; a resurrection since would have left
+ * the permit.  So a load decides (no compare-and-swap), and DESTROYED is
+ * set with the strong side's weak count at the end (drop_weak). */
 static void try_destroy(struct handle *h, struct obj *o) {
-  /* acquire: the resurrections' counts. */
+  /* acquire: every decrement (a release, and read-modify-writes continue
+   * the release sequence) and every resurrection happen before the
+   * destruction; the sections' increments happen before the grace period
+   * that smr_poll reported. */
   uint64_t s = atomic_load_explicit(&o->state, memory_order_acquire);
-  while (STRONG(s) == 0) {
-    /* seq_cst: the destruction is ordered after every decrement. */
-    if (atomic_compare_exchange_weak_explicit(&o->state, &s, s | DESTROYED,
-                                              memory_order_seq_cst,
-                                              memory_order_acquire)) {
-      destroy(h, o);
-      return;
-    }
+  SMR_ASSERT(!(s & DESTROYED) && "smr_rc: pending object destroyed");
+  if (STRONG(s) == 0) {
+    destroy(h, o);
+    return;
   }
   /* Counted again while pending: give back the permit. */
   if (dec_strong(h->d, o, 0) == ZERO)
@@ -1000,7 +1019,7 @@ void smr_rc_edges_push_weak(smr_rc_edges *out, smr_weak *w) {
   }
   struct obj *o = hdr_of(w->p);
   w->p = 0;
-  drop_weak(out->h, o, 1);
+  drop_weak(out->h, o, WEAK_EDGE);
 }
 
 void smr_rc_edges_take_weak(smr_rc_edges *out, smr_atomic_weak *a) {
@@ -1075,7 +1094,7 @@ void smr_weak_release(smr_rc_handle *hp, smr_weak *w) {
   }
   struct obj *o = hdr_of(w->p);
   w->p = 0;
-  drop_weak(H(hp), o, 0);
+  drop_weak(H(hp), o, WEAK_RELEASE);
 }
 
 int smr_weak_upgrade(smr_weak w, smr_rc *out) {
