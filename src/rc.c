@@ -198,7 +198,8 @@ static void stamp_store(smr_domain *d, struct obj *o) {
     uint64_t n = with_stamp(s, ck);
     if (n == s)
       return;
-    /* seq_cst: ordered with the decrements and the destruction check;
+    /* seq_cst: ordered with the decrements and the clock reads (a root's
+     * destruction is ordered by its grace period);
      * acquire on failure as above. */
     if (atomic_compare_exchange_weak_explicit(
             &o->state, &s, n, memory_order_seq_cst, memory_order_acquire))
@@ -310,6 +311,8 @@ static void free_obj(struct handle *h, struct obj *o) {
   count(&h->st.freed, 1);
 }
 
+enum { WEAK_RELEASE, WEAK_EDGE, WEAK_ROOT };
+
 /* Drop one weak count of o; at zero the memory goes.  `edge`: the count
  * is the strong side's (its destruction is over) or a weak reference held
  * in a field of an object being destroyed (no live section can read that
@@ -318,10 +321,8 @@ static void free_obj(struct handle *h, struct obj *o) {
  * never existed (WEAKED clear), or if every one of them went with a
  * destruction (an edge, ESCAPED clear): no section can hold a weak snapshot
  * then (DESIGN.md, "Weak references").  Otherwise it waits a grace period:
- * a section may still hold a weak snapshot taken before the last release. */
-enum { WEAK_RELEASE, WEAK_EDGE, WEAK_ROOT };
-
-/* `how`: WEAK_RELEASE, a holder's release; WEAK_EDGE, an edge (above);
+ * a section may still hold a weak snapshot taken before the last release.
+ * `how`: WEAK_RELEASE, a holder's release; WEAK_EDGE, an edge;
  * WEAK_ROOT, the strong side's count of a root at the end of its
  * destruction, which also sets DESTROYED (try_destroy). */
 static void drop_weak(struct handle *h, struct obj *o, int how) {
@@ -335,8 +336,11 @@ static void drop_weak(struct handle *h, struct obj *o, int how) {
     /* acq_rel: the destruction and the weak holders' accesses happen
      * before the free that whoever reaches zero performs. */
     s = atomic_fetch_add_explicit(&o->state, delta, memory_order_acq_rel);
-    SMR_ASSERT((how != WEAK_ROOT || !(s & DESTROYED)) &&
-               "smr_rc: root destroyed twice");
+    /* A root's count stays zero through its destruction: a count taken
+     * meanwhile came from a snapshot used outside its section. */
+    SMR_ASSERT((how != WEAK_ROOT || (STRONG(s) == 0 && !(s & DESTROYED))) &&
+               "smr_rc: counted during its destruction (a snapshot used "
+               "outside its section?)");
   } else {
     /* relaxed: the compare-and-swap below carries the ordering. */
     s = atomic_load_explicit(&o->state, memory_order_relaxed);
@@ -361,8 +365,12 @@ static void drop_weak(struct handle *h, struct obj *o, int how) {
 static void destroy(struct handle *h, struct obj *o) {
   int was_busy = h->busy;
   h->busy = 1;
+  /* The worklist is empty here (callbacks run with busy set, which keeps
+   * collections out), so o comes out first; the rest are children. */
+  SMR_ASSERT(!h->work);
   o->link = (uintptr_t)h->work;
   h->work = o;
+  int how = WEAK_ROOT; /* not x == o: o may be freed and its address reused */
   while (h->work) {
     struct obj *x = h->work;
     h->work = (struct obj *)x->link;
@@ -374,7 +382,8 @@ static void destroy(struct handle *h, struct obj *o) {
     if (t->drop)
       t->drop(payload(x), &h->pub);
     count(&h->st.destroyed, 1);
-    drop_weak(h, x, x == o ? WEAK_ROOT : WEAK_EDGE);
+    drop_weak(h, x, how);
+    how = WEAK_EDGE;
   }
   h->busy = was_busy;
 }
@@ -766,7 +775,8 @@ const smr_rc_type *smr_rc_type_of(smr_snap s) {
  * pending list): it then adds the permit too, which the pending entry gives
  * back instead of destroying it. */
 static int inc_strong(struct obj *o) {
-  /* seq_cst: ordered before the destruction check of a pending entry. */
+  /* seq_cst: as the decrements; a pending entry's check sees it through
+   * the grace period that ends our section. */
   uint64_t s =
       atomic_fetch_add_explicit(&o->state, S_ONE, memory_order_seq_cst);
   if ((s & DESTROYED) || STRONG(s) >= S_LIMIT - 1) {

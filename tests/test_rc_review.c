@@ -19,7 +19,10 @@
  *                    smr_domain leaked)
  *   release_null     smr_rc_release / smr_weak_release with a NULL handle
  *                    keep the reference (it was silently dropped); so do
- *                    smr_rc_edges_push / push_weak with a NULL out */
+ *                    smr_rc_edges_push / push_weak with a NULL out
+ *   root_reuse       a root freed in its own step of the destruction loop
+ *                    and its memory reused by an object destroyed later in
+ *                    the same loop: that object was taken for the root */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -166,6 +169,68 @@ static void test_shared_child(void) {
   CHECK_EQ(st.deferred, 1);  /* the parent only */
   CHECK_EQ(st.immediate, 1); /* the child, on its second edge */
   CHECK_EQ(st.destroyed, 2);
+  teardown(rd, h);
+}
+
+/* root_reuse: a root is freed at the end of its own step of the
+ * destruction loop (no weak references); a child's edges callback then
+ * allocates an object of the same size (glibc's cache hands back the root's
+ * memory), ages its stamp and hands it over, so it is destroyed in the
+ * same loop at the root's old address.  The first version of the
+ * load-decided root (9779450) told the root by its address and gave that
+ * object the root's add (DESTROYED once more: a carry into WEAKED and the
+ * stamp; debug builds abort). */
+static smr_domain *g_reuse_d;
+static uintptr_t g_reuse_root; /* the root's address, as an integer */
+static smr_rc g_reuse_obj;     /* the new object (for the test) */
+static smr_weak g_reuse_weak;  /* keeps its memory */
+
+static void reuse_edges(void *obj, smr_rc_edges *out) {
+  smr_rc_edges_take(out, &((struct pair *)obj)->a);
+}
+
+static const smr_rc_type reuse_type = {"reuse", 0, count_drop, reuse_edges};
+
+static void reuse_child_edges(void *obj, smr_rc_edges *out) {
+  (void)obj;
+  smr_rc n;
+  smr_rc_handle *h = smr_rc_edges_handle(out);
+  CHECK_EQ(smr_rc_new(h, &reuse_type, sizeof(struct pair), &n), 0);
+  g_reuse_obj = n;
+  CHECK_EQ(smr_rc_downgrade(n, &g_reuse_weak), 0);
+  advance(g_reuse_d, 3); /* its stamp is old: destroyed in this loop */
+  smr_rc_edges_push(out, &n);
+}
+
+static const smr_rc_type reuse_child_type = {"reuse_child", 0, count_drop,
+                                             reuse_child_edges};
+
+static void test_root_reuse(void) {
+  smr_rc_domain *rd;
+  smr_rc_handle *h;
+  setup(&rd, &h);
+  g_reuse_d = smr_rc_domain_epoch(rd);
+  smr_rc r, c;
+  CHECK_EQ(smr_rc_new(h, &reuse_type, sizeof(struct pair), &r), 0);
+  CHECK_EQ(smr_rc_new(h, &reuse_child_type, 16, &c), 0);
+  smr_arc_init(&((struct pair *)smr_rc_ptr(r))->a, &c);
+  advance(g_reuse_d, 3); /* the child's stamp is old */
+  g_reuse_root = (uintptr_t)smr_rc_ptr(r);
+  smr_rc_release(h, &r);
+  CHECK_EQ(smr_rc_barrier(h), 0);
+  CHECK_EQ(drops, 3);
+  /* Destroyed once, its memory kept by the weak reference. */
+  struct smr__rc_counts k = smr__rc_test_counts(smr_rc_ptr(g_reuse_obj));
+  CHECK_EQ(k.strong, 0);
+  CHECK_EQ(k.weak, 1);
+  CHECK(k.destroyed);
+  if ((uintptr_t)smr_rc_ptr(g_reuse_obj) != g_reuse_root)
+    fprintf(stderr, "root_reuse: the allocator did not reuse the root's "
+                    "memory (the case was not exercised)\n");
+  struct smr_rc_stats st;
+  CHECK_EQ(smr_rc_stats(rd, &st), 0);
+  CHECK_EQ(st.immediate, 2); /* the child and the new object */
+  smr_weak_release(h, &g_reuse_weak);
   teardown(rd, h);
 }
 
@@ -377,6 +442,7 @@ static const struct test_part parts[] = {
     {"destroy_in_section", test_destroy_in_section},
     {"own_domain_busy", test_own_domain_busy},
     {"release_null", test_release_null},
+    {"root_reuse", test_root_reuse},
 };
 
 int main(int argc, char **argv) {

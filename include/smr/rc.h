@@ -320,8 +320,9 @@ SMR_API void smr_rc_release(smr_rc_handle *h, smr_rc *rc);
  * Works while the object's count is zero and its destruction pending (the
  * object is then kept: CIRC's resurrection).  Errors: -ESTALE (the object
  * was already destroyed: only possible for a snapshot used outside its
- * section), -EOVERFLOW (count at its limit).  Inside the snapshot's section.
- */
+ * section; such a use while a destruction is still running is not caught,
+ * except by debug builds' assertion at its end), -EOVERFLOW (count at its
+ * limit).  Inside the snapshot's section. */
 SMR_API int smr_snap_counted(smr_snap s, smr_rc *out);
 
 /* ---- Atomic strong locations ------------------------------------------
