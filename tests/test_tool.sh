@@ -1066,13 +1066,19 @@ case_completion() {
   [[ -r $comp ]] || fail "no completion script at $comp"
   printf 'a\t1\n' >"$d/in.tsv"
   run 0 "$SMR" publish -q "$ch" "$d/in.tsv"
-  local n=smr-tool-comp-$$ st=0
+  # A prefix no other channel can have (a run killed before its rm leaves
+  # smr-tool-comp-<pid>; the first version completed smr-tool-comp-<pid
+  # minus a digit> and failed on such a leftover): two channels under it.
+  local p st=0
+  p=smr-tool-comp-$$-$(date +%s%N)-
+  local n=${p}a n2=${p}b
   run 0 "$SMR" publish -q "$n" "$d/in.tsv"
+  run 0 "$SMR" publish -q "$n2" "$d/in.tsv"
   # shellcheck disable=SC2016
   bash --norc --noprofile -c '
     set -u
     source "$1"
-    d=$2 n=$3
+    d=$2 n=$3 n2=$4
     [[ $(complete -p smr) == "complete -F _smr smr" ]] ||
       { echo "complete -p: $(complete -p smr)"; exit 1; }
     # c WORD...: complete the last word; the candidates in $r.
@@ -1084,11 +1090,13 @@ case_completion() {
     c smr rm --f; t --force
     c smr publish --mo; t --mode
     c smr publish --mode 064; t "0640 0644"
-    c smr get "${n%?}"; t "$n"
+    c smr get "${n%?}"; t "$n $n2"
+    c smr get "$n"; t "$n"
     c smr get "$d/c"; t "$d/ch"
     c smr help wa; t watch
-  ' _ "$comp" "$d" "$n" || st=$?
+  ' _ "$comp" "$d" "$n" "$n2" || st=$?
   "$SMR" rm "$n" || fail "rm $n"
+  "$SMR" rm "$n2" || fail "rm $n2"
   [[ $st == 0 ]] || fail "completion"
 }
 
