@@ -111,6 +111,27 @@ static long run_list(struct smr_retired *n) {
   return k;
 }
 
+/* Queue list p (the spliced pending stack) to wait for grace period g.
+ * O(1).  The ring never fills: gp_step refuses to start a grace period
+ * while it is full (see there).  gp_lock held. */
+static void wait_push(smr_domain *d, struct smr_retired *p, uint64_t g) {
+  SMR_ASSERT(d->wait_n < SMR__WAIT_MAX);
+  struct smr__wait *w = &d->wait[(d->wait_first + d->wait_n) % SMR__WAIT_MAX];
+  w->head = p;
+  w->gp = g;
+  d->wait_n++;
+}
+
+/* Take the oldest waiting list off the ring (not empty).  gp_lock held, or
+ * no other thread (smr_domain_destroy). */
+static struct smr_retired *wait_pop(smr_domain *d) {
+  SMR_ASSERT(d->wait_n > 0);
+  struct smr_retired *p = d->wait[d->wait_first].head;
+  d->wait_first = (d->wait_first + 1) % SMR__WAIT_MAX;
+  d->wait_n--;
+  return p;
+}
+
 int smr_domain_destroy(smr_domain *d) {
   if (!d)
     return 0; /* free-like (DESIGN.md, "Conventions") */
@@ -124,12 +145,8 @@ int smr_domain_destroy(smr_domain *d) {
    * more; loop until both lists are empty. */
   for (;;) {
     int any = d->wait_n != 0;
-    while (d->wait_n) {
-      struct smr_retired *w = d->wait[d->wait_first].head;
-      d->wait_first = (d->wait_first + 1) % SMR__WAIT_MAX;
-      d->wait_n--;
-      run_list(w);
-    }
+    while (d->wait_n)
+      run_list(wait_pop(d));
     /* acquire: pairs with the release push in smr_retire. */
     struct smr_retired *p =
         atomic_exchange_explicit(&d->pending, NULL, memory_order_acquire);
@@ -189,17 +206,6 @@ static int gp_snapshot(smr_domain *d) {
   d->need_barrier = err != 0;
   d->barrier_error = err;
   return err;
-}
-
-/* Queue list p (the spliced pending stack) to wait for grace period g.
- * O(1).  The ring never fills: gp_step refuses to start a grace period
- * while it is full (see there).  gp_lock held. */
-static void wait_push(smr_domain *d, struct smr_retired *p, uint64_t g) {
-  SMR_ASSERT(d->wait_n < SMR__WAIT_MAX);
-  struct smr__wait *w = &d->wait[(d->wait_first + d->wait_n) % SMR__WAIT_MAX];
-  w->head = p;
-  w->gp = g;
-  d->wait_n++;
 }
 
 static void gp_start(smr_domain *d) {
@@ -292,12 +298,8 @@ static long gp_step(smr_domain *d, uint64_t target) {
   /* relaxed: written under gp_lock, which we hold. */
   uint64_t c = atomic_load_explicit(&d->gp_completed, memory_order_relaxed);
   long k = 0;
-  while (d->wait_n && d->wait[d->wait_first].gp <= c) {
-    struct smr_retired *ready = d->wait[d->wait_first].head;
-    d->wait_first = (d->wait_first + 1) % SMR__WAIT_MAX;
-    d->wait_n--;
-    k += run_list(ready); /* callbacks only push onto `pending` */
-  }
+  while (d->wait_n && d->wait[d->wait_first].gp <= c)
+    k += run_list(wait_pop(d)); /* callbacks only push onto `pending` */
   if (k) {
     /* relaxed: as in gp_start (written only when it changes: retirers read
      * the line). */

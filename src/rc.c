@@ -313,17 +313,16 @@ static void free_obj(struct handle *h, struct obj *o) {
 
 enum { WEAK_RELEASE, WEAK_EDGE, WEAK_ROOT };
 
-/* Drop one weak count of o; at zero the memory goes.  `edge`: the count
- * is the strong side's (its destruction is over) or a weak reference held
- * in a field of an object being destroyed (no live section can read that
- * field).  A weak release by its holder marks o ESCAPED in the same
- * compare-and-swap.  At zero the memory goes at once if weak references
- * never existed (WEAKED clear), or if every one of them went with a
- * destruction (an edge, ESCAPED clear): no section can hold a weak snapshot
- * then (DESIGN.md, "Weak references").  Otherwise it waits a grace period:
- * a section may still hold a weak snapshot taken before the last release.
- * `how`: WEAK_RELEASE, a holder's release; WEAK_EDGE, an edge;
- * WEAK_ROOT, the strong side's count of a root at the end of its
+/* Drop one weak count of o; at zero the memory goes.  An edge (WEAK_EDGE,
+ * WEAK_ROOT): the count is the strong side's (its destruction is over) or
+ * a weak reference held in a field of an object being destroyed (no live
+ * section can read that field).  A weak release by its holder marks o
+ * ESCAPED in the same compare-and-swap.  At zero the memory goes at once if
+ * weak references never existed (WEAKED clear), or if every one of them went
+ * with a destruction (an edge, ESCAPED clear): no section can hold a weak
+ * snapshot then (DESIGN.md, "Weak references").  Otherwise it waits a grace
+ * period: a section may still hold a weak snapshot taken before the last
+ * release. WEAK_ROOT is the strong side's count of a root at the end of its
  * destruction, which also sets DESTROYED (try_destroy). */
 static void drop_weak(struct handle *h, struct obj *o, int how) {
   uint64_t s;
@@ -750,10 +749,9 @@ int smr_rc_new(smr_rc_handle *hp, const smr_rc_type *t, size_t size,
    * small and short-lived (measured: calloc took 9 % of a queue's time). */
   size_t total = a <= 16 ? off + size : round_up(off + size, a);
   char *block = a <= 16 ? malloc(total) : aligned_alloc(a, total);
-  if (block)
-    memset(block, 0, total);
   if (!block)
     return -ENOMEM;
+  memset(block, 0, total);
   struct handle *h = H(hp);
   struct obj *o = (struct obj *)(block + off - HDR);
   /* The stamp of a fresh object: now (stores soon after skip their write). */
@@ -969,19 +967,23 @@ smr_rc smr_arc_take(smr_atomic_rc *a) {
 
 /* ---- Destruction callbacks ----------------------------------------------- */
 
-void smr_rc_edges_push(smr_rc_edges *out, smr_rc *child) {
-  /* Misuse, as smr_rc_release without a handle: the reference stays. */
+/* The object of the reference word *p handed to an edges call, taken out
+ * of *p (left null); NULL for a null reference (*p cleared of its tag) or
+ * a NULL out (misuse, as smr_rc_release without a handle: *p stays). */
+static struct obj *edge_take(smr_rc_edges *out, uintptr_t *p) {
   SMR_ASSERT(out && "smr_rc_edges_push: NULL out");
-  if (!out)
+  if (!out || !p)
+    return NULL;
+  uintptr_t v = *p;
+  *p = 0;
+  return (v & ~SMR_RC_TAG_MASK) ? hdr_of(v) : NULL;
+}
+
+void smr_rc_edges_push(smr_rc_edges *out, smr_rc *child) {
+  struct obj *o = edge_take(out, child ? &child->p : NULL);
+  if (!o)
     return;
-  if (!child || smr_rc_is_null(*child)) {
-    if (child)
-      child->p = 0;
-    return;
-  }
   struct handle *h = out->h;
-  struct obj *o = hdr_of(child->p);
-  child->p = 0;
   switch (dec_strong(h->d, o, !h->deferred_only)) {
   case DESTROY:
     count(&h->st.immediate, 1);
@@ -1018,18 +1020,9 @@ static void mark_escaped(uintptr_t p) {
 }
 
 void smr_rc_edges_push_weak(smr_rc_edges *out, smr_weak *w) {
-  /* Misuse: as smr_rc_edges_push. */
-  SMR_ASSERT(out && "smr_rc_edges_push_weak: NULL out");
-  if (!out)
-    return;
-  if (!w || smr_weak_is_null(*w)) {
-    if (w)
-      w->p = 0;
-    return;
-  }
-  struct obj *o = hdr_of(w->p);
-  w->p = 0;
-  drop_weak(out->h, o, WEAK_EDGE);
+  struct obj *o = edge_take(out, w ? &w->p : NULL);
+  if (o)
+    drop_weak(out->h, o, WEAK_EDGE);
 }
 
 void smr_rc_edges_take_weak(smr_rc_edges *out, smr_atomic_weak *a) {

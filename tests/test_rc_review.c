@@ -393,9 +393,9 @@ static void test_own_domain_busy(void) {
 }
 
 /* In a child: the call either stops on the debug assertion (SIGABRT) or
- * returns with the reference untouched. */
-/* kind 0: smr_rc_release, 1: smr_weak_release (NULL handle); 2:
- * smr_rc_edges_push, 3: smr_rc_edges_push_weak (NULL out). */
+ * returns with the reference untouched.  kind 0: smr_rc_release, 1:
+ * smr_weak_release (NULL handle); 2: smr_rc_edges_push, 3:
+ * smr_rc_edges_push_weak (NULL out). */
 static void release_null_child(int kind) {
   int weak = kind & 1;
   pid_t pid = fork();
